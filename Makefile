@@ -1,0 +1,32 @@
+# One entry point for the kit: `make demo`, `make test`, `make bench`, `make lint`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint release audit clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/grader demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check grader tests bench
+
+release: $(STAMP)
+	$(BIN)/grader release derivatives
+
+clean:
+	rm -rf submitted autograded/* feedback gradebook.db grades.csv demo-output bench-output

@@ -1,0 +1,68 @@
+"""The whole job on a simulated class: release, submissions, autograde, export, feedback, summary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .course import Course
+from .questions import ASSIGNMENT
+
+__all__ = ["run_demo", "prepare_course", "kit_course_root"]
+
+
+def kit_course_root() -> Path:
+    """The course directory that ships with the kit (its source/ and nbgrader_config.py)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def prepare_course(output: Path, template: Path | None = None) -> Course:
+    """A fresh course under output/course with the template's config and source notebook."""
+    template = template or kit_course_root()
+    root = output / "course"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "source").mkdir(parents=True)
+    shutil.copy(template / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(template / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
+    return Course.at(root)
+
+
+def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit: bool = True) -> str:
+    """Run every stage on a simulated class and return the printed summary."""
+    from .assignment import generate_release
+    from .audit import audit_assignment
+    from .batch import autograde
+    from .export import export_grades
+    from .feedback import generate_feedback
+    from .report import class_table, save_charts
+    from .simulate import simulate_class
+
+    output = Path(output).resolve()
+    started = time.monotonic()
+    course = prepare_course(output)
+    generate_release(course.root)
+    audit_line = _audit_line(audit_assignment(course, jobs=jobs)) if audit else "audit: skipped"
+    roster = simulate_class(course, students)
+    results = autograde(course, jobs=jobs)
+    csv_path = export_grades(course)
+    feedback = generate_feedback(course)
+    charts = save_charts(results, output)
+    (output / "class.json").write_text(json.dumps([vars(s) for s in roster], indent=1))
+    lines = [
+        class_table(results),
+        audit_line,
+        f"grades: {csv_path}",
+        f"feedback: {len(feedback)} files under {course.root / 'feedback'}",
+        f"charts: {', '.join(str(p) for p in charts)}",
+        f"demo finished in {time.monotonic() - started:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def _audit_line(report) -> str:
+    if report.passed:
+        return f"audit: passed ({report.summary()})"
+    return "audit: FAILED\n" + report.table()

@@ -1,0 +1,38 @@
+"""Per-student feedback HTML through nbgrader, from the autograded notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .course import Course
+
+__all__ = ["generate_feedback", "FeedbackError"]
+
+
+class FeedbackError(RuntimeError):
+    """nbgrader could not write feedback; the message is its first error line."""
+
+
+def generate_feedback(course: Course, students: list[str] | None = None) -> list[Path]:
+    """Write feedback/<student>/<assignment>/<notebook>.html for each autograded student."""
+    from nbgrader.apps import NbGraderAPI
+
+    api = NbGraderAPI(coursedir=course.coursedir)
+    students = students if students is not None else _autograded_students(course)
+    paths = []
+    for student in students:
+        outcome = api.generate_feedback(course.assignment, student)
+        if not outcome.get("success"):
+            raise FeedbackError(f"feedback for {student} failed: {_first_error(outcome)}")
+        paths.append(course.feedback_html(student))
+    return paths
+
+
+def _autograded_students(course: Course) -> list[str]:
+    base = course.root / "autograded"
+    return sorted(p.parent.name for p in base.glob(f"*/{course.assignment}/{course.notebook}.ipynb"))
+
+
+def _first_error(outcome: dict) -> str:
+    text = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()
+    return text[-1] if text else "unknown error"

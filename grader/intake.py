@@ -1,0 +1,120 @@
+"""Read a submitted notebook as data: size-capped, JSON only, never executed here."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["MAX_NOTEBOOK_BYTES", "SubmittedCell", "Intake", "UnreadableNotebook", "read_notebook", "find_submission_file"]
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_CELLS = 500
+MAX_CELL_CHARS = 200_000
+
+
+class UnreadableNotebook(ValueError):
+    """The file is not a notebook the kit can read; the message is one line for the TA."""
+
+
+@dataclass(frozen=True)
+class SubmittedCell:
+    """One cell as the student handed it in; `grade_id` comes from untrusted metadata."""
+
+    index: int
+    cell_type: str
+    source: str
+    grade_id: str | None
+    locked: bool
+
+
+@dataclass
+class Intake:
+    """What the judge knows about a submission before any of it runs."""
+
+    path: Path
+    cells: list[SubmittedCell]
+    notes: list[str] = field(default_factory=list)
+
+    def cell_with_grade_id(self, grade_id: str) -> SubmittedCell | None:
+        return next((c for c in self.cells if c.grade_id == grade_id), None)
+
+
+def read_notebook(path: Path) -> Intake:
+    """Parse `path` into cells; raise UnreadableNotebook with a one-line reason."""
+    data = _read_capped(path)
+    nb = _parse_json(data)
+    return Intake(path=path, cells=_cells_of(nb), notes=[])
+
+
+def find_submission_file(folder: Path, notebook: str) -> tuple[Path | None, list[str]]:
+    """The notebook to grade in a student's folder, tolerating a renamed file."""
+    expected = folder / f"{notebook}.ipynb"
+    if expected.is_file():
+        return expected, []
+    others = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
+    if len(others) == 1:
+        return others[0], [f"notebook was renamed to {others[0].name}; graded it as {expected.name}"]
+    if others:
+        return None, [f"no {expected.name}; several other notebooks ({', '.join(p.name for p in others)})"]
+    return None, [f"no {expected.name} in the submission"]
+
+
+def _read_capped(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            raise UnreadableNotebook(f"{path.name} is {size // 1024} kB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit")
+        with open(path, "rb") as handle:
+            return handle.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableNotebook(f"cannot read {path.name}: {exc.strerror or exc}") from None
+
+
+def _parse_json(data: bytes) -> dict:
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UnreadableNotebook(f"not valid notebook JSON ({type(exc).__name__})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", nb.get("worksheets")), list):
+        raise UnreadableNotebook("not a notebook: no list of cells")
+    if nb.get("nbformat") == 3:
+        nb = _upgrade_v3(nb)
+    return nb
+
+
+def _upgrade_v3(nb: dict) -> dict:
+    import nbformat
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(nbformat.convert(nbformat.from_dict(nb), 4))
+    except Exception as exc:  # nbformat raises many types on odd input
+        raise UnreadableNotebook(f"old (v3) notebook that cannot be upgraded ({type(exc).__name__})") from None
+
+
+def _cells_of(nb: dict) -> list[SubmittedCell]:
+    raw_cells = nb.get("cells")
+    if not isinstance(raw_cells, list):
+        raise UnreadableNotebook("not a notebook: no list of cells")
+    if len(raw_cells) > MAX_CELLS:
+        raise UnreadableNotebook(f"{len(raw_cells)} cells, over the limit of {MAX_CELLS}")
+    return [_cell_of(i, raw) for i, raw in enumerate(raw_cells) if isinstance(raw, dict)]
+
+
+def _cell_of(index: int, raw: dict) -> SubmittedCell:
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+    grade_id = nbg.get("grade_id") if isinstance(nbg.get("grade_id"), str) else None
+    cell_type = raw.get("cell_type") if raw.get("cell_type") in ("code", "markdown", "raw") else "raw"
+    return SubmittedCell(index, cell_type, _source_text(raw.get("source")), grade_id, nbg.get("locked") is True)
+
+
+def _source_text(source: object) -> str:
+    if isinstance(source, list):
+        source = "".join(part for part in source if isinstance(part, str))
+    if not isinstance(source, str):
+        return ""
+    return source[:MAX_CELL_CHARS]

@@ -1,0 +1,130 @@
+"""Judge one submission: run its cells in a contained worker, then judge its answers from outside."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .checks import run_question, seed_rng
+from .course import Course, CourseError
+from .intake import Intake, UnreadableNotebook, find_submission_file, read_notebook
+from .questions import AUTOGRADED, QUESTIONS
+from .remote import WorkerSession
+from .results import CellOutcome, QuestionResult, SubmissionResult
+from .tamper import scan_cells
+
+__all__ = ["GradingPlan", "judge_submission", "judge_notebook", "ungraded_result"]
+
+
+@dataclass(frozen=True)
+class GradingPlan:
+    """What the judge trusts, all read from the instructor's files and never from a submission."""
+
+    notebook: str
+    solution_ids: tuple[str, ...]
+    test_sources: frozenset[str]
+    secret: bytes
+
+    @classmethod
+    def for_course(cls, course: Course) -> "GradingPlan":
+        source = nbformat.read(course.source_notebook(), as_version=4)
+        release = nbformat.read(course.release_notebook(), as_version=4)
+        ids = tuple(_grade_ids(source, solution=True))
+        expected = tuple(q.id for q in QUESTIONS)
+        if tuple(sorted(ids)) != tuple(sorted(expected)):
+            raise CourseError(f"source notebook's solution ids {ids} do not match the questions {expected}")
+        tests = {c.source for nb in (source, release) for c in nb.cells if _is_test_cell(c)}
+        return cls(course.notebook, ids, frozenset(tests), course.secret())
+
+
+def judge_submission(course: Course, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
+    """Grade `submitted/<student>/<assignment>/`; never raises for anything the student did."""
+    started = time.monotonic()
+    path, notes = find_submission_file(course.submission_folder(student), course.notebook)
+    if path is None:
+        result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes)
+    else:
+        result = judge_notebook(path, student, plan, session_factory)
+        result.notes[:0] = notes
+    result.timestamp = _timestamp(course.submission_folder(student))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
+    """Grade one notebook file with the hidden checks, seeded for `student`."""
+    try:
+        intake = read_notebook(path)
+    except UnreadableNotebook as exc:
+        return ungraded_result(student, path.name, "unreadable", [str(exc)])
+    runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
+    tamper = scan_cells((c.index, c.source) for c in runnable)
+    with session_factory() as session:
+        outcomes = session.run_cells(runnable)
+        questions = [_judge_question(q, session, plan, student) for q in AUTOGRADED]
+        tamper += session.evidence()
+    notes = _structure_notes(intake, plan)
+    cells = _cell_outcomes(intake, outcomes)
+    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
+
+
+def ungraded_result(student: str, notebook: str, status: str, notes: list[str]) -> SubmissionResult:
+    """A submission that could not be run: every autograded question scores 0 as missing."""
+    questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in AUTOGRADED]
+    return SubmissionResult(student, notebook, status, questions, notes=list(notes))
+
+
+def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str) -> QuestionResult:
+    session.ensure_alive()
+    verdict = run_question(question.id, session.subject(), seed_rng(plan.secret, student, question.id))
+    score = float(question.points) if verdict.status == "passed" else 0.0
+    return QuestionResult(question.id, score, float(question.points), verdict.status, list(verdict.messages))
+
+
+def _looks_like_test(cell, plan: GradingPlan) -> bool:
+    return (cell.grade_id or "").startswith("test_") or cell.source in plan.test_sources
+
+
+def _cell_outcomes(intake: Intake, outcomes: dict[int, CellOutcome]) -> list[CellOutcome]:
+    return [outcomes.get(c.index) or CellOutcome(c.index, c.cell_type, c.source, c.grade_id) for c in intake.cells]
+
+
+def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
+    present = {c.grade_id for c in intake.cells}
+    missing = [gid for gid in plan.solution_ids if gid not in present]
+    tests_missing = [f"test_{gid}" for gid in plan.solution_ids if f"test_{gid}" not in present]
+    notes = [f"answer cell {gid} is not in the notebook (answers were still looked up by name)" for gid in missing]
+    if tests_missing:
+        notes.append(f"test cells deleted or relabelled: {', '.join(tests_missing)} (the instructor's tests were used)")
+    return notes
+
+
+def _grade_ids(nb, *, solution: bool) -> list[str]:
+    meta = (c.metadata.get("nbgrader", {}) for c in nb.cells)
+    return [m["grade_id"] for m in meta if m.get("solution") is solution and "grade_id" in m]
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def _timestamp(folder: Path) -> str | None:
+    try:
+        text = (folder / "timestamp.txt").read_text()[:100].strip()
+    except OSError:
+        return None
+    from nbgrader.utils import parse_utc
+
+    try:
+        parse_utc(text)
+    except Exception:  # a malformed timestamp is ignored, never fatal
+        return None
+    return text
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

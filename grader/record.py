@@ -1,0 +1,159 @@
+"""Record verdicts the nbgrader way: autograded/ notebooks and the gradebook, one writer."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import nbformat
+from nbgrader import utils as nbutils
+from nbgrader.api import Gradebook
+
+from .course import Course
+from .export import STATUS_FILE
+from .results import SubmissionResult
+
+__all__ = ["GradebookWriter", "autograded_notebook", "verdict_outputs"]
+
+OUTPUT_CHARS = 4000
+
+
+class GradebookWriter:
+    """Holds one gradebook session open and records submissions into it as they arrive."""
+
+    def __init__(self, course: Course):
+        self.course = course
+        self.release = nbformat.read(course.release_notebook(), as_version=4)
+        self.gradebook = Gradebook(course.db_url, course.course_id)
+
+    def __enter__(self) -> "GradebookWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.gradebook.close()
+
+    def record(self, result: SubmissionResult) -> nbformat.NotebookNode:
+        """Write the autograded notebook and the grades of one submission; return the notebook."""
+        nb = autograded_notebook(self.release, result)
+        self._write_notebook(result, nb)
+        self._write_grades(result, nb)
+        return nb
+
+    def _write_notebook(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
+        path = self.course.autograded_notebook(result.student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        if result.timestamp:
+            (path.parent / "timestamp.txt").write_text(result.timestamp)
+        (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), indent=1))
+
+    def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
+        gb, course = self.gradebook, self.course
+        gb.update_or_create_student(result.student)
+        extra = {"timestamp": result.timestamp} if result.timestamp else {}
+        gb.update_or_create_submission(course.assignment, result.student, **extra)
+        for cell in nb.cells:
+            if nbutils.is_grade(cell):
+                self._save_grade(cell, result.student)
+            if nbutils.is_solution(cell) or nbutils.is_task(cell):
+                self._save_comment(cell, result.student)
+        gb.db.commit()
+
+    def _save_grade(self, cell, student: str) -> None:
+        grade = self.gradebook.find_grade(
+            cell.metadata.nbgrader.grade_id, self.course.notebook, self.course.assignment, student
+        )
+        grade.auto_score, _ = nbutils.determine_grade(cell)
+        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+
+    def _save_comment(self, cell, student: str) -> None:
+        comment = self.gradebook.find_comment(
+            cell.metadata.nbgrader.grade_id, self.course.notebook, self.course.assignment, student
+        )
+        unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
+        comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
+
+
+def _status_record(result: SubmissionResult) -> dict:
+    record = result.to_json()
+    record.update(student=result.student, status=result.status, notes=result.notes, tamper=result.tamper)
+    return record
+
+
+def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult) -> nbformat.NotebookNode:
+    """The release's structure with the student's answers in place and the verdicts as test outputs.
+
+    The instructor's cells and metadata are kept, so a submission that deleted or edited
+    cells or metadata cannot break nbgrader's tools; cells the student added are kept after
+    the answer they followed.
+    """
+    nb = copy.deepcopy(release)
+    verdicts = {f"test_{q.id}": q for q in result.questions}
+    release_texts = {cell.source for cell in release.cells}
+    claimed = {}
+    for cell in result.cells:
+        if cell.grade_id and cell.grade_id not in claimed:
+            claimed[cell.grade_id] = cell
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in verdicts:
+            cell.outputs, cell.execution_count = verdict_outputs(verdicts[grade_id]), None
+        elif nbutils.is_solution(cell) and grade_id in claimed and claimed[grade_id].cell_type == cell.cell_type:
+            _fill_answer(cell, claimed[grade_id])
+    _insert_extra_cells(nb, result, release_texts)
+    return nb
+
+
+def verdict_outputs(question) -> list:
+    """Notebook outputs that make nbgrader's own scoring agree with the verdict."""
+    if question.status == "passed":
+        return [nbformat.v4.new_output("stream", name="stdout", text=f"passed: {question.id}\n")]
+    text = "\n".join(question.messages) or question.status
+    ename = {"failed": "AssertionError", "timeout": "TimeoutError"}.get(question.status, "GradingError")
+    return [nbformat.v4.new_output("error", ename=ename, evalue=f"[{question.status}] {text}", traceback=text.splitlines())]
+
+
+def _fill_answer(cell, submitted) -> None:
+    cell.source = submitted.source
+    if cell.cell_type == "code":
+        cell.outputs = _cell_outputs(submitted)
+        cell.execution_count = None
+
+
+def _cell_outputs(submitted) -> list:
+    outputs = []
+    if submitted.output:
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=submitted.output[:OUTPUT_CHARS]))
+    if submitted.error:
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"[{submitted.status}] {submitted.error}\n"))
+    return outputs
+
+
+def _insert_extra_cells(nb, result: SubmissionResult, release_texts: set[str]) -> None:
+    """Put each cell the student added after the answer cell it followed (or at the top)."""
+    anchors = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    groups: dict[str | None, list] = {}
+    last_anchor = None
+    for cell in result.cells:
+        if cell.grade_id in anchors:
+            last_anchor = cell.grade_id
+        elif cell.source.strip() and cell.source not in release_texts and cell.cell_type in ("code", "markdown"):
+            groups.setdefault(last_anchor, []).append(cell)
+    for anchor, cells in sorted(groups.items(), key=lambda item: -_position_after(anchors, item[0])):
+        position = _position_after(anchors, anchor)
+        nb.cells[position:position] = [_new_cell(cell) for cell in cells]
+
+
+def _position_after(anchors: list, anchor: str | None) -> int:
+    return anchors.index(anchor) + 1 if anchor in anchors else 1
+
+
+def _new_cell(cell):
+    if cell.cell_type == "markdown":
+        return nbformat.v4.new_markdown_cell(cell.source)
+    new = nbformat.v4.new_code_cell(cell.source)
+    new.outputs = _cell_outputs(cell)
+    return new

@@ -1,0 +1,85 @@
+"""What grading one submission produced, as plain data that can cross processes and machines."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES"]
+
+STATUSES = ("passed", "failed", "error", "timeout", "missing")
+
+
+@dataclass
+class QuestionResult:
+    """One autograded question's verdict."""
+
+    id: str
+    score: float
+    max_score: float
+    status: str
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CellOutcome:
+    """One submitted cell: its text and what happened when it ran in the worker."""
+
+    index: int
+    cell_type: str
+    source: str
+    grade_id: str | None
+    status: str = "not run"  # ok | error | died | timeout | skipped | not run
+    output: str = ""
+    error: str | None = None
+
+
+@dataclass
+class SubmissionResult:
+    """The whole verdict on one student's notebook."""
+
+    student: str
+    notebook: str
+    status: str  # graded | unreadable | no notebook | crashed
+    questions: list[QuestionResult]
+    cells: list[CellOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tamper: list[str] = field(default_factory=list)
+    timestamp: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(q.score for q in self.questions)
+
+    @property
+    def max_score(self) -> float:
+        return sum(q.max_score for q in self.questions)
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for q in self.questions:
+            counts[q.status] = counts.get(q.status, 0) + 1
+        return counts
+
+    def to_json(self) -> dict:
+        """The `grader grade --json` document."""
+        return {
+            "notebook": self.notebook,
+            "score": self.score,
+            "max_score": self.max_score,
+            "questions": [
+                {"id": q.id, "score": q.score, "max_score": q.max_score, "status": q.status, "messages": q.messages}
+                for q in self.questions
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("questions", "cells")},
+            questions=[QuestionResult(**q) for q in data["questions"]],
+            cells=[CellOutcome(**c) for c in data.get("cells", [])],
+        )
