@@ -1,0 +1,64 @@
+"""The notebook's own test cells, run in-process the way a student's kernel runs them."""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.checks import CHECKS
+from grader.probes import run_probe
+from grader.subject import LocalSubject, make_request
+
+KIT = Path(__file__).resolve().parent.parent
+SOURCE = KIT / "source" / "derivatives" / "derivatives.ipynb"
+RELEASE = KIT / "release" / "derivatives" / "derivatives.ipynb"
+
+
+def _run_cells(path: Path) -> tuple[dict[str, BaseException | None], str]:
+    """Exec every code cell in one namespace; each graded test cell's outcome, and all stderr."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    outcomes: dict[str, BaseException | None] = {}
+    namespace: dict = {"__name__": "__main__"}
+    stderr = io.StringIO()
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        try:
+            with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+                exec("".join(cell["source"]), namespace)
+            outcome = None
+        except Exception as exc:  # a release notebook's unanswered cells raise
+            outcome = exc
+        if grade_id.startswith("test_"):
+            outcomes[grade_id.removeprefix("test_")] = outcome
+    return outcomes, stderr.getvalue()
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="no source notebook")
+def test_source_notebook_passes_every_test_cell_silently():
+    """Does the instructor's solution pass every visible and hidden test cell without writing to stderr?"""
+    outcomes, stderr = _run_cells(SOURCE)
+    assert outcomes == dict.fromkeys(CHECKS, None)
+    assert stderr == ""
+
+
+@pytest.mark.skipif(not RELEASE.exists(), reason="no release notebook")
+def test_release_notebook_fails_every_test_cell_with_a_message():
+    """Does the unanswered release notebook fail each test cell with AssertionError, never a crash?"""
+    outcomes, _ = _run_cells(RELEASE)
+    assert set(outcomes) == set(CHECKS)
+    assert all(isinstance(e, AssertionError) and str(e) for e in outcomes.values()), outcomes
+
+
+def test_replies_fit_a_frame_whatever_the_student_returns():
+    """Does a reply stay under the 8 MiB frame when the answer returns several huge tensors?"""
+    namespace = {"huge": lambda: [torch.zeros(10**6, dtype=torch.float64)] * 4 + ["x" * 500] * 900}
+    reply = run_probe(namespace, make_request("call", "huge"))
+    assert len(json.dumps(reply)) < 8 * 1024 * 1024
+    LocalSubject(namespace).call("huge")  # and it still decodes

@@ -1,0 +1,232 @@
+"""run_question's statuses, the probes in a hostile namespace, seed_rng, and the notebook entry points."""
+
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from test_checks import CORRECT, HEADER, MISCONCEPTIONS, namespace_with
+
+from grader.checks import CHECKS, run_question, seed_rng
+from grader.notebook import check_hidden, check_visible
+from grader.probes import run_probe
+from grader.subject import LocalSubject, ProbeFailed, ProbeSubject
+from grader.values import encode
+
+ANSWERS = {f"{q}-{name}": answer for q, name, answer, _ in MISCONCEPTIONS}
+
+
+def _run(qid: str, answer: str) -> object:
+    namespace, source = namespace_with(qid, answer)
+    return run_question(qid, LocalSubject(namespace, lambda name: source), random.Random(0))
+
+
+def test_undefined_answers_are_missing():
+    """Is every question 'missing' (not failed or crashed) for an empty notebook?"""
+    subject = LocalSubject({})
+    assert {q: run_question(q, subject, random.Random(0)).status for q in CHECKS} == \
+        dict.fromkeys(CHECKS, "missing")
+
+
+class Raising(ProbeSubject):
+    """A subject whose probes fail the way a worker can."""
+
+    def __init__(self, error: BaseException | None = None, reply: object = None):
+        self.error, self.reply = error, reply
+
+    def exchange(self, request):
+        if self.error is not None:
+            raise self.error
+        return self.reply
+
+
+@pytest.mark.parametrize(("subject", "status"), [
+    pytest.param(Raising(ProbeFailed("timeout", "worker timed out")), "timeout", id="timeout"),
+    pytest.param(Raising(ProbeFailed("error", "worker died")), "error", id="worker-died"),
+    pytest.param(Raising(reply={"error": "no such name"}), "error", id="error-reply"),
+    pytest.param(Raising(reply={"result": {"kind": "tensor"}}), "failed", id="malformed-reply"),
+    pytest.param(Raising(reply=["not", "a", "dict"]), "failed", id="reply-not-an-object"),
+    pytest.param(Raising(ZeroDivisionError("judge bug")), "error", id="unexpected-exception"),
+])
+def test_probe_failures_become_statuses(subject, status):
+    """Do dead workers, error replies, malformed replies and grader bugs become verdicts, not crashes?"""
+    verdict = run_question("grad_at", subject, random.Random(0))
+    assert verdict.status == status, verdict
+    assert verdict.messages and all(isinstance(m, str) for m in verdict.messages)
+
+
+def test_internal_error_message_carries_the_traceback():
+    """Does an unexpected exception inside a check log the judge-side traceback into the message?"""
+    verdict = run_question("grad_at", Raising(ZeroDivisionError("judge bug")), random.Random(0))
+    assert "Traceback" in verdict.messages[0] and "judge bug" in verdict.messages[0]
+
+
+@pytest.mark.parametrize("statement", ["sys.exit(3)", "raise KeyboardInterrupt", "raise SystemExit"])
+def test_student_exits_and_interrupts_are_contained(statement):
+    """Does sys.exit() or KeyboardInterrupt inside an answer fail that question without stopping grading?"""
+    answer = f"""
+        def grad_at(f, x0):
+            {statement}
+    """
+    verdict = _run("grad_at", answer)
+    assert verdict.status == "failed" and "raised" in verdict.messages[0], verdict
+
+
+def test_spoofing_tensor_subclass_is_judged_on_its_data():
+    """Does a tensor subclass whose __eq__ and __bool__ always say True still fail a wrong answer?"""
+    answer = """
+        class Always(torch.Tensor):
+            def __eq__(self, other):
+                return True
+            def __bool__(self):
+                return True
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                return True
+
+        def grad_at(f, x0):
+            return torch.Tensor._make_subclass(Always, torch.tensor(-1.0))
+    """
+    verdict = _run("grad_at", answer)
+    assert verdict.status == "failed" and "got -1" in verdict.messages[0], verdict
+
+
+def test_object_equal_to_everything_fails():
+    """Does an object whose __eq__ says True fail instead of passing a comparison?"""
+    answer = """
+        class Yes:
+            def __eq__(self, other):
+                return True
+        def partial_derivatives(f, u0, v0):
+            return Yes()
+    """
+    verdict = _run("partial_derivatives", answer)
+    assert verdict.status == "failed" and "Yes object" in verdict.messages[0], verdict
+
+
+def test_rebinding_autograd_grad_does_not_fool_the_sq_probe(monkeypatch):
+    """Does the SQ probe use the real torch.autograd.grad when the notebook rebinds it?"""
+    real = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", real)  # restored after the test
+    answer = ANSWERS["SQ-ignores_grad_output"] + textwrap.indent(textwrap.dedent("""
+        torch.autograd.grad = lambda outputs, inputs, grad_outputs=None, **kw: tuple(
+            2 * g * i for g, i in zip(grad_outputs, inputs))
+    """), " " * 8)
+    namespace, source = namespace_with("SQ", answer)
+    assert torch.autograd.grad is not real  # the notebook's fake is live while grading
+    verdict = run_question("SQ", LocalSubject(namespace, lambda name: source), random.Random(0))
+    assert verdict.status == "failed" and "ignores grad_output" in verdict.messages[0], verdict
+
+
+def test_figures_are_closed_after_a_probe():
+    """Are the student's figures closed once described, so memory stays flat?"""
+    import matplotlib.pyplot as plt
+
+    namespace, _ = namespace_with()
+    subject = LocalSubject(namespace)
+    for _ in range(5):
+        run_question("plot_function_and_derivative", subject, random.Random(0), hidden=False)
+    assert plt.get_fignums() == []
+
+
+BAD_REQUESTS = {
+    "not_a_dict": ["call"],
+    "unknown_op": {"op": "exec", "name": "grad_at"},
+    "name_not_a_string": {"op": "get", "name": 3},
+    "unknown_function": {"op": "call", "name": "grad_at", "args": [{"kind": "fn", "name": "os.system"}],
+                         "kwargs": {}},
+    "raised_as_argument": {"op": "call", "name": "grad_at", "kwargs": {},
+                           "args": [{"kind": "raised", "type": "E", "message": ""}]},
+    "undefined_class": {"op": "describe_class", "name": "Nope"},
+}
+
+
+@pytest.mark.parametrize("request_", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+def test_bad_requests_get_error_replies(request_):
+    """Does run_probe answer a bad request with {"error": ...} instead of raising?"""
+    namespace, _ = namespace_with()
+    reply = run_probe(namespace, request_)
+    assert set(reply) == {"error"} and isinstance(reply["error"], str)
+
+
+def test_describe_class_reports_the_students_staticmethods():
+    """Does describe_class tell torch's inherited setup_context apart from the student's own?"""
+    namespace, _ = namespace_with()
+    reply = run_probe(namespace, {"op": "describe_class", "name": "SQ"})
+    assert reply == {"is_autograd_function": True,
+                     "staticmethods": {"forward": True, "backward": True, "setup_context": False}}
+
+
+def test_call_on_an_undefined_name_is_missing():
+    """Is calling an undefined answer a 'missing' result rather than an exception?"""
+    reply = run_probe({}, {"op": "call", "name": "grad_at", "args": [encode(1.0)], "kwargs": {}})
+    assert reply == {"result": {"kind": "missing"}, "args_after": []}
+
+
+def test_seed_rng_depends_on_secret_student_and_question():
+    """Is the grading-time rng reproducible, yet different per secret, student and question?"""
+    def draw(*key):
+        return seed_rng(*key).random()
+
+    base = draw(b"s", "alice", "grad_at")
+    assert base == draw(b"s", "alice", "grad_at")
+    assert len({base, draw(b"t", "alice", "grad_at"), draw(b"s", "bob", "grad_at"),
+                draw(b"s", "alice", "SQ")}) == 4
+
+
+def test_checks_refuse_python_dash_o():
+    """Does importing grader.checks under python -O stop with a clear RuntimeError?"""
+    done = subprocess.run([sys.executable, "-O", "-c", "import grader.checks"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "python -O" in done.stderr
+
+
+def _notebook_namespace(qid: str | None = None, answer: str | None = None) -> dict:
+    namespace, _ = namespace_with(qid, answer)
+    return namespace
+
+
+def test_check_visible_prints_passing_cases_and_nothing_on_stderr(capsys):
+    """Does a passing visible test cell print one line per case and write nothing to stderr?"""
+    check_visible("grad_at", _notebook_namespace("grad_at", """
+        def grad_at(f, x0):
+            import warnings
+            warnings.warn("noisy")
+            print("side note", file=sys.stderr)
+            x = torch.tensor(float(x0), requires_grad=True)
+            f(x).backward()
+            return x.grad
+    """))
+    out, err = capsys.readouterr()
+    assert out == "ok: grad_at(lambda x: x**2, 2.0) = 4\n" and err == ""
+
+
+def test_check_visible_raises_the_student_message():
+    """Does a failing visible case raise AssertionError with the student's message (nbgrader marks it failed)?"""
+    with pytest.raises(AssertionError, match=r"\.mean\(\)"):
+        check_visible("derivative_on_grid",
+                      _notebook_namespace("derivative_on_grid", ANSWERS["derivative_on_grid-mean_instead_of_sum"]))
+
+
+def test_check_hidden_uses_the_secret_and_passes_correct_answers(monkeypatch, capsys):
+    """Does check_hidden pass the reference answers with a secret from GRADER_SECRET?"""
+    monkeypatch.setenv("GRADER_SECRET", "course secret")
+    for qid in CHECKS:
+        check_hidden(qid, _notebook_namespace())
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("passed its hidden tests") == len(CHECKS)
+
+
+def test_check_hidden_catches_accumulation():
+    """Does check_hidden fail a grad_at that accumulates across calls, which check_visible lets through?"""
+    namespace = _notebook_namespace("grad_at", ANSWERS["grad_at-module_level_leaf_accumulates"])
+    check_visible("grad_at", namespace)
+    with pytest.raises(AssertionError, match="accumulate"):
+        check_hidden("grad_at", namespace)
+
+
+def test_header_and_correct_answers_are_importable():
+    """Is the answer bank itself valid Python (guards the other tests)?"""
+    compile(HEADER + "\n".join(textwrap.dedent(a) for a in CORRECT.values()), "<bank>", "exec")
