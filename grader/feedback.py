@@ -30,7 +30,7 @@ def generate_feedback(course: Course, students: list[str] | None = None) -> list
 
 def _autograded_students(course: Course) -> list[str]:
     base = course.root / "autograded"
-    return sorted(p.parent.name for p in base.glob(f"*/{course.assignment}/{course.notebook}.ipynb"))
+    return sorted(p.parent.parent.name for p in base.glob(f"*/{course.assignment}/{course.notebook}.ipynb"))
 
 
 def _first_error(outcome: dict) -> str:

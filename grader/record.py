@@ -110,7 +110,8 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
 def verdict_outputs(question) -> list:
     """Notebook outputs that make nbgrader's own scoring agree with the verdict."""
     if question.status == "passed":
-        return [nbformat.v4.new_output("stream", name="stdout", text=f"passed: {question.id}\n")]
+        lines = [f"passed: {question.id}", *question.messages]
+        return [nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n")]
     text = "\n".join(question.messages) or question.status
     ename = {"failed": "AssertionError", "timeout": "TimeoutError"}.get(question.status, "GradingError")
     return [nbformat.v4.new_output("error", ename=ename, evalue=f"[{question.status}] {text}", traceback=text.splitlines())]

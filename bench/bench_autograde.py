@@ -1,0 +1,137 @@
+"""Throughput of the kit's autograde against stock nbgrader and against a warm in-process floor.
+
+Everything is measured in one run on one machine, so the printed ratios compare like with like.
+The last line is stable: `ratio_vs_nbgrader=<x> ratio_to_floor=<y> per_submission_s=<z> peak_rss_mb=<m>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from grader.batch import autograde, default_jobs
+from grader.course import Course
+from grader.demo import kit_course_root, prepare_course
+
+__all__ = ["main"]
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(me))
+            time.sleep(self.interval)
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def make_course(folder: Path, students: int) -> Course:
+    from grader.assignment import generate_release
+    from grader.simulate import simulate_class
+
+    course = prepare_course(folder, kit_course_root())
+    generate_release(course.root)
+    simulate_class(course, students, seed=1)
+    return course
+
+
+def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
+    """A second course with the same release and only `students`' submissions."""
+    from grader.assignment import generate_release
+
+    sample = prepare_course(folder, course.root)
+    generate_release(sample.root)
+    for student in students:
+        shutil.copytree(course.submission_folder(student), sample.submission_folder(student))
+    return sample
+
+
+def time_stock_nbgrader(course: Course, students: list[str]) -> float:
+    """Seconds per submission of nbgrader's own autograde, one student after another."""
+    from nbgrader.apps import NbGraderAPI
+
+    api = NbGraderAPI(coursedir=course.coursedir)
+    started = time.perf_counter()
+    for student in students:
+        with contextlib.redirect_stderr(io.StringIO()):
+            api.autograde(course.assignment, student, force=True, create=True)
+    return (time.perf_counter() - started) / len(students)
+
+
+def time_kit(course: Course, jobs: int, students: list[str] | None = None) -> tuple[float, dict]:
+    """Seconds per submission of the kit's autograde, and the scores it gave."""
+    started = time.perf_counter()
+    results = autograde(course, jobs=jobs, students=students, show_progress=False)
+    elapsed = time.perf_counter() - started
+    return elapsed / len(results), {r.student: r.to_json() for r in results}
+
+
+def time_floor(course: Course, students: list[str]) -> float:
+    """Seconds per submission to run the same answers and checks in this already-warm process."""
+    from grader.floor import warm_floor_seconds
+
+    return warm_floor_seconds(course, students)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+    parser.add_argument("--output", type=Path, default=Path("bench-output"))
+    args = parser.parse_args(argv)
+    out = args.output.resolve()
+    with PeakMemory() as memory:
+        big = make_course(out / "class", args.students)
+        sample_ids = big.students()[: args.sample]
+        sample = copy_sample(big, out / "sample", sample_ids)
+        stock = time_stock_nbgrader(sample, sample_ids)
+        kit_sample, kit_scores = time_kit(sample, args.jobs)
+        _, serial_scores = time_kit(sample, 1)
+        floor = time_floor(sample, sample_ids)
+        kit_big, _ = time_kit(big, args.jobs)
+    floor_per_core = floor / args.jobs
+    same = kit_scores == serial_scores
+    print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}")
+    print(f"stock nbgrader autograde: {stock:.3f} s/submission (sample of {len(sample_ids)})")
+    print(f"kit autograde, same sample: {kit_sample:.3f} s/submission")
+    print(f"kit autograde, N={args.students}: {kit_big:.3f} s/submission, {kit_big * args.students:.1f} s in all")
+    print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission")
+    print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
+    print(f"ratio_vs_nbgrader={stock / kit_sample:.1f} ratio_to_floor={kit_big / floor_per_core:.2f} "
+          f"per_submission_s={kit_big:.4f} peak_rss_mb={memory.peak / 2**20:.0f}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

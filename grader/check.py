@@ -1,0 +1,102 @@
+"""`grader check`: a student's own run of the visible tests, in a child process, with a table."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .intake import read_notebook
+from .questions import AUTOGRADED
+
+__all__ = ["CheckReport", "check_notebook"]
+
+RESULT_PREFIX = "GRADER-CHECK-RESULT "
+CHECK_TIMEOUT = 300
+
+
+@dataclass
+class CheckReport:
+    """Visible-test outcome per question: (id, "pass" | "FAIL", message)."""
+
+    rows: list[tuple[str, str, str]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.rows) and all(status == "pass" for _, status, _ in self.rows)
+
+    def table(self) -> str:
+        width = max(len(qid) for qid, _, _ in self.rows) + 2 if self.rows else 10
+        lines = [f"{qid:<{width}}{status:<6}{message}" for qid, status, message in self.rows]
+        lines += [f"note: {note}" for note in self.notes]
+        failed = sum(status != "pass" for _, status, _ in self.rows)
+        lines.append("all visible tests pass" if self.passed else f"{failed} question(s) fail their visible tests")
+        return "\n".join(lines)
+
+
+def check_notebook(path: Path, timeout: float = CHECK_TIMEOUT) -> CheckReport:
+    """Run the notebook's own cells, then every question's visible checks, in a child process."""
+    intake = read_notebook(Path(path))
+    cells = [(c.index, c.source) for c in intake.cells if c.cell_type == "code" and not _is_test(c)]
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader.check"], input=json.dumps(cells), text=True,
+                              capture_output=True, timeout=timeout, cwd=Path(path).resolve().parent)
+    except subprocess.TimeoutExpired:
+        return _all_failed(f"the notebook did not finish within {timeout:.0f} s")
+    return _parse(done.stdout) or _all_failed(f"the notebook stopped the checker (exit status {done.returncode})")
+
+
+def _is_test(cell) -> bool:
+    return (cell.grade_id or "").startswith("test_") or "check_visible(" in cell.source or "check_hidden(" in cell.source
+
+
+def _parse(stdout: str) -> CheckReport | None:
+    lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if not lines:
+        return None
+    data = json.loads(lines[-1][len(RESULT_PREFIX):])
+    return CheckReport([tuple(row) for row in data["rows"]], data["notes"])
+
+
+def _all_failed(note: str) -> CheckReport:
+    return CheckReport([(q.id, "FAIL", note) for q in AUTOGRADED], [note])
+
+
+def _run_here(cells: list[tuple[int, str]]) -> dict:
+    """In the child: run the cells in order, then each question's visible checks."""
+    from .notebook import check_visible
+    from .sandbox.worker import CellRunner
+
+    runner = CellRunner(tempfile.gettempdir(), output_cap=0)
+    notes = []
+    for index, source in cells:
+        report = runner.run_cell(index, source)
+        if report["status"] != "ok":
+            notes.append(f"cell {index} raised {report['error']}")
+    rows = []
+    for q in AUTOGRADED:
+        rows.append((q.id, *_visible(check_visible, q.id, runner.namespace)))
+    return {"rows": rows, "notes": notes}
+
+
+def _visible(check_visible, qid: str, namespace: dict) -> tuple[str, str]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            check_visible(qid, namespace)
+        except AssertionError as failure:
+            return "FAIL", str(failure).splitlines()[0] if str(failure) else "assertion failed"
+        except BaseException as exc:  # noqa: B036 -- the student's code may raise anything, exits included
+            return "FAIL", f"{type(exc).__name__}: {exc}"
+    return "pass", ""
+
+
+if __name__ == "__main__":
+    result = _run_here([tuple(cell) for cell in json.loads(sys.stdin.read())])
+    os.write(sys.__stdout__.fileno(), (RESULT_PREFIX + json.dumps(result) + "\n").encode())

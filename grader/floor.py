@@ -1,0 +1,53 @@
+"""The benchmark's floor: the same answers run and checked in one already-warm process.
+
+This runs the kit's own simulated submissions in-process with no containment, so it is a
+measuring stick for the benchmark only, never a way to grade real submissions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+
+from .checks import run_question, seed_rng
+from .course import Course
+from .intake import UnreadableNotebook, find_submission_file, read_notebook
+from .questions import AUTOGRADED
+from .subject import LocalSubject
+
+__all__ = ["warm_floor_seconds"]
+
+
+def warm_floor_seconds(course: Course, students: list[str]) -> float:
+    """Seconds per submission, after one warm-up pass, to execute and check each submission."""
+    _run_all(course, students[:1])
+    started = time.perf_counter()
+    _run_all(course, students)
+    return (time.perf_counter() - started) / max(len(students), 1)
+
+
+def _run_all(course: Course, students: list[str]) -> None:
+    for student in students:
+        path, _ = find_submission_file(course.submission_folder(student), course.notebook)
+        try:
+            cells = read_notebook(path).cells if path else []
+        except UnreadableNotebook:
+            continue
+        namespace = {"__name__": "__main__"}
+        for cell in cells:
+            if cell.cell_type == "code" and not (cell.grade_id or "").startswith("test_"):
+                _run_cell(cell.source, namespace)
+        subject = LocalSubject(namespace)
+        for q in AUTOGRADED:
+            run_question(q.id, subject, seed_rng(b"floor", student, q.id))
+
+
+def _run_cell(source: str, namespace: dict) -> None:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            exec(compile(TransformerManager().transform_cell(source), "<cell>", "exec"), namespace)
+        except BaseException:  # noqa: B036 -- the banks include cells that raise or exit
+            pass

@@ -1,0 +1,476 @@
+"""The judge's side: start the warm parent, start workers, run cells and probes with deadlines."""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.channel import (
+    ChannelClosed,
+    FrameBuffer,
+    FrameError,
+    FrameTimeout,
+    ProbeFailed,
+    encode_frame,
+    read_frame,
+    send_frame,
+)
+from grader.sandbox.limits import Limits
+from grader.sandbox.report import CellReport, describe_exit
+
+__all__ = ["WarmParent", "Worker"]
+
+MAX_EVENTS = 50
+MAX_EVENT_CHARS = 300
+MAX_ERROR_CHARS = 500
+_EXIT_WAIT = 10.0  # for the warm parent to reap a worker it was told to kill
+_DEATH_WAIT = 2.0  # for an exit notice after the channel closed; then the judge kills it
+_LOST = {"kind": "lost"}
+# Environment variables the warm parent (and so every worker) may inherit; everything else is dropped.
+_KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+
+
+class _Killed(Exception):
+    """The judge killed the worker because it ran past its deadline."""
+
+
+class _Dead(Exception):
+    """The worker died by itself; the message says how."""
+
+
+class _Garbage(Exception):
+    """The worker replied with something that is not a valid reply."""
+
+
+def _warm_parent_env(package_root: Path) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _KEPT_ENV if key in os.environ}
+    env.update(
+        PYTHONPATH=str(package_root),
+        PYTHONDONTWRITEBYTECODE="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        GRADER_SANDBOX_ROLE="warm-parent",
+    )
+    return env
+
+
+def _default_hidden(course_root: str | os.PathLike | None, hidden: tuple) -> list[str]:
+    """Paths no worker may see even if they sit inside a directory bound into its root."""
+    package_root = Path(__file__).resolve().parents[2]
+    paths = [package_root, Path.home(), Path(tempfile.gettempdir()), *map(Path, hidden)]
+    if course_root is not None:
+        paths.append(Path(course_root))
+    return sorted({str(p.resolve()) for p in paths if str(p.resolve()) != "/"})
+
+
+class _UidLease:
+    """An exclusive claim on one worker uid, across every judge on the machine (flock)."""
+
+    def __init__(self, limits: Limits) -> None:
+        lock_dir = Path(
+            "/run/grader-sandbox"
+            if os.geteuid() == 0
+            else tempfile.gettempdir() + f"/grader-sandbox-{os.getuid()}"
+        )
+        lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for slot in range(limits.uid_slots):
+            fd = os.open(
+                lock_dir / f"{limits.uid_base + slot}.lock",
+                os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                0o600,
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = limits.uid_base + slot, fd
+            return
+        raise RuntimeError("every worker uid is in use")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _ControlLink:
+    """Frames to and from the warm parent; exit notices are kept for whoever asks later."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.frames = FrameBuffer(sock)
+        self.lock = threading.RLock()
+        self.exits: dict[int, dict] = {}
+        self.replies: dict[tuple[str, int], dict] = {}
+
+    def send(self, message: dict, fds: list[int] | None = None) -> None:
+        with self.lock:
+            send_frame(self.sock, message, fds=fds)
+
+    def _pump(self, deadline: float) -> None:
+        message = self.frames.read(deadline)
+        if not isinstance(message, dict):
+            return
+        if message.get("op") == "exited":
+            self.exits[message["id"]] = message.get("outcome") or {}
+        else:
+            self.replies[(message.get("op"), message.get("id"))] = message
+
+    def wait_reply(self, ops: tuple[str, ...], worker_id: int | None, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for op in ops:
+                    found = self.replies.pop((op, worker_id), None)
+                    if found is not None:
+                        return found
+                self._pump(deadline)
+
+    def wait_exit(self, worker_id: int, timeout: float) -> dict | None:
+        """The worker's exit outcome; None on timeout, _LOST when the warm parent is gone."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while worker_id not in self.exits:
+                try:
+                    self._pump(deadline)
+                except FrameTimeout:
+                    return None
+                except FrameError:  # warm parent gone: its death signal took every worker with it
+                    return dict(_LOST)
+            return self.exits.pop(worker_id)
+
+    def poll_exits(self) -> None:
+        with self.lock:
+            try:
+                while True:
+                    self._pump(time.monotonic() + 0.0001)
+            except (FrameTimeout, FrameError):
+                pass
+
+
+class WarmParent:
+    """A warm parent process (never forked from the judge) that forks contained workers on request."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        course_root: str | os.PathLike | None = None,
+        hidden_paths: tuple = (),
+        start_timeout: float = 120.0,
+        mode: str | None = None,
+    ) -> None:
+        """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available."""
+        self.limits = limits or Limits()
+        self._mode = mode
+        self._ids = itertools.count(1)
+        self._workers: dict[int, Worker] = {}
+        self._last_containment: dict | None = None
+        hidden = _default_hidden(course_root, tuple(hidden_paths))
+        self._process, self._link = self._launch(hidden)
+        try:
+            ready = self._link.wait_reply(("ready",), None, start_timeout)
+        except (FrameError, FrameTimeout) as exc:
+            self._process.kill()
+            self._process.wait()
+            self._link.sock.close()
+            raise RuntimeError(f"the warm parent did not start: {exc}") from None
+        self.mode = ready["mode"]
+        self.plan = ready["containment"]
+
+    def _launch(self, hidden: list[str]) -> tuple[subprocess.Popen, _ControlLink]:
+        judge_end, parent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = json.dumps({"limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode})
+        package_root = Path(__file__).resolve().parents[2]
+        command = [
+            sys.executable,
+            "-m",
+            "grader.sandbox.warm_parent",
+            "--control-fd",
+            str(parent_end.fileno()),
+            "--config",
+            config,
+        ]
+        process = subprocess.Popen(
+            command,
+            env=_warm_parent_env(package_root),
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            pass_fds=[parent_end.fileno()],
+            start_new_session=True,
+        )
+        parent_end.close()
+        return process, _ControlLink(judge_end)
+
+    def __enter__(self) -> WarmParent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start_worker(self, timeout: float = 30.0) -> Worker:
+        """A fresh contained worker, forked from the warm parent; raises RuntimeError if it cannot start."""
+        worker_id = next(self._ids)
+        lease = _UidLease(self.limits)
+        judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._link.send(
+                {"op": "start", "id": worker_id, "uid": lease.uid}, fds=[worker_end.fileno()]
+            )
+            reply = self._link.wait_reply(("started", "start_failed"), worker_id, timeout)
+        except (OSError, FrameError, FrameTimeout) as exc:
+            reply = {"op": "start_failed", "error": f"the warm parent is not answering ({exc})"}
+        finally:
+            worker_end.close()
+        if reply["op"] == "start_failed":
+            lease.release()
+            judge_end.close()
+            raise RuntimeError(f"worker could not start: {reply.get('error')}")
+        worker = Worker(self, worker_id, judge_end, lease, reply.get("pid"))
+        worker._await_hello(timeout)
+        self._workers[worker_id] = worker
+        self._last_containment = worker.containment
+        return worker
+
+    @property
+    def containment(self) -> dict:
+        """What isolation workers get on this machine, as reported by a worker (one is started if needed)."""
+        if self._last_containment is None:
+            try:
+                self.start_worker().close()
+            except RuntimeError as exc:
+                return dict(self.plan) | {"workers": f"cannot start: {exc}"}
+        return dict(self._last_containment or self.plan) | {"probes": self.plan.get("probes")}
+
+    def close(self) -> None:
+        """Kill every worker, then the warm parent."""
+        for worker in list(self._workers.values()):
+            worker.close()
+        if self._process.poll() is None:
+            try:
+                self._link.send({"op": "shutdown"})
+            except OSError:
+                pass
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._link.sock.close()
+
+    def _forget(self, worker_id: int) -> None:
+        self._workers.pop(worker_id, None)
+
+
+class Worker:
+    """One contained worker process: cells run in one persistent namespace, probes answer as data."""
+
+    def __init__(
+        self,
+        parent: WarmParent,
+        worker_id: int,
+        sock: socket.socket,
+        lease: _UidLease,
+        pid: int | None,
+    ) -> None:
+        self._parent, self.id, self._sock, self._lease = parent, worker_id, sock, lease
+        self.uid, self.pid = lease.uid, pid
+        self.containment: dict = {}
+        self._seq = itertools.count(1)
+        self._exit: dict | None = None
+        self._closed = False
+        self._max_frame = parent.limits.max_frame
+
+    def _await_hello(self, timeout: float) -> None:
+        try:
+            hello = self._await_reply(time.monotonic() + timeout)
+        except (FrameError, FrameTimeout) as exc:
+            self.close()
+            raise RuntimeError(f"worker did not start: {type(exc).__name__}: {exc}") from None
+        if not isinstance(hello, dict) or hello.get("op") != "hello" or "error" in hello:
+            self.close()
+            raise RuntimeError(
+                f"worker did not start: {str(hello.get('error') if isinstance(hello, dict) else hello)[:1000]}"
+            )
+        self.containment = hello.get("containment") or {}
+
+    @property
+    def alive(self) -> bool:
+        """False once the worker has died, been killed or been closed."""
+        if self._closed or self._exit is not None:
+            return False
+        self._parent._link.poll_exits()
+        self._exit = self._parent._link.exits.pop(self.id, None)
+        return self._exit is None
+
+    def run_cell(self, index: int, source: str, timeout: float = 10.0) -> CellReport:
+        """Run one cell; "died" and "timeout" come from the judge's own observation, not the worker's word."""
+        if not self.alive:
+            return CellReport(
+                index, "died", error=f"the worker is not running ({self._exit_text()})"
+            )
+        if len(source.encode("utf-8", "replace")) > self._max_frame // 2:
+            return CellReport(index, "error", error="the cell is too large to run")
+        try:
+            reply = self._exchange({"op": "run", "index": index, "source": source}, timeout)
+            return _cell_report(index, reply, self._parent.limits.output_cap)
+        except _Killed:
+            return CellReport(
+                index, "timeout", error=f"the cell ran longer than {timeout:g} s and was stopped"
+            )
+        except _Dead as dead:
+            return CellReport(index, "died", error=str(dead), events=_death_events(self._exit))
+        except _Garbage as garbage:
+            return CellReport(
+                index,
+                "error",
+                error=f"the worker sent an unreadable reply ({garbage}); it was stopped",
+            )
+
+    def probe(self, request: dict, timeout: float = 5.0) -> dict:
+        """Send one probe; ProbeFailed when the worker dies, hangs or replies with garbage."""
+        if not self.alive:
+            raise ProbeFailed("error", f"the worker is not running ({self._exit_text()})")
+        try:
+            reply = self._exchange({"op": "probe", "request": request}, timeout)
+        except _Killed:
+            raise ProbeFailed(
+                "timeout", f"no reply within {timeout:g} s; the worker was stopped"
+            ) from None
+        except (_Dead, _Garbage) as exc:
+            raise ProbeFailed("error", str(exc)) from None
+        if not isinstance(reply.get("reply"), dict):
+            self._kill()
+            raise ProbeFailed(
+                "error", "the worker's reply is not an object; the worker was stopped"
+            )
+        return reply["reply"]
+
+    def _exchange(self, message: dict, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        seq = next(self._seq)
+        try:
+            self._send({**message, "seq": seq}, deadline)
+            reply = self._await_reply(deadline)
+        except FrameTimeout:
+            self._kill()
+            raise _Killed() from None
+        except (ChannelClosed, BrokenPipeError, ConnectionError):
+            raise _Dead(self._wait_death()) from None
+        except FrameError as exc:
+            self._kill()
+            raise _Garbage(str(exc)) from None
+        if not isinstance(reply, dict) or reply.get("seq") != seq:
+            self._kill()
+            raise _Garbage("reply out of sequence")
+        return reply
+
+    def _await_reply(self, deadline: float) -> Any:
+        """The reply frame, or ChannelClosed as soon as the warm parent reports the worker's exit.
+
+        Watching the exit notice matters when a leftover child still holds the channel open.
+        """
+        link = self._parent._link
+        poller = select.poll()
+        poller.register(self._sock.fileno(), select.POLLIN)
+        poller.register(link.sock.fileno(), select.POLLIN)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FrameTimeout("deadline passed")
+            ready = {fd for fd, _ in poller.poll(remaining * 1000)}
+            if self._sock.fileno() in ready:
+                return read_frame(self._sock, deadline, self._max_frame)
+            if ready:
+                link.poll_exits()
+                if self.id in link.exits:
+                    raise ChannelClosed("the worker exited")
+
+    def _send(self, message: dict, deadline: float) -> None:
+        data = encode_frame(message, self._max_frame)
+        self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            self._sock.sendall(data)
+        except TimeoutError:
+            raise FrameTimeout("send deadline passed") from None
+        finally:
+            self._sock.settimeout(None)
+
+    def _wait_death(self) -> str:
+        if self._exit is None:
+            self._exit = self._parent._link.wait_exit(self.id, _DEATH_WAIT)
+        if (
+            self._exit is None
+        ):  # the channel closed yet the process lives on: it broke its own channel
+            self._kill()
+            return "closed its channel to the judge"
+        return self._exit_text()
+
+    def _exit_text(self) -> str:
+        if self._closed and self._exit is None:
+            return "closed"
+        return describe_exit(self._exit or {})
+
+    def _kill(self) -> None:
+        """Kill the worker's whole tree and wait until the warm parent has reaped it."""
+        if self._exit is not None:
+            return
+        link = self._parent._link
+        self._exit = link.exits.pop(self.id, None)
+        if self._exit is None:
+            try:
+                link.send({"op": "kill", "id": self.id})
+            except OSError:
+                self._exit = dict(_LOST)
+                return
+            self._exit = link.wait_exit(self.id, _EXIT_WAIT) or dict(_LOST)
+
+    def close(self) -> None:
+        """Kill the worker and everything it started; returns once every process of it is dead."""
+        if self._closed:
+            return
+        try:
+            self._kill()
+        finally:
+            self._closed = True
+            self._sock.close()
+            self._lease.release()
+            self._parent._forget(self.id)
+
+
+def _death_events(outcome: dict | None) -> list[str]:
+    if outcome and "CPU time limit" in describe_exit(outcome):
+        return ["hit the CPU time limit"]
+    return []
+
+
+def _clip(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _cell_report(index: int, reply: dict, output_cap: int) -> CellReport:
+    """Validate a worker's cell reply; anything off the format becomes an error the student can read."""
+    status = reply.get("status")
+    if status not in ("ok", "error"):
+        return CellReport(index, "error", error="the worker sent a malformed cell report")
+    output = _clip(reply.get("output"), output_cap + 200)
+    error = _clip(reply.get("error"), MAX_ERROR_CHARS).split("\n")[0] or None
+    events = reply.get("events") if isinstance(reply.get("events"), list) else []
+    events = [_clip(e, MAX_EVENT_CHARS) for e in events[:MAX_EVENTS] if isinstance(e, str)]
+    if status == "error" and error is None:
+        error = "error"
+    return CellReport(index, status, output, error if status == "error" else None, events)

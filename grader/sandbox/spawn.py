@@ -1,0 +1,317 @@
+"""Forking one contained worker: the init that reaps it inside its pid namespace, and its own setup."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sandbox import isolation, seccomp
+from grader.sandbox.channel import encode_frame
+from grader.sandbox.isolation import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+)
+
+__all__ = ["Job", "describe_limits", "spawn"]
+
+_OTHER_NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+
+
+@dataclass
+class Job:
+    """Everything a forked worker needs, decided by the warm parent before fork."""
+
+    id: int
+    uid: int
+    gid: int
+    channel_fd: int
+    status_fd: int
+    mode: str  # "root", "userns" or "none"
+    limits: dict
+    hidden: list[str]
+    run_probe: Callable | None = None
+    containment: dict = field(default_factory=dict)
+
+
+def describe_limits(limits: dict) -> str:
+    """One line naming the rlimits in force."""
+    gib, mib = 1024**3, 1024**2
+    return (
+        f"address space {limits['address_space'] / gib:g} GiB, CPU {limits['cpu_seconds']} s, "
+        f"processes {limits['processes']}, file size {limits['file_size'] / mib:g} MiB, "
+        f"open files {limits['open_files']}, core {limits['core']}, /tmp {limits['tmp_size'] / mib:g} MiB"
+    )
+
+
+def _in_child(body: Callable[[], None], job: Job) -> None:
+    """Run body in a forked child; whatever happens, the child never returns into the parent's code."""
+    try:
+        body()
+        os._exit(0)
+    except BaseException as exc:  # noqa: B036
+        _fail(job, f"{type(exc).__name__}: {exc}")
+    finally:
+        os._exit(71)
+
+
+def _fail(job: Job, message: str) -> None:
+    # The judge is waiting for a hello on the channel; tell it why there will be none.
+    try:
+        traceback.print_exc()
+        os.write(job.channel_fd, encode_frame({"op": "hello", "error": message[:1000]}))
+    except BaseException:  # noqa: B036 -- nothing more can be reported; the caller exits
+        pass
+
+
+def spawn(job: Job, own_pidns_fd: int | None, forget: Callable[[], None]) -> tuple[int, int]:
+    """Fork the worker's supervising process; returns (pid, signal that kills the whole worker)."""
+    if job.mode == "root":
+        return _spawn_root(job, own_pidns_fd, forget), signal.SIGKILL
+    if job.mode == "userns":
+        return _spawn_userns(job, forget), signal.SIGTERM
+    pid = os.fork()
+    if pid == 0:
+        _in_child(lambda: _init_main(job, forget), job)
+    return pid, signal.SIGTERM
+
+
+def _spawn_root(job: Job, own_pidns_fd: int, forget: Callable[[], None]) -> int:
+    # The child becomes pid 1 of a new namespace; the parent steps back so the next fork can too.
+    isolation.unshare(CLONE_NEWPID)
+    try:
+        pid = os.fork()
+    except BaseException:
+        isolation.setns(own_pidns_fd, CLONE_NEWPID)
+        raise
+    if pid == 0:
+        _in_child(lambda: _init_main(job, forget), job)
+    isolation.setns(own_pidns_fd, CLONE_NEWPID)
+    return pid
+
+
+def _spawn_userns(job: Job, forget: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        _in_child(lambda: _userns_reaper(job, forget), job)
+    return pid
+
+
+def _userns_reaper(job: Job, forget: Callable[[], None]) -> None:
+    """Outside the pid namespace: create the user namespace, fork its init, kill it on SIGTERM."""
+    forget()
+    isolation.close_other_fds({0, 1, 2, job.channel_fd, job.status_fd})
+    isolation.reset_signals()
+    os.setsid()
+    isolation.set_parent_death_signal()
+    outside_uid, outside_gid = os.getuid(), os.getgid()
+    isolation.unshare(CLONE_NEWUSER | CLONE_NEWPID | _OTHER_NAMESPACES)
+    isolation.write_id_maps(job.uid, job.gid, outside_uid, outside_gid)
+    init = os.fork()
+    if init == 0:
+        _in_child(lambda: _init_main(job, lambda: None), job)
+    os.close(job.channel_fd)
+    os.close(job.status_fd)
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
+    while True:
+        pid, _ = os.waitpid(init, 0)
+        if pid == init:
+            os._exit(0)
+
+
+def _init_main(job: Job, forget: Callable[[], None]) -> None:
+    """The worker's init: contain the filesystem and network, fork the worker, reap, report its exit."""
+    forget()
+    isolation.close_other_fds({0, 1, 2, job.channel_fd, job.status_fd})
+    isolation.reset_signals()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _new_session()
+    isolation.set_parent_death_signal()
+    isolation.set_dumpable(False)
+    isolation.set_child_subreaper()
+    os.umask(0o022)
+    workdir = _contain(job)
+    worker = os.fork()
+    if worker == 0:
+        _in_child(lambda: _worker_main(job, workdir), job)
+    os.close(job.channel_fd)
+    signal.signal(signal.SIGTERM, lambda *_: _signal_quietly(worker, signal.SIGKILL))
+    _reap_until(job, worker, workdir)
+
+
+def _new_session() -> None:
+    try:
+        os.setsid()
+    except PermissionError:  # already a session leader
+        pass
+
+
+def _contain(job: Job) -> str:
+    if job.mode == "none":
+        job.containment.update(_uncontained(job.limits))
+        if os.geteuid() == 0:
+            job.containment["user"] = f"uid {job.uid} (no namespaces)"
+        workdir = tempfile.mkdtemp(prefix="grader-worker-")
+        if os.geteuid() == 0:
+            os.chown(workdir, job.uid, job.gid)
+        return workdir
+    if job.mode == "root":
+        isolation.unshare(_OTHER_NAMESPACES)
+    workdir, has_proc = isolation.build_root(job.uid, job.gid, job.limits["tmp_size"], job.hidden)
+    job.containment.update(_contained(job))
+    if not has_proc:
+        job.containment["filesystem"] += (
+            " (no /proc: the kernel refused one in this user namespace)"
+        )
+    return workdir
+
+
+def _contained(job: Job) -> dict:
+    mode = "an unprivileged uid" if job.mode == "root" else "a user namespace (one mapped uid)"
+    return {
+        "user": f"uid {job.uid} via {mode}, no capabilities, no_new_privs",
+        "network": "new network namespace (loopback only, down)",
+        "filesystem": "private read-only root (pivot_root): /usr, /lib*, /bin, the Python prefixes, "
+        "a synthetic /etc, minimal /dev, own /proc, fresh tmpfs /tmp with an empty working directory",
+        "pid_namespace": "new pid namespace: the worker is pid 2 under its own init; killing the init kills the tree",
+        "limits": describe_limits(job.limits),
+    }
+
+
+def _uncontained(limits: dict) -> dict:
+    why = "not available: not root and user namespaces are not allowed"
+    return {
+        "user": why,
+        "network": why,
+        "filesystem": why + " (working directory is a fresh temporary directory)",
+        "pid_namespace": why
+        + " (descendants are tracked as a subreaper and killed; a double-forked daemon is found too)",
+        "limits": describe_limits(limits),
+    }
+
+
+def _reap_until(job: Job, worker: int, workdir: str) -> None:
+    """Reap every orphan in the namespace; when the worker itself ends, report how, and exit."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == worker:
+            cpu = usage.ru_utime + usage.ru_stime
+            os.write(
+                job.status_fd, json.dumps(_outcome(status, cpu, job.limits["cpu_seconds"])).encode()
+            )
+            if job.mode == "none":
+                _kill_leftovers()
+                shutil.rmtree(workdir, ignore_errors=True)
+            os._exit(0)
+
+
+def _outcome(status: int, cpu: float, cpu_limit: int) -> dict:
+    if os.WIFSIGNALED(status):
+        return {
+            "kind": "signaled",
+            "value": os.WTERMSIG(status),
+            "cpu_limit_hit": cpu >= cpu_limit - 0.5,
+        }
+    return {"kind": "exited", "value": os.WEXITSTATUS(status)}
+
+
+def _children() -> list[int]:
+    try:
+        return [
+            int(pid) for pid in Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
+        ]
+    except OSError:
+        return []
+
+
+def _kill_leftovers() -> None:
+    """Without a pid namespace: kill every descendant; as a subreaper, orphans come back to us."""
+    for _ in range(1000):  # each round kills one generation; a racing fork loop is bounded by NPROC
+        children = _children()
+        if not children:
+            return
+        for pid in children:
+            _signal_quietly(pid, signal.SIGKILL)
+        for pid in children:
+            _reap_quietly(pid)
+
+
+def _signal_quietly(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def _reap_quietly(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _worker_main(job: Job, workdir: str) -> None:
+    """The worker process: shed every privilege and resource, then serve the judge."""
+    from grader.sandbox.worker import serve
+
+    _new_session()
+    isolation.reset_signals()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead
+    _shed_privileges(job)
+    isolation.apply_rlimits(job.limits)
+    fd = job.channel_fd = isolation.close_fds_except(job.channel_fd)
+    isolation.redirect_stdio()
+    isolation.enter_root(workdir)
+    os.umask(0o022)
+    isolation.scrub_environment(workdir)
+    _clean_interpreter(workdir)
+    job.containment["syscalls"] = _filter_syscalls()
+    hello = {"containment": job.containment, "pid": os.getpid()}
+    serve(fd, workdir, hello, job.limits["output_cap"], job.limits["max_frame"], job.run_probe)
+
+
+def _shed_privileges(job: Job) -> None:
+    isolation.drop_capabilities_bounding()
+    if os.geteuid() == 0:  # root mode, or a root judge without namespaces
+        isolation.drop_privileges(job.uid, job.gid)
+    isolation.drop_capabilities()
+    isolation.set_no_new_privs()
+    isolation.set_parent_death_signal()  # a uid change cleared it
+    isolation.set_dumpable(True)  # keep /proc/self readable by the worker itself
+
+
+def _filter_syscalls() -> str:
+    if not seccomp.supported():
+        return f"not available: no syscall table for {platform.machine()}"
+    try:
+        seccomp.install_filter()
+    except OSError as exc:
+        return f"not available: {exc}"
+    return "seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading"
+
+
+def _clean_interpreter(workdir: str) -> None:
+    """sys.path holds only the read-only Python prefixes; nothing from a working or course directory."""
+    prefixes = tuple(p.rstrip("/") + "/" for p in {sys.prefix, sys.base_prefix})
+    sys.path[:] = [p for p in sys.path if p and (p + "/").startswith(prefixes)]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    sys.dont_write_bytecode = True
+    sys.argv = [""]
+    tempfile.tempdir = None

@@ -1,0 +1,326 @@
+"""The warm parent (zygote): pays torch's start-up once, then forks one contained worker per request."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+
+from grader.sandbox import isolation
+from grader.sandbox.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
+from grader.sandbox.spawn import Job, describe_limits, spawn
+
+__all__ = ["choose_mode", "main", "plan_containment", "warm_up"]
+
+
+def warm_up() -> dict:
+    """Import and exercise what cells use, so each worker starts with it already initialised."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy  # noqa: F401
+    import torch
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import grader.sandbox.worker  # noqa: F401 -- a worker cannot import from the course tree later
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    TransformerManager().transform_cell("%matplotlib inline\nx = 1\n!echo\n")
+    _warm_autograd(torch)
+    _warm_figure(plt, torch)
+    return {"probes": _import_probes()}
+
+
+def _warm_autograd(torch) -> None:
+    x = torch.linspace(-1.0, 1.0, 5, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad((x**3 + torch.sin(x)).sum(), x, create_graph=True)
+    grad.sum().backward()
+
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, inp):
+            ctx.save_for_backward(inp)
+            return inp**3
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (inp,) = ctx.saved_tensors
+            return 3 * inp**2 * grad_output
+
+    Cube.apply(torch.randn(4, requires_grad=True)).sum().backward()
+
+
+def _warm_figure(plt, torch) -> None:
+    xs = torch.linspace(-2.0, 2.0, 50)
+    fig, ax = plt.subplots()
+    ax.plot(xs, xs**3, label="f")
+    ax.plot(xs, 3 * xs**2, label="f'")
+    ax.set_xlabel("x")
+    ax.legend()
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+def _import_probes() -> str:
+    global run_probe
+    try:
+        from grader.probes import run_probe
+    except (
+        Exception
+    ) as exc:  # written in parallel; a worker then answers {"error": "probes unavailable"}
+        run_probe = None
+        return f"unavailable: {type(exc).__name__}: {exc}"
+    return "grader.probes.run_probe"
+
+
+run_probe = None
+
+
+def _namespaces_work(flags: int) -> bool:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            isolation.unshare(flags)
+            os._exit(0)
+        except BaseException:  # noqa: B036
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def choose_mode() -> str:
+    """'root' (namespaces and a uid switch), 'userns' (namespaces via a user namespace) or 'none'."""
+    every = isolation.CLONE_NEWPID | isolation.CLONE_NEWNS | isolation.CLONE_NEWNET
+    if os.geteuid() == 0 and _namespaces_work(every):
+        return "root"
+    if _namespaces_work(isolation.CLONE_NEWUSER | every):
+        return "userns"
+    return "none"
+
+
+def plan_containment(mode: str, limits: dict) -> dict:
+    """What workers will get, before any has started (each worker's hello reports the actual)."""
+    if mode == "none":
+        why = "not available: not root and user namespaces are not allowed"
+        return {k: why for k in ("user", "network", "filesystem", "pid_namespace")} | {
+            "limits": describe_limits(limits)
+        }
+    user = (
+        f"uids from {limits['uid_base']}"
+        if mode == "root"
+        else "one mapped uid in a user namespace"
+    )
+    return {
+        "user": user,
+        "network": "new network namespace",
+        "filesystem": "private read-only root",
+        "pid_namespace": "new pid namespace",
+        "limits": describe_limits(limits),
+    }
+
+
+@dataclass
+class _Running:
+    id: int
+    status_fd: int
+    kill_signal: int
+    killed: bool = False
+
+
+class WarmParentServer:
+    """The control loop: start and kill workers on request, report every exit."""
+
+    def __init__(self, control: socket.socket, mode: str, limits: dict, hidden: list[str]) -> None:
+        self.control, self.mode, self.limits, self.hidden = control, mode, limits, hidden
+        self.running: dict[int, _Running] = {}
+        self.by_id: dict[int, int] = {}
+        self.own_pidns = (
+            os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if mode == "root" else None
+        )
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def forget_in_child(self) -> None:
+        """In a forked child: drop the parent's objects without closing fds twice later."""
+        control = self.control.detach()
+        for fd in [control, self.wake_r, self.wake_w] + [
+            r.status_fd for r in self.running.values()
+        ]:
+            _close_quietly(fd)
+        if self.own_pidns is not None:
+            _close_quietly(self.own_pidns)
+
+    def serve(self) -> None:
+        """Run until the judge closes the control socket, then kill every worker."""
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ)
+        selector.register(self.wake_r, selectors.EVENT_READ)
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self.control and not self._handle_request():
+                        return
+                    if key.fileobj == self.wake_r:
+                        _drain(self.wake_r)
+                self._reap()
+        finally:
+            self._kill_all()
+
+    def _handle_request(self) -> bool:
+        try:
+            message, fds = recv_frame_blocking(self.control)
+        except (ChannelClosed, FrameError, OSError):
+            return False
+        op = message.get("op") if isinstance(message, dict) else None
+        if op == "start":
+            self._start(message, fds)
+        elif op == "kill":
+            self._kill(message.get("id"))
+        elif op == "shutdown":
+            return False
+        return True
+
+    def _start(self, message: dict, fds: list[int]) -> None:
+        worker_id = message.get("id")
+        if len(fds) != 1:
+            for fd in fds:
+                _close_quietly(fd)
+            send_frame(
+                self.control, {"op": "start_failed", "id": worker_id, "error": "no channel fd"}
+            )
+            return
+        try:
+            pid = self._fork_worker(worker_id, int(message["uid"]), fds[0])
+        except Exception as exc:
+            send_frame(
+                self.control,
+                {"op": "start_failed", "id": worker_id, "error": f"{type(exc).__name__}: {exc}"},
+            )
+        else:
+            send_frame(self.control, {"op": "started", "id": worker_id, "pid": pid})
+        finally:
+            _close_quietly(fds[0])
+
+    def _fork_worker(self, worker_id: int, uid: int, channel_fd: int) -> int:
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        job = Job(
+            worker_id,
+            uid,
+            uid,
+            channel_fd,
+            status_w,
+            self.mode,
+            self.limits,
+            self.hidden,
+            run_probe,
+        )
+        try:
+            pid, kill_signal = spawn(job, self.own_pidns, self.forget_in_child)
+        except BaseException:
+            os.close(status_r)
+            raise
+        finally:
+            os.close(status_w)
+        self.running[pid] = _Running(worker_id, status_r, kill_signal)
+        self.by_id[worker_id] = pid
+        return pid
+
+    def _kill(self, worker_id: object) -> None:
+        pid = self.by_id.get(worker_id)  # type: ignore[arg-type]
+        if pid is None:  # already reaped; its exit was reported
+            return
+        record = self.running[pid]
+        record.killed = True
+        _signal_quietly(pid, record.kill_signal)
+
+    def _reap(self) -> None:
+        while self.running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            record = self.running.pop(pid, None)
+            if record is not None:
+                self.by_id.pop(record.id, None)
+                send_frame(
+                    self.control,
+                    {"op": "exited", "id": record.id, "outcome": _outcome(record, status)},
+                )
+
+    def _kill_all(self) -> None:
+        for pid, record in list(self.running.items()):
+            _signal_quietly(pid, record.kill_signal)
+            _signal_quietly(pid, signal.SIGKILL)
+        for pid in list(self.running):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _outcome(record: _Running, status: int) -> dict:
+    try:
+        written = os.read(record.status_fd, 4096)
+    except OSError:
+        written = b""
+    finally:
+        os.close(record.status_fd)
+    if written:
+        try:
+            return json.loads(written)
+        except ValueError:
+            pass
+    if record.killed:
+        return {"kind": "killed"}
+    return {"kind": "supervisor", "value": status}
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _signal_quietly(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: python -m grader.sandbox.warm_parent --control-fd N --config JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    config = json.loads(args.config)
+    control = socket.socket(fileno=args.control_fd)
+    warm = warm_up()
+    mode = config.get("mode") or choose_mode()
+    plan = plan_containment(mode, config["limits"]) | warm
+    send_frame(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
+    WarmParentServer(control, mode, config["limits"], config["hidden"]).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

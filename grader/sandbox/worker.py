@@ -1,0 +1,241 @@
+"""The worker loop: run notebook cells like IPython would (without a kernel) and answer probes."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import linecache
+import socket
+import sys
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.inputtransformer2 import TransformerManager
+
+from grader.sandbox.channel import ChannelClosed, FrameError, encode_frame, recv_frame_blocking
+from grader.sandbox.evidence import AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
+
+__all__ = ["CappedOutput", "CellRunner", "serve"]
+
+MAX_ERROR = 500
+# Bound at import: CappedOutput.write runs under the student's builtins, which may be rebound.
+_len, _min, _max, _isinstance, _str, _type = len, min, max, isinstance, str, type
+
+
+class CappedOutput(io.TextIOBase):
+    """A text stream that keeps the first `cap` characters and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._parts: list[str] = []
+        self._kept = 0
+        self.dropped = 0
+
+    def write(self, text: object) -> int:
+        if not _isinstance(text, _str):
+            raise TypeError(f"write() argument must be str, not {_type(text).__name__}")
+        size = _len(text)
+        room = self.cap - self._kept
+        if room > 0:
+            self._parts.append(text[:room])
+            self._kept += _min(room, size)
+        self.dropped += _max(0, size - _max(room, 0))
+        return size
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def text(self) -> str:
+        """What was kept, with a note when something was cut."""
+        kept = "".join(self._parts)
+        if self.dropped:
+            kept += f"\n[output truncated: {self.dropped} more characters not shown]\n"
+        return kept
+
+
+def one_line_error(exc: BaseException) -> str:
+    """'ZeroDivisionError: division by zero' (never raises, even for hostile __str__)."""
+    try:
+        lines = traceback.format_exception_only(type(exc), exc)
+        text = lines[-1].strip().splitlines()[0] if lines else type(exc).__name__
+    except BaseException:  # noqa: B036 -- a student's __str__ may raise anything
+        text = type(exc).__name__
+    return text[:MAX_ERROR]
+
+
+def _traceback_text(exc: BaseException) -> str:
+    tb = None if isinstance(exc, SyntaxError) else exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next  # the student sees their own frames, not the worker's
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:  # noqa: B036
+        return one_line_error(exc) + "\n"
+
+
+def _split_last_expression(tree: ast.Module) -> tuple[ast.Module, ast.Expression | None]:
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body[-1].value)
+        return ast.Module(tree.body[:-1], type_ignores=[]), last
+    return tree, None
+
+
+class CellRunner:
+    """One persistent __main__ namespace in which cells run in order."""
+
+    def __init__(self, workdir: str, output_cap: int) -> None:
+        self.output_cap = output_cap
+        self.audit = AuditRecorder(workdir)
+        self.patches = PatchWatch()
+        self.builtins = BuiltinsGuard()
+        self.module = types.ModuleType("__main__")
+        self.namespace = self.module.__dict__
+        self.namespace["__builtins__"] = builtins
+        self.namespace["get_ipython"] = self._make_ipython()
+        sys.modules["__main__"] = self.module  # `import __main__` sees the notebook, as in Jupyter
+        sys.addaudithook(self.audit)
+
+    def _make_ipython(self) -> Callable[[], IPythonStub]:
+        stub = IPythonStub(self.audit.add, self._run_source)
+        return lambda: stub
+
+    def _run_source(self, source: str, filename: str = "<magic>") -> None:
+        self._execute(*self._compile(source, filename))
+
+    def _compile(self, source: str, filename: str) -> tuple:
+        # A fresh TransformerManager: one the student could reach would let them rewrite later cells.
+        code = TransformerManager().transform_cell(source)
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        body, last = _split_last_expression(ast.parse(code, filename))
+        shown = last is not None and not source.rstrip().endswith(";")
+        body_code = compile(body, filename, "exec", dont_inherit=True)
+        last_code = None if last is None else compile(last, filename, "eval", dont_inherit=True)
+        return body_code, last_code, shown
+
+    def _execute(self, body_code: Any, last_code: Any, shown: bool) -> None:
+        exec(body_code, self.namespace)
+        if last_code is not None:
+            value = eval(last_code, self.namespace)
+            if value is not None and shown:
+                self.namespace["_"] = value
+                print(repr(value))
+
+    def run_cell(self, index: int, source: str) -> dict:
+        """Run one cell; every exception, SystemExit and KeyboardInterrupt included, is reported."""
+        events = self.audit.begin()
+        output = CappedOutput(self.output_cap)
+        try:
+            compiled = self._compile(source, f"<cell {index}>")
+        except BaseException as exc:  # noqa: B036 -- a syntax error is the student's error, not ours
+            failure = exc
+        else:
+            failure = self._as_student(output, lambda: self._execute(*compiled))
+        status, error = ("ok", None) if failure is None else ("error", one_line_error(failure))
+        if failure is not None:
+            output.write(_traceback_text(failure))
+        for event in self.patches.changes(self.builtins.student_view()):
+            self.audit.add(event)
+        return {"status": status, "output": output.text(), "error": error, "events": list(events)}
+
+    def _as_student(self, output: CappedOutput, body: Callable[[], None]) -> BaseException | None:
+        """Run student code with its own builtins and output capture; return what it raised."""
+        self.builtins.enter_student()
+        try:
+            with _redirected(output):
+                body()
+        except BaseException as exc:  # noqa: B036 -- a stray sys.exit() must not end the worker
+            return exc
+        finally:
+            self.builtins.leave_student()
+        return None
+
+    def probe(self, run_probe: Callable[[dict, dict], dict] | None, request: Any) -> Any:
+        """One probe; output the student's code prints during it is discarded."""
+        if run_probe is None:
+            return {"error": "probes unavailable"}
+        with _redirected(CappedOutput(0)):
+            try:
+                return run_probe(self.namespace, request)
+            except BaseException as exc:  # noqa: B036
+                return {"error": f"probe failed: {one_line_error(exc)}"}
+
+
+class _redirected:
+    """Point sys.stdout and sys.stderr at one capture for the duration; always restore."""
+
+    def __init__(self, stream: CappedOutput) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> CappedOutput:
+        sys.stdout = sys.stderr = self.stream
+        return self.stream
+
+    def __exit__(self, *exc_info: object) -> None:
+        sys.stdout = sys.stderr = CappedOutput(0)
+
+
+def _reply_frame(reply: Any, seq: Any, max_frame: int) -> bytes:
+    try:
+        return encode_frame({"seq": seq, **reply}, max_frame)
+    except (TypeError, ValueError, FrameError, RecursionError, MemoryError) as exc:
+        note = f"reply could not be sent: {type(exc).__name__}: {str(exc)[:200]}"
+        return encode_frame(
+            {"seq": seq, "status": "error", "reply": {"error": note}, "error": note}
+        )
+
+
+def handle(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict:
+    """Dispatch one request from the judge."""
+    op = message.get("op") if isinstance(message, dict) else None
+    if op == "run":
+        return runner.run_cell(int(message["index"]), str(message["source"]))
+    if op == "probe":
+        return {"reply": runner.probe(run_probe, message.get("request"))}
+    return {
+        "status": "error",
+        "error": f"unknown op {op!r}",
+        "reply": {"error": f"unknown op {op!r}"},
+    }
+
+
+def _answer(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict:
+    try:
+        return handle(runner, run_probe, message)
+    except BaseException as exc:  # noqa: B036 -- a malformed request must not end the worker
+        note = f"worker could not handle the request: {one_line_error(exc)}"
+        return {
+            "status": "error",
+            "error": note,
+            "output": "",
+            "events": [],
+            "reply": {"error": note},
+        }
+
+
+def serve(
+    fd: int, workdir: str, hello: dict, output_cap: int, max_frame: int, run_probe: Callable | None
+) -> None:
+    """Answer requests on fd until the judge closes it."""
+    sock = socket.socket(fileno=fd)
+    runner = CellRunner(workdir, output_cap)
+    sock.sendall(encode_frame({"op": "hello", **hello}, max_frame))
+    while True:
+        try:
+            message, _ = recv_frame_blocking(sock, max_frame)
+        except (ChannelClosed, FrameError, OSError):
+            return
+        seq = message.get("seq") if isinstance(message, dict) else None
+        try:
+            sock.sendall(_reply_frame(_answer(runner, run_probe, message), seq, max_frame))
+        except OSError:
+            return

@@ -1,0 +1,73 @@
+"""Shared fixtures: a released course in a temporary folder and one warm grader for the session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.course import Course
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory) -> Course:
+    """A course copied from the kit, released once through nbgrader (gradebook included)."""
+    from grader.assignment import generate_release
+    from grader.demo import prepare_course
+
+    course = prepare_course(tmp_path_factory.mktemp("template"), KIT_ROOT)
+    generate_release(course.root)
+    return course
+
+
+@pytest.fixture
+def course(released_course: Course, tmp_path: Path) -> Course:
+    """A fresh, released course of this test's own (a copy of the session's)."""
+    root = tmp_path / "course"
+    shutil.copytree(released_course.root, root)
+    return Course.at(root)
+
+
+@pytest.fixture(scope="session")
+def grader(released_course: Course):
+    """One Grader (and warm parent) shared by the session's tests."""
+    from grader.grading import Grader
+
+    with Grader(released_course) as shared:
+        yield shared
+
+
+@pytest.fixture(scope="session")
+def release_nb(released_course: Course) -> nbformat.NotebookNode:
+    return nbformat.read(released_course.release_notebook(), as_version=4)
+
+
+@pytest.fixture(scope="session")
+def solved_nb(release_nb) -> nbformat.NotebookNode:
+    from grader.scenarios import solved
+
+    return solved(release_nb)
+
+
+@pytest.fixture
+def grade_nb(grader, tmp_path: Path):
+    """Grade a notebook (node or raw bytes) through the trusted path; returns the SubmissionResult."""
+
+    def grade(notebook, student: str = "student", name: str = "derivatives.ipynb"):
+        path = tmp_path / name
+        if isinstance(notebook, bytes):
+            path.write_bytes(notebook)
+        else:
+            nbformat.write(notebook, path)
+        return grader.grade_notebook(path, student)
+
+    return grade
+
+
+def statuses(result) -> dict[str, str]:
+    """{question id: status} of a SubmissionResult."""
+    return {q.id: q.status for q in result.questions}

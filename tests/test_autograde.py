@@ -1,0 +1,97 @@
+"""Autograding a folder of submissions: gradebook, autograded/, grades.csv, feedback, broken files."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grader.banks import BROKEN
+from grader.batch import autograde
+from grader.export import export_grades, read_status
+from grader.feedback import generate_feedback
+from grader.scenarios import solved, with_answers, write_submission
+
+
+@pytest.fixture
+def small_class(course, release_nb):
+    """Five students: correct, one mistake, blank, unreadable, renamed file."""
+    reference = solved(release_nb)
+    write_submission(course.root, "alice", reference)
+    write_submission(course.root, "bob", with_answers(reference, {"SQ": (
+        "class SQ(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, i):\n        ctx.save_for_backward(i)\n        return i ** 2\n"
+        "    @staticmethod\n    def backward(ctx, grad_output):\n        i, = ctx.saved_tensors\n        return 2 * i\n")}))
+    write_submission(course.root, "carol", release_nb)
+    write_submission(course.root, "dave", b'{"cells": [')
+    renamed = write_submission(course.root, "erin", reference)
+    renamed.rename(renamed.with_name("my-derivatives.ipynb"))
+    return course
+
+
+def scores(course) -> dict[str, float]:
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(course.assignment)}
+
+
+def test_autograde_scores_every_student_and_never_aborts(small_class):
+    """Does every student, broken or not, get a status and a score in the gradebook?"""
+    results = {r.student: r for r in autograde(small_class, jobs=2, show_progress=False)}
+    assert set(results) == {"alice", "bob", "carol", "dave", "erin"}
+    assert results["alice"].score == 16 and results["erin"].score == 16
+    assert results["bob"].score == 13
+    assert results["carol"].score == 0
+    assert results["dave"].status == "unreadable" and results["dave"].score == 0
+    assert "renamed" in " ".join(results["erin"].notes)
+    assert scores(small_class) == {"alice": 16, "bob": 13, "carol": 0, "dave": 0, "erin": 16}
+    for student in results:
+        assert small_class.autograded_notebook(student).is_file()
+        assert read_status(small_class, student)["status"] == results[student].status
+
+
+def test_regrading_gives_identical_verdicts(small_class):
+    """Does a second autograde give the same score and messages for every question?"""
+    first = {r.student: r.to_json() for r in autograde(small_class, jobs=1, show_progress=False)}
+    second = {r.student: r.to_json() for r in autograde(small_class, jobs=2, show_progress=False)}
+    assert first == second
+
+
+def test_export_writes_one_row_per_student_and_a_column_per_question(small_class):
+    """Does grades.csv hold each student's total and per-question scores from the gradebook?"""
+    autograde(small_class, show_progress=False)
+    path = export_grades(small_class)
+    rows = {row["student"]: row for row in csv.DictReader(open(path))}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
+    assert rows["bob"]["SQ"] == "0" and rows["bob"]["grad_at"] == "2"
+    assert rows["alice"]["score"] == "16" and rows["alice"]["max_score"] == "17"
+    assert rows["dave"]["status"] == "unreadable"
+    assert "explain_bug" in rows["alice"]["needs_manual_grade"]
+
+
+def test_feedback_shows_messages_but_not_hidden_tests(small_class):
+    """Does bob's feedback explain his SQ mistake without showing the hidden test source?"""
+    autograde(small_class, show_progress=False)
+    paths = generate_feedback(small_class)
+    page = small_class.feedback_html("bob").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert small_class.feedback_html("bob") in paths
+    assert "grad_output" in text, "bob's SQ message should explain the ignored grad_output"
+    assert "HIDDEN TESTS" not in text and 'check_hidden("' not in text
+    source = nbformat.read(small_class.source_notebook(), as_version=4)
+    hidden = [c.source for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
+    assert hidden, "the source notebook should have hidden tests"
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=[b.name for b in BROKEN])
+def test_each_broken_file_gets_a_status_and_a_score(course, broken):
+    """Does every kind of broken file come out of autograde with a status and a score?"""
+    release_bytes = course.release_notebook().read_bytes()
+    write_submission(course.root, "mallory", broken.build(release_bytes))
+    [result] = autograde(course, jobs=1, show_progress=False)
+    assert result.status in {"graded", "unreadable", "no notebook"}
+    assert 0 <= result.score <= result.max_score == 16
+    assert scores(course)["mallory"] == result.score

@@ -1,0 +1,98 @@
+"""The `grader grade` and `grader check` contract: JSON shape, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from grader.cli import main
+from grader.questions import AUTOGRADED
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_grade_json_of_a_correct_notebook_is_full_marks(released_course, solved_nb, tmp_path):
+    """Does `grader grade --json` report 16/16 with every question passed, in the table's order?"""
+    path = tmp_path / "derivatives.ipynb"
+    nbformat.write(solved_nb, path)
+    done = run_cli("--course", str(released_course.root), "grade", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"notebook", "score", "max_score", "questions"}
+    assert (report["score"], report["max_score"]) == (16, 16)
+    assert [q["id"] for q in report["questions"]] == [q.id for q in AUTOGRADED]
+    for q in report["questions"]:
+        assert set(q) == {"id", "score", "max_score", "status", "messages"}
+        assert q["status"] == "passed", q
+
+
+def test_grade_json_of_the_blank_release_scores_zero(released_course, tmp_path):
+    """Does the untouched release score 0, with exit code 0 (it graded)?"""
+    done = run_cli("--course", str(released_course.root), "grade", str(released_course.release_notebook()), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["score"] == 0
+    assert {q["status"] for q in report["questions"]} <= {"missing", "failed"}
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2, 3]", b"\x00\xff\xfe garbage"],
+                         ids=["truncated-json", "empty-file", "json-list", "binary"])
+def test_grade_of_an_unreadable_file_exits_2_with_one_line(released_course, tmp_path, capsys, content):
+    """Does a file that is not a notebook exit 2 with a one-line error and nothing on stdout?"""
+    path = tmp_path / "broken.ipynb"
+    path.write_bytes(content)
+    code = main(["--course", str(released_course.root), "grade", str(path), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and "error" in captured.err
+
+
+def test_grade_of_a_missing_file_exits_2(released_course, capsys, tmp_path):
+    """Does a path that does not exist exit 2 with a one-line error?"""
+    assert main(["--course", str(released_course.root), "grade", str(tmp_path / "nope.ipynb")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_grade_outside_a_course_directory_exits_2(tmp_path, capsys, solved_nb):
+    """Does pointing --course at a folder without nbgrader_config.py fail clearly?"""
+    path = tmp_path / "derivatives.ipynb"
+    nbformat.write(solved_nb, path)
+    assert main(["--course", str(tmp_path), "grade", str(path)]) == 2
+    assert "not a course directory" in capsys.readouterr().err
+
+
+def test_check_passes_a_correct_notebook_and_fails_a_wrong_one(released_course, solved_nb, tmp_path):
+    """Does `grader check` print a per-question table and exit non-zero only when a visible test fails?"""
+    from grader.banks import wrong_for
+    from grader.scenarios import with_answers
+
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(solved_nb, good)
+    nbformat.write(with_answers(solved_nb, {"grad_at": "def grad_at(f, x0):\n    return torch.tensor(0.0)\n"}), bad)
+    ok = run_cli("--course", str(released_course.root), "check", str(good))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert all(q.id in ok.stdout for q in AUTOGRADED)
+    failing = run_cli("--course", str(released_course.root), "check", str(bad))
+    assert failing.returncode == 1
+    assert "grad_at" in failing.stdout and "FAIL" in failing.stdout
+    assert wrong_for("grad_at")  # the bank has targeted answers for this question too
+
+
+def test_help_lists_every_command_the_readme_uses():
+    """Do the README's `grader ...` commands all exist in the CLI's --help?"""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    used = set(re.findall(r"^grader (\w+)", readme, flags=re.M))
+    done = run_cli("--help")
+    assert used, "the README shows no grader commands"
+    for command in used:
+        assert command in done.stdout, f"README uses `grader {command}` but --help does not list it"

@@ -1,0 +1,468 @@
+"""Worker containment: hostile cells stay inside their worker, honest cells behave as in Jupyter."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.sandbox import CellReport, Limits, ProbeFailed, WarmParent
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+# A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
+HIDDEN_INSIDE_PREFIX = Path(pytest.__file__).resolve().parents[1] / "_pytest"
+SECRETS = {"NBGRADER_EXECUTION": "autograde", "GRADER_SECRET": "hunter2"}
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
+
+
+@pytest.fixture(scope="module")
+def parent():
+    saved = {key: os.environ.get(key) for key in SECRETS}
+    os.environ.update(SECRETS)  # the judge holds these; no worker may see them
+    try:
+        with WarmParent(course_root=COURSE_ROOT, hidden_paths=(HIDDEN_INSIDE_PREFIX,)) as warm:
+            yield warm
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+@pytest.fixture(scope="module")
+def tight_parent():
+    with WarmParent(limits=Limits(cpu_seconds=2, address_space=2 * 1024**3)) as warm:
+        yield warm
+
+
+@pytest.fixture
+def worker(parent):
+    started = parent.start_worker()
+    yield started
+    started.close()
+
+
+def run(worker, source: str, timeout: float = 10.0) -> CellReport:
+    return worker.run_cell(0, source, timeout=timeout)
+
+
+def value_of(worker, expression: str):
+    """Evaluate an expression in the worker and return the printed repr's literal value."""
+    report = run(worker, f"print(repr({expression}))")
+    assert report.status == "ok", report
+    return eval(report.output)
+
+
+def processes_of(uid: int) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        uids = proc.info["uids"]
+        if uids is not None and uid in (uids.real, uids.effective):
+            found.append(proc)
+    return found
+
+
+# ---------------------------------------------------------------- honest cells
+
+
+def test_output_and_error_are_reported(worker):
+    """Does a cell's printed output come back, and is its exception one readable line?"""
+    report = run(worker, "print('hello')\n1/0")
+    assert report.status == "error"
+    assert report.output.startswith("hello\n")
+    assert report.error == "ZeroDivisionError: division by zero"
+    assert "Traceback" in report.output
+
+
+def test_namespace_persists_and_last_expression_shows(worker):
+    """Do names defined in one cell exist in the next, with the last expression displayed as in Jupyter?"""
+    assert (
+        run(worker, "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)").status == "ok"
+    )
+    report = worker.run_cell(1, "y = (x ** 3).sum()\ny.backward()\nx.grad.tolist()")
+    assert report.status == "ok"
+    assert report.output.strip() == "[3.0, 12.0]"
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["import sys\nsys.exit()", "raise KeyboardInterrupt", "raise SystemExit(3)"],
+    ids=["sys.exit", "KeyboardInterrupt", "SystemExit(3)"],
+)
+def test_stray_exit_keeps_the_worker(worker, source):
+    """Does an honest stray sys.exit() (or interrupt) leave the worker running for the next cell?"""
+    report = run(worker, "kept = 1\n" + source)
+    assert report.status == "error"
+    assert worker.alive
+    assert value_of(worker, "kept") == 1
+
+
+def test_magics_and_shell_lines_do_nothing(worker):
+    """Are %magics and !commands neutral, while %%time still runs its body?"""
+    report = run(
+        worker, "%matplotlib inline\n!touch made_by_shell\nfiles = __import__('os').listdir('.')"
+    )
+    assert report.status == "ok", report
+    assert value_of(worker, "files") == []
+    assert run(worker, "%%time\ntimed = 42").status == "ok"
+    assert value_of(worker, "timed") == 42
+
+
+def test_warnings_are_not_errors(worker):
+    """Is a warning only output, never an error status?"""
+    report = run(worker, "import warnings\nwarnings.warn('careful')\nok = True")
+    assert report.status == "ok"
+    assert "careful" in report.output
+
+
+# ---------------------------------------------------------------- resource exhaustion
+
+
+def test_os_exit_is_reported_as_died(worker):
+    """Does os._exit(0) at top level show as 'died' with its cause, rather than hang the judge?"""
+    report = run(worker, "import os\nos._exit(0)")
+    assert report.status == "died"
+    assert report.error == "exited with status 0"
+    assert not worker.alive
+
+
+def test_infinite_loop_times_out_and_leaves_nothing(worker):
+    """Does `while True: pass` time out, and is every process of the worker gone after close()?"""
+    report = run(worker, "while True: pass", timeout=1.0)
+    assert report.status == "timeout"
+    worker.close()
+    assert processes_of(worker.uid) == []
+
+
+def test_cpu_limit_kills_with_sigxcpu(tight_parent):
+    """Does a worker past its CPU seconds die with the cause named?"""
+    with_limit = tight_parent.start_worker()
+    try:
+        report = run(with_limit, "while True: pass", timeout=20.0)
+    finally:
+        with_limit.close()
+    assert report.status == "died"
+    assert report.error == "killed by SIGXCPU (CPU time limit)"
+    assert "hit the CPU time limit" in report.events
+
+
+def test_fork_bomb_is_bounded(worker):
+    """Does RLIMIT_NPROC stop a fork loop long before it hurts the machine?"""
+    source = (
+        "import os, time\nmade, failure = 0, None\n"
+        "for _ in range(500):\n"
+        "    try:\n        pid = os.fork()\n"
+        "    except OSError as exc:\n        failure = type(exc).__name__\n        break\n"
+        "    if pid == 0:\n        time.sleep(100)\n        os._exit(0)\n"
+        "    made += 1\n"
+        "print(made, failure)"
+    )
+    report = run(worker, source)
+    made, failure = report.output.split()
+    assert int(made) < Limits().processes and failure == "BlockingIOError"
+    assert "started a process" in report.events
+    worker.close()
+    assert processes_of(worker.uid) == []
+
+
+def test_recursive_fork_bomb_is_contained(worker):
+    """Does a real fork bomb only time out its own worker, with nothing left afterwards?"""
+    report = run(
+        worker,
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        timeout=2.0,
+    )
+    assert report.status == "timeout"
+    worker.close()
+    assert processes_of(worker.uid) == []
+
+
+def test_memory_bomb_hits_the_address_space_limit(tight_parent):
+    """Does unbounded allocation end in MemoryError (or a dead worker), with the judge unaffected?"""
+    bomb = tight_parent.start_worker()
+    try:
+        huge = run(bomb, "blob = bytearray(8 * 1024 ** 3)")
+        growing = run(
+            bomb,
+            "chunks = []\nwhile True:\n    chunks.append(b'x' * (64 * 1024 ** 2))",
+            timeout=20.0,
+        )
+    finally:
+        bomb.close()
+    assert huge.status == "error" and huge.error.startswith("MemoryError")
+    assert growing.status in ("error", "died")
+    assert psutil.Process().memory_info().rss < 1024**3
+    fresh = tight_parent.start_worker()
+    assert run(fresh, "import torch\nprint(torch.ones(3).sum().item())").output == "3.0\n"
+    fresh.close()
+
+
+def test_huge_single_line_print_is_capped(worker):
+    """Is one 30 MB line of print cut to the cap, with a note saying so?"""
+    report = run(worker, "print('x' * 30_000_000)")
+    assert report.status == "ok"
+    assert len(report.output) < Limits().output_cap + 200
+    assert "output truncated" in report.output
+
+
+def test_raw_fd_writes_go_nowhere(worker):
+    """Do os.write floods to fds 1 and 2 stay out of the report (they point at /dev/null)?"""
+    report = run(
+        worker,
+        "import os\nfor fd in (1, 2):\n    os.write(fd, b'LEAK' * 1_000_000)\n"
+        "print(os.readlink('/proc/self/fd/1'), os.readlink('/proc/self/fd/2'))",
+    )
+    assert report.status == "ok"
+    assert report.output == "/dev/null /dev/null\n"
+
+
+# ---------------------------------------------------------------- escape and snooping
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_no_network(worker, listener):
+    """Can a cell reach neither a listener on the judge's loopback nor DNS?"""
+    report = run(
+        worker, f"import socket\nsocket.create_connection(('127.0.0.1', {listener}), timeout=2)"
+    )
+    assert report.status == "error" and "OSError" in report.error
+    assert "opened a network connection" in report.events
+    dns = run(worker, "import socket\nsocket.getaddrinfo('example.com', 80)")
+    assert dns.status == "error" and "gaierror" in dns.error
+
+
+def test_course_root_home_and_judge_tmp_are_invisible(worker):
+    """Are the course directory, /root and the judge's temp files absent from the worker's view?"""
+    with tempfile.NamedTemporaryFile(prefix="judge-secret-") as secret:
+        paths = [
+            str(COURSE_ROOT / "pyproject.toml"),
+            str(COURSE_ROOT / "grader" / "questions.py"),
+            "/root/.bashrc",
+            secret.name,
+        ]
+        assert (
+            value_of(worker, f"[__import__('os').path.exists(p) for p in {paths!r}]") == [False] * 4
+        )
+    assert value_of(worker, f"sorted(__import__('os').listdir({str(COURSE_ROOT)!r}))") == [".venv"]
+    assert value_of(worker, "__import__('os').listdir('/root')") == [".pyenv"]
+    assert value_of(worker, f"__import__('os').listdir({str(HIDDEN_INSIDE_PREFIX)!r})") == []
+    assert value_of(worker, "__import__('os').path.exists('/etc/shadow')") is False
+    assert run(worker, "import grader.checks").status == "error"
+
+
+def test_site_packages_are_read_only(worker):
+    """Does a .pth drop into site-packages fail, so nothing can persist into later jobs?"""
+    report = run(
+        worker,
+        "import site, pathlib\npathlib.Path(site.getsitepackages()[0], 'evil.pth').write_text('import os')",
+    )
+    assert report.status == "error" and (
+        "Read-only" in report.error or "Permission" in report.error
+    )
+
+
+def test_nothing_persists_into_the_next_worker(parent):
+    """Is a file left in /tmp or the working directory gone for the next worker?"""
+    first = parent.start_worker()
+    run(first, "open('/tmp/left-behind', 'w').write('x')\nopen('here', 'w').write('x')")
+    first.close()
+    second = parent.start_worker()
+    try:
+        assert value_of(second, "__import__('os').path.exists('/tmp/left-behind')") is False
+        assert value_of(second, "__import__('os').listdir('.')") == []
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        time.sleep(1)",
+        "import subprocess\nsubprocess.Popen(['sleep', '100'], start_new_session=True)",
+    ],
+    ids=["fork-setsid", "popen-new-session"],
+)
+def test_detached_children_die_with_the_worker(worker, source):
+    """Is a detached child that would outlive grading killed by close()?"""
+    assert run(worker, source).status == "ok"
+    assert len(processes_of(worker.uid)) >= 2
+    worker.close()
+    assert processes_of(worker.uid) == []
+
+
+def test_environment_is_scrubbed(worker):
+    """Does the worker's environment lack the judge's grader variables and secrets?"""
+    environ = value_of(worker, "dict(__import__('os').environ)")
+    assert not set(SECRETS) & set(environ)
+    assert environ["MPLBACKEND"] == "Agg" and environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_cwd_is_empty_and_not_on_sys_path(worker):
+    """Does a cell start in an empty directory that is not importable from?"""
+    cwd = value_of(worker, "__import__('os').getcwd()")
+    assert value_of(worker, "__import__('os').listdir('.')") == []
+    path = value_of(worker, "__import__('sys').path")
+    assert (
+        "" not in path
+        and cwd not in path
+        and not any(p.startswith(str(COURSE_ROOT) + "/grader") for p in path)
+    )
+
+
+def test_worker_runs_unprivileged(worker):
+    """Does student code run as the unprivileged worker uid with no capabilities?"""
+    status = value_of(worker, "open('/proc/self/status').read()")
+    assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+    if os.geteuid() == 0:
+        assert value_of(worker, "__import__('os').getuid()") == worker.uid
+
+
+def test_new_namespaces_and_mounts_are_refused(worker):
+    """Can student code neither create namespaces nor mount (seccomp), even through a helper binary?"""
+    report = run(
+        worker,
+        "import ctypes, subprocess\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "print(subprocess.run(['unshare', '-U', 'true']).returncode != 0)",
+    )
+    assert report.output == "-1 1\nTrue\n"
+    assert "loaded a native library through ctypes" in report.events
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "(1 << 30).to_bytes(4, 'big')",
+        "(10).to_bytes(4, 'big') + b'not json!!'",
+    ],
+    ids=["oversized-frame", "garbage-frame"],
+)
+def test_forged_frames_are_rejected(worker, forged):
+    """Does a worker writing its own frame to the channel get stopped, with the judge unharmed?"""
+    run(worker, f"import os\ndef f(x):\n    os.write(3, {forged})\n    return 1")
+    request = {"op": "call", "name": "f", "args": [{"kind": "number", "value": 1.0}], "kwargs": {}}
+    with pytest.raises(ProbeFailed) as failure:
+        worker.probe(request)
+    assert failure.value.status == "error"
+    assert not worker.alive
+
+
+@pytest.mark.parametrize("mode", ["userns", "none"])
+def test_weaker_modes_still_work_and_say_so(mode):
+    """Without root (user namespace) or without any namespaces, do cells run and close() still kill the tree?"""
+    with WarmParent(mode=mode) as warm:
+        weaker = warm.start_worker()
+        report = run(
+            weaker,
+            "import subprocess\nsubprocess.Popen(['sleep', '100'], start_new_session=True)\nx = 1",
+        )
+        assert report.status == "ok"
+        weaker.close()
+        if mode == "none":
+            assert warm.containment["network"].startswith("not available")
+        else:
+            assert warm.containment["network"].startswith("new network namespace")
+        assert processes_of(weaker.uid) == [] or os.geteuid() != 0
+
+
+# ---------------------------------------------------------------- tamper evidence
+
+
+def test_input_transformer_is_recorded_and_harmless(worker):
+    """Is appending an IPython input transformer recorded, and do later cells still run as written?"""
+    report = run(
+        worker, "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])"
+    )
+    assert report.status == "ok"
+    assert "used get_ipython().input_transformers_cleanup" in report.events
+    assert run(worker, "print('still here')").output == "still here\n"
+
+
+def test_patched_allclose_is_recorded(worker):
+    """Is `torch.allclose = lambda *a, **k: True` reported as tampering?"""
+    report = run(worker, "import torch\ntorch.allclose = lambda *a, **k: True")
+    assert "patched torch.allclose" in report.events
+    report = run(worker, "import torch\ntorch.Tensor.__bool__ = lambda self: True")
+    assert "patched torch.Tensor.__bool__" in report.events
+
+
+def test_rebinding_builtins_cannot_break_the_worker(worker):
+    """Does `builtins.isinstance = lambda *a: True` get recorded while the worker keeps answering probes?"""
+    report = run(worker, "import builtins\nbuiltins.isinstance = lambda *a: True\nanswer = 7")
+    assert report.status == "ok"
+    assert "patched builtins.isinstance" in report.events
+    assert run(worker, "print(isinstance(1, str))").output == "True\n"
+    assert worker.probe({"op": "get", "name": "answer"}) == {
+        "result": {"kind": "number", "value": 7}
+    }
+
+
+# ---------------------------------------------------------------- probes
+
+
+def test_probe_reads_the_namespace(worker):
+    """Does a probe see what the cells defined?"""
+    run(worker, "answer = 42")
+    assert worker.probe({"op": "get", "name": "answer"}) == {
+        "result": {"kind": "number", "value": 42}
+    }
+
+
+def test_hung_probe_raises_timeout(worker):
+    """Does a probe into a function that never returns fail with status 'timeout'?"""
+    run(worker, "def f(x):\n    while True:\n        pass")
+    request = {"op": "call", "name": "f", "args": [{"kind": "number", "value": 1.0}], "kwargs": {}}
+    with pytest.raises(ProbeFailed) as failure:
+        worker.probe(request, timeout=1.0)
+    assert failure.value.status == "timeout"
+    assert not worker.alive
+
+
+def test_probe_that_kills_the_worker_raises_error(worker):
+    """Does a probe whose call ends the process fail with status 'error', naming the exit?"""
+    run(worker, "import os\ndef f(x):\n    os._exit(3)")
+    request = {"op": "call", "name": "f", "args": [{"kind": "number", "value": 1.0}], "kwargs": {}}
+    with pytest.raises(ProbeFailed) as failure:
+        worker.probe(request)
+    assert failure.value.status == "error" and "exited with status 3" in failure.value.message
+
+
+def test_containment_is_described(parent):
+    """Does the parent say which isolation is in force?"""
+    containment = parent.containment
+    assert set(containment) >= {"user", "network", "filesystem", "pid_namespace", "limits"}
+    if os.geteuid() == 0:
+        assert containment["user"].startswith("uid 61")
+
+
+# ---------------------------------------------------------------- speed
+
+
+def test_start_worker_is_fast(parent):
+    """How long do start_worker() + a trivial cell + close() take (median of 20)?"""
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        fresh = parent.start_worker()
+        assert fresh.run_cell(0, "x = 1").status == "ok"
+        fresh.close()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    print(
+        f"\nstart_worker + trivial cell + close: median {median * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+    )
+    assert median < 2.0
