@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# nbgrader runs the `alembic` command when it creates a gradebook, so the venv's bin comes first.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test bench lint release audit clean
 
