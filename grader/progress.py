@@ -28,7 +28,7 @@ class Progress:
             self._draw(end="\r" if self.interactive else "\n")
 
     def finish(self) -> None:
-        if self.enabled and self.total:
+        if self.enabled and self.total and (self.interactive or self.done < self.total):
             self._draw(end="\n")
 
     def line(self) -> str:

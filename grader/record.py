@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import nbformat
@@ -25,6 +24,9 @@ class GradebookWriter:
         self.course = course
         self.release = nbformat.read(course.release_notebook(), as_version=4)
         self.gradebook = Gradebook(course.db_url, course.course_id)
+        notebook = self.gradebook.find_notebook(course.notebook, course.assignment)
+        # cell ids never change within an assignment; naming them once spares a query per grade
+        self.cell_names = {cell.id: cell.name for cell in [*notebook.grade_cells, *notebook.solution_cells, *notebook.task_cells]}
 
     def __enter__(self) -> "GradebookWriter":
         return self
@@ -45,7 +47,8 @@ class GradebookWriter:
     def _write_notebook(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         path = self.course.autograded_notebook(result.student)
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, path)
+        # json.dumps writes the same valid notebook as nbformat.write, without its validation pass
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
         if result.timestamp:
             (path.parent / "timestamp.txt").write_text(result.timestamp)
         (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), indent=1))
@@ -54,27 +57,27 @@ class GradebookWriter:
         gb, course = self.gradebook, self.course
         gb.update_or_create_student(result.student)
         extra = {"timestamp": result.timestamp} if result.timestamp else {}
-        gb.update_or_create_submission(course.assignment, result.student, **extra)
+        submission = gb.update_or_create_submission(course.assignment, result.student, **extra)
+        [notebook] = [n for n in submission.notebooks if n.name == course.notebook]
+        grades = {self.cell_names[grade.cell_id]: grade for grade in notebook.grades}
+        comments = {self.cell_names[comment.cell_id]: comment for comment in notebook.comments}
         for cell in nb.cells:
             if nbutils.is_grade(cell):
-                self._save_grade(cell, result.student)
+                _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
             if nbutils.is_solution(cell) or nbutils.is_task(cell):
-                self._save_comment(cell, result.student)
+                _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
         gb.db.commit()
 
-    def _save_grade(self, cell, student: str) -> None:
-        grade = self.gradebook.find_grade(
-            cell.metadata.nbgrader.grade_id, self.course.notebook, self.course.assignment, student
-        )
-        grade.auto_score, _ = nbutils.determine_grade(cell)
-        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
 
-    def _save_comment(self, cell, student: str) -> None:
-        comment = self.gradebook.find_comment(
-            cell.metadata.nbgrader.grade_id, self.course.notebook, self.course.assignment, student
-        )
-        unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
-        comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
+def _save_grade(grade, cell) -> None:
+    """As nbgrader's SaveAutoGrades: a manual grade is kept and flagged for review."""
+    grade.auto_score, _ = nbutils.determine_grade(cell)
+    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+
+
+def _save_comment(comment, cell) -> None:
+    unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
+    comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
 
 
 def _status_record(result: SubmissionResult) -> dict:
@@ -90,7 +93,8 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
     cells or metadata cannot break nbgrader's tools; cells the student added are kept after
     the answer they followed.
     """
-    nb = copy.deepcopy(release)
+    nb = nbformat.NotebookNode(release)
+    nb.cells = [nbformat.NotebookNode(cell) for cell in release.cells]  # cells are replaced, never edited
     verdicts = {f"test_{q.id}": q for q in result.questions}
     release_texts = {cell.source for cell in release.cells}
     claimed = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = ["scan_cell", "scan_cells", "python_source"]
 
@@ -24,6 +25,7 @@ IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_m
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
 
 
+@lru_cache(maxsize=4096)
 def python_source(cell_source: str) -> str:
     """The plain Python an IPython cell stands for (magics become calls), or the text itself."""
     try:
@@ -41,13 +43,18 @@ def scan_cells(cells: Iterable[tuple[int, str]]) -> list[str]:
 
 def scan_cell(source: str) -> list[str]:
     """Findings for one cell; the same finding is listed once."""
+    return list(_scan_cell(source))
+
+
+@lru_cache(maxsize=4096)  # most cells of a class are the release's own, identical text
+def _scan_cell(source: str) -> tuple[str, ...]:
     text = python_source(source)
     findings = _scan_text(text)
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return _unique(findings)
-    return _unique(findings + _scan_tree(tree))
+        return tuple(_unique(findings))
+    return tuple(_unique(findings + _scan_tree(tree)))
 
 
 def _scan_text(text: str) -> list[str]:

@@ -105,11 +105,10 @@ def recv_frame_blocking(sock: socket.socket, max_bytes: int = MAX_FRAME) -> tupl
 
 def _wait_readable(fd: int, deadline: float) -> None:
     remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise FrameTimeout("deadline passed")
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    if not poller.poll(remaining * 1000):
+    # poll() rounds sub-millisecond waits up to a whole millisecond; a spent deadline checks without waiting
+    if not poller.poll(remaining * 1000 if remaining >= 0.001 else 0):
         raise FrameTimeout("deadline passed")
 
 

@@ -156,7 +156,7 @@ class _ControlLink:
         with self.lock:
             try:
                 while True:
-                    self._pump(time.monotonic() + 0.0001)
+                    self._pump(time.monotonic())
             except (FrameTimeout, FrameError):
                 pass
 

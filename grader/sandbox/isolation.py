@@ -275,6 +275,8 @@ def build_root(uid: int, gid: int, tmp_bytes: int, hidden: list[str]) -> tuple[s
     _make_mounts_private()
     _stage_base()
     _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=2m")
+    # /tmp first: a venv that lives under /tmp (a CI checkout, say) is then bound on top of it
+    work = _build_tmp(new_root, uid, gid, tmp_bytes)
     bound = python_paths()
     for path in bound:
         _bind_read_only(path, new_root)
@@ -285,7 +287,6 @@ def build_root(uid: int, gid: int, tmp_bytes: int, hidden: list[str]) -> tuple[s
     _build_dev(new_root)
     _filtered_etc(new_root, uid, gid)
     has_proc = _try_mount_proc(new_root + "/proc")
-    work = _build_tmp(new_root, uid, gid, tmp_bytes)
     _finish_root(new_root)
     return work, has_proc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import selectors
@@ -35,7 +36,10 @@ def warm_up() -> dict:
     TransformerManager().transform_cell("%matplotlib inline\nx = 1\n!echo\n")
     _warm_autograd(torch)
     _warm_figure(plt, torch)
-    return {"probes": _import_probes()}
+    probes = _import_probes()
+    if run_probe is not None:
+        _warm_probes(torch, plt)
+    return {"probes": probes}
 
 
 def _warm_autograd(torch) -> None:
@@ -72,12 +76,43 @@ def _import_probes() -> str:
     global run_probe
     try:
         from grader.probes import run_probe
-    except (
-        Exception
-    ) as exc:  # written in parallel; a worker then answers {"error": "probes unavailable"}
+    except Exception as exc:  # a worker then answers {"error": "probes unavailable"}
         run_probe = None
         return f"unavailable: {type(exc).__name__}: {exc}"
     return "grader.probes.run_probe"
+
+
+def _warm_probes(torch, plt) -> None:
+    """One probe of every kind against the kit's own reference answers (kit code, not student code).
+
+    This pays the lazy imports and first-call costs a worker would otherwise pay on every job
+    (explicit upstream gradients import torch's symbolic-shapes module and sympy, for example).
+    """
+    from grader.banks import reference
+    from grader.subject import make_request
+    from grader.values import Fn
+    from grader.vocabulary import ONE_ARGUMENT, TWO_ARGUMENTS
+
+    namespace = {"torch": torch, "plt": plt}
+    for qid in ("grad_at", "attributes", "derivative_on_grid", "plot_function_and_derivative",
+                "partial_derivatives", "SQ", "MulConstant", "leaves"):
+        exec(reference(qid).source, namespace)
+    vector = torch.linspace(-1.0, 1.0, 4, dtype=torch.float64)
+    for request in (
+        make_request("call", "grad_at", args=(Fn(ONE_ARGUMENT[0]), 2)),
+        make_request("call", "derivative_on_grid", args=(Fn(ONE_ARGUMENT[-1]), vector)),
+        make_request("call", "plot_function_and_derivative", args=(Fn(ONE_ARGUMENT[0]),)),
+        make_request("call", "partial_derivatives", args=(Fn(TWO_ARGUMENTS[0]), 1.0, 2.0)),
+        make_request("call", "leaf_and_intermediate_grads", args=(1.5,)),
+        make_request("get", "ATTRIBUTES"),
+        make_request("autograd_function", "SQ", inputs=[vector.clone().requires_grad_()],
+                     upstream=torch.ones(4, dtype=torch.float64), second_upstream=torch.ones(4, dtype=torch.float64)),
+        make_request("autograd_function", "MulConstant", inputs=[vector.clone().requires_grad_(), 3.0],
+                     upstream=torch.ones(4, dtype=torch.float64)),
+        make_request("describe_class", "SQ"),
+    ):
+        run_probe(namespace, request)
+    plt.close("all")
 
 
 run_probe = None
@@ -307,6 +342,16 @@ def _signal_quietly(pid: int, sig: int) -> None:
         pass
 
 
+def _freeze_heap() -> None:
+    """Move every object made so far out of the collector's reach before forking workers.
+
+    A collection in a worker would otherwise touch every inherited object and copy the
+    warm parent's whole heap page by page (measured here: about 100 ms per worker).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: python -m grader.sandbox.warm_parent --control-fd N --config JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -316,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     config = json.loads(args.config)
     control = socket.socket(fileno=args.control_fd)
     warm = warm_up()
+    _freeze_heap()
     mode = config.get("mode") or choose_mode()
     plan = plan_containment(mode, config["limits"]) | warm
     send_frame(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})

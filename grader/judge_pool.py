@@ -1,0 +1,103 @@
+"""Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
+
+Each judge is a fresh `python -m grader.judge_pool COURSE` with its own warm parent; the
+pool keeps every judge busy with a small queue, so memory stays flat in the size of the class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+
+from .course import Course
+from .judge import ungraded_result
+from .results import SubmissionResult
+
+__all__ = ["JudgePool", "serve"]
+
+QUEUE_PER_JUDGE = 2
+
+
+class JudgePool:
+    """`jobs` judge processes for one course; `grade(students)` yields results as they finish."""
+
+    def __init__(self, course: Course, jobs: int):
+        self.course = course
+        self.judges = [self._start() for _ in range(jobs)]
+
+    def __enter__(self) -> "JudgePool":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for judge in self.judges:
+            if judge.stdin and not judge.stdin.closed:
+                judge.stdin.close()
+        for judge in self.judges:
+            try:
+                judge.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                judge.kill()
+                judge.wait()
+
+    def grade(self, students: Iterable[str]) -> Iterator[SubmissionResult]:
+        """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
+        queue = iter(students)
+        outstanding = {judge.pid: [] for judge in self.judges}
+        selector = selectors.DefaultSelector()
+        for judge in self.judges:
+            selector.register(judge.stdout, selectors.EVENT_READ, judge)
+            self._feed(judge, queue, outstanding[judge.pid])
+        while any(outstanding.values()):
+            for key, _ in selector.select():
+                yield from self._collect(key.data, selector, queue, outstanding[key.data.pid])
+
+    def _collect(self, judge, selector, queue, pending: list[str]) -> Iterator[SubmissionResult]:
+        line = judge.stdout.readline()
+        if not line:
+            selector.unregister(judge.stdout)
+            for student in pending:
+                yield ungraded_result(student, f"{self.course.notebook}.ipynb", "crashed", ["the judge process stopped"])
+            pending.clear()
+            return
+        result = SubmissionResult.from_dict(json.loads(line))
+        pending.remove(result.student)
+        self._feed(judge, queue, pending)
+        yield result
+
+    def _feed(self, judge, queue, pending: list[str]) -> None:
+        while len(pending) < QUEUE_PER_JUDGE:
+            student = next(queue, None)
+            if student is None:
+                return
+            pending.append(student)
+            judge.stdin.write(json.dumps(student) + "\n")
+            judge.stdin.flush()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "grader.judge_pool", str(self.course.root)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )
+
+
+def serve(course_root: str) -> None:
+    """In a judge process: grade each student id read from stdin, one JSON line per verdict."""
+    from .grading import Grader
+
+    results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
+    with Grader(Course.at(course_root)) as grader:
+        for line in sys.stdin:
+            result = grader.grade_student(json.loads(line))
+            results.write(json.dumps(result.to_dict()) + "\n")
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
