@@ -1,0 +1,73 @@
+"""`grader release`: generate the student version with nbgrader, then audit it, loudly."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grader.cli import main
+from grader.course import Course
+from grader.demo import kit_course_root
+
+
+@pytest.fixture
+def fresh_course(tmp_path) -> Course:
+    from grader.demo import prepare_course
+
+    return prepare_course(tmp_path, kit_course_root())
+
+
+def edit_source(course: Course, grade_id: str, edit) -> None:
+    path = course.source_notebook()
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = edit(cell.source)
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_release_generates_the_student_version_and_passes_the_audit(fresh_course, capsys):
+    """Does `grader release derivatives` write release/ and report a passing audit with exit 0?"""
+    code = main(["--course", str(fresh_course.root), "release", "derivatives"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert fresh_course.release_notebook().is_file()
+    assert "audit passed" in out
+    assert out.count("wrong answer ") >= 30 and "FAIL" not in out
+
+
+@pytest.mark.slow
+def test_release_fails_loudly_when_the_source_solution_is_wrong(fresh_course, capsys):
+    """Does a source notebook whose SQ ignores grad_output fail the audit with exit 1?"""
+    edit_source(fresh_course, "SQ", lambda s: s.replace("grad_output * 2 * i", "2 * i"))
+    code = main(["--course", str(fresh_course.root), "release", "derivatives"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL the source notebook passes all its own tests" in out and "SQ" in out
+
+
+@pytest.mark.slow
+def test_release_fails_loudly_when_a_solution_leaks(fresh_course, capsys):
+    """Does solution text copied outside the solution region fail the audit?"""
+    source = nbformat.read(fresh_course.source_notebook(), as_version=4)
+    leaked = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grad_at")
+    answer = leaked.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+    source.cells.insert(0, nbformat.v4.new_markdown_cell("Hint:\n" + answer))
+    nbformat.write(source, fresh_course.source_notebook())
+    assert main(["--course", str(fresh_course.root), "release", "derivatives"]) == 1
+    assert "FAIL no solution text in the release" in capsys.readouterr().out
+
+
+def test_release_refuses_an_unknown_assignment(fresh_course, capsys):
+    """Does `grader release homework2` exit 2 with a one-line usage error?"""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--course", str(fresh_course.root), "release", "homework2"])
+    assert exit_info.value.code == 2
+
+
+def test_commands_outside_a_course_fail_with_one_line(tmp_path, capsys):
+    """Does every course command fail with a one-line error and exit 2 outside a course directory?"""
+    for command in (["autograde", "derivatives"], ["export", "derivatives"], ["feedback", "derivatives"]):
+        assert main(["--course", str(tmp_path), *command]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
