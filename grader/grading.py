@@ -21,7 +21,12 @@ class Grader:
 
         self.course = course
         self.plan = plan or GradingPlan.for_course(course)
-        self.parent = WarmParent(limits=limits) if limits is not None else WarmParent()
+        # The course root is hidden from workers even when it sits under a directory they see
+        # (a course kept under /usr/local or beside the venv): source/, gradebook.db, autograded/.
+        hidden = course.root if course is not None else None
+        self.parent = WarmParent(limits=limits, course_root=hidden)
+        self._killed: list[int] = []
+        self._unsettled: list[list[int]] = []
 
     def __enter__(self) -> "Grader":
         return self
@@ -30,30 +35,53 @@ class Grader:
         self.close()
 
     def close(self) -> None:
+        self.settle()
         self.parent.close()
 
     @property
     def containment(self) -> dict:
         return self.parent.containment
 
-    def grade_student(self, student: str) -> SubmissionResult:
-        """Grade submitted/<student>/; a broken submission still gets a status and a score."""
+    def grade_student(self, student: str, *, settle: bool = True) -> SubmissionResult:
+        """Grade submitted/<student>/; a broken submission still gets a status and a score.
+
+        With settle=False the caller must call `settle()` before recording the result: the
+        workers were killed, but their deaths are confirmed later so the next job can start.
+        """
         try:
-            return judge_submission(self.course, student, self.plan, self._session)
+            result = judge_submission(self.course, student, self.plan, self._session)
         except Exception as exc:  # the batch must never lose a student to a judge-side fault
-            return _crashed(student, f"{self.course.notebook}.ipynb", exc)
+            result = _crashed(student, f"{self.course.notebook}.ipynb", exc)
+        self._unsettled.append(self._killed)
+        self._killed = []
+        if settle:
+            self.settle()
+        return result
 
     def grade_notebook(self, path: Path, student: str = "student") -> SubmissionResult:
-        """Grade a notebook file that is not in submitted/."""
+        """Grade a notebook file that is not in submitted/; returns once its workers are dead."""
         try:
-            return judge_notebook(Path(path), student, self.plan, self._session)
+            result = judge_notebook(Path(path), student, self.plan, self._session)
         except Exception as exc:
-            return _crashed(student, Path(path).name, exc)
+            result = _crashed(student, Path(path).name, exc)
+        self._unsettled.append(self._killed)
+        self._killed = []
+        self.settle()
+        return result
+
+    def settle(self, keep_last: int = 0) -> None:
+        """Confirm that the workers of all but the last `keep_last` graded submissions are dead."""
+        while len(self._unsettled) > keep_last:
+            self.parent.confirm_dead(self._unsettled.pop(0))
 
     @contextmanager
     def _session(self):
         with WorkerSession(self.parent) as session:
-            yield session
+            try:
+                yield session
+            finally:
+                session.close()
+                self._killed.extend(session.killed)
 
 
 def _crashed(student: str, notebook: str, exc: Exception) -> SubmissionResult:

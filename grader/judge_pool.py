@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import subprocess
 import sys
@@ -28,6 +29,11 @@ class JudgePool:
     def __init__(self, course: Course, jobs: int):
         self.course = course
         self.judges = [self._start() for _ in range(jobs)]
+        for judge in self.judges:  # started together, so their warm-ups overlap
+            ready = judge.stdout.readline()
+            if not ready.startswith('{"ready"'):
+                self.close()
+                raise RuntimeError("a judge process did not start (see the messages above)")
 
     def __enter__(self) -> "JudgePool":
         return self
@@ -88,15 +94,38 @@ class JudgePool:
 
 
 def serve(course_root: str) -> None:
-    """In a judge process: grade each student id read from stdin, one JSON line per verdict."""
+    """In a judge process: grade each student id read from stdin, one JSON line per verdict.
+
+    A verdict is written only once its workers are confirmed dead; that confirmation is
+    deferred until the next submission has started, so the kernel's teardown of one job
+    overlaps the next.
+    """
     from .grading import Grader
 
     results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
+    held: list[SubmissionResult] = []
     with Grader(Course.at(course_root)) as grader:
-        for line in sys.stdin:
-            result = grader.grade_student(json.loads(line))
-            results.write(json.dumps(result.to_dict()) + "\n")
+        results.write(json.dumps({"ready": True}) + "\n")
+        while True:
+            if held and not _input_waiting():
+                _release(grader, held, results, keep=0)
+            line = sys.stdin.readline()
+            if not line:
+                break
+            held.append(grader.grade_student(json.loads(line), settle=False))
+            _release(grader, held, results, keep=1)
+        _release(grader, held, results, keep=0)
+
+
+def _release(grader, held: list, results, keep: int) -> None:
+    grader.settle(keep_last=keep)
+    while len(held) > keep:
+        results.write(json.dumps(held.pop(0).to_dict()) + "\n")
+
+
+def _input_waiting() -> bool:
+    return bool(select.select([sys.stdin], [], [], 0)[0])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import time
 
+from .questions import question
 from .results import CellOutcome
 from .subject import ProbeFailed, ProbeSubject
 from .tamper import python_source
@@ -12,20 +14,32 @@ __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
 
 CELL_TIMEOUT = 10.0
 PROBE_TIMEOUT = 10.0
-MAX_STARTS = 12
+MAX_STARTS = 12  # for running the cells, and again for the checks
+# Wall-clock seconds for running a submission's cells (replays included), and again for its
+# checks. Per-cell timeouts alone let 500 cells of `time.sleep(9)`, or replays after each
+# os._exit, hold a judge for hours; a separate budget for the checks means slow cells after the
+# answers cannot starve them.
+SUBMISSION_BUDGET = 120.0
 
 
 class WorkerSession:
     """One submission's worker: cells run in order; a cell that kills or hangs it is skipped on replay."""
 
-    def __init__(self, parent, *, cell_timeout: float = CELL_TIMEOUT, probe_timeout: float = PROBE_TIMEOUT):
+    def __init__(self, parent, *, cell_timeout: float = CELL_TIMEOUT, probe_timeout: float = PROBE_TIMEOUT,
+                 budget: float = SUBMISSION_BUDGET):
         self.parent = parent
         self.cell_timeout, self.probe_timeout = cell_timeout, probe_timeout
+        self.budget = budget
+        self.deadline = time.monotonic() + budget
         self.worker = None
         self.starts = 0
+        self.check_starts = 0
         self.ran: list = []  # cells that completed, replayed after a restart
         self.events: list[str] = []
         self.sources: list[str] = []
+        self.killed: list[int] = []  # worker ids whose death the caller must confirm
+        self.indices: list[int] = []
+        self.checking: str | None = None  # the question whose checks are probing, for evidence
 
     def __enter__(self) -> "WorkerSession":
         return self
@@ -34,23 +48,34 @@ class WorkerSession:
         self.close()
 
     def close(self) -> None:
-        """Kill the worker's whole tree; returns once it is dead."""
+        """Kill the worker's whole tree; its death is confirmed through `killed` before anything is recorded."""
         if self.worker is not None:
-            self.worker.close()
+            self.worker.close(wait=False)
+            self.killed.append(self.worker.id)
             self.worker = None
 
     def run_cells(self, cells: list) -> dict[int, CellOutcome]:
         """Run every cell in order; a fatal cell is recorded and later cells still run."""
         self.sources = [python_source(c.source) for c in cells]
+        self.indices = [c.index for c in cells]
         outcomes = {}
         for cell in cells:
             outcomes[cell.index] = self._run_one(cell)
+        self.deadline = time.monotonic() + self.budget  # the checks' own budget
         return outcomes
 
     def ensure_alive(self) -> None:
-        """Restart and replay the cells that ran, if the last probe killed the worker."""
-        if self.worker is None or not self.worker.alive:
-            self._restart()
+        """Restart and replay the cells that ran, if the last probe killed the worker.
+
+        The checks get their own MAX_STARTS: cells that used up theirs must not cost the answers.
+        """
+        if self.worker is not None and self.worker.alive:
+            return
+        self._check_time()
+        if self.check_starts >= MAX_STARTS:
+            raise ProbeFailed("error", "the worker was restarted too often")
+        self.check_starts += 1
+        self._start()
 
     def subject(self) -> "WorkerSubject":
         return WorkerSubject(self)
@@ -59,10 +84,11 @@ class WorkerSession:
         """Send one probe; a worker that dies, hangs or garbles its reply raises ProbeFailed."""
         if self.worker is None or not self.worker.alive:
             raise ProbeFailed("error", "the worker is not running (an earlier call killed it)")
+        self._check_time()
         try:
-            return self.worker.probe(request, timeout=self.probe_timeout)
+            return self.worker.probe(request, timeout=self._time_left(self.probe_timeout))
         except ProbeFailed as failure:
-            self._note_failure(f"during a check: {failure.message}")
+            self._note_failure(f"{self._answer_cell()}during the {self.checking or 'a'} check: {failure.message}")
             self.close()
             raise
 
@@ -72,14 +98,39 @@ class WorkerSession:
     def source_of(self, name: str) -> str | None:
         return definition_source(self.sources, name)
 
+    def _time_left(self, limit: float) -> float:
+        return max(0.0, min(limit, self.deadline - time.monotonic()))
+
+    def _out_of_time(self) -> bool:
+        if self.deadline - time.monotonic() > 0.05:  # less would only start and kill a cell
+            return False
+        phase = "checks" if self.checking else "cells"
+        self._note_failure(f"the notebook used up its time budget of {self.budget:g} s for its {phase}")
+        return True
+
+    def _check_time(self) -> None:
+        if self._out_of_time():
+            raise ProbeFailed("timeout", f"the notebook used up its time budget of {self.budget:g} s")
+
+    def _answer_cell(self) -> str:
+        """`cell N: ` for the cell defining the checked question's answer, if known."""
+        try:
+            names = question(self.checking).names if self.checking else ()
+        except KeyError:
+            return ""
+        found = [definition_cell(self.indices, self.sources, name) for name in names]
+        found = [index for index in found if index is not None]
+        return f"cell {found[0]}: " if found else ""
+
     def _run_one(self, cell) -> CellOutcome:
         outcome = CellOutcome(cell.index, cell.cell_type, cell.source, cell.grade_id)
-        if not self._ready():
-            outcome.status, outcome.error = "skipped", "not run: the worker was restarted too often"
+        skipped = self._why_not_run()
+        if skipped:
+            outcome.status, outcome.error = "skipped", f"not run: {skipped}"
             return outcome
-        report = self.worker.run_cell(cell.index, cell.source, timeout=self.cell_timeout)
+        report = self.worker.run_cell(cell.index, cell.source, timeout=self._time_left(self.cell_timeout))
         outcome.status, outcome.output, outcome.error = report.status, report.output, report.error
-        self.events.extend(f"cell {cell.index}: {event}" for event in report.events)
+        self.events.extend(f"cell {cell.index}: {event}" for event in report.events + _limits_hit(report))
         if report.status in ("died", "timeout"):
             self._note_failure(f"cell {cell.index} {_said(report)}; it was skipped and later cells still ran")
             self.close()
@@ -87,22 +138,32 @@ class WorkerSession:
             self.ran.append(cell)
         return outcome
 
+    def _why_not_run(self) -> str | None:
+        budget = f"the notebook used up its time budget of {self.budget:g} s"
+        if self._out_of_time():
+            return budget
+        if not self._ready():
+            return "the worker was restarted too often"
+        return budget if self._out_of_time() else None  # the replay may have used the rest
+
     def _ready(self) -> bool:
         if self.worker is not None and self.worker.alive:
             return True
         if self.starts >= MAX_STARTS:
             return False
-        self._restart()
+        self.starts += 1
+        self._start()
         return self.worker is not None
 
-    def _restart(self) -> None:
+    def _start(self) -> None:
+        """A fresh worker with the cells that ran replayed (within the time budget)."""
         self.close()
-        if self.starts >= MAX_STARTS:
-            raise ProbeFailed("error", "the worker was restarted too often")
-        self.starts += 1
         self.worker = self.parent.start_worker()
         for cell in self.ran:
-            self.worker.run_cell(cell.index, cell.source, timeout=self.cell_timeout)
+            timeout = self._time_left(self.cell_timeout)
+            if timeout <= 0:
+                break
+            self.worker.run_cell(cell.index, cell.source, timeout=timeout)
 
     def _note_failure(self, text: str) -> None:
         self.events.append(text)
@@ -119,6 +180,15 @@ class WorkerSubject(ProbeSubject):
 
     def source_of(self, name: str) -> str | None:
         return self.session.source_of(name)
+
+
+def definition_cell(indices: list[int], sources: list[str], name: str) -> int | None:
+    """Index of the last cell with a top-level def, class or assignment of `name`."""
+    found = None
+    for index, text in zip(indices, sources, strict=False):
+        if definition_source([text], name) is not None:
+            found = index
+    return found
 
 
 def definition_source(sources: list[str], name: str) -> str | None:
@@ -140,6 +210,19 @@ def _defines(node: ast.AST, name: str) -> bool:
         return node.name == name
     targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
     return any(isinstance(t, ast.Name) and t.id == name for t in targets)
+
+
+# A worker limit shows in a cell's report as its error or the capture's truncation note.
+_LIMIT_ERRORS = (("MemoryError", "hit the memory limit (MemoryError)"),
+                 ("[Errno 27]", "hit the file size limit"),
+                 ("[Errno 24]", "hit the open files limit"))
+
+
+def _limits_hit(report) -> list[str]:
+    found = [event for marker, event in _LIMIT_ERRORS if marker in (report.error or "")]
+    if "[output truncated:" in report.output:
+        found.append("printed past the output cap (the rest was dropped)")
+    return found
 
 
 def _said(report) -> str:

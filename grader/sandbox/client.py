@@ -172,12 +172,16 @@ class WarmParent:
         hidden_paths: tuple = (),
         start_timeout: float = 120.0,
         mode: str | None = None,
+        prefork: bool = True,
     ) -> None:
         """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available."""
         self.limits = limits or Limits()
         self._mode = mode
         self._ids = itertools.count(1)
         self._workers: dict[int, Worker] = {}
+        self._dying: dict[int, Worker] = {}  # killed, death not yet confirmed
+        self._spare: tuple | None = None
+        self.prefork = prefork
         self._last_containment: dict | None = None
         hidden = _default_hidden(course_root, tuple(hidden_paths))
         self._process, self._link = self._launch(hidden)
@@ -223,28 +227,57 @@ class WarmParent:
         self.close()
 
     def start_worker(self, timeout: float = 30.0) -> Worker:
-        """A fresh contained worker, forked from the warm parent; raises RuntimeError if it cannot start."""
+        """A fresh contained worker, forked from the warm parent; raises RuntimeError if it cannot start.
+
+        One spare is always being forked ahead, so the next job does not wait for fork and
+        containment. A spare has never run anything but the kit's own worker loop.
+        """
+        pending = self._spare or self._request_start()
+        self._spare = None
+        try:
+            worker = self._finish_start(pending, timeout)
+        finally:
+            if self.prefork and self._process.poll() is None:
+                self._spare = self._request_start()
+        return worker
+
+    def _request_start(self) -> tuple:
         worker_id = next(self._ids)
         lease = _UidLease(self.limits)
         judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._link.send(
-                {"op": "start", "id": worker_id, "uid": lease.uid}, fds=[worker_end.fileno()]
-            )
-            reply = self._link.wait_reply(("started", "start_failed"), worker_id, timeout)
-        except (OSError, FrameError, FrameTimeout) as exc:
-            reply = {"op": "start_failed", "error": f"the warm parent is not answering ({exc})"}
+            self._link.send({"op": "start", "id": worker_id, "uid": lease.uid}, fds=[worker_end.fileno()])
+            error = None
+        except OSError as exc:
+            error = f"the warm parent is not answering ({exc})"
         finally:
             worker_end.close()
+        return worker_id, lease, judge_end, error
+
+    def _finish_start(self, pending: tuple, timeout: float) -> Worker:
+        worker_id, lease, judge_end, error = pending
+        reply = {"op": "start_failed", "error": error}
+        if error is None:
+            try:
+                reply = self._link.wait_reply(("started", "start_failed"), worker_id, timeout)
+            except (OSError, FrameError, FrameTimeout) as exc:
+                reply = {"op": "start_failed", "error": f"the warm parent is not answering ({exc})"}
         if reply["op"] == "start_failed":
             lease.release()
             judge_end.close()
             raise RuntimeError(f"worker could not start: {reply.get('error')}")
         worker = Worker(self, worker_id, judge_end, lease, reply.get("pid"))
-        worker._await_hello(timeout)
         self._workers[worker_id] = worker
+        worker._await_hello(timeout)
         self._last_containment = worker.containment
         return worker
+
+    def confirm_dead(self, worker_ids, timeout: float = _EXIT_WAIT) -> None:
+        """Return once every listed worker (closed with wait=False) has been reaped, tree and all."""
+        for worker_id in worker_ids:
+            worker = self._dying.pop(worker_id, None)
+            if worker is not None:
+                worker._settle(timeout)
 
     @property
     def containment(self) -> dict:
@@ -257,9 +290,13 @@ class WarmParent:
         return dict(self._last_containment or self.plan) | {"probes": self.plan.get("probes")}
 
     def close(self) -> None:
-        """Kill every worker, then the warm parent."""
+        """Kill every worker (the spare too), then the warm parent."""
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            self._discard(spare)
         for worker in list(self._workers.values()):
             worker.close()
+        self.confirm_dead(list(self._dying))
         if self._process.poll() is None:
             try:
                 self._link.send({"op": "shutdown"})
@@ -274,6 +311,12 @@ class WarmParent:
 
     def _forget(self, worker_id: int) -> None:
         self._workers.pop(worker_id, None)
+
+    def _discard(self, pending: tuple) -> None:
+        try:
+            self._finish_start(pending, 10.0).close()
+        except RuntimeError:
+            pass
 
 
 class Worker:
@@ -293,6 +336,7 @@ class Worker:
         self._seq = itertools.count(1)
         self._exit: dict | None = None
         self._closed = False
+        self._kill_sent = False
         self._max_frame = parent.limits.max_frame
 
     def _await_hello(self, timeout: float) -> None:
@@ -439,17 +483,47 @@ class Worker:
                 return
             self._exit = link.wait_exit(self.id, _EXIT_WAIT) or dict(_LOST)
 
-    def close(self) -> None:
-        """Kill the worker and everything it started; returns once every process of it is dead."""
+    def close(self, wait: bool = True) -> None:
+        """Kill the worker and everything it started.
+
+        With wait (the default) it returns once every process of it is dead; without, the kill
+        is sent and the judge must call `WarmParent.confirm_dead([worker.id])` before it
+        records anything, so the next job can start while the kernel tears this one down.
+        """
         if self._closed:
             return
+        self._closed = True
+        self._sock.close()
+        self._parent._forget(self.id)
+        if wait:
+            self._settle(_EXIT_WAIT)
+            return
+        link = self._parent._link
+        self._exit = self._exit or link.exits.pop(self.id, None)
+        if self._exit is None:
+            try:
+                link.send({"op": "kill", "id": self.id})
+                self._kill_sent = True
+            except OSError:
+                self._exit = dict(_LOST)
+        self._parent._dying[self.id] = self
+
+    def _settle(self, timeout: float) -> None:
+        """Wait for the exit notice (killing first if need be), then free the worker's uid."""
         try:
-            self._kill()
+            if self._exit is None:
+                link = self._parent._link
+                self._exit = link.exits.pop(self.id, None)
+                if self._exit is None and not self._kill_sent:
+                    try:
+                        link.send({"op": "kill", "id": self.id})
+                    except OSError:
+                        self._exit = dict(_LOST)
+                        return
+                if self._exit is None:
+                    self._exit = link.wait_exit(self.id, timeout) or dict(_LOST)
         finally:
-            self._closed = True
-            self._sock.close()
             self._lease.release()
-            self._parent._forget(self.id)
 
 
 def _death_events(outcome: dict | None) -> list[str]:
