@@ -22,14 +22,21 @@ def default_jobs() -> int:
 
 
 def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = None,
-              students: list[str] | None = None, show_progress: bool = True) -> list[SubmissionResult]:
-    """Grade every submission under submitted/, keeping the gradebook and autograded/ current."""
+              students: list[str] | None = None, show_progress: bool = True,
+              pool: JudgePool | None = None) -> list[SubmissionResult]:
+    """Grade every submission under submitted/, keeping the gradebook and autograded/ current.
+
+    `pool` reuses judge processes that are already warm (the benchmark uses it to time
+    grading apart from start-up).
+    """
     students = students if students is not None else course.students()
     progress = Progress(len(students), enabled=show_progress)
     if cluster:
         from .cluster import grade_on_cluster
 
         results = grade_on_cluster(course, students, cluster)
+    elif pool is not None:
+        results = pool.grade(students)
     else:
         results = grade_in_parallel(course, students, jobs or default_jobs())
     recorded = []

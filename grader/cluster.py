@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .course import Course
 from .intake import find_submission_file
-from .judge import GradingPlan, ungraded_result
-from .results import SubmissionResult
+from .judge import GradingPlan
+from .results import SubmissionResult, ungraded_result
 
 __all__ = ["grade_on_cluster", "grade_bytes"]
 

@@ -28,6 +28,31 @@ class Grader:
         self._killed: list[int] = []
         self._unsettled: list[list[int]] = []
 
+    def warm_up(self) -> None:
+        """Run every check once against the kit's own reference answers, in this (trusted) process.
+
+        The first check of a kind pays one-time costs (lazy imports inside torch, first
+        autograd calls); paying them here keeps them out of the first students' grading.
+        """
+        import matplotlib
+
+        from .banks import EXPLAIN_BUG, reference
+        from .checks import run_question, seed_rng
+        from .questions import AUTOGRADED
+        from .subject import LocalSubject
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import torch
+
+        namespace = {"torch": torch, "plt": plt}
+        for q in AUTOGRADED:
+            exec(reference(q.id).source, namespace)  # the kit's own answers, never a student's
+        subject = LocalSubject(namespace)
+        for q in AUTOGRADED:
+            run_question(q.id, subject, seed_rng(b"warm-up", EXPLAIN_BUG.name, q.id))
+        plt.close("all")
+
     def __enter__(self) -> "Grader":
         return self
 
@@ -85,6 +110,6 @@ class Grader:
 
 
 def _crashed(student: str, notebook: str, exc: Exception) -> SubmissionResult:
-    from .judge import ungraded_result
+    from .results import ungraded_result
 
     return ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"])

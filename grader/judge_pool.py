@@ -15,8 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from .course import Course
-from .judge import ungraded_result
-from .results import SubmissionResult
+from .results import SubmissionResult, ungraded_result
 
 __all__ = ["JudgePool", "serve"]
 
@@ -29,9 +28,9 @@ class JudgePool:
     def __init__(self, course: Course, jobs: int):
         self.course = course
         self.judges = [self._start() for _ in range(jobs)]
+        self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
         for judge in self.judges:  # started together, so their warm-ups overlap
-            ready = judge.stdout.readline()
-            if not ready.startswith('{"ready"'):
+            if self.readers[judge.pid].read_one() != b'{"ready": true}':
                 self.close()
                 raise RuntimeError("a judge process did not start (see the messages above)")
 
@@ -58,24 +57,26 @@ class JudgePool:
         outstanding = {judge.pid: [] for judge in self.judges}
         selector = selectors.DefaultSelector()
         for judge in self.judges:
-            selector.register(judge.stdout, selectors.EVENT_READ, judge)
+            selector.register(judge.stdout.fileno(), selectors.EVENT_READ, (judge, self.readers[judge.pid]))
             self._feed(judge, queue, outstanding[judge.pid])
         while any(outstanding.values()):
             for key, _ in selector.select():
-                yield from self._collect(key.data, selector, queue, outstanding[key.data.pid])
+                judge, lines = key.data
+                yield from self._collect(judge, lines, selector, queue, outstanding[judge.pid])
 
-    def _collect(self, judge, selector, queue, pending: list[str]) -> Iterator[SubmissionResult]:
-        line = judge.stdout.readline()
-        if not line:
-            selector.unregister(judge.stdout)
+    def _collect(self, judge, lines: "_Lines", selector, queue, pending: list[str]) -> Iterator[SubmissionResult]:
+        received = lines.read()
+        if received is None:
+            selector.unregister(judge.stdout.fileno())
             for student in pending:
                 yield ungraded_result(student, f"{self.course.notebook}.ipynb", "crashed", ["the judge process stopped"])
             pending.clear()
             return
-        result = SubmissionResult.from_dict(json.loads(line))
-        pending.remove(result.student)
-        self._feed(judge, queue, pending)
-        yield result
+        for line in received:
+            result = SubmissionResult.from_dict(json.loads(line))
+            pending.remove(result.student)
+            self._feed(judge, queue, pending)
+            yield result
 
     def _feed(self, judge, queue, pending: list[str]) -> None:
         while len(pending) < QUEUE_PER_JUDGE:
@@ -89,8 +90,33 @@ class JudgePool:
     def _start(self) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "grader.judge_pool", str(self.course.root)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
+
+
+class _Lines:
+    """Whole lines from a pipe, read without Python's buffering so select() never misses one."""
+
+    def __init__(self, fd: int):
+        self.fd, self.partial = fd, b""
+
+    def read(self) -> list[bytes] | None:
+        """The complete lines available now; None once the pipe is closed."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            return None
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        return lines
+
+    def read_one(self) -> bytes | None:
+        """Block for exactly one line (used before any other line can arrive)."""
+        while b"\n" not in self.partial:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return None
+            self.partial += chunk
+        line, self.partial = self.partial.split(b"\n", 1)
+        return line
 
 
 def serve(course_root: str) -> None:
@@ -106,6 +132,7 @@ def serve(course_root: str) -> None:
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     held: list[SubmissionResult] = []
     with Grader(Course.at(course_root)) as grader:
+        grader.warm_up()
         results.write(json.dumps({"ready": True}) + "\n")
         while True:
             if held and not _input_waiting():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES"]
+__all__ = ["QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES", "ungraded_result"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
 
@@ -83,3 +83,11 @@ class SubmissionResult:
             questions=[QuestionResult(**q) for q in data["questions"]],
             cells=[CellOutcome(**c) for c in data.get("cells", [])],
         )
+
+
+def ungraded_result(student: str, notebook: str, status: str, notes: list[str]) -> SubmissionResult:
+    """A submission that could not be run: every autograded question scores 0 as missing."""
+    from .questions import AUTOGRADED
+
+    questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in AUTOGRADED]
+    return SubmissionResult(student, notebook, status, questions, notes=list(notes))
