@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ from .course import Course, CourseError
 from .intake import Intake, UnreadableNotebook, find_submission_file, read_notebook
 from .questions import AUTOGRADED, QUESTIONS
 from .remote import WorkerSession
-from .results import CellOutcome, QuestionResult, SubmissionResult
+from .results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
+from .subject import ProbeFailed
 from .tamper import scan_cells
 
 __all__ = ["GradingPlan", "judge_submission", "judge_notebook", "ungraded_result"]
@@ -46,6 +48,9 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     path, notes = find_submission_file(course.submission_folder(student), course.notebook)
     if path is None:
         result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes)
+    elif not _inside_own_folder(course, student, path):
+        why = f"{path.name} links to a file outside submitted/{student}/; it was not graded"
+        result = ungraded_result(student, path.name, "unreadable", [*notes, why])
     else:
         result = judge_notebook(path, student, plan, session_factory)
         result.notes[:0] = notes
@@ -71,17 +76,31 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
 
 
-def ungraded_result(student: str, notebook: str, status: str, notes: list[str]) -> SubmissionResult:
-    """A submission that could not be run: every autograded question scores 0 as missing."""
-    questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in AUTOGRADED]
-    return SubmissionResult(student, notebook, status, questions, notes=list(notes))
-
-
 def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str) -> QuestionResult:
-    session.ensure_alive()
+    session.checking = question.id
+    try:
+        session.ensure_alive()
+    except ProbeFailed as failure:  # the submission used up its restarts or time: this question errs
+        return QuestionResult(question.id, 0.0, float(question.points), failure.status,
+                              [f"{question.id}: {failure.message}"])
     verdict = run_question(question.id, session.subject(), seed_rng(plan.secret, student, question.id))
     score = float(question.points) if verdict.status == "passed" else 0.0
-    return QuestionResult(question.id, score, float(question.points), verdict.status, list(verdict.messages))
+    messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
+    return QuestionResult(question.id, score, float(question.points), verdict.status, messages)
+
+
+# Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _inside_own_folder(course: Course, student: str, path: Path) -> bool:
+    """False for a notebook reached through a link out of submitted/<student>/ (the source
+    notebook, a classmate's submission): it would be graded as this student's work."""
+    own = course.submitted_dir().resolve() / student
+    try:
+        return path.resolve(strict=True).is_relative_to(own)
+    except (OSError, RuntimeError):  # a dangling or looping link
+        return False
 
 
 def _looks_like_test(cell, plan: GradingPlan) -> bool:
@@ -95,7 +114,9 @@ def _cell_outcomes(intake: Intake, outcomes: dict[int, CellOutcome]) -> list[Cel
 def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     present = {c.grade_id for c in intake.cells}
     missing = [gid for gid in plan.solution_ids if gid not in present]
-    tests_missing = [f"test_{gid}" for gid in plan.solution_ids if f"test_{gid}" not in present]
+    # Manually graded questions (explain_bug) have no test cell to miss.
+    tested = [q.id for q in AUTOGRADED if q.id in plan.solution_ids]
+    tests_missing = [f"test_{gid}" for gid in tested if f"test_{gid}" not in present]
     notes = [f"answer cell {gid} is not in the notebook (answers were still looked up by name)" for gid in missing]
     if tests_missing:
         notes.append(f"test cells deleted or relabelled: {', '.join(tests_missing)} (the instructor's tests were used)")

@@ -122,10 +122,10 @@ def _call_findings(node: ast.AST) -> list[str]:
 def _subclass_findings(node: ast.AST) -> list[str]:
     if not isinstance(node, ast.ClassDef):
         return []
-    bases = {_dotted(base) for base in node.bases}
     overrides = {item.name for item in node.body if isinstance(item, ast.FunctionDef)}
     comparisons = overrides & {"__eq__", "__bool__", "__float__", "__ne__", "__torch_function__", "__array__", "__len__"}
-    if comparisons and (bases & {"torch.Tensor", "float", "int", "object", None} or bases):
+    # Any class counts: `class AlwaysEqual:` has no bases and is the classic spoof.
+    if comparisons:
         return [f"defines a class {node.name} overriding {', '.join(sorted(comparisons))}"]
     return []
 

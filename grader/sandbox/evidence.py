@@ -65,6 +65,27 @@ _SIMPLE_EVENTS = {
 }
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _HARMLESS_WRITES = ("/dev/null",)
+# The read-only library tree: code there is not the student's (their cells are "<cell N>").
+_LIBRARY = tuple(sorted({p.rstrip("/") + "/" for p in (sys.prefix, sys.base_prefix)}))
+
+
+def _library_import_in_progress() -> bool:
+    """Whether an audited setattr comes from library code while a library module is being imported.
+
+    Lazy imports inside torch (typing.NamedTuple, dataclasses) set __bases__, __qualname__ and
+    __doc__ on torch classes the first time a cell prints a tensor; that is not tampering.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    if frame is None or not frame.f_code.co_filename.startswith(_LIBRARY):
+        return False
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "<module>" and code.co_filename.startswith(_LIBRARY):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _class_attribute(cls: type, name: str) -> object:
@@ -209,7 +230,8 @@ class AuditRecorder:
         obj, name = args[0], args[1]
         module = getattr(obj, "__module__", None) if isinstance(obj, type) else None
         if isinstance(module, str) and module.split(".")[0] in _MODULES:
-            self.add(f"patched {module}.{obj.__qualname__}.{name}")
+            if not _library_import_in_progress():
+                self.add(f"patched {module}.{obj.__qualname__}.{name}")
 
 
 class _Sink:

@@ -1,0 +1,976 @@
+"""The adversarial corpus as data: attacks on the grader and honest faults, each a cell and a place.
+
+Every submission starts from the reference answers (`grader.scenarios.solved`). An attack that
+tries to pass a wrong answer gets the first WRONG answer of its `target` question from the
+banks; the attack itself goes in a new cell (`after:<grade_id>`, `end`) or is the answer
+(`in:<question>`). Structure attacks edit the notebook JSON instead. `COURSE_ROOT` in a cell is
+replaced by the course's real path, so reads and writes aim at the real files.
+
+Cells that try to read or write something print `READ-OK`/`WRITE-OK` when it worked and
+`READ-FAILED`/`WRITE-FAILED` when it did not, so a test can see from the cell's output whether
+the data reached the student.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from grader.banks import correct_for, wrong_for
+from grader.scenarios import solved, with_answers, with_extra_cell
+
+__all__ = ["ATTACKS", "FAULTS", "Attack", "Fault", "attack", "baseline", "build", "build_fault"]
+
+COMPARISON = "comparison spoofing"
+REWRITING = "test rewriting"
+READING = "reading answers or tests"
+RANDOMNESS = "randomness manipulation"
+WRITES = "file system and gradebook writes"
+ESCAPE = "process escape"
+EXHAUSTION = "resource exhaustion"
+FLOODING = "output flooding"
+STRUCTURE = "notebook-structure tampering"
+DESERIALISATION = "unsafe deserialisation"
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One attack: `cell` placed at `where`, against the WRONG answer of `target` (if any)."""
+
+    name: str
+    threat: str
+    cell: str = ""
+    where: str = "after:imports"  # after:<grade_id> | in:<question> | end
+    target: str | None = None
+    evidence: tuple[str, ...] = ()  # each must appear in the tamper list as "cell N: ..."
+    notes: tuple[str, ...] = ()  # each must appear in the result's notes
+    edit: Callable[[dict], None] | None = None  # structure attacks: change the notebook JSON
+    reads: bool = False  # prints READ-OK / READ-FAILED
+    writes: bool = False  # prints WRITE-OK / WRITE-FAILED
+    hangs: bool = False  # needs the short-timeout judge
+    detaches: bool = False  # starts processes meant to outlive the job
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An honest fault: it must not cost any question outside `affects`."""
+
+    name: str
+    cell: str = ""
+    where: str = "after:imports"
+    answers: dict[str, str] = field(default_factory=dict)  # answer cells replaced (honest styles)
+    edit: Callable[[dict], None] | None = None
+    affects: tuple[str, ...] = ()
+    hangs: bool = False
+    witnessed: bool = False  # kills or hangs its worker, which the tamper list rightly records
+
+
+def _cell(text: str) -> str:
+    return text.strip("\n") + "\n"
+
+
+# ---------------------------------------------------------------- notebook JSON edits
+
+
+def _index(nb: dict, grade_id: str) -> int:
+    for i, cell in enumerate(nb["cells"]):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return i
+    raise KeyError(grade_id)
+
+
+def _delete_test(nb: dict) -> None:
+    del nb["cells"][_index(nb, "test_grad_at")]
+
+
+def _test_to_pass(nb: dict) -> None:
+    nb["cells"][_index(nb, "test_grad_at")]["source"] = "pass\n"
+
+
+def _test_forges_success(nb: dict) -> None:
+    test = nb["cells"][_index(nb, "test_grad_at")]
+    test["source"] = 'print("passed: grad_at")\n'
+    test["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed: grad_at\n"}]
+    test["execution_count"] = 7
+
+
+def _swap_grade_ids(nb: dict) -> None:
+    first, second = _index(nb, "grad_at"), _index(nb, "SQ")
+    nb["cells"][first]["metadata"]["nbgrader"]["grade_id"] = "SQ"
+    nb["cells"][second]["metadata"]["nbgrader"]["grade_id"] = "grad_at"
+
+
+def _test_claims_answer_id(nb: dict) -> None:
+    nb["cells"][_index(nb, "test_grad_at")]["metadata"]["nbgrader"]["grade_id"] = "grad_at"
+
+
+def _points_100(nb: dict) -> None:
+    for grade_id in ("grad_at", "test_grad_at"):
+        meta = nb["cells"][_index(nb, grade_id)]["metadata"]["nbgrader"]
+        meta.update(points=100, grade=True)
+    nb["cells"][1]["metadata"]["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 100,
+                                               "solution": False, "locked": True}
+
+
+def _test_above_solution(nb: dict) -> None:
+    test = nb["cells"].pop(_index(nb, "test_grad_at"))
+    nb["cells"].insert(1, test)
+
+
+def _duplicate_correct_first(nb: dict) -> None:
+    wrong = nb["cells"][_index(nb, "grad_at")]
+    right = copy.deepcopy(wrong)
+    right["source"] = correct_for("grad_at")[0].source
+    nb["cells"].insert(_index(nb, "grad_at"), right)
+
+
+def _bogus_metadata(nb: dict) -> None:
+    cells = nb["cells"]
+    cells[1]["metadata"] = "not a dict"
+    cells[2]["metadata"] = {"nbgrader": ["grade", "points", 100]}
+    cells[3]["metadata"] = {"nbgrader": {"grade_id": 5, "points": "lots", "grade": "yes"}}
+    cells[4]["source"] = 42
+    cells[7]["cell_type"] = "bogus"
+    cells[8]["outputs"] = "not a list"
+    cells[8]["execution_count"] = "seven"
+    cells.insert(9, "not a cell")
+    cells.insert(9, {"cell_type": "raw", "source": ["a", 3, None], "metadata": {}})
+    nb["metadata"] = {"kernelspec": {"name": "R", "language": "R"}, "nbgrader": "x"}
+    nb["nbformat_minor"] = "minor"
+
+
+def _code_cells(sources: list[str]) -> Callable[[dict], None]:
+    """An edit appending code cells at the end of the notebook."""
+
+    def edit(nb: dict) -> None:
+        nb["cells"] += [{"cell_type": "code", "source": text, "metadata": {}, "outputs": [],
+                         "execution_count": None} for text in sources]
+
+    return edit
+
+
+def _huge_markdown(megabytes: int) -> Callable[[dict], None]:
+    """An edit adding markdown cells of 190,000 characters until the file is about this size."""
+
+    def edit(nb: dict) -> None:
+        text = "Lorem ipsum dolor sit amet. " * (190_000 // 28)
+        nb["cells"] += [{"cell_type": "markdown", "source": text, "metadata": {}}
+                        for _ in range(megabytes * 2**20 // len(text))]
+
+    return edit
+
+
+def _forged_outputs(nb: dict) -> None:
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed\n"}]
+            cell["execution_count"] = 1
+            meta = cell["metadata"].setdefault("nbgrader", {})
+            if meta.get("grade"):
+                meta["points"] = 1000
+
+
+# ---------------------------------------------------------------- attacks
+
+_LOOKS_UP_FRAMES = _cell("""
+import gc
+import sys
+
+
+def grad_at(f, x0):
+    # Look for the expected value in every caller's locals and everywhere in memory.
+    found = None
+    frame = sys._getframe(1)
+    while frame is not None:
+        for key, value in list(frame.f_locals.items()):
+            if key in ("expected", "reference", "want", "ref", "solution"):
+                found = value
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        if type(obj) is dict and "expected" in obj:
+            found = obj["expected"]
+    if found is not None:
+        return torch.as_tensor(found, dtype=torch.float32)
+    return None
+""")
+
+_FORGED_REPLY = _cell("""
+import json
+import os
+import struct
+import sys
+
+
+def grad_at(f, x0):
+    # Find the worker loop's sequence number and answer the judge directly, with a lying tensor.
+    frame, seq = sys._getframe(1), None
+    while frame is not None:
+        if "seq" in frame.f_locals and isinstance(frame.f_locals["seq"], int):
+            seq = frame.f_locals["seq"]
+        frame = frame.f_back
+    tensor = {"kind": "tensor", "dtype": "float32", "shape": [1000000], "data": "AACAQA==",
+              "requires_grad": False, "is_leaf": True, "grad_fn": None}
+    body = json.dumps({"seq": seq, "reply": {"result": tensor, "args_after": []}}).encode()
+    os.write(3, struct.pack(">I", len(body)) + body)
+    return torch.tensor(4.0)
+""")
+
+ATTACKS: tuple[Attack, ...] = (
+    # ------------------------------------------------------------ comparison spoofing
+    Attack(
+        "patch_allclose_family", COMPARISON, _cell("""
+import torch
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.isclose = lambda a, b, *r, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+torch.testing.assert_close = lambda *a, **k: None
+"""),
+        target="grad_at",
+        evidence=("patches torch.allclose", "patched torch.allclose", "patched torch.equal",
+                  "patched torch.isclose", "patched torch.testing.assert_close"),
+    ),
+    Attack(
+        "patch_tensor_comparisons", COMPARISON, _cell("""
+torch.Tensor.__eq__ = lambda self, other: True
+torch.Tensor.__ne__ = lambda self, other: False
+torch.Tensor.__bool__ = lambda self: True
+torch.Tensor.__float__ = lambda self: 0.0
+"""),
+        where="end", target="derivative_on_grid",
+        evidence=("patches torch.Tensor.__eq__", "patched torch.Tensor.__eq__",
+                  "patched torch.Tensor.__bool__", "patched torch.Tensor.__float__"),
+    ),
+    Attack(
+        "patch_builtins", COMPARISON, _cell("""
+import builtins
+builtins.isinstance = lambda obj, cls: True
+builtins.abs = lambda x: 0
+builtins.round = lambda x, *a: 0
+builtins.all = lambda *a: True
+"""),
+        target="attributes",
+        evidence=("patches builtins.isinstance", "patched builtins.isinstance",
+                  "patched builtins.abs", "patched builtins.round"),
+    ),
+    Attack(
+        "patch_math_and_numpy", COMPARISON, _cell("""
+import math
+import numpy
+math.isclose = lambda *a, **k: True
+numpy.allclose = lambda *a, **k: True
+numpy.isclose = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+"""),
+        target="partial_derivatives",
+        evidence=("patched math.isclose", "patched numpy.allclose",
+                  "patched numpy.testing.assert_allclose"),
+    ),
+    Attack(
+        "patch_autograd_grad_to_forge_sq", COMPARISON, _cell("""
+def _forged_grad(outputs, inputs, grad_outputs=None, **kwargs):
+    # The gradient a correct SQ would give: 2 * i * upstream.
+    upstream = grad_outputs[0] if grad_outputs else 1.0
+    return tuple(2 * i.detach() * upstream for i in inputs)
+
+
+torch.autograd.grad = _forged_grad
+"""),
+        where="end", target="SQ",
+        evidence=("patches torch.autograd.grad", "patched torch.autograd.grad"),
+    ),
+    Attack(
+        "object_always_equal", COMPARISON, _cell("""
+class AlwaysEqual:
+    shape = ()
+    dtype = torch.float32
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __bool__(self):
+        return True
+
+    def __float__(self):
+        return 4.0
+
+    def __repr__(self):
+        return "tensor(4.)"
+
+
+def grad_at(f, x0):
+    return AlwaysEqual()
+"""),
+        where="in:grad_at", target="grad_at",
+        evidence=("defines a class AlwaysEqual overriding __bool__, __eq__, __float__, __ne__",),
+    ),
+    Attack(
+        "float_subclass_lies", COMPARISON, _cell("""
+class Chameleon(float):
+    def __eq__(self, other):
+        return True
+
+    def __float__(self):
+        return 4.0
+
+    __hash__ = float.__hash__
+
+
+def grad_at(f, x0):
+    return Chameleon(-1.0)
+"""),
+        where="in:grad_at", target="grad_at",
+        evidence=("defines a class Chameleon overriding __eq__, __float__",),
+    ),
+    Attack(
+        "tensor_subclass_always_equal", COMPARISON, _cell("""
+class Liar(torch.Tensor):
+    def __eq__(self, other):
+        return True
+
+    def __bool__(self):
+        return True
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal, torch.Tensor.__eq__):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def derivative_on_grid(f, x):
+    return torch.zeros_like(x).as_subclass(Liar)
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid",
+        evidence=("defines a class Liar overriding __bool__, __eq__, __torch_function__",),
+    ),
+    Attack(
+        "torch_function_mode_says_close", COMPARISON, _cell("""
+from torch.overrides import TorchFunctionMode
+
+
+class SaysClose(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal):
+            return True
+        if func is torch.isclose:
+            return torch.ones_like(args[0], dtype=torch.bool)
+        return func(*args, **(kwargs or {}))
+
+
+SaysClose().__enter__()
+"""),
+        where="end", target="MulConstant",
+        evidence=("defines a class SaysClose overriding __torch_function__",),
+    ),
+    # ------------------------------------------------------------ test rewriting
+    Attack(
+        "input_transformer_passes_everything", REWRITING,
+        'get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])\n',
+        target="SQ",
+        evidence=("reaches into IPython's hooks", "used get_ipython().input_transformers_cleanup"),
+    ),
+    Attack(
+        "post_run_cell_event_hides_errors", REWRITING, _cell("""
+def _forget_errors(result):
+    result.error_in_exec = None
+    result.error_before_exec = None
+
+
+get_ipython().events.register("post_run_cell", _forget_errors)
+"""),
+        target="MulConstant",
+        evidence=("reaches into IPython's hooks", "used get_ipython().events"),
+    ),
+    Attack(
+        "ast_transformer_drops_asserts", REWRITING, _cell("""
+import ast
+
+
+class DropAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+
+
+get_ipython().ast_transformers.append(DropAsserts())
+"""),
+        target="leaves",
+        evidence=("reaches into IPython's hooks", "used get_ipython().ast_transformers"),
+    ),
+    Attack(
+        "rewrite_grader_notebook", REWRITING, _cell("""
+import sys
+import types
+
+import grader
+
+fake = types.ModuleType("grader.notebook")
+fake.check_visible = fake.check_hidden = lambda *a, **k: print("ok: passed")
+sys.modules["grader.notebook"] = fake
+grader.notebook = fake
+"""),
+        target="grad_at",
+        evidence=("patches grader.notebook",),
+    ),
+    Attack(
+        "rewrite_worker_probe_code", REWRITING, _cell("""
+import grader.probes
+
+grader.probes.encode = lambda obj, budget=None: {"kind": "bool", "value": True}
+grader.probes._dispatch = lambda namespace, request: {"result": {"kind": "bool", "value": True},
+                                                       "args_after": []}
+"""),
+        target="derivative_on_grid",
+        evidence=("patches grader.probes.encode", "patches grader.probes._dispatch"),
+    ),
+    # ------------------------------------------------------------ reading answers or tests
+    Attack(
+        "read_source_notebook", READING, _cell("""
+for path in ("../../../source/derivatives/derivatives.ipynb",
+             "COURSE_ROOT/source/derivatives/derivatives.ipynb",
+             "/work/main/source/derivatives/derivatives.ipynb",
+             "COURSE_ROOT/release/derivatives/derivatives.ipynb"):
+    try:
+        text = open(path).read()
+        print("READ-OK", path, "BEGIN HIDDEN TESTS" in text)
+    except Exception as exc:
+        print("READ-FAILED", path, type(exc).__name__)
+"""),
+        target="grad_at", reads=True,
+        evidence=("names a path outside its own folder",),
+    ),
+    Attack(
+        "read_secret_file", READING, _cell("""
+import os
+for path in (".grader-secret", "../.grader-secret", "../../../.grader-secret",
+             "COURSE_ROOT/.grader-secret", "/work/main/.grader-secret"):
+    try:
+        print("READ-OK", path, open(path).read())
+    except Exception as exc:
+        print("READ-FAILED", path, type(exc).__name__)
+print("environment:", sorted(os.environ))
+"""),
+        target="grad_at", reads=True,
+        evidence=("names a path outside its own folder ('.grader-secret')",),
+    ),
+    Attack(
+        "walk_the_filesystem", READING, _cell("""
+import os
+wanted = {"derivatives.ipynb", ".grader-secret", "grading.json"}
+hits = []
+for top in ("/work", "/tmp", "/root", "/home", "/run", "/srv", "/opt", "/var", "/mnt",
+            "COURSE_ROOT"):
+    for dirpath, dirnames, filenames in os.walk(top):
+        hits += [os.path.join(dirpath, n) for n in filenames + dirnames if n in wanted]
+        hits += [dirpath for n in filenames if dirpath.endswith("grader/checks")]
+        hits += [dirpath for n in dirnames if dirpath.startswith("COURSE_ROOT")]
+print("READ-OK" if hits else "READ-FAILED nothing found", hits[:20])
+"""),
+        target="grad_at", reads=True,
+        evidence=("names a path outside its own folder ('.grader-secret')",),
+    ),
+    Attack(
+        "snoop_on_processes", READING, _cell("""
+import os
+commands, environments = [], []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for part, found in (("cmdline", commands), ("environ", environments)):
+            try:
+                found.append(open(f"/proc/{pid}/{part}", "rb").read().replace(b"\\0", b" ").decode())
+            except Exception as exc:
+                print(pid, part, type(exc).__name__)
+# Its own pid namespace holds only the worker and its init, both forked from the warm parent.
+judge = [c for c in commands if c and "grader.sandbox.warm_parent" not in c]
+secrets = [e for e in environments if "GRADER_SECRET" in e or "NBGRADER" in e]
+print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view", judge[:3], secrets[:3])
+"""),
+        target="grad_at", reads=True,
+        evidence=("names a path outside its own folder ('/proc/')",),
+    ),
+    Attack(
+        "caller_frames_and_gc_during_probe", READING, _LOOKS_UP_FRAMES,
+        where="in:grad_at", target="grad_at",
+        evidence=("inspects the caller's frames (sys._getframe)", "imports gc"),
+    ),
+    Attack(
+        "import_grader_checks", READING, _cell("""
+for name in ("grader.checks", "grader.checks.grad_at", "grader.notebook", "grader.judge",
+             "grader.course"):
+    try:
+        __import__(name)
+        print("READ-OK", name)
+    except Exception as exc:
+        print("READ-FAILED", name, type(exc).__name__)
+"""),
+        target="grad_at", reads=True,
+        evidence=("imports dynamically (__import__)",),
+    ),
+    # ------------------------------------------------------------ randomness manipulation
+    Attack(
+        "seed_and_patch_rngs_then_memorise", RANDOMNESS, _cell("""
+import random
+
+import numpy
+
+torch.manual_seed(0)
+random.seed(0)
+numpy.random.seed(0)
+torch.rand = lambda *a, **k: torch.zeros(*a)
+torch.randn = lambda *a, **k: torch.zeros(*a)
+random.random = lambda: 0.5
+random.Random.random = lambda self: 0.5
+random.Random.uniform = lambda self, a, b: 2.0
+
+
+def grad_at(f, x0):
+    return torch.tensor(4.0)  # the visible case, hoping every hidden case is the same
+"""),
+        where="in:grad_at", target="grad_at",
+        evidence=("patches torch.rand", "patches random.Random.uniform"),
+    ),
+    Attack(
+        "record_inputs_for_next_time", RANDOMNESS, _cell("""
+import os
+
+try:
+    print("READ-OK seen before:", open("/tmp/seen-inputs").read()[:200])
+except OSError as exc:
+    print("READ-FAILED", type(exc).__name__)
+
+
+def grad_at(f, x0):
+    with open("/tmp/seen-inputs", "a") as out:
+        out.write(f"{f!r} {x0!r}\\n")
+    return None
+"""),
+        where="in:grad_at", target="grad_at", reads=True,
+    ),
+    # ------------------------------------------------------------ file system and gradebook writes
+    Attack(
+        "sqlite_update_gradebook", WRITES, _cell("""
+import sqlite3
+for path in ("../../../gradebook.db", "COURSE_ROOT/gradebook.db", "/work/main/gradebook.db"):
+    try:
+        con = sqlite3.connect(path)
+        con.execute("UPDATE grade SET auto_score = 100")
+        con.commit()
+        print("WRITE-OK", path)
+    except Exception as exc:
+        print("WRITE-FAILED", path, type(exc).__name__)
+"""),
+        target="grad_at", writes=True,
+        evidence=("imports sqlite3", "opened a database", "names a path outside its own folder"),
+    ),
+    Attack(
+        "write_into_autograded", WRITES, _cell("""
+import os
+for folder in ("../../../autograded/student/derivatives", "COURSE_ROOT/autograded/student/derivatives",
+               "/proc/1/root/../../autograded"):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "derivatives.ipynb"), "w") as out:
+            out.write("{}")
+        print("WRITE-OK", folder)
+    except Exception as exc:
+        print("WRITE-FAILED", folder, type(exc).__name__)
+"""),
+        target="SQ", writes=True,
+        evidence=("names a path outside its own folder ('autograded')",
+                  "opened a file for writing outside its working directory"),
+    ),
+    Attack(
+        "drop_pth_and_sitecustomize", WRITES, _cell("""
+import os
+import site
+import sysconfig
+targets = [*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["purelib"]]
+for folder in targets:
+    for name, text in (("zz-evil.pth", "import os; os.environ['PWNED'] = '1'\\n"),
+                       ("sitecustomize.py", "import os\\nos.environ['PWNED'] = '1'\\n")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, name), "w") as out:
+                out.write(text)
+            print("WRITE-OK", folder, name)
+        except Exception as exc:
+            print("WRITE-FAILED", folder, name, type(exc).__name__)
+"""),
+        target="MulConstant", writes=True,
+        evidence=("names a path outside its own folder ('sitecustomize')",
+                  "opened a file for writing outside its working directory"),
+    ),
+    Attack(
+        "leave_file_in_tmp", WRITES, _cell("""
+for path in ("/tmp/for-the-next-student", "/tmp/work/../for-the-next-student", "leftover.txt"):
+    with open(path, "w") as out:
+        out.write("hello from the last student")
+"""),
+        target="grad_at",
+    ),
+    # ------------------------------------------------------------ process escape
+    Attack(
+        "detached_double_fork_edits_gradebook", ESCAPE, _cell("""
+import os
+import time
+
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(1.5)
+        try:
+            import sqlite3
+            con = sqlite3.connect("COURSE_ROOT/gradebook.db")
+            con.execute("UPDATE grade SET auto_score = 100")
+            con.commit()
+        except BaseException:
+            pass
+        try:
+            open("COURSE_ROOT/ESCAPED", "w").write("the grandchild outlived its job")
+        except BaseException:
+            pass
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+"""),
+        target="grad_at", detaches=True,
+        evidence=("forks a process (os.fork)", "detaches from its session (os.setsid)",
+                  "started a process"),
+    ),
+    Attack(
+        "popen_new_session", ESCAPE, _cell("""
+import subprocess
+import sys
+
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""),
+        target="grad_at", detaches=True,
+        evidence=("imports subprocess", "started a process"),
+    ),
+    # ------------------------------------------------------------ resource exhaustion
+    Attack(
+        "infinite_loop_before_answers", EXHAUSTION, _cell("""
+import signal
+
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+    signal.signal(sig, signal.SIG_IGN)
+while True:
+    pass
+"""),
+        target="grad_at", hangs=True,
+        evidence=("imports signal", "ran past its time limit"),
+    ),
+    Attack(
+        "infinite_loop_in_answer", EXHAUSTION, _cell("""
+def grad_at(f, x0):
+    while True:
+        pass
+"""),
+        where="in:grad_at", target="grad_at", hangs=True,
+        evidence=(),
+    ),
+    Attack(
+        "memory_bomb", EXHAUSTION, _cell("""
+chunks = []
+try:
+    blob = bytearray(64 * 1024 ** 3)
+except MemoryError:
+    print("no 64 GiB for me")
+while True:
+    chunks.append(bytearray(256 * 1024 ** 2))
+"""),
+        target="partial_derivatives",
+        evidence=("hit the memory limit (MemoryError)",),
+    ),
+    Attack(
+        "fill_the_disk", EXHAUSTION, _cell("""
+block = b"d" * 2 ** 20
+with open("filler", "wb") as out:
+    for _ in range(10_000):
+        out.write(block)
+"""),
+        target="grad_at",
+        evidence=("hit the file size limit",),
+    ),
+    Attack(
+        "fork_bomb", EXHAUSTION, _cell("""
+import os
+
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""),
+        target="grad_at", hangs=True, detaches=True,
+        evidence=("forks a process (os.fork)", "ran past its time limit"),
+    ),
+    Attack(
+        "os_exit_at_top_level", EXHAUSTION, "import os\nos._exit(0)\n",
+        target="grad_at",
+        evidence=("exits the interpreter (os._exit)", "killed its worker (exited with status 0)"),
+    ),
+    Attack(
+        "sigkill_self", EXHAUSTION, "import os\nos.kill(os.getpid(), 9)\n",
+        target="grad_at",
+        evidence=("signals a process (os.kill)", "killed its worker (killed by SIGKILL)"),
+    ),
+    Attack(
+        "deep_recursion", EXHAUSTION, _cell("""
+import sys
+
+sys.setrecursionlimit(10 ** 7)
+nested = []
+for _ in range(10 ** 6):
+    nested = [nested]
+repr(nested)  # recursion in C: overflows the stack
+"""),
+        target="grad_at",
+        evidence=("killed its worker",),
+    ),
+    Attack(
+        "os_exit_in_answer", EXHAUSTION, _cell("""
+import os
+
+
+def grad_at(f, x0):
+    os._exit(0)
+"""),
+        where="in:grad_at", target="grad_at",
+        evidence=("exits the interpreter (os._exit)", "during the grad_at check: exited with status 0"),
+    ),
+    Attack(
+        "exhaust_worker_restarts", EXHAUSTION, target="grad_at",
+        edit=_code_cells([f"import os\nos._exit({i})\n" for i in range(14)]),
+        evidence=("killed its worker (exited with status 11)",),
+    ),
+    Attack(
+        "slow_cells_replayed_after_exits", EXHAUSTION, target="grad_at", hangs=True,
+        edit=_code_cells(["import time\ntime.sleep(1)\n", "import os\nos._exit(0)\n"] * 40),
+        evidence=("used up its time budget",),
+    ),
+    # ------------------------------------------------------------ output flooding
+    Attack(
+        "one_30mb_line", FLOODING, 'print("x" * 30_000_000)\n', target="grad_at",
+        evidence=("printed past the output cap",),
+    ),
+    Attack(
+        "flood_from_answer", FLOODING, _cell("""
+import sys
+
+
+def grad_at(f, x0):
+    print("y" * 30_000_000)
+    sys.stderr.write("z" * 10_000_000)
+    return None
+"""),
+        where="in:grad_at", target="grad_at",
+    ),
+    Attack(
+        "raw_fd_flood", FLOODING, _cell("""
+import os
+import sys
+
+for fd in (1, 2):
+    os.write(fd, b"w" * 10_000_000)
+sys.__stdout__.write("v" * 10_000_000)
+"""),
+        target="grad_at",
+    ),
+    Attack(
+        "huge_error_message", FLOODING, 'raise ValueError("e" * 50_000_000)\n', target="grad_at",
+    ),
+    # ------------------------------------------------------------ notebook-structure tampering
+    Attack("test_cell_deleted", STRUCTURE, target="grad_at", edit=_delete_test,
+           notes=("test cells deleted or relabelled: test_grad_at",)),
+    Attack("test_cell_edited_to_pass", STRUCTURE, target="grad_at", edit=_test_to_pass),
+    Attack("test_cell_forges_success", STRUCTURE, target="grad_at", edit=_test_forges_success),
+    Attack("grade_ids_swapped", STRUCTURE, target="grad_at", edit=_swap_grade_ids),
+    Attack("test_cell_claims_answer_id", STRUCTURE, target="grad_at", edit=_test_claims_answer_id,
+           notes=("test cells deleted or relabelled: test_grad_at",)),
+    Attack("points_set_to_100", STRUCTURE, target="grad_at", edit=_points_100),
+    Attack("test_moved_above_solution", STRUCTURE, target="grad_at", edit=_test_above_solution),
+    Attack("correct_duplicate_before_wrong", STRUCTURE, target="grad_at",
+           edit=_duplicate_correct_first),
+    Attack("bogus_metadata_types", STRUCTURE, target="grad_at", edit=_bogus_metadata),
+    Attack("forged_outputs_and_points", STRUCTURE, target="grad_at", edit=_forged_outputs),
+    Attack(
+        "cell_labelled_as_test_hides_code", STRUCTURE,
+        "torch.allclose = lambda *a, **k: True\n", target="grad_at",
+        edit=lambda nb: nb["cells"][1]["metadata"].update(nbgrader={"grade_id": "test_grad_at"}),
+    ),
+    Attack("huge_notebook_near_the_cap", STRUCTURE, target="grad_at", edit=_huge_markdown(19)),
+    Attack("hundreds_of_code_cells", STRUCTURE, target="grad_at",
+           edit=_code_cells([f"x{i} = {i}\n" for i in range(420)])),
+    Attack(
+        "parser_bombs", EXHAUSTION, target="grad_at",
+        edit=_code_cells(["x = " + "-" * 190_000 + "1\n", "x = " + "(" * 100_000 + "1\n",
+                          "x = " + "not " * 45_000 + "1\n", "f" + "()" * 90_000 + "\n"]),
+    ),
+    # ------------------------------------------------------------ unsafe deserialisation
+    Attack(
+        "reduce_payload_answer", DESERIALISATION, _cell("""
+import os
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch COURSE_ROOT/PWNED",))
+
+    def __repr__(self):
+        return "tensor(4.)"
+
+
+def grad_at(f, x0):
+    return Payload()
+"""),
+        where="in:grad_at", target="grad_at",
+    ),
+    Attack(
+        "forged_reply_frame", DESERIALISATION, _FORGED_REPLY,
+        where="in:grad_at", target="grad_at",
+        evidence=("inspects the caller's frames (sys._getframe)",),
+    ),
+    Attack(
+        "garbage_on_channel", DESERIALISATION, _cell("""
+import os
+
+
+def grad_at(f, x0):
+    os.write(3, b"\\x00\\x00\\x00\\x05[[[[[")
+    return torch.tensor(4.0)
+"""),
+        where="in:grad_at", target="grad_at",
+    ),
+    Attack(
+        "hostile_answer_objects", DESERIALISATION, _cell("""
+class Hostile:
+    @property
+    def __class__(self):
+        return torch.Tensor
+
+    def __repr__(self):
+        return "r" * 10_000_000
+
+    def __len__(self):
+        raise SystemExit(0)
+
+    def __getattr__(self, name):
+        raise KeyboardInterrupt
+
+
+def derivative_on_grid(f, x):
+    nested = [Hostile()]
+    for _ in range(10_000):
+        nested = [nested]
+    return [nested, torch.zeros(10 ** 7), Hostile()]
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid",
+    ),
+)
+
+
+def attack(name: str) -> Attack:
+    """The attack with this name."""
+    return next(a for a in ATTACKS if a.name == name)
+
+
+# ---------------------------------------------------------------- honest faults
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("warning", "import warnings\nwarnings.warn('this is deprecated')\n"),
+    Fault("stderr_print", "import sys\nprint('debugging', file=sys.stderr)\n"),
+    Fault("extra_prints_in_answers", answers={
+        "grad_at": "def grad_at(f, x0):\n    print('computing', x0)\n"
+                   "    x = torch.tensor(float(x0), requires_grad=True)\n"
+                   "    f(x).backward()\n    print('grad', x.grad)\n    return x.grad\n",
+    }),
+    Fault("warning_and_stderr_in_answer", answers={
+        "grad_at": "import sys\nimport warnings\n\n\ndef grad_at(f, x0):\n"
+                   "    warnings.warn('about to differentiate')\n"
+                   "    print('x0 =', x0, file=sys.stderr)\n"
+                   "    x = torch.tensor(float(x0), requires_grad=True)\n"
+                   "    f(x).backward()\n    return x.grad\n",
+    }),
+    Fault("float64_answers", answers={
+        qid: next(a.source for a in correct_for(qid) if "float64" in a.name)
+        for qid in ("grad_at", "derivative_on_grid", "plot_function_and_derivative",
+                    "partial_derivatives")
+    }),
+    Fault("stray_sys_exit", "import sys\nsys.exit()\n"),
+    Fault("stray_exit_between_answers", "raise SystemExit(1)\n", where="after:test_SQ"),
+    Fault("infinite_loop_after_answers", "while True:\n    pass\n", where="end", hangs=True,
+          witnessed=True),
+    Fault("os_exit_after_answers", "import os\nos._exit(0)\n", where="end", witnessed=True),
+    Fault("answers_after_their_tests", edit=lambda nb: _move_answers_to_end(nb)),
+    Fault("magics_and_shell_lines", "%matplotlib inline\n!pip list\n%time y = 1\n"),
+    Fault("plt_show_and_open_figure", "plt.plot([1, 2, 3])\nplt.show()\n"),
+    Fault("input_call", "name = input('your name: ')\n"),
+    Fault("syntax_error_cell", "def broken(:\n    pass\n"),
+    Fault("grad_disabled_at_the_end", "torch.set_grad_enabled(False)\n", where="end"),
+)
+
+
+def _move_answers_to_end(nb: dict) -> None:
+    answers = [c for c in nb["cells"]
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+               and c["cell_type"] == "code"]
+    nb["cells"] = [c for c in nb["cells"] if c not in answers] + answers
+
+
+# ---------------------------------------------------------------- builders
+
+
+def _place(nb: nbformat.NotebookNode, source: str, where: str) -> nbformat.NotebookNode:
+    kind, _, anchor = where.partition(":")
+    if kind == "in":
+        return with_answers(nb, {anchor: source})
+    if kind == "after":
+        return with_extra_cell(nb, source, after=anchor)
+    if kind == "end":
+        return with_extra_cell(nb, source)
+    raise ValueError(f"unknown place {where!r}")
+
+
+def _as_bytes(nb: nbformat.NotebookNode, edit: Callable[[dict], None] | None) -> bytes:
+    data = json.loads(nbformat.writes(nb))
+    if edit is not None:
+        edit(data)
+    return json.dumps(data, indent=1).encode("utf-8")
+
+
+def baseline(item: Attack, release: nbformat.NotebookNode) -> bytes:
+    """The same submission without the attack: reference answers, `target` WRONG."""
+    nb = solved(release)
+    if item.target:
+        nb = with_answers(nb, {item.target: wrong_for(item.target)[0].source})
+    return _as_bytes(nb, None)
+
+
+def build(item: Attack, release: nbformat.NotebookNode, course_root: Path) -> tuple[bytes, int | None]:
+    """The attack's submission and the index of the cell holding the attack (None for edits only)."""
+    nb = solved(release)
+    if item.target and not item.where.startswith("in:"):
+        nb = with_answers(nb, {item.target: wrong_for(item.target)[0].source})
+    source = item.cell.replace("COURSE_ROOT", str(course_root))
+    if source:
+        nb = _place(nb, source, item.where)
+    index = next((i for i, c in enumerate(nb.cells) if source and c.source == source), None)
+    return _as_bytes(nb, item.edit), index
+
+
+def build_fault(fault: Fault, release: nbformat.NotebookNode) -> bytes:
+    """The fully correct notebook with the honest fault added."""
+    nb = with_answers(solved(release), fault.answers) if fault.answers else solved(release)
+    if fault.cell:
+        nb = _place(nb, fault.cell, fault.where)
+    return _as_bytes(nb, fault.edit)
