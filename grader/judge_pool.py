@@ -6,6 +6,7 @@ pool keeps every judge busy with a small queue, so memory stays flat in the size
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -88,8 +89,10 @@ class JudgePool:
             judge.stdin.flush()
 
     def _start(self) -> subprocess.Popen:
+        # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge_pool", str(self.course.root)],
+            [sys.executable, "-m", "grader.judge_pool", str(self.course.root)], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
 
@@ -133,6 +136,7 @@ def serve(course_root: str) -> None:
     held: list[SubmissionResult] = []
     with Grader(Course.at(course_root)) as grader:
         grader.warm_up()
+        gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True}) + "\n")
         while True:
             if held and not _input_waiting():

@@ -722,7 +722,8 @@ while True:
     Attack(
         "sigkill_self", EXHAUSTION, "import os\nos.kill(os.getpid(), 9)\n",
         target="grad_at",
-        evidence=("signals a process (os.kill)", "killed its worker (killed by SIGKILL)"),
+        # the worker is pid 1 of its namespace, so its own SIGKILL is ignored; the attempt is still named
+        evidence=("signals a process (os.kill)", "sent a signal to a process"),
     ),
     Attack(
         "deep_recursion", EXHAUSTION, _cell("""

@@ -59,6 +59,7 @@ def _warm_parent_env(package_root: Path) -> dict[str, str]:
         PYTHONPATH=str(package_root),
         PYTHONDONTWRITEBYTECODE="1",
         OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         MPLBACKEND="Agg",
         GRADER_SANDBOX_ROLE="warm-parent",

@@ -394,6 +394,7 @@ def scrub_environment(home: str) -> None:
         MPLBACKEND="Agg",
         MPLCONFIGDIR="/tmp/.matplotlib",
         OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
     )
 

@@ -26,7 +26,7 @@ from grader.sandbox.isolation import (
     CLONE_NEWUTS,
 )
 
-__all__ = ["Job", "describe_limits", "spawn"]
+__all__ = ["Job", "describe_limits", "outcome", "spawn"]
 
 _OTHER_NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 
@@ -98,9 +98,28 @@ def _spawn_root(job: Job, own_pidns_fd: int, forget: Callable[[], None]) -> int:
         isolation.setns(own_pidns_fd, CLONE_NEWPID)
         raise
     if pid == 0:
-        _in_child(lambda: _init_main(job, forget), job)
+        _in_child(lambda: _root_worker_main(job, forget), job)
     isolation.setns(own_pidns_fd, CLONE_NEWPID)
     return pid
+
+
+def _root_worker_main(job: Job, forget: Callable[[], None]) -> None:
+    """As root the worker itself is pid 1 of its namespace: no init to fork, and killing it
+    makes the kernel kill every process it started. Its exit status reaches the warm parent
+    through waitpid, so nothing is written on the status pipe."""
+    forget()
+    isolation.close_other_fds({0, 1, 2, job.channel_fd})
+    isolation.reset_signals()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _new_session()
+    isolation.set_parent_death_signal()
+    isolation.set_dumpable(False)
+    os.umask(0o022)
+    workdir = _contain(job)
+    job.containment["pid_namespace"] = (
+        "new pid namespace: the worker is its pid 1; killing it kills every process it started"
+    )
+    _worker_main(job, workdir)
 
 
 def _spawn_userns(job: Job, forget: Callable[[], None]) -> int:
@@ -213,7 +232,7 @@ def _reap_until(job: Job, worker: int, workdir: str) -> None:
         if pid == worker:
             cpu = usage.ru_utime + usage.ru_stime
             os.write(
-                job.status_fd, json.dumps(_outcome(status, cpu, job.limits["cpu_seconds"])).encode()
+                job.status_fd, json.dumps(outcome(status, cpu, job.limits["cpu_seconds"])).encode()
             )
             if job.mode == "none":
                 _kill_leftovers()
@@ -221,7 +240,7 @@ def _reap_until(job: Job, worker: int, workdir: str) -> None:
             os._exit(0)
 
 
-def _outcome(status: int, cpu: float, cpu_limit: int) -> dict:
+def outcome(status: int, cpu: float, cpu_limit: int) -> dict:
     if os.WIFSIGNALED(status):
         return {
             "kind": "signaled",

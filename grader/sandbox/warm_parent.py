@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from grader.sandbox import isolation
 from grader.sandbox.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
-from grader.sandbox.spawn import Job, describe_limits, spawn
+from grader.sandbox.spawn import Job, describe_limits, outcome, spawn
 
 __all__ = ["choose_mode", "main", "plan_containment", "warm_up"]
 
@@ -279,7 +279,7 @@ class WarmParentServer:
     def _reap(self) -> None:
         while self.running:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -289,8 +289,18 @@ class WarmParentServer:
                 self.by_id.pop(record.id, None)
                 send_frame(
                     self.control,
-                    {"op": "exited", "id": record.id, "outcome": _outcome(record, status)},
+                    {"op": "exited", "id": record.id, "outcome": self._outcome(record, status, usage)},
                 )
+
+    def _outcome(self, record: _Running, status: int, usage) -> dict:
+        written = _written_outcome(record)
+        if written is not None:
+            return written
+        if record.killed:
+            return {"kind": "killed"}
+        if self.mode == "root":  # the worker was our own child: its status is first-hand
+            return outcome(status, usage.ru_utime + usage.ru_stime, self.limits["cpu_seconds"])
+        return {"kind": "supervisor", "value": status}
 
     def _kill_all(self) -> None:
         for pid, record in list(self.running.items()):
@@ -303,21 +313,18 @@ class WarmParentServer:
                 pass
 
 
-def _outcome(record: _Running, status: int) -> dict:
+def _written_outcome(record: _Running) -> dict | None:
+    """What a supervising init wrote about its worker's end, if there was one."""
     try:
         written = os.read(record.status_fd, 4096)
     except OSError:
         written = b""
     finally:
         os.close(record.status_fd)
-    if written:
-        try:
-            return json.loads(written)
-        except ValueError:
-            pass
-    if record.killed:
-        return {"kind": "killed"}
-    return {"kind": "supervisor", "value": status}
+    try:
+        return json.loads(written) if written else None
+    except ValueError:
+        return None
 
 
 def _drain(fd: int) -> None:
