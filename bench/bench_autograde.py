@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
           f"including {startup:.1f} s to start the judges")
     print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission")
     print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
+    for student in sorted(kit_scores):
+        if kit_scores[student] != serial_scores.get(student):
+            print(f"  differs for {student}: {kit_scores[student]} / {serial_scores.get(student)}")
     print(f"peak memory of the N={args.students} run (PSS of the whole process tree): {memory.peak / 2**20:.0f} MB")
     print(f"ratio_vs_nbgrader={stock / kit_sample:.1f} ratio_to_floor={kit_big / floor_per_core:.2f} "
           f"per_submission_s={kit_big:.4f} peak_rss_mb={memory.peak / 2**20:.0f}")

@@ -82,10 +82,28 @@ class Course:
         return sorted(p.name for p in base.iterdir() if (p / self.assignment).is_dir())
 
     def secret(self) -> bytes:
-        """The per-course secret that seeds hidden inputs; created (mode 0600) on first use."""
+        """The per-course secret that seeds hidden inputs; created (mode 0600) on first use.
+
+        It is written whole under a private name and linked into place, so judges starting
+        together all read the same complete secret.
+        """
         path = self.root / SECRET_FILE
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+            _create_atomically(path, secrets.token_hex(32))
+        text = path.read_text().strip()
+        if not text:
+            raise CourseError(f"{path} is empty; delete it to make a new secret (hidden inputs will change)")
+        return text.encode()
+
+
+def _create_atomically(path: Path, text: str) -> None:
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    try:
+        os.link(draft, path)
+    except FileExistsError:  # another judge made it first: use theirs
+        pass
+    finally:
+        os.unlink(draft)

@@ -28,6 +28,7 @@ class JudgePool:
 
     def __init__(self, course: Course, jobs: int):
         self.course = course
+        course.secret()  # made once here, before judges that would each try to make it
         self.judges = [self._start() for _ in range(jobs)]
         self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
         for judge in self.judges:  # started together, so their warm-ups overlap
