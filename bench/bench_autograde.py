@@ -134,7 +134,7 @@ def time_floor(course: Course, students: list[str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1000)
-    parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--sample", type=int, default=40, help="students graded by stock nbgrader too")
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--output", type=Path, default=Path("bench-output"))
     args = parser.parse_args(argv)
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kit autograde, N={args.students}: {kit_big:.4f} s/submission; {whole:.1f} s in all "
           f"including {startup:.1f} s to start the judges")
     print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission")
+    print(f"stock nbgrader on the sample / the kit on the whole class: {stock / kit_big:.1f}")
     print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
     for student in sorted(kit_scores):
         if kit_scores[student] != serial_scores.get(student):
