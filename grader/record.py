@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.api import Gradebook
+from sqlalchemy.exc import SAWarning
 
 from .course import Course
 from .export import STATUS_FILE
@@ -54,6 +56,13 @@ class GradebookWriter:
         (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), indent=1))
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
+        # nbgrader's own submission bookkeeping trips SQLAlchemy's autoflush warnings; they are
+        # nbgrader's, harmless, and would bury the progress line
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            self._save_grades(result, nb)
+
+    def _save_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         gb, course = self.gradebook, self.course
         gb.update_or_create_student(result.student)
         extra = {"timestamp": result.timestamp} if result.timestamp else {}
