@@ -8,7 +8,7 @@ from pathlib import Path
 from .course import Course
 from .judge import GradingPlan, judge_notebook, judge_submission
 from .remote import WorkerSession
-from .results import SubmissionResult
+from .results import SubmissionResult, ungraded_result
 
 __all__ = ["Grader"]
 
@@ -34,21 +34,14 @@ class Grader:
         The first check of a kind pays one-time costs (lazy imports inside torch, first
         autograd calls); paying them here keeps them out of the first students' grading.
         """
-        import matplotlib
+        import matplotlib.pyplot as plt
 
-        from .banks import EXPLAIN_BUG, reference
+        from .banks import EXPLAIN_BUG, reference_namespace
         from .checks import run_question, seed_rng
         from .questions import AUTOGRADED
         from .subject import LocalSubject
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import torch
-
-        namespace = {"torch": torch, "plt": plt}
-        for q in AUTOGRADED:
-            exec(reference(q.id).source, namespace)  # the kit's own answers, never a student's
-        subject = LocalSubject(namespace)
+        subject = LocalSubject(reference_namespace())
         for q in AUTOGRADED:
             run_question(q.id, subject, seed_rng(b"warm-up", EXPLAIN_BUG.name, q.id))
         plt.close("all")
@@ -73,25 +66,24 @@ class Grader:
         With settle=False the caller must call `settle()` before recording the result: the
         workers were killed, but their deaths are confirmed later so the next job can start.
         """
+        notebook = f"{self.course.notebook}.ipynb"
+        return self._judged(lambda: judge_submission(self.course, student, self.plan, self._session),
+                            student, notebook, settle)
+
+    def grade_notebook(self, path: Path, student: str = "student") -> SubmissionResult:
+        """Grade a notebook file that is not in submitted/; returns once its workers are dead."""
+        return self._judged(lambda: judge_notebook(Path(path), student, self.plan, self._session),
+                            student, Path(path).name, True)
+
+    def _judged(self, judge, student: str, notebook: str, settle: bool) -> SubmissionResult:
         try:
-            result = judge_submission(self.course, student, self.plan, self._session)
+            result = judge()
         except Exception as exc:  # the batch must never lose a student to a judge-side fault
-            result = _crashed(student, f"{self.course.notebook}.ipynb", exc)
+            result = ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"])
         self._unsettled.append(self._killed)
         self._killed = []
         if settle:
             self.settle()
-        return result
-
-    def grade_notebook(self, path: Path, student: str = "student") -> SubmissionResult:
-        """Grade a notebook file that is not in submitted/; returns once its workers are dead."""
-        try:
-            result = judge_notebook(Path(path), student, self.plan, self._session)
-        except Exception as exc:
-            result = _crashed(student, Path(path).name, exc)
-        self._unsettled.append(self._killed)
-        self._killed = []
-        self.settle()
         return result
 
     def settle(self, keep_last: int = 0) -> None:
@@ -107,9 +99,3 @@ class Grader:
             finally:
                 session.close()
                 self._killed.extend(session.killed)
-
-
-def _crashed(student: str, notebook: str, exc: Exception) -> SubmissionResult:
-    from .results import ungraded_result
-
-    return ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"])

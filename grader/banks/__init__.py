@@ -13,6 +13,7 @@ __all__ = [
     "broken_file",
     "correct_for",
     "reference",
+    "reference_namespace",
     "wrong_for",
 ]
 
@@ -59,3 +60,22 @@ def answer(name: str) -> Answer:
         if a.name == name:
             return a
     raise KeyError(f"no answer named {name!r} in the banks")
+
+
+def reference_namespace() -> dict:
+    """A namespace holding every question's reference answer, as if a notebook had run them.
+
+    Used to warm processes up on the kit's own answers, never on a student's.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from grader.questions import AUTOGRADED
+
+    namespace = {"torch": torch, "plt": plt}
+    for q in AUTOGRADED:
+        exec(reference(q.id).source, namespace)
+    return namespace

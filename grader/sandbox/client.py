@@ -470,19 +470,24 @@ class Worker:
             return "closed"
         return describe_exit(self._exit or {})
 
-    def _kill(self) -> None:
-        """Kill the worker's whole tree and wait until the warm parent has reaped it."""
+    def _kill(self, timeout: float = _EXIT_WAIT) -> None:
+        """Kill the worker's whole tree (once) and wait until the warm parent has reaped it."""
         if self._exit is not None:
             return
-        link = self._parent._link
-        self._exit = link.exits.pop(self.id, None)
+        self._send_kill()
         if self._exit is None:
+            self._exit = self._parent._link.wait_exit(self.id, timeout) or dict(_LOST)
+
+    def _send_kill(self) -> None:
+        """Ask the warm parent to kill the worker, unless its exit is already known or asked for."""
+        link = self._parent._link
+        self._exit = self._exit or link.exits.pop(self.id, None)
+        if self._exit is None and not self._kill_sent:
             try:
                 link.send({"op": "kill", "id": self.id})
+                self._kill_sent = True
             except OSError:
                 self._exit = dict(_LOST)
-                return
-            self._exit = link.wait_exit(self.id, _EXIT_WAIT) or dict(_LOST)
 
     def close(self, wait: bool = True) -> None:
         """Kill the worker and everything it started.
@@ -499,30 +504,13 @@ class Worker:
         if wait:
             self._settle(_EXIT_WAIT)
             return
-        link = self._parent._link
-        self._exit = self._exit or link.exits.pop(self.id, None)
-        if self._exit is None:
-            try:
-                link.send({"op": "kill", "id": self.id})
-                self._kill_sent = True
-            except OSError:
-                self._exit = dict(_LOST)
+        self._send_kill()
         self._parent._dying[self.id] = self
 
     def _settle(self, timeout: float) -> None:
         """Wait for the exit notice (killing first if need be), then free the worker's uid."""
         try:
-            if self._exit is None:
-                link = self._parent._link
-                self._exit = link.exits.pop(self.id, None)
-                if self._exit is None and not self._kill_sent:
-                    try:
-                        link.send({"op": "kill", "id": self.id})
-                    except OSError:
-                        self._exit = dict(_LOST)
-                        return
-                if self._exit is None:
-                    self._exit = link.wait_exit(self.id, timeout) or dict(_LOST)
+            self._kill(timeout)
         finally:
             self._lease.release()
 

@@ -34,31 +34,11 @@ def warm_up() -> dict:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     TransformerManager().transform_cell("%matplotlib inline\nx = 1\n!echo\n")
-    _warm_autograd(torch)
-    _warm_figure(plt, torch)
+    _warm_figure(plt, torch)  # drawing: the probes below only build figures
     probes = _import_probes()
     if run_probe is not None:
         _warm_probes(torch, plt)
     return {"probes": probes}
-
-
-def _warm_autograd(torch) -> None:
-    x = torch.linspace(-1.0, 1.0, 5, dtype=torch.float64, requires_grad=True)
-    (grad,) = torch.autograd.grad((x**3 + torch.sin(x)).sum(), x, create_graph=True)
-    grad.sum().backward()
-
-    class Cube(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, inp):
-            ctx.save_for_backward(inp)
-            return inp**3
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (inp,) = ctx.saved_tensors
-            return 3 * inp**2 * grad_output
-
-    Cube.apply(torch.randn(4, requires_grad=True)).sum().backward()
 
 
 def _warm_figure(plt, torch) -> None:
@@ -88,15 +68,12 @@ def _warm_probes(torch, plt) -> None:
     This pays the lazy imports and first-call costs a worker would otherwise pay on every job
     (explicit upstream gradients import torch's symbolic-shapes module and sympy, for example).
     """
-    from grader.banks import reference
+    from grader.banks import reference_namespace
     from grader.subject import make_request
     from grader.values import Fn
     from grader.vocabulary import ONE_ARGUMENT, TWO_ARGUMENTS
 
-    namespace = {"torch": torch, "plt": plt}
-    for qid in ("grad_at", "attributes", "derivative_on_grid", "plot_function_and_derivative",
-                "partial_derivatives", "SQ", "MulConstant", "leaves"):
-        exec(reference(qid).source, namespace)
+    namespace = reference_namespace()
     vector = torch.linspace(-1.0, 1.0, 4, dtype=torch.float64)
     for request in (
         make_request("call", "grad_at", args=(Fn(ONE_ARGUMENT[0]), 2)),
