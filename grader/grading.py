@@ -32,7 +32,8 @@ class Grader:
         """Run every check once against the kit's own reference answers, in this (trusted) process.
 
         The first check of a kind pays one-time costs (lazy imports inside torch, first
-        autograd calls); paying them here keeps them out of the first students' grading.
+        autograd calls, IPython's cell transformer, nbgrader's timestamp parser); paying them
+        here keeps them out of the first students' grading.
         """
         import matplotlib.pyplot as plt
 
@@ -40,11 +41,14 @@ class Grader:
         from .checks import run_question, seed_rng
         from .questions import AUTOGRADED
         from .subject import LocalSubject
+        from .tamper import scan_cells
 
         subject = LocalSubject(reference_namespace())
         for q in AUTOGRADED:
             run_question(q.id, subject, seed_rng(b"warm-up", EXPLAIN_BUG.name, q.id))
         plt.close("all")
+        scan_cells([(0, "%matplotlib inline\nimport torch\n")])  # imports IPython's cell transformer
+        _import_timestamp_parser()
 
     def __enter__(self) -> "Grader":
         return self
@@ -99,3 +103,8 @@ class Grader:
             finally:
                 session.close()
                 self._killed.extend(session.killed)
+
+
+def _import_timestamp_parser() -> None:
+    """Submission timestamps are parsed with nbgrader's parser; importing nbgrader takes about a second."""
+    from nbgrader.utils import parse_utc  # noqa: F401

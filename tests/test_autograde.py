@@ -53,6 +53,19 @@ def test_autograde_scores_every_student_and_never_aborts(small_class):
         assert read_status(small_class, student)["status"] == results[student].status
 
 
+def test_autograded_notebooks_are_valid_and_show_each_verdict(small_class):
+    """Does each autograded notebook pass nbformat's validation, with bob's SQ verdict as an error output?"""
+    autograde(small_class, jobs=1, show_progress=False)
+    for student in ("alice", "bob", "carol", "erin"):
+        text = small_class.autograded_notebook(student).read_text()
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        assert len(text.splitlines()) < 2 * len(nb.cells) + 20, "one line per cell keeps the file diffable"
+    bob = nbformat.read(small_class.autograded_notebook("bob"), as_version=4)
+    [sq_test] = [c for c in bob.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SQ"]
+    assert sq_test.outputs[0].output_type == "error" and "grad_output" in sq_test.outputs[0].evalue
+
+
 def test_regrading_gives_identical_verdicts(small_class):
     """Does a second autograde give the same score and messages for every question?"""
     first = {r.student: r.to_json() for r in autograde(small_class, jobs=1, show_progress=False)}

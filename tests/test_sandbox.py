@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.sandbox import CellReport, Limits, ProbeFailed, WarmParent
+from grader.sandbox import CellReport, Limits, ProbeFailed, WarmParent, hugepages
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
@@ -450,6 +450,26 @@ def test_containment_is_described(parent):
     assert set(containment) >= {"user", "network", "filesystem", "pid_namespace", "limits"}
     if os.geteuid() == 0:
         assert containment["user"].startswith("uid 61")
+
+
+def test_warm_image_huge_pages_are_reported(parent):
+    """Does the containment report say whether the warm image sits in huge pages (it is best effort)?"""
+    huge_pages = parent.containment["huge_pages"]
+    assert huge_pages.endswith("in huge pages") or huge_pages.startswith("not available")
+
+
+def test_only_private_anonymous_memory_is_collapsed(tmp_path):
+    """Are file-backed, shared and read-only mappings left alone, and ranges cut to whole 2 MiB pages?"""
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "00200000-00a00000 rw-p 00000000 00:00 0                          [heap]\n"
+        "7f0000100000-7f0000700000 rw-p 00000000 00:00 0 \n"
+        "7f0000800000-7f0000c00000 rw-s 00000000 00:01 12                 /dev/zero (deleted)\n"
+        "7f0001000000-7f0001400000 rw-p 00000000 08:01 99                 /usr/lib/libtorch.so\n"
+        "7f0002000000-7f0002400000 r--p 00000000 00:00 0 \n"
+        "7f0003000000-7f0003100000 rw-p 00000000 00:00 0 \n"
+    )
+    assert hugepages._anonymous_ranges(str(maps)) == [(0x200000, 0xA00000), (0x7F0000200000, 0x7F0000600000)]
 
 
 # ---------------------------------------------------------------- speed

@@ -288,7 +288,8 @@ class WarmParent:
                 self.start_worker().close()
             except RuntimeError as exc:
                 return dict(self.plan) | {"workers": f"cannot start: {exc}"}
-        return dict(self._last_containment or self.plan) | {"probes": self.plan.get("probes")}
+        warm = {key: self.plan.get(key) for key in ("probes", "huge_pages")}
+        return dict(self._last_containment or self.plan) | warm
 
     def close(self) -> None:
         """Kill every worker (the spare too), then the warm parent."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from grader.sandbox import isolation
 from grader.sandbox.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
+from grader.sandbox.hugepages import collapse_private_memory
 from grader.sandbox.spawn import Job, describe_limits, outcome, spawn
 
 __all__ = ["choose_mode", "main", "plan_containment", "warm_up"]
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     control = socket.socket(fileno=args.control_fd)
     warm = warm_up()
     _freeze_heap()
+    warm["huge_pages"] = collapse_private_memory()
     mode = config.get("mode") or choose_mode()
     plan = plan_containment(mode, config["limits"]) | warm
     send_frame(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
