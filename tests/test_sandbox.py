@@ -326,6 +326,15 @@ def test_cwd_is_empty_and_not_on_sys_path(worker):
     )
 
 
+def test_no_cached_finder_lists_the_course_tree(worker):
+    """Are the warm parent's cached directory listings of the kit and course gone from the worker?"""
+    cached = value_of(worker, "list(__import__('sys').path_importer_cache)")
+    assert cached, "the library directories' finders should be kept"
+    libraries = (sys.prefix + "/", sys.base_prefix + "/")
+    assert not [entry for entry in cached if not (entry + "/").startswith(libraries)]
+    assert not [entry for entry in cached if entry.startswith(str(COURSE_ROOT / "grader"))]
+
+
 def test_worker_runs_unprivileged(worker):
     """Does student code run as the unprivileged worker uid with no capabilities?"""
     status = value_of(worker, "open('/proc/self/status').read()")
