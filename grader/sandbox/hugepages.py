@@ -28,13 +28,11 @@ def collapse_private_memory(maps_path: str = "/proc/self/maps") -> str:
     Best effort: a kernel without MADV_COLLAPSE, or one that cannot find free huge pages,
     leaves the memory as it was, and workers are only slower to fork.
     """
-    collapsed = failed = 0
-    last_error = 0
+    collapsed = last_error = 0
     for start, end in _anonymous_ranges(maps_path):
         if _libc.madvise(start, end - start, MADV_COLLAPSE) == 0:
             collapsed += end - start
         else:
-            failed += 1
             last_error = ctypes.get_errno()
     if not collapsed:
         why = os.strerror(last_error) if last_error else "no anonymous memory large enough"
