@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 
 import nbformat
 from nbgrader import utils as nbutils
-from nbgrader.api import Gradebook
+from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy.exc import SAWarning
 
 from .course import Course
@@ -20,15 +21,34 @@ OUTPUT_CHARS = 4000
 
 
 class GradebookWriter:
-    """Holds one gradebook session open and records submissions into it as they arrive."""
+    """Holds one gradebook session open and records submissions into it as they arrive.
+
+    Rows are nbgrader's own (students, submissions and their grades and comments, built as
+    nbgrader's add_submission and SaveAutoGrades build them) and are committed together every
+    COMMIT_EVERY submissions or COMMIT_SECONDS, and on close: nbgrader's one-call-per-row API
+    commits three times per student and reloads the assignment after each commit, which made
+    the writer the largest single cost of grading a new class.
+    """
+
+    COMMIT_EVERY = 50
+    COMMIT_SECONDS = 1.0
 
     def __init__(self, course: Course):
         self.course = course
         self.release = nbformat.read(course.release_notebook(), as_version=4)
         self.gradebook = Gradebook(course.db_url, course.course_id)
+        assignment = self.gradebook.find_assignment(course.assignment)
+        self.assignment_id = assignment.id
+        # the assignment's structure never changes while it is graded: read it once
+        self.notebook_cells = {notebook.id: _cell_rows(notebook) for notebook in assignment.notebooks}
         notebook = self.gradebook.find_notebook(course.notebook, course.assignment)
-        # cell ids never change within an assignment; naming them once spares a query per grade
+        self.notebook_id = notebook.id
         self.cell_names = {cell.id: cell.name for cell in [*notebook.grade_cells, *notebook.solution_cells, *notebook.task_cells]}
+        self.students = {student.id for student in self.gradebook.students}
+        self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
+                          .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
+        self.uncommitted: set[str] = set()
+        self.last_commit = time.monotonic()
 
     def __enter__(self) -> "GradebookWriter":
         return self
@@ -37,14 +57,27 @@ class GradebookWriter:
         self.close()
 
     def close(self) -> None:
-        self.gradebook.close()
+        """Commit what was recorded (also when grading was interrupted) and let go of the gradebook."""
+        try:
+            self.commit()
+        finally:
+            self.gradebook.close()
 
     def record(self, result: SubmissionResult) -> nbformat.NotebookNode:
         """Write the autograded notebook and the grades of one submission; return the notebook."""
         nb = autograded_notebook(self.release, result)
         self._write_notebook(result, nb)
         self._write_grades(result, nb)
+        if len(self.uncommitted) >= self.COMMIT_EVERY or time.monotonic() - self.last_commit >= self.COMMIT_SECONDS:
+            self.commit()
         return nb
+
+    def commit(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            self.gradebook.db.commit()
+        self.uncommitted.clear()
+        self.last_commit = time.monotonic()
 
     def _write_notebook(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         path = self.course.autograded_notebook(result.student)
@@ -55,26 +88,60 @@ class GradebookWriter:
         (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), indent=1))
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
-        # nbgrader's own submission bookkeeping trips SQLAlchemy's autoflush warnings; they are
-        # nbgrader's, harmless, and would bury the progress line
+        # nbgrader's models trip SQLAlchemy's relationship warnings; they are nbgrader's,
+        # harmless, and would bury the progress line
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
-            self._save_grades(result, nb)
+            notebook = self._submitted_notebook(result)
+            grades = {self.cell_names[grade.cell_id]: grade for grade in notebook.grades}
+            comments = {self.cell_names[comment.cell_id]: comment for comment in notebook.comments}
+            for cell in nb.cells:
+                if nbutils.is_grade(cell):
+                    _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
+                if nbutils.is_solution(cell) or nbutils.is_task(cell):
+                    _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
+        self.uncommitted.add(result.student)
 
-    def _save_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
-        gb, course = self.gradebook, self.course
-        gb.update_or_create_student(result.student)
-        extra = {"timestamp": result.timestamp} if result.timestamp else {}
-        submission = gb.update_or_create_submission(course.assignment, result.student, **extra)
-        [notebook] = [n for n in submission.notebooks if n.name == course.notebook]
-        grades = {self.cell_names[grade.cell_id]: grade for grade in notebook.grades}
-        comments = {self.cell_names[comment.cell_id]: comment for comment in notebook.comments}
-        for cell in nb.cells:
-            if nbutils.is_grade(cell):
-                _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
-            if nbutils.is_solution(cell) or nbutils.is_task(cell):
-                _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
-        gb.db.commit()
+    def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
+        """This submission's notebook row, the submission (and student) created if new."""
+        timestamp = nbutils.parse_utc(result.timestamp) if result.timestamp else None
+        if result.student in self.uncommitted:
+            self.commit()  # the same student twice in one run: find the row just written
+        if result.student not in self.submitted:
+            return self._new_submission(result.student, timestamp)
+        with self.gradebook.db.no_autoflush:
+            submission = self.gradebook.find_submission(self.course.assignment, result.student)
+            if timestamp:
+                submission.timestamp = timestamp
+            [notebook] = [n for n in submission.notebooks if n.notebook_id == self.notebook_id]
+        return notebook
+
+    def _new_submission(self, student_id: str, timestamp) -> SubmittedNotebook:
+        """As nbgrader's add_submission: the submission mirrors every notebook and cell of the assignment."""
+        db = self.gradebook.db
+        if student_id not in self.students:
+            db.add(Student(id=student_id))
+            self.students.add(student_id)
+        submission = SubmittedAssignment(assignment_id=self.assignment_id, student_id=student_id, timestamp=timestamp)
+        mine = None
+        for notebook_id, (grade_cells, comment_cells) in self.notebook_cells.items():
+            notebook = SubmittedNotebook(notebook_id=notebook_id, assignment=submission)
+            for cell_id in grade_cells:
+                Grade(cell_id=cell_id, notebook=notebook)
+            for cell_id in comment_cells:
+                Comment(cell_id=cell_id, notebook=notebook)
+            if notebook_id == self.notebook_id:
+                mine = notebook
+        db.add(submission)
+        self.submitted.add(student_id)
+        return mine
+
+
+def _cell_rows(notebook) -> tuple[list[str], list[str]]:
+    """Ids of the cells that get a grade row and of those that get a comment row, as add_submission orders them."""
+    grades = [cell.id for cell in notebook.grade_cells] + [cell.id for cell in notebook.task_cells]
+    comments = [cell.id for cell in notebook.solution_cells] + [cell.id for cell in notebook.task_cells]
+    return grades, comments
 
 
 def _save_grade(grade, cell) -> None:

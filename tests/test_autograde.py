@@ -11,9 +11,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 from grader.banks import BROKEN
-from grader.batch import autograde
+from grader.batch import autograde, grade_in_parallel
 from grader.export import export_grades, read_status
 from grader.feedback import generate_feedback
+from grader.record import GradebookWriter
 from grader.scenarios import solved, with_answers, write_submission
 
 
@@ -71,6 +72,65 @@ def test_regrading_gives_identical_verdicts(small_class):
     first = {r.student: r.to_json() for r in autograde(small_class, jobs=1, show_progress=False)}
     second = {r.student: r.to_json() for r in autograde(small_class, jobs=2, show_progress=False)}
     assert first == second
+
+
+class ReplayPool:
+    """Stands in for the judges: hands over results graded earlier, then maybe an interruption."""
+
+    def __init__(self, results, *, interrupt_after: int | None = None, before_each=None):
+        self.results, self.interrupt_after, self.before_each = results, interrupt_after, before_each
+
+    def grade(self, students):
+        for count, result in enumerate(self.results):
+            if count == self.interrupt_after:
+                raise KeyboardInterrupt
+            if self.before_each:
+                self.before_each()
+            yield result
+
+
+def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class):
+    """Does regrading keep a TA's manual score, flag it for review, and update the auto score?"""
+    autograde(small_class, jobs=1, show_progress=False)
+    with Gradebook(small_class.db_url, small_class.course_id) as gb:
+        grade = gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, "bob")
+        grade.manual_score = 2
+        gb.db.commit()
+    autograde(small_class, jobs=2, show_progress=False)
+    with Gradebook(small_class.db_url, small_class.course_id) as gb:
+        bob = gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, "bob")
+        alice = gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, "alice")
+        assert (bob.manual_score, bob.auto_score, bob.needs_manual_grade) == (2, 0, True)
+        assert (alice.manual_score, alice.auto_score, alice.needs_manual_grade) == (None, 3, False)
+        assert len(gb.assignment_submissions(small_class.assignment)) == 5, "regrading adds no submissions"
+
+
+def test_grades_reach_the_gradebook_while_the_class_is_graded(small_class, monkeypatch):
+    """Can a TA see the first students' grades in the gradebook before the run ends?"""
+    graded = list(grade_in_parallel(small_class, ["alice", "bob", "carol"], jobs=1))
+    monkeypatch.setattr(GradebookWriter, "COMMIT_EVERY", 2)
+    seen = []
+    autograde(small_class, pool=ReplayPool(graded, before_each=lambda: seen.append(scores(small_class))),
+              show_progress=False)
+    assert seen[-1] == {"alice": 16, "bob": 13}, "two results were recorded before the third arrived"
+    assert scores(small_class) == {"alice": 16, "bob": 13, "carol": 0}
+
+
+def test_an_interrupted_run_keeps_every_grade_it_recorded(small_class):
+    """If grading stops (Ctrl-C) after two students, are both in the gradebook?"""
+    graded = list(grade_in_parallel(small_class, ["alice", "bob", "carol"], jobs=1))
+    with pytest.raises(KeyboardInterrupt):
+        autograde(small_class, pool=ReplayPool(graded, interrupt_after=2), show_progress=False)
+    assert scores(small_class) == {"alice": 16, "bob": 13}
+
+
+def test_the_same_student_twice_in_one_run_keeps_one_submission(small_class):
+    """Does recording a student twice in one session update their submission instead of failing?"""
+    [alice] = grade_in_parallel(small_class, ["alice"], jobs=1)
+    with GradebookWriter(small_class) as writer:
+        writer.record(alice)
+        writer.record(alice)
+    assert scores(small_class) == {"alice": 16}
 
 
 def test_export_writes_one_row_per_student_and_a_column_per_question(small_class):
