@@ -14,6 +14,7 @@ from .checks import run_question, seed_rng
 from .course import Course
 from .intake import UnreadableNotebook, find_submission_file, read_notebook
 from .questions import AUTOGRADED
+from .remote import definition_source
 from .subject import LocalSubject
 
 __all__ = ["warm_floor_seconds"]
@@ -35,19 +36,25 @@ def _run_all(course: Course, students: list[str]) -> None:
         except UnreadableNotebook:
             continue
         namespace = {"__name__": "__main__"}
-        for cell in cells:
-            if cell.cell_type == "code" and not (cell.grade_id or "").startswith("test_"):
-                _run_cell(cell.source, namespace)
-        subject = LocalSubject(namespace)
+        sources = [_run_cell(cell.source, namespace) for cell in cells
+                   if cell.cell_type == "code" and not (cell.grade_id or "").startswith("test_")]
+        # answers' source text is found in the cells, as the judge finds it
+        subject = LocalSubject(namespace, source_lookup=lambda name, sources=sources: definition_source(sources, name))
         for q in AUTOGRADED:
             run_question(q.id, subject, seed_rng(b"floor", student, q.id))
 
 
-def _run_cell(source: str, namespace: dict) -> None:
+def _run_cell(source: str, namespace: dict) -> str:
+    """Run one cell as Python; return the Python it stands for."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
-            exec(compile(TransformerManager().transform_cell(source), "<cell>", "exec"), namespace)
+            python = TransformerManager().transform_cell(source)
+        except BaseException:  # noqa: B036 -- the banks include cells no transformer accepts
+            return source
+        try:
+            exec(compile(python, "<cell>", "exec"), namespace)
         except BaseException:  # noqa: B036 -- the banks include cells that raise or exit
             pass
+    return python
