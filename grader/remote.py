@@ -128,7 +128,7 @@ class WorkerSession:
         if skipped:
             outcome.status, outcome.error = "skipped", f"not run: {skipped}"
             return outcome
-        report = self.worker.run_cell(cell.index, cell.source, timeout=self._time_left(self.cell_timeout))
+        report = self._run_in_worker(cell, self._time_left(self.cell_timeout))
         outcome.status, outcome.output, outcome.error = report.status, report.output, report.error
         self.events.extend(f"cell {cell.index}: {event}" for event in report.events + _limits_hit(report))
         if report.status in ("died", "timeout"):
@@ -163,7 +163,11 @@ class WorkerSession:
             timeout = self._time_left(self.cell_timeout)
             if timeout <= 0:
                 break
-            self.worker.run_cell(cell.index, cell.source, timeout=timeout)
+            self._run_in_worker(cell, timeout)
+
+    def _run_in_worker(self, cell, timeout: float):
+        """The worker runs the Python the checks and the tamper scan read, transformed once here."""
+        return self.worker.run_cell(cell.index, python_source(cell.source), timeout=timeout, is_python=True)
 
     def _note_failure(self, text: str) -> None:
         self.events.append(text)

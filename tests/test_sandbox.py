@@ -114,6 +114,15 @@ def test_magics_and_shell_lines_do_nothing(worker):
     assert value_of(worker, "timed") == 42
 
 
+def test_python_from_the_judge_is_run_as_it_is(worker):
+    """Does a cell the judge already transformed run untouched, so IPython syntax is not transformed twice?"""
+    transformed = "get_ipython().run_line_magic('matplotlib', 'inline')\nmarker = 'ran'"
+    assert worker.run_cell(0, transformed, is_python=True).status == "ok"
+    assert value_of(worker, "marker") == "ran"
+    report = worker.run_cell(1, "%matplotlib inline", is_python=True)
+    assert report.status == "error" and "SyntaxError" in report.error
+
+
 def test_warnings_are_not_errors(worker):
     """Is a warning only output, never an error status?"""
     report = run(worker, "import warnings\nwarnings.warn('careful')\nok = True")

@@ -363,8 +363,12 @@ class Worker:
         self._exit = self._parent._link.exits.pop(self.id, None)
         return self._exit is None
 
-    def run_cell(self, index: int, source: str, timeout: float = 10.0) -> CellReport:
-        """Run one cell; "died" and "timeout" come from the judge's own observation, not the worker's word."""
+    def run_cell(self, index: int, source: str, timeout: float = 10.0, *, is_python: bool = False) -> CellReport:
+        """Run one cell; "died" and "timeout" come from the judge's own observation, not the worker's word.
+
+        With `is_python` the source is plain Python (IPython syntax already transformed) and
+        the worker compiles it as it is.
+        """
         if not self.alive:
             return CellReport(
                 index, "died", error=f"the worker is not running ({self._exit_text()})"
@@ -372,7 +376,7 @@ class Worker:
         if len(source.encode("utf-8", "replace")) > self._max_frame // 2:
             return CellReport(index, "error", error="the cell is too large to run")
         try:
-            reply = self._exchange({"op": "run", "index": index, "source": source}, timeout)
+            reply = self._exchange({"op": "run", "index": index, "source": source, "python": is_python}, timeout)
             return _cell_report(index, reply, self._parent.limits.output_cap)
         except _Killed:
             return CellReport(

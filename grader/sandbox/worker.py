@@ -112,9 +112,9 @@ class CellRunner:
     def _run_source(self, source: str, filename: str = "<magic>") -> None:
         self._execute(*self._compile(source, filename))
 
-    def _compile(self, source: str, filename: str) -> tuple:
+    def _compile(self, source: str, filename: str, *, is_python: bool = False) -> tuple:
         # A fresh TransformerManager: one the student could reach would let them rewrite later cells.
-        code = TransformerManager().transform_cell(source)
+        code = source if is_python else TransformerManager().transform_cell(source)
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         body, last = _split_last_expression(ast.parse(code, filename))
         shown = last is not None and not source.rstrip().endswith(";")
@@ -130,12 +130,15 @@ class CellRunner:
                 self.namespace["_"] = value
                 print(repr(value))
 
-    def run_cell(self, index: int, source: str) -> dict:
-        """Run one cell; every exception, SystemExit and KeyboardInterrupt included, is reported."""
+    def run_cell(self, index: int, source: str, *, is_python: bool = False) -> dict:
+        """Run one cell; every exception, SystemExit and KeyboardInterrupt included, is reported.
+
+        `is_python` says the judge already turned the cell's IPython syntax into Python.
+        """
         events = self.audit.begin()
         output = CappedOutput(self.output_cap)
         try:
-            compiled = self._compile(source, f"<cell {index}>")
+            compiled = self._compile(source, f"<cell {index}>", is_python=is_python)
         except BaseException as exc:  # noqa: B036 -- a syntax error is the student's error, not ours
             failure = exc
         else:
@@ -198,7 +201,7 @@ def handle(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict
     """Dispatch one request from the judge."""
     op = message.get("op") if isinstance(message, dict) else None
     if op == "run":
-        return runner.run_cell(int(message["index"]), str(message["source"]))
+        return runner.run_cell(int(message["index"]), str(message["source"]), is_python=message.get("python") is True)
     if op == "probe":
         return {"reply": runner.probe(run_probe, message.get("request"))}
     return {
