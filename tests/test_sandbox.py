@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from grader.sandbox import CellReport, Limits, ProbeFailed, WarmParent, hugepages
+from grader.sandbox.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
@@ -507,3 +508,21 @@ def test_start_worker_is_fast(parent):
         f"\nstart_worker + trivial cell + close: median {median * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
     assert median < 2.0
+
+
+def test_a_frame_that_arrives_in_pieces_is_read_whole_and_never_waited_for():
+    """Does the judge's link keep a half-arrived frame, give it whole once complete, and never block?"""
+    judge, parent = socket.socketpair()
+    with judge, parent:
+        frames = FrameBuffer(judge)
+        data = encode_frame({"op": "exited", "id": 7}) + encode_frame({"op": "exited", "id": 8})
+        parent.sendall(data[:5])
+        assert frames.read_nowait() is None
+        with pytest.raises(FrameTimeout):
+            frames.read(time.monotonic())
+        parent.sendall(data[5:])
+        assert frames.read_nowait() == {"op": "exited", "id": 7}
+        assert frames.read(time.monotonic() + 1) == {"op": "exited", "id": 8}
+        parent.close()
+        with pytest.raises(ChannelClosed):
+            frames.read_nowait()

@@ -115,10 +115,10 @@ def _wait_readable(fd: int, deadline: float) -> None:
 def _recv_exact_until(sock: socket.socket, size: int, deadline: float) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:
-        _wait_readable(sock.fileno(), deadline)
-        try:
+        try:  # the reply is usually there already: wait only when it is not
             data = sock.recv(min(size - len(chunks), 1 << 20), socket.MSG_DONTWAIT)
         except BlockingIOError:
+            _wait_readable(sock.fileno(), deadline)
             continue
         except ConnectionError as exc:
             raise ChannelClosed(str(exc)) from None
@@ -159,14 +159,26 @@ class FrameBuffer:
     def read(self, deadline: float) -> Any:
         """The next frame; FrameTimeout leaves any partial frame buffered for the next call."""
         while (frame := self._complete()) is None:
-            _wait_readable(self.sock.fileno(), deadline)
-            try:
-                data = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue
-            except ConnectionError as exc:
-                raise ChannelClosed(str(exc)) from None
-            if not data:
-                raise ChannelClosed("peer closed the channel")
-            self._data += data
+            if not self._receive():
+                _wait_readable(self.sock.fileno(), deadline)
         return frame
+
+    def read_nowait(self) -> Any:
+        """The next frame if it has fully arrived, else None (a partial frame stays buffered)."""
+        while (frame := self._complete()) is None:
+            if not self._receive():
+                return None
+        return frame
+
+    def _receive(self) -> bool:
+        """Buffer what has arrived; False when nothing had."""
+        try:
+            data = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except ConnectionError as exc:
+            raise ChannelClosed(str(exc)) from None
+        if not data:
+            raise ChannelClosed("peer closed the channel")
+        self._data += data
+        return True

@@ -122,7 +122,9 @@ class _ControlLink:
             send_frame(self.sock, message, fds=fds)
 
     def _pump(self, deadline: float) -> None:
-        message = self.frames.read(deadline)
+        self._file(self.frames.read(deadline))
+
+    def _file(self, message: Any) -> None:
         if not isinstance(message, dict):
             return
         if message.get("op") == "exited":
@@ -154,11 +156,12 @@ class _ControlLink:
             return self.exits.pop(worker_id)
 
     def poll_exits(self) -> None:
+        """File every frame that has already arrived, without waiting."""
         with self.lock:
             try:
-                while True:
-                    self._pump(time.monotonic())
-            except (FrameTimeout, FrameError):
+                while (message := self.frames.read_nowait()) is not None:
+                    self._file(message)
+            except FrameError:
                 pass
 
 
@@ -340,6 +343,7 @@ class Worker:
         self._closed = False
         self._kill_sent = False
         self._max_frame = parent.limits.max_frame
+        self._poller: Any = None  # this channel and the warm parent's link, registered once
 
     def _await_hello(self, timeout: float) -> None:
         try:
@@ -435,9 +439,11 @@ class Worker:
         Watching the exit notice matters when a leftover child still holds the channel open.
         """
         link = self._parent._link
-        poller = select.poll()
-        poller.register(self._sock.fileno(), select.POLLIN)
-        poller.register(link.sock.fileno(), select.POLLIN)
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self._sock.fileno(), select.POLLIN)
+            self._poller.register(link.sock.fileno(), select.POLLIN)
+        poller = self._poller
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -452,9 +458,15 @@ class Worker:
 
     def _send(self, message: dict, deadline: float) -> None:
         data = encode_frame(message, self._max_frame)
+        try:  # a request usually fits the socket's buffer at once
+            sent = self._sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
         self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
-            self._sock.sendall(data)
+            self._sock.sendall(data[sent:])
         except TimeoutError:
             raise FrameTimeout("send deadline passed") from None
         finally:
