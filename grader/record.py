@@ -85,7 +85,8 @@ class GradebookWriter:
         path.write_text(notebook_json(nb))
         if result.timestamp:
             (path.parent / "timestamp.txt").write_text(result.timestamp)
-        (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), indent=1))
+        # one line through the C encoder: an indented dump takes the pure-Python encoder
+        (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         # nbgrader's models trip SQLAlchemy's relationship warnings; they are nbgrader's,

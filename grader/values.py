@@ -417,7 +417,7 @@ def _shape(shape: Any) -> tuple[int, ...]:
 
 def _tensor_from(data: Any, wire: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:
     count = math.prod(shape)
-    itemsize = torch.empty((), dtype=wire).element_size()
+    itemsize = wire.itemsize
     if type(data) is not str or len(data) > 4 * (count * itemsize + 2) // 3 + 4:
         raise BadValue("tensor: data must be a base64 string of the right size")
     try:
@@ -428,7 +428,7 @@ def _tensor_from(data: Any, wire: torch.dtype, shape: tuple[int, ...]) -> torch.
         raise BadValue(f"tensor: buffer has {len(raw)} bytes, shape and dtype need {count * itemsize}")
     if count == 0:
         return torch.empty(shape, dtype=wire)
-    return torch.frombuffer(bytearray(raw), dtype=wire).reshape(shape).clone()
+    return torch.frombuffer(bytearray(raw), dtype=wire).reshape(shape)  # the tensor owns its fresh bytearray
 
 
 def _decode_seq(obj: dict, depth: int, budget: Budget) -> list | tuple:
