@@ -526,3 +526,11 @@ def test_a_frame_that_arrives_in_pieces_is_read_whole_and_never_waited_for():
         parent.close()
         with pytest.raises(ChannelClosed):
             frames.read_nowait()
+
+
+def test_the_warm_parent_command_line_names_no_course_path(parent):
+    """Does `ps` on the grading machine show nothing of the course, whose paths the warm parent hides?"""
+    interpreter, *arguments = Path(f"/proc/{parent._process.pid}/cmdline").read_bytes().decode().split("\0")
+    shown = " ".join(arguments)
+    assert "grader.sandbox.warm_parent" in shown
+    assert str(COURSE_ROOT) not in shown and str(HIDDEN_INSIDE_PREFIX) not in shown, shown

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import itertools
-import json
 import os
 import select
 import socket
@@ -201,17 +200,8 @@ class WarmParent:
 
     def _launch(self, hidden: list[str]) -> tuple[subprocess.Popen, _ControlLink]:
         judge_end, parent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        config = json.dumps({"limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode})
         package_root = Path(__file__).resolve().parents[2]
-        command = [
-            sys.executable,
-            "-m",
-            "grader.sandbox.warm_parent",
-            "--control-fd",
-            str(parent_end.fileno()),
-            "--config",
-            config,
-        ]
+        command = [sys.executable, "-m", "grader.sandbox.warm_parent", "--control-fd", str(parent_end.fileno())]
         process = subprocess.Popen(
             command,
             env=_warm_parent_env(package_root),
@@ -222,7 +212,12 @@ class WarmParent:
             start_new_session=True,
         )
         parent_end.close()
-        return process, _ControlLink(judge_end)
+        link = _ControlLink(judge_end)
+        try:  # on the socket, not the command line: `ps` would show the course's paths
+            link.send({"op": "config", "limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode})
+        except OSError:
+            pass  # the parent died at once; waiting for its "ready" reports it
+        return process, link
 
     def __enter__(self) -> WarmParent:
         return self

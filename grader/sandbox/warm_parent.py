@@ -338,13 +338,18 @@ def _freeze_heap() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: python -m grader.sandbox.warm_parent --control-fd N --config JSON."""
+    """Entry point: python -m grader.sandbox.warm_parent --control-fd N.
+
+    The configuration (limits, the paths to hide) arrives as the first frame on the control
+    socket, not on the command line, where any local user's `ps` would read the course's paths.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--control-fd", type=int, required=True)
-    parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
-    config = json.loads(args.config)
     control = socket.socket(fileno=args.control_fd)
+    config, _ = recv_frame_blocking(control)
+    if not isinstance(config, dict) or config.get("op") != "config":
+        raise SystemExit("warm parent: the judge's first frame is not its configuration")
     warm = warm_up()
     _freeze_heap()
     warm["huge_pages"] = collapse_private_memory()
