@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Intake:
     path: Path
     cells: list[SubmittedCell]
     notes: list[str] = field(default_factory=list)
+    digest: str = ""  # SHA-256 of the file's bytes: which submission of this student it is
 
     def cell_with_grade_id(self, grade_id: str) -> SubmittedCell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)
@@ -45,7 +47,7 @@ def read_notebook(path: Path) -> Intake:
     """Parse `path` into cells; raise UnreadableNotebook with a one-line reason."""
     data = _read_capped(path)
     nb = _parse_json(data)
-    return Intake(path=path, cells=_cells_of(nb), notes=[])
+    return Intake(path=path, cells=_cells_of(nb), notes=[], digest=hashlib.sha256(data).hexdigest())
 
 
 def find_submission_file(folder: Path, notebook: str) -> tuple[Path | None, list[str]]:

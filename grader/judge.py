@@ -60,7 +60,7 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
 
 
 def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
-    """Grade one notebook file with the hidden checks, seeded for `student`."""
+    """Grade one notebook file with the hidden checks, seeded for `student` and this very file."""
     try:
         intake = read_notebook(path)
     except UnreadableNotebook as exc:
@@ -69,21 +69,23 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     tamper = scan_cells((c.index, c.source) for c in runnable)
     with session_factory() as session:
         outcomes = session.run_cells(runnable)
-        questions = [_judge_question(q, session, plan, student) for q in AUTOGRADED]
+        questions = [_judge_question(q, session, plan, student, intake.digest) for q in AUTOGRADED]
         tamper += session.evidence()
     notes = _structure_notes(intake, plan)
     cells = _cell_outcomes(intake, outcomes)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
 
 
-def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str) -> QuestionResult:
+def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str,
+                    submission: str) -> QuestionResult:
     session.checking = question.id
     try:
         session.ensure_alive()
     except ProbeFailed as failure:  # the submission used up its restarts or time: this question errs
         return QuestionResult(question.id, 0.0, float(question.points), failure.status,
                               [f"{question.id}: {failure.message}"])
-    verdict = run_question(question.id, session.subject(), seed_rng(plan.secret, student, question.id))
+    rng = seed_rng(plan.secret, student, question.id, submission)
+    verdict = run_question(question.id, session.subject(), rng)
     score = float(question.points) if verdict.status == "passed" else 0.0
     messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages)

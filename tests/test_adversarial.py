@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -29,7 +30,7 @@ from attacks import (
 )
 from nbgrader.api import Gradebook
 
-from grader.banks import wrong_for
+from grader.banks import answer, wrong_for
 from grader.batch import autograde
 from grader.checks import run_question
 from grader.course import Course
@@ -607,3 +608,17 @@ def test_corpus_covers_every_class():
     assert len({a.threat for a in ATTACKS}) == 10
     assert {READING, DESERIALISATION} <= {a.threat for a in ATTACKS}
     assert all(a.target is None or a.target in {q.id for q in AUTOGRADED} for a in ATTACKS)
+
+
+def test_a_resubmission_draws_new_hidden_inputs_and_a_regrade_the_same(grade_nb, solved_nb):
+    """Are hidden inputs read in one submission's feedback useless for the next (no hard-coding them)?"""
+    shared_leaf = with_answers(solved_nb, {"grad_at": answer("grad_at_shared_leaf").source})
+    first = grade_nb(shared_leaf, "mallory")
+    resubmitted = copy.deepcopy(shared_leaf)
+    resubmitted.cells.append(nbformat.v4.new_markdown_cell("second attempt"))
+    second = grade_nb(resubmitted, "mallory")
+    [feedback] = [q.messages for q in first.questions if q.id == "grad_at"]
+    assert any("twice" in line for line in feedback), feedback
+    assert grade_nb(shared_leaf, "mallory").to_json() == first.to_json(), "a regrade must read the same"
+    assert [q.messages for q in second.questions if q.id == "grad_at"] != [feedback]
+    assert first.score == second.score

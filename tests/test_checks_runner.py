@@ -172,8 +172,10 @@ def test_seed_rng_depends_on_secret_student_and_question():
 
     base = draw(b"s", "alice", "grad_at")
     assert base == draw(b"s", "alice", "grad_at")
+    assert draw(b"s", "alice", "grad_at", "file-1") == draw(b"s", "alice", "grad_at", "file-1")
     assert len({base, draw(b"t", "alice", "grad_at"), draw(b"s", "bob", "grad_at"),
-                draw(b"s", "alice", "SQ")}) == 4
+                draw(b"s", "alice", "SQ"), draw(b"s", "alice", "grad_at", "file-1"),
+                draw(b"s", "alice", "grad_at", "file-2")}) == 6
 
 
 def test_checks_refuse_python_dash_o():

@@ -44,9 +44,15 @@ def check_module(qid: str) -> ModuleType:
     return importlib.import_module(f"grader.checks.{qid}")
 
 
-def seed_rng(secret: bytes, student: str, qid: str) -> random.Random:
-    """A grading-time rng: HMAC-SHA256 of (student, question) under a secret the worker never sees."""
-    message = json.dumps([student, qid]).encode("utf-8")
+def seed_rng(secret: bytes, student: str, qid: str, submission: str = "") -> random.Random:
+    """A grading-time rng: HMAC-SHA256 of (student, question) under a secret the worker never sees.
+
+    `submission` (a digest of the submitted file) makes a resubmission draw fresh hidden
+    inputs, so inputs read in one submission's feedback say nothing about the next one's,
+    while a regrade of the same file draws the same.
+    """
+    fields = [student, qid, submission] if submission else [student, qid]
+    message = json.dumps(fields).encode("utf-8")
     digest = hmac.new(secret, message, hashlib.sha256).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
