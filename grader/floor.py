@@ -16,6 +16,7 @@ from .intake import UnreadableNotebook, find_submission_file, read_notebook
 from .questions import AUTOGRADED
 from .remote import definition_source
 from .subject import LocalSubject
+from .tamper import python_source
 
 __all__ = ["warm_floor_seconds"]
 
@@ -48,14 +49,9 @@ def _run_all(course: Course, students: list[str]) -> None:
 
 
 def _run_cell(source: str, namespace: dict) -> str:
-    """Run one cell as Python; return the Python it stands for."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
+    """Run one cell as the Python it stands for (transformed as the judge transforms it); return that Python."""
+    python = python_source(source)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            python = TransformerManager().transform_cell(source)
-        except BaseException:  # noqa: B036 -- the banks include cells no transformer accepts
-            return source
         try:
             exec(compile(python, "<cell>", "exec"), namespace)
         except BaseException:  # noqa: B036 -- the banks include cells that raise or exit

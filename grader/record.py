@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
@@ -44,7 +45,7 @@ class GradebookWriter:
         notebook = self.gradebook.find_notebook(course.notebook, course.assignment)
         self.notebook_id = notebook.id
         self.cell_names = {cell.id: cell.name for cell in [*notebook.grade_cells, *notebook.solution_cells, *notebook.task_cells]}
-        self.students = {student.id for student in self.gradebook.students}
+        self.students = {student for (student,) in self.gradebook.db.query(Student.id)}
         self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
                           .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
         self.uncommitted: set[str] = set()
@@ -73,8 +74,7 @@ class GradebookWriter:
         return nb
 
     def commit(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)
+        with _nbgrader_warnings_silenced():
             self.gradebook.db.commit()
         self.uncommitted.clear()
         self.last_commit = time.monotonic()
@@ -89,10 +89,7 @@ class GradebookWriter:
         (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
-        # nbgrader's models trip SQLAlchemy's relationship warnings; they are nbgrader's,
-        # harmless, and would bury the progress line
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)
+        with _nbgrader_warnings_silenced():
             notebook = self._submitted_notebook(result)
             grades = {self.cell_names[grade.cell_id]: grade for grade in notebook.grades}
             comments = {self.cell_names[comment.cell_id]: comment for comment in notebook.comments}
@@ -136,6 +133,15 @@ class GradebookWriter:
         db.add(submission)
         self.submitted.add(student_id)
         return mine
+
+
+@contextlib.contextmanager
+def _nbgrader_warnings_silenced():
+    """nbgrader's models trip SQLAlchemy's relationship warnings; they are nbgrader's, harmless,
+    and would bury the progress line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
 
 
 def _cell_rows(notebook) -> tuple[list[str], list[str]]:

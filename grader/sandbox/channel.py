@@ -112,19 +112,28 @@ def _wait_readable(fd: int, deadline: float) -> None:
         raise FrameTimeout("deadline passed")
 
 
+def _recv_available(sock: socket.socket, size: int) -> bytes | None:
+    """Up to `size` bytes that have arrived, without waiting; None when nothing has."""
+    try:
+        data = sock.recv(size, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    except ConnectionError as exc:
+        raise ChannelClosed(str(exc)) from None
+    if not data:
+        raise ChannelClosed("peer closed the channel")
+    return data
+
+
 def _recv_exact_until(sock: socket.socket, size: int, deadline: float) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:
-        try:  # the reply is usually there already: wait only when it is not
-            data = sock.recv(min(size - len(chunks), 1 << 20), socket.MSG_DONTWAIT)
-        except BlockingIOError:
+        # the reply is usually there already: wait only when it is not
+        data = _recv_available(sock, min(size - len(chunks), 1 << 20))
+        if data is None:
             _wait_readable(sock.fileno(), deadline)
-            continue
-        except ConnectionError as exc:
-            raise ChannelClosed(str(exc)) from None
-        if not data:
-            raise ChannelClosed("peer closed the channel")
-        chunks += data
+        else:
+            chunks += data
     return bytes(chunks)
 
 
@@ -172,13 +181,8 @@ class FrameBuffer:
 
     def _receive(self) -> bool:
         """Buffer what has arrived; False when nothing had."""
-        try:
-            data = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
-        except BlockingIOError:
+        data = _recv_available(self.sock, 1 << 16)
+        if data is None:
             return False
-        except ConnectionError as exc:
-            raise ChannelClosed(str(exc)) from None
-        if not data:
-            raise ChannelClosed("peer closed the channel")
         self._data += data
         return True

@@ -338,7 +338,9 @@ class Worker:
         self._closed = False
         self._kill_sent = False
         self._max_frame = parent.limits.max_frame
-        self._poller: Any = None  # this channel and the warm parent's link, registered once
+        self._poller = select.poll()  # this channel and the warm parent's link, registered once
+        self._poller.register(sock.fileno(), select.POLLIN)
+        self._poller.register(parent._link.sock.fileno(), select.POLLIN)
 
     def _await_hello(self, timeout: float) -> None:
         try:
@@ -434,16 +436,11 @@ class Worker:
         Watching the exit notice matters when a leftover child still holds the channel open.
         """
         link = self._parent._link
-        if self._poller is None:
-            self._poller = select.poll()
-            self._poller.register(self._sock.fileno(), select.POLLIN)
-            self._poller.register(link.sock.fileno(), select.POLLIN)
-        poller = self._poller
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise FrameTimeout("deadline passed")
-            ready = {fd for fd, _ in poller.poll(remaining * 1000)}
+            ready = {fd for fd, _ in self._poller.poll(remaining * 1000)}
             if self._sock.fileno() in ready:
                 return read_frame(self._sock, deadline, self._max_frame)
             if ready:
