@@ -89,6 +89,14 @@ class ReplayPool:
             yield result
 
 
+def test_recorded_results_keep_no_cell_texts(small_class):
+    """Once a submission is recorded, are its cell texts dropped, so a large class does not pile up in memory?"""
+    results = autograde(small_class, jobs=2, show_progress=False)
+    assert len(results) == 5 and all(result.cells == [] for result in results)
+    bob = small_class.autograded_notebook("bob").read_text()
+    assert "return 2 * i" in bob, "the answers were written to autograded/ before they were dropped"
+
+
 def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class):
     """Does regrading keep a TA's manual score, flag it for review, and update the auto score?"""
     autograde(small_class, jobs=1, show_progress=False)

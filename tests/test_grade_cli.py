@@ -9,8 +9,10 @@ import sys
 import nbformat
 import pytest
 
+import grader.batch
 from grader.cli import main
 from grader.questions import AUTOGRADED
+from grader.scenarios import write_submission
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -96,3 +98,17 @@ def test_help_lists_every_command_the_readme_uses():
     assert used, "the README shows no grader commands"
     for command in used:
         assert command in done.stdout, f"README uses `grader {command}` but --help does not list it"
+
+
+def test_autograde_runs_the_jobs_asked_for_and_refuses_zero(course, solved_nb, monkeypatch, capsys):
+    """Does `--jobs N` reach the batch (one judge here), and `--jobs 0` exit 2 with one line?"""
+    write_submission(course.root, "alice", solved_nb)
+    asked = []
+    real = grader.batch.grade_in_parallel
+    monkeypatch.setattr(grader.batch, "grade_in_parallel",
+                        lambda course, students, jobs: asked.append(jobs) or real(course, students, jobs))
+    assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "1"]) == 0
+    assert asked == [1] and "alice" in capsys.readouterr().out
+    assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "grader autograde: error: --jobs must be at least 1"

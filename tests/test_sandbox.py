@@ -534,3 +534,9 @@ def test_the_warm_parent_command_line_names_no_course_path(parent):
     shown = " ".join(arguments)
     assert "grader.sandbox.warm_parent" in shown
     assert str(COURSE_ROOT) not in shown and str(HIDDEN_INSIDE_PREFIX) not in shown, shown
+
+
+def test_workers_run_torch_on_one_thread(worker):
+    """Are torch's intra-op and inter-op threads pinned, so parallel workers do not oversubscribe cores?"""
+    assert value_of(worker, "__import__('torch').get_num_threads()") == 1
+    assert value_of(worker, "__import__('torch').get_num_interop_threads()") == 1
