@@ -20,9 +20,9 @@ from pathlib import Path
 
 import psutil
 
-from grader.batch import autograde, default_jobs
 from grader.course import Course
-from grader.demo import kit_course_root, prepare_course
+from grader.demo.run import kit_course_root, prepare_course
+from grader.judge.batch import autograde, default_jobs
 
 __all__ = ["main"]
 
@@ -78,8 +78,8 @@ def _pss_bytes(pid: int) -> int:
 
 
 def make_course(folder: Path, students: int) -> Course:
-    from grader.assignment import generate_release
-    from grader.simulate import simulate_class
+    from grader.demo.simulate import simulate_class
+    from grader.release.generate import generate_release
 
     course = prepare_course(folder, kit_course_root())
     generate_release(course.root)
@@ -89,7 +89,7 @@ def make_course(folder: Path, students: int) -> Course:
 
 def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
     """A second course with the same release and only `students`' submissions."""
-    from grader.assignment import generate_release
+    from grader.release.generate import generate_release
 
     sample = prepare_course(folder, course.root)
     generate_release(sample.root)
@@ -126,7 +126,7 @@ def _quiet_stderr():
 def time_kit(course: Course, jobs: int, passes: int = 1) -> tuple[float, float, dict]:
     """Start-up seconds, then seconds per submission of the kit's autograde with its judges warm
     (the median of `passes` passes over the class), and the scores of the first pass."""
-    from grader.judge_pool import JudgePool
+    from grader.judge.pool import JudgePool
 
     started = time.perf_counter()
     seconds, scores = [], None
@@ -150,7 +150,7 @@ def time_floor(course: Course, students: list[str]) -> list[float]:
 
     It runs in a child process, so its imports do not weigh on the kit's memory figures.
     """
-    code = ("import sys; from grader.course import Course; from grader.floor import warm_floor_seconds; "
+    code = ("import sys; from grader.course import Course; from grader.demo.floor import warm_floor_seconds; "
             f"print(*warm_floor_seconds(Course.at(sys.argv[1]), sys.argv[2:], {FLOOR_PASSES}))")
     done = subprocess.run([sys.executable, "-c", code, str(course.root), *students],
                           capture_output=True, text=True, check=True)

@@ -12,8 +12,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .intake import read_notebook
-from .questions import AUTOGRADED
+from grader.intake.notebook import read_notebook
+from grader.questions import AUTOGRADED
 
 __all__ = ["CheckReport", "check_notebook"]
 
@@ -71,8 +71,8 @@ def _all_failed(note: str) -> CheckReport:
 
 def _run_here(cells: list[tuple[int, str]]) -> dict:
     """In the child: run the cells in order, then each question's visible checks."""
-    from .notebook import check_visible
-    from .sandbox.worker import CellRunner
+    from grader.notebook import check_visible
+    from grader.worker.worker import CellRunner
 
     runner = CellRunner(tempfile.gettempdir(), output_cap=0)
     notes = []

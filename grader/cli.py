@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .course import Course, CourseError
-from .questions import ASSIGNMENT
+from grader.course import Course, CourseError
+from grader.questions import ASSIGNMENT
 
 __all__ = ["main", "build_parser"]
 
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _release(args) -> int:
-    from .assignment import generate_release
-    from .audit import audit_assignment
+    from grader.release.audit import audit_assignment
+    from grader.release.generate import generate_release
 
     course = Course.at(args.course)
     path = generate_release(course.root)
@@ -68,8 +68,8 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import Grader
-    from .report import question_table
+    from grader.judge.grader import Grader
+    from grader.report.tables import question_table
 
     course = Course.at(args.course)
     problem = _unreadable(args.notebook)
@@ -86,7 +86,7 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
-    from .check import check_notebook
+    from grader.check import check_notebook
 
     problem = _unreadable(args.notebook)
     if problem:
@@ -98,8 +98,8 @@ def _check(args) -> int:
 
 
 def _autograde(args) -> int:
-    from .batch import autograde
-    from .report import class_table
+    from grader.judge.batch import autograde
+    from grader.report.tables import class_table
 
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
@@ -110,7 +110,7 @@ def _autograde(args) -> int:
 
 
 def _export(args) -> int:
-    from .export import export_grades
+    from grader.report.export import export_grades
 
     path = export_grades(Course.at(args.course), args.output)
     print(f"wrote {path}")
@@ -118,7 +118,7 @@ def _export(args) -> int:
 
 
 def _feedback(args) -> int:
-    from .feedback import generate_feedback
+    from grader.report.feedback import generate_feedback
 
     paths = generate_feedback(Course.at(args.course))
     print(f"wrote feedback for {len(paths)} students under feedback/")
@@ -126,7 +126,7 @@ def _feedback(args) -> int:
 
 
 def _demo(args) -> int:
-    from .demo import run_demo
+    from grader.demo.run import run_demo
 
     if args.students < 30:
         raise CourseError("the demo simulates at least 30 students")
@@ -136,7 +136,7 @@ def _demo(args) -> int:
 
 
 def _unreadable(path: Path) -> str | None:
-    from .intake import UnreadableNotebook, read_notebook
+    from grader.intake.notebook import UnreadableNotebook, read_notebook
 
     try:
         read_notebook(Path(path))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .questions import ASSIGNMENT, NOTEBOOK
+from grader.questions import ASSIGNMENT, NOTEBOOK
 
 __all__ = ["Course", "CourseError"]
 

@@ -7,7 +7,7 @@ import random
 import warnings
 
 from grader.checks import run_question, seed_rng
-from grader.subject import LocalSubject
+from grader.runtime.subject import LocalSubject
 
 __all__ = ["check_visible", "check_hidden", "DEFAULT_SECRET"]
 

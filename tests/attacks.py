@@ -1,6 +1,6 @@
 """The adversarial corpus as data: attacks on the grader and honest faults, each a cell and a place.
 
-Every submission starts from the reference answers (`grader.scenarios.solved`). An attack that
+Every submission starts from the reference answers (`grader.demo.scenarios.solved`). An attack that
 tries to pass a wrong answer gets the first WRONG answer of its `target` question from the
 banks; the attack itself goes in a new cell (`after:<grade_id>`, `end`) or is the answer
 (`in:<question>`). Structure attacks edit the notebook JSON instead. `COURSE_ROOT` in a cell is
@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 from grader.banks import correct_for, wrong_for
-from grader.scenarios import solved, with_answers, with_extra_cell
+from grader.demo.scenarios import solved, with_answers, with_extra_cell
 
 __all__ = ["ATTACKS", "FAULTS", "Attack", "Fault", "attack", "baseline", "build", "build_fault"]
 
@@ -421,14 +421,14 @@ grader.notebook = fake
     ),
     Attack(
         "rewrite_worker_probe_code", REWRITING, _cell("""
-import grader.probes
+import grader.runtime.probes
 
-grader.probes.encode = lambda obj, budget=None: {"kind": "bool", "value": True}
-grader.probes._dispatch = lambda namespace, request: {"result": {"kind": "bool", "value": True},
+grader.runtime.probes.encode = lambda obj, budget=None: {"kind": "bool", "value": True}
+grader.runtime.probes._dispatch = lambda namespace, request: {"result": {"kind": "bool", "value": True},
                                                        "args_after": []}
 """),
         target="derivative_on_grid",
-        evidence=("patches grader.probes.encode", "patches grader.probes._dispatch"),
+        evidence=("patches grader.runtime.probes.encode", "patches grader.runtime.probes._dispatch"),
     ),
     # ------------------------------------------------------------ reading answers or tests
     Attack(
@@ -488,7 +488,7 @@ for pid in os.listdir("/proc"):
             except Exception as exc:
                 print(pid, part, type(exc).__name__)
 # Its own pid namespace holds only the worker and its init, both forked from the warm parent.
-judge = [c for c in commands if c and "grader.sandbox.warm_parent" not in c]
+judge = [c for c in commands if c and "grader.worker.warm_parent" not in c]
 secrets = [e for e in environments if "GRADER_SECRET" in e or "NBGRADER" in e]
 print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view", judge[:3], secrets[:3])
 """),
@@ -502,7 +502,7 @@ print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view",
     ),
     Attack(
         "import_grader_checks", READING, _cell("""
-for name in ("grader.checks", "grader.checks.grad_at", "grader.notebook", "grader.judge",
+for name in ("grader.checks", "grader.checks.grad_at", "grader.notebook", "grader.judge.submission",
              "grader.course"):
     try:
         __import__(name)

@@ -16,8 +16,8 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory) -> Course:
     """A course copied from the kit, released once through nbgrader (gradebook included)."""
-    from grader.assignment import generate_release
-    from grader.demo import prepare_course
+    from grader.demo.run import prepare_course
+    from grader.release.generate import generate_release
 
     course = prepare_course(tmp_path_factory.mktemp("template"), KIT_ROOT)
     generate_release(course.root)
@@ -35,7 +35,7 @@ def course(released_course: Course, tmp_path: Path) -> Course:
 @pytest.fixture(scope="session")
 def grader(released_course: Course):
     """One Grader (and warm parent) shared by the session's tests."""
-    from grader.grading import Grader
+    from grader.judge.grader import Grader
 
     with Grader(released_course) as shared:
         yield shared
@@ -48,7 +48,7 @@ def release_nb(released_course: Course) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def solved_nb(release_nb) -> nbformat.NotebookNode:
-    from grader.scenarios import solved
+    from grader.demo.scenarios import solved
 
     return solved(release_nb)
 

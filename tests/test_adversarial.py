@@ -31,16 +31,16 @@ from attacks import (
 from nbgrader.api import Gradebook
 
 from grader.banks import answer, wrong_for
-from grader.batch import autograde
 from grader.checks import run_question
 from grader.course import Course
-from grader.grading import Grader
-from grader.judge import judge_notebook
+from grader.demo.scenarios import solved, with_answers, with_extra_cell, write_submission
+from grader.judge.batch import autograde
+from grader.judge.grader import Grader
+from grader.judge.submission import judge_notebook
 from grader.questions import AUTOGRADED, question
-from grader.record import autograded_notebook
-from grader.remote import WorkerSession
-from grader.scenarios import solved, with_answers, with_extra_cell, write_submission
-from grader.subject import ProbeFailed, ProbeSubject
+from grader.record.gradebook import autograded_notebook
+from grader.runtime.subject import ProbeFailed, ProbeSubject
+from grader.worker.session import WorkerSession
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
@@ -496,7 +496,7 @@ def test_failing_exchange_is_an_error_not_an_exception(name):
 # ---------------------------------------------------------------- 5. nothing survives a job
 
 
-WARM_PARENT = "grader.sandbox.warm_parent"  # also the command line of its forked inits and workers
+WARM_PARENT = "grader.worker.warm_parent"  # also the command line of its forked inits and workers
 
 
 def _leftovers(workers: dict[int, int], warm_parent: int, finished: float) -> list[str]:

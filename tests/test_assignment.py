@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import find_leaks, release_is_current
 from grader.questions import ASSIGNMENT, AUTOGRADED, MANUAL, NOTEBOOK, QUESTIONS
+from grader.release.generate import find_leaks, release_is_current
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -28,7 +28,7 @@ def test_release_is_current():
     """Does regenerating the release from source give the committed notebook?"""
     result = release_is_current(ROOT)
     assert result is True, (
-        f"release/ is stale; regenerate it with grader.assignment.generate_release:\n{result}"
+        f"release/ is stale; regenerate it with grader.release.generate.generate_release:\n{result}"
     )
 
 

@@ -11,11 +11,11 @@ import pytest
 from nbgrader.api import Gradebook
 
 from grader.banks import BROKEN
-from grader.batch import autograde, grade_in_parallel
-from grader.export import export_grades, read_status
-from grader.feedback import generate_feedback
-from grader.record import GradebookWriter
-from grader.scenarios import solved, with_answers, write_submission
+from grader.demo.scenarios import solved, with_answers, write_submission
+from grader.judge.batch import autograde, grade_in_parallel
+from grader.record.gradebook import GradebookWriter
+from grader.report.export import export_grades, read_status
+from grader.report.feedback import generate_feedback
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from grader.banks import (  # noqa: E402
     reference,
     wrong_for,
 )
+from grader.demo.scenarios import solved, with_answers, with_extra_cell, write_submission  # noqa: E402
 from grader.questions import AUTOGRADED, QUESTIONS  # noqa: E402
-from grader.scenarios import solved, with_answers, with_extra_cell, write_submission  # noqa: E402
 
 QUESTION_IDS = [q.id for q in QUESTIONS]
 

@@ -15,7 +15,7 @@ from grader.banks import CORRECT, WRONG, Answer, reference  # noqa: E402
 from grader.questions import AUTOGRADED, question  # noqa: E402
 
 checks = pytest.importorskip("grader.checks")
-LocalSubject = pytest.importorskip("grader.subject").LocalSubject
+LocalSubject = pytest.importorskip("grader.runtime.subject").LocalSubject
 
 SEEDS = (0, 1)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from grader.checks import CHECKS, run_question
-from grader.subject import LocalSubject
+from grader.runtime.subject import LocalSubject
 
 HEADER = """
 import sys

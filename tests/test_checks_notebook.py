@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from grader.checks import CHECKS
-from grader.probes import run_probe
-from grader.subject import LocalSubject, make_request
+from grader.runtime.probes import run_probe
+from grader.runtime.subject import LocalSubject, make_request
 
 KIT = Path(__file__).resolve().parent.parent
 SOURCE = KIT / "source" / "derivatives" / "derivatives.ipynb"

@@ -11,9 +11,9 @@ from test_checks import CORRECT, HEADER, MISCONCEPTIONS, namespace_with
 
 from grader.checks import CHECKS, run_question, seed_rng
 from grader.notebook import check_hidden, check_visible
-from grader.probes import run_probe
-from grader.subject import LocalSubject, ProbeFailed, ProbeSubject
-from grader.values import encode
+from grader.runtime.probes import run_probe
+from grader.runtime.subject import LocalSubject, ProbeFailed, ProbeSubject
+from grader.runtime.values import encode
 
 ANSWERS = {f"{q}-{name}": answer for q, name, answer, _ in MISCONCEPTIONS}
 

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from grader.values import (
+from grader.runtime.values import (
     MAX_DEPTH,
     MAX_ELEMENTS,
     MAX_STR,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from grader.banks import WRONG
-from grader.batch import autograde
-from grader.scenarios import solved, with_answers, write_submission
+from grader.demo.scenarios import solved, with_answers, write_submission
+from grader.judge.batch import autograde
 
 
 @pytest.mark.slow

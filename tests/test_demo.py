@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grader.demo import run_demo
+from grader.demo.run import run_demo
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ import sys
 import nbformat
 import pytest
 
-import grader.batch
+import grader.judge.batch
 from grader.cli import main
+from grader.demo.scenarios import write_submission
 from grader.questions import AUTOGRADED
-from grader.scenarios import write_submission
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -73,7 +73,7 @@ def test_grade_outside_a_course_directory_exits_2(tmp_path, capsys, solved_nb):
 def test_check_passes_a_correct_notebook_and_fails_a_wrong_one(released_course, solved_nb, tmp_path):
     """Does `grader check` print a per-question table and exit non-zero only when a visible test fails?"""
     from grader.banks import wrong_for
-    from grader.scenarios import with_answers
+    from grader.demo.scenarios import with_answers
 
     good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
     nbformat.write(solved_nb, good)
@@ -104,8 +104,8 @@ def test_autograde_runs_the_jobs_asked_for_and_refuses_zero(course, solved_nb, m
     """Does `--jobs N` reach the batch (one judge here), and `--jobs 0` exit 2 with one line?"""
     write_submission(course.root, "alice", solved_nb)
     asked = []
-    real = grader.batch.grade_in_parallel
-    monkeypatch.setattr(grader.batch, "grade_in_parallel",
+    real = grader.judge.batch.grade_in_parallel
+    monkeypatch.setattr(grader.judge.batch, "grade_in_parallel",
                         lambda course, students, jobs: asked.append(jobs) or real(course, students, jobs))
     assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "1"]) == 0
     assert asked == [1] and "alice" in capsys.readouterr().out

@@ -6,9 +6,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from grader.banks import CORRECT
-from grader.batch import autograde
+from grader.demo.scenarios import solved, with_answers, write_submission
+from grader.judge.batch import autograde
 from grader.questions import AUTOGRADED
-from grader.scenarios import solved, with_answers, write_submission
 
 
 def per_question(course, student: str) -> dict[str, float]:

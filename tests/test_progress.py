@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from grader.progress import Progress
-from grader.results import QuestionResult, SubmissionResult, ungraded_result
+from grader.judge.results import QuestionResult, SubmissionResult, ungraded_result
+from grader.report.progress import Progress
 
 
 def graded(student: str, score: float) -> SubmissionResult:

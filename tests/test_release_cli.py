@@ -7,12 +7,12 @@ import pytest
 
 from grader.cli import main
 from grader.course import Course
-from grader.demo import kit_course_root
+from grader.demo.run import kit_course_root
 
 
 @pytest.fixture
 def fresh_course(tmp_path) -> Course:
-    from grader.demo import prepare_course
+    from grader.demo.run import prepare_course
 
     return prepare_course(tmp_path, kit_course_root())
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.sandbox import CellReport, Limits, ProbeFailed, WarmParent, hugepages
-from grader.sandbox.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
+from grader.worker import CellReport, Limits, ProbeFailed, WarmParent, hugepages
+from grader.worker.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
@@ -532,7 +532,7 @@ def test_the_warm_parent_command_line_names_no_course_path(parent):
     """Does `ps` on the grading machine show nothing of the course, whose paths the warm parent hides?"""
     interpreter, *arguments = Path(f"/proc/{parent._process.pid}/cmdline").read_bytes().decode().split("\0")
     shown = " ".join(arguments)
-    assert "grader.sandbox.warm_parent" in shown
+    assert "grader.worker.warm_parent" in shown
     assert str(COURSE_ROOT) not in shown and str(HIDDEN_INSIDE_PREFIX) not in shown, shown
 
 

@@ -14,8 +14,8 @@ from grader.checks.common import (
     number,
     show,
 )
-from grader.subject import FunctionResult, Subject
-from grader.values import TensorValue
+from grader.runtime.subject import FunctionResult, Subject
+from grader.runtime.values import TensorValue
 
 __all__ = ["visible", "hidden"]
 

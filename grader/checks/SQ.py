@@ -16,8 +16,8 @@ from grader.checks.common import (
     note,
     show,
 )
-from grader.subject import FunctionResult, Subject
-from grader.values import RaisedValue, TensorValue
+from grader.runtime.subject import FunctionResult, Subject
+from grader.runtime.values import RaisedValue, TensorValue
 
 __all__ = ["visible", "hidden"]
 

@@ -13,8 +13,8 @@ import torch
 
 from grader.checks.common import collecting_notes
 from grader.questions import AUTOGRADED, question
-from grader.subject import ProbeFailed, Subject
-from grader.values import Missing
+from grader.runtime.subject import ProbeFailed, Subject
+from grader.runtime.values import Missing
 
 if not __debug__:
     raise RuntimeError("grader.checks relies on assert statements: do not run it under python -O")

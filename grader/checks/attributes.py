@@ -6,8 +6,8 @@ import warnings
 import torch
 
 from grader.checks.common import describe, note
-from grader.subject import Subject
-from grader.values import OtherValue, TensorValue
+from grader.runtime.subject import Subject
+from grader.runtime.values import OtherValue, TensorValue
 
 __all__ = ["visible", "hidden", "reference_attributes", "FIELDS"]
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from grader.values import (
+from grader.runtime.values import (
     FigureValue,
     Missing,
     OtherValue,

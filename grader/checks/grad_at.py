@@ -13,8 +13,8 @@ from grader.checks.common import (
     reference_derivative,
     show,
 )
-from grader.subject import Fn, Subject
-from grader.values import TensorValue
+from grader.runtime.subject import Fn, Subject
+from grader.runtime.values import TensorValue
 
 __all__ = ["visible", "hidden"]
 

@@ -13,7 +13,7 @@ from grader.checks.common import (
     number,
     show,
 )
-from grader.subject import Subject
+from grader.runtime.subject import Subject
 
 __all__ = ["visible", "hidden", "EXPRESSIONS", "reference_predictions"]
 

@@ -14,7 +14,7 @@ from grader.checks.common import (
     reference_partials,
     show,
 )
-from grader.subject import Fn, Subject
+from grader.runtime.subject import Fn, Subject
 
 __all__ = ["visible", "hidden"]
 

@@ -14,8 +14,8 @@ from grader.checks.common import (
     reference_derivative,
     reference_values,
 )
-from grader.subject import Fn, Subject
-from grader.values import AxesValue, FigureValue, LineValue
+from grader.runtime.subject import Fn, Subject
+from grader.runtime.values import AxesValue, FigureValue, LineValue
 
 __all__ = ["visible", "hidden"]
 

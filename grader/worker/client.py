@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.channel import (
+from grader.worker.channel import (
     ChannelClosed,
     FrameBuffer,
     FrameError,
@@ -25,8 +25,8 @@ from grader.sandbox.channel import (
     read_frame,
     send_frame,
 )
-from grader.sandbox.limits import Limits
-from grader.sandbox.report import CellReport, describe_exit
+from grader.worker.limits import Limits
+from grader.worker.report import CellReport, describe_exit
 
 __all__ = ["WarmParent", "Worker"]
 
@@ -201,7 +201,7 @@ class WarmParent:
     def _launch(self, hidden: list[str]) -> tuple[subprocess.Popen, _ControlLink]:
         judge_end, parent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         package_root = Path(__file__).resolve().parents[2]
-        command = [sys.executable, "-m", "grader.sandbox.warm_parent", "--control-fd", str(parent_end.fileno())]
+        command = [sys.executable, "-m", "grader.worker.warm_parent", "--control-fd", str(parent_end.fileno())]
         process = subprocess.Popen(
             command,
             env=_warm_parent_env(package_root),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course
-from .questions import AUTOGRADED
+from grader.course import Course
+from grader.questions import AUTOGRADED
 
 __all__ = ["AuditReport", "Finding", "audit_assignment"]
 
@@ -45,8 +45,8 @@ class AuditReport:
 
 def audit_assignment(course: Course, *, jobs: int | None = None) -> AuditReport:
     """Run every audit check; the report says which failed and why."""
-    from .assignment import find_leaks
-    from .grading import Grader
+    from grader.release.generate import find_leaks
+    from grader.judge.grader import Grader
 
     report = AuditReport()
     leaks = find_leaks(course.source_notebook(), course.release_notebook())
@@ -59,8 +59,8 @@ def audit_assignment(course: Course, *, jobs: int | None = None) -> AuditReport:
 
 def _cases(course: Course):
     """(check name, notebook, ids expected to pass) for every audited notebook."""
-    from .banks import CORRECT, WRONG
-    from .scenarios import solved, with_answers
+    from grader.banks import CORRECT, WRONG
+    from grader.demo.scenarios import solved, with_answers
 
     release = nbformat.read(course.release_notebook(), as_version=4)
     everything = {q.id for q in AUTOGRADED}

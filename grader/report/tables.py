@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .questions import AUTOGRADED
-from .results import SubmissionResult
+from grader.judge.results import SubmissionResult
+from grader.questions import AUTOGRADED
 
 __all__ = ["question_table", "class_table", "pass_rates", "save_charts"]
 

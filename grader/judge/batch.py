@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from .course import Course
-from .judge_pool import JudgePool
-from .progress import Progress
-from .record import GradebookWriter
-from .results import SubmissionResult
+from grader.course import Course
+from grader.judge.pool import JudgePool
+from grader.judge.results import SubmissionResult
+from grader.record.gradebook import GradebookWriter
+from grader.report.progress import Progress
 
 __all__ = ["autograde", "default_jobs", "grade_in_parallel"]
 
@@ -32,7 +32,7 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     students = students if students is not None else course.students()
     progress = Progress(len(students), enabled=show_progress)
     if cluster:
-        from .cluster import grade_on_cluster
+        from grader.judge.cluster import grade_on_cluster
 
         results = grade_on_cluster(course, students, cluster)
     elif pool is not None:
@@ -59,7 +59,7 @@ def grade_in_parallel(course: Course, students: list[str], jobs: int) -> Iterato
 
 
 def _grade_here(course: Course, students: list[str]) -> Iterator[SubmissionResult]:
-    from .grading import Grader
+    from grader.judge.grader import Grader
 
     with Grader(course) as grader:
         for student in students:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from .banks import BROKEN, CORRECT, EXPLAIN_BUG, WRONG, reference
-from .course import Course
-from .questions import AUTOGRADED
-from .scenarios import load_release, with_answers, write_submission
+from grader.banks import BROKEN, CORRECT, EXPLAIN_BUG, WRONG, reference
+from grader.course import Course
+from grader.demo.scenarios import load_release, with_answers, write_submission
+from grader.questions import AUTOGRADED
 
 __all__ = ["SimulatedStudent", "simulate_class", "student_notebook"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from .course import Course
-from .judge import GradingPlan, judge_notebook, judge_submission
-from .remote import WorkerSession
-from .results import SubmissionResult, ungraded_result
+from grader.course import Course
+from grader.judge.results import SubmissionResult, ungraded_result
+from grader.judge.submission import GradingPlan, judge_notebook, judge_submission
+from grader.worker.session import WorkerSession
 
 __all__ = ["Grader"]
 
@@ -17,7 +17,7 @@ class Grader:
     """Grades submissions of one course, one worker per submission, from one warm parent."""
 
     def __init__(self, course: Course | None, plan: GradingPlan | None = None, *, limits=None):
-        from .sandbox import WarmParent
+        from grader.worker import WarmParent
 
         self.course = course
         self.plan = plan or GradingPlan.for_course(course)
@@ -37,11 +37,11 @@ class Grader:
         """
         import matplotlib.pyplot as plt
 
-        from .banks import EXPLAIN_BUG, reference_namespace
-        from .checks import run_question, seed_rng
-        from .questions import AUTOGRADED
-        from .subject import LocalSubject
-        from .tamper import scan_cells
+        from grader.banks import EXPLAIN_BUG, reference_namespace
+        from grader.checks import run_question, seed_rng
+        from grader.intake.tamper import scan_cells
+        from grader.questions import AUTOGRADED
+        from grader.runtime.subject import LocalSubject
 
         subject = LocalSubject(reference_namespace())
         for q in AUTOGRADED:

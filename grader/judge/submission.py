@@ -9,14 +9,14 @@ from pathlib import Path
 
 import nbformat
 
-from .checks import run_question, seed_rng
-from .course import Course, CourseError
-from .intake import Intake, UnreadableNotebook, find_submission_file, read_notebook
-from .questions import AUTOGRADED, QUESTIONS
-from .remote import WorkerSession
-from .results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
-from .subject import ProbeFailed
-from .tamper import scan_cells
+from grader.checks import run_question, seed_rng
+from grader.course import Course, CourseError
+from grader.intake.notebook import Intake, UnreadableNotebook, find_submission_file, read_notebook
+from grader.intake.tamper import scan_cells
+from grader.judge.results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
+from grader.questions import AUTOGRADED, QUESTIONS
+from grader.runtime.subject import ProbeFailed
+from grader.worker.session import WorkerSession
 
 __all__ = ["GradingPlan", "judge_submission", "judge_notebook", "ungraded_result"]
 

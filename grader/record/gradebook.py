@@ -12,9 +12,9 @@ from nbgrader import utils as nbutils
 from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy.exc import SAWarning
 
-from .course import Course
-from .export import STATUS_FILE
-from .results import SubmissionResult
+from grader.course import Course
+from grader.judge.results import SubmissionResult
+from grader.report.export import STATUS_FILE
 
 __all__ = ["GradebookWriter", "autograded_notebook", "notebook_json", "verdict_outputs"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .course import Course
+from grader.course import Course
 
 __all__ = ["generate_feedback", "FeedbackError"]
 

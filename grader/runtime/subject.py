@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grader.probes import run_probe
-from grader.values import MAX_NAME, BadValue, Fn, decode, encode
+from grader.runtime.probes import run_probe
+from grader.runtime.values import MAX_NAME, BadValue, Fn, decode, encode
 
 __all__ = [
     "Subject", "ProbeSubject", "LocalSubject", "CallResult", "FunctionResult", "CtxInfo",

@@ -1,6 +1,6 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-Each judge is a fresh `python -m grader.judge_pool COURSE` with its own warm parent; the
+Each judge is a fresh `python -m grader.judge.pool COURSE` with its own warm parent; the
 pool keeps every judge busy with a small queue, so memory stays flat in the size of the class.
 """
 
@@ -15,8 +15,8 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 
-from .course import Course
-from .results import SubmissionResult, ungraded_result
+from grader.course import Course
+from grader.judge.results import SubmissionResult, ungraded_result
 
 __all__ = ["JudgePool", "serve"]
 
@@ -93,7 +93,7 @@ class JudgePool:
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge_pool", str(self.course.root)], env=env,
+            [sys.executable, "-m", "grader.judge.pool", str(self.course.root)], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
 
@@ -130,7 +130,7 @@ def serve(course_root: str) -> None:
     deferred until the next submission has started, so the kernel's teardown of one job
     overlaps the next.
     """
-    from .grading import Grader
+    from grader.judge.grader import Grader
 
     results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool

@@ -12,10 +12,10 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from grader.sandbox import isolation
-from grader.sandbox.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
-from grader.sandbox.hugepages import collapse_private_memory
-from grader.sandbox.spawn import Job, describe_limits, outcome, spawn
+from grader.worker import isolation
+from grader.worker.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
+from grader.worker.hugepages import collapse_private_memory
+from grader.worker.spawn import Job, describe_limits, outcome, spawn
 
 __all__ = ["choose_mode", "main", "plan_containment", "warm_up"]
 
@@ -30,7 +30,7 @@ def warm_up() -> dict:
     import torch
     from IPython.core.inputtransformer2 import TransformerManager
 
-    import grader.sandbox.worker  # noqa: F401 -- a worker cannot import from the course tree later
+    import grader.worker.worker  # noqa: F401 -- a worker cannot import from the course tree later
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -56,11 +56,11 @@ def _warm_figure(plt, torch) -> None:
 def _import_probes() -> str:
     global run_probe
     try:
-        from grader.probes import run_probe
+        from grader.runtime.probes import run_probe
     except Exception as exc:  # a worker then answers {"error": "probes unavailable"}
         run_probe = None
         return f"unavailable: {type(exc).__name__}: {exc}"
-    return "grader.probes.run_probe"
+    return "grader.runtime.probes.run_probe"
 
 
 def _warm_probes(torch, plt) -> None:
@@ -70,8 +70,8 @@ def _warm_probes(torch, plt) -> None:
     (explicit upstream gradients import torch's symbolic-shapes module and sympy, for example).
     """
     from grader.banks import reference_namespace
-    from grader.subject import make_request
-    from grader.values import Fn
+    from grader.runtime.subject import make_request
+    from grader.runtime.values import Fn
     from grader.vocabulary import ONE_ARGUMENT, TWO_ARGUMENTS
 
     namespace = reference_namespace()
@@ -338,7 +338,7 @@ def _freeze_heap() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: python -m grader.sandbox.warm_parent --control-fd N.
+    """Entry point: python -m grader.worker.warm_parent --control-fd N.
 
     The configuration (limits, the paths to hide) arrives as the first frame on the control
     socket, not on the command line, where any local user's `ps` would read the course's paths.

@@ -87,7 +87,7 @@ class SubmissionResult:
 
 def ungraded_result(student: str, notebook: str, status: str, notes: list[str]) -> SubmissionResult:
     """A submission that could not be run: every autograded question scores 0 as missing."""
-    from .questions import AUTOGRADED
+    from grader.questions import AUTOGRADED
 
     questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in AUTOGRADED]
     return SubmissionResult(student, notebook, status, questions, notes=list(notes))

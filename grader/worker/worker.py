@@ -15,8 +15,8 @@ from typing import Any
 
 from IPython.core.inputtransformer2 import TransformerManager
 
-from grader.sandbox.channel import ChannelClosed, FrameError, encode_frame, recv_frame_blocking
-from grader.sandbox.evidence import AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
+from grader.worker.channel import ChannelClosed, FrameError, encode_frame, recv_frame_blocking
+from grader.worker.evidence import AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
 
 __all__ = ["CappedOutput", "CellRunner", "serve"]
 

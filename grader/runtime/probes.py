@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grader.values import (
+from grader.runtime.values import (
     MAX_NAME,
     MAX_STR,
     BadValue,

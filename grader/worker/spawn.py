@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox import isolation, seccomp
-from grader.sandbox.channel import encode_frame
-from grader.sandbox.isolation import (
+from grader.worker import isolation, seccomp
+from grader.worker.channel import encode_frame
+from grader.worker.isolation import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
@@ -286,7 +286,7 @@ def _reap_quietly(pid: int) -> None:
 
 def _worker_main(job: Job, workdir: str) -> None:
     """The worker process: shed every privilege and resource, then serve the judge."""
-    from grader.sandbox.worker import serve
+    from grader.worker.worker import serve
 
     _new_session()
     isolation.reset_signals()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 import time
 
-from .questions import question
-from .results import CellOutcome
-from .subject import ProbeFailed, ProbeSubject
-from .tamper import python_source
+from grader.intake.tamper import python_source
+from grader.judge.results import CellOutcome
+from grader.questions import question
+from grader.runtime.subject import ProbeFailed, ProbeSubject
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
 

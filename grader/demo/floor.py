@@ -10,13 +10,13 @@ import contextlib
 import io
 import time
 
-from .checks import run_question, seed_rng
-from .course import Course
-from .intake import UnreadableNotebook, find_submission_file, read_notebook
-from .questions import AUTOGRADED
-from .remote import definition_source
-from .subject import LocalSubject
-from .tamper import python_source
+from grader.checks import run_question, seed_rng
+from grader.course import Course
+from grader.intake.notebook import UnreadableNotebook, find_submission_file, read_notebook
+from grader.intake.tamper import python_source
+from grader.questions import AUTOGRADED
+from grader.runtime.subject import LocalSubject
+from grader.worker.session import definition_source
 
 __all__ = ["warm_floor_seconds"]
 

@@ -7,15 +7,15 @@ import shutil
 import time
 from pathlib import Path
 
-from .course import Course
-from .questions import ASSIGNMENT
+from grader.course import Course
+from grader.questions import ASSIGNMENT
 
 __all__ = ["run_demo", "prepare_course", "kit_course_root"]
 
 
 def kit_course_root() -> Path:
     """The course directory that ships with the kit (its source/ and nbgrader_config.py)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def prepare_course(output: Path, template: Path | None = None) -> Course:
@@ -32,13 +32,13 @@ def prepare_course(output: Path, template: Path | None = None) -> Course:
 
 def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit: bool = True) -> str:
     """Run every stage on a simulated class and return the printed summary."""
-    from .assignment import generate_release
-    from .audit import audit_assignment
-    from .batch import autograde
-    from .export import export_grades
-    from .feedback import generate_feedback
-    from .report import class_table, save_charts
-    from .simulate import simulate_class
+    from grader.demo.simulate import simulate_class
+    from grader.judge.batch import autograde
+    from grader.release.audit import audit_assignment
+    from grader.release.generate import generate_release
+    from grader.report.export import export_grades
+    from grader.report.feedback import generate_feedback
+    from grader.report.tables import class_table, save_charts
 
     output = Path(output).resolve()
     started = time.monotonic()

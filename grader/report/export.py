@@ -8,8 +8,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import Course
-from .questions import QUESTIONS
+from grader.course import Course
+from grader.questions import QUESTIONS
 
 __all__ = ["export_grades", "grade_rows", "read_status"]
 

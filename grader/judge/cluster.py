@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from .course import Course
-from .intake import find_submission_file
-from .judge import GradingPlan
-from .results import SubmissionResult, ungraded_result
+from grader.course import Course
+from grader.intake.notebook import find_submission_file
+from grader.judge.results import SubmissionResult, ungraded_result
+from grader.judge.submission import GradingPlan
 
 __all__ = ["grade_on_cluster", "grade_bytes"]
 
@@ -52,7 +52,7 @@ def grade_bytes(plan: dict, student: str, filename: str, data: bytes | None, not
 
 
 def _submit(client, course: Course, plan: dict, student: str):
-    from .judge import _timestamp
+    from grader.judge.submission import _timestamp
 
     folder = course.submission_folder(student)
     path, notes = find_submission_file(folder, course.notebook)
@@ -71,7 +71,7 @@ def _take(iterator, count: int) -> list:
 
 
 def _judge_for(plan: dict):
-    from .grading import Grader
+    from grader.judge.grader import Grader
 
     key = hashlib.sha256(repr(sorted(plan.items())).encode()).hexdigest()
     if key not in _JUDGES:

@@ -1,0 +1,1 @@
+"""Record: verdicts into nbgrader's gradebook and autograded/ notebooks, through one writer."""

@@ -1,0 +1,1 @@
+"""Report: tables, progress, grades.csv, feedback and charts for people."""
