@@ -12,6 +12,11 @@ c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "derivatives-in-pytorch"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 
+# Each assignment's hidden checks and answer banks sit beside its notebook in source/<id>/
+# and are for the instructor only: never copied into release/, nor beside a submission at
+# autograde time.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "hidden", "banks"]
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 

@@ -82,7 +82,7 @@ def make_course(folder: Path, students: int) -> Course:
     from grader.release.generate import generate_release
 
     course = prepare_course(folder, kit_course_root())
-    generate_release(course.root)
+    generate_release(course)
     simulate_class(course, students, seed=1)
     return course
 
@@ -92,7 +92,7 @@ def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
     from grader.release.generate import generate_release
 
     sample = prepare_course(folder, course.root)
-    generate_release(sample.root)
+    generate_release(sample)
     for student in students:
         shutil.copytree(course.submission_folder(student), sample.submission_folder(student))
     return sample

@@ -6,18 +6,20 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.assignment import Assignment
 from grader.intake.notebook import read_notebook
-from grader.questions import AUTOGRADED
 
 __all__ = ["CheckReport", "check_notebook"]
 
 RESULT_PREFIX = "GRADER-CHECK-RESULT "
+_TEST_CALL = re.compile(r"^check_question\(.*\)\s*$", re.MULTILINE)  # a test cell whose metadata was stripped
 CHECK_TIMEOUT = 300
 
 
@@ -41,20 +43,22 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def check_notebook(path: Path, timeout: float = CHECK_TIMEOUT) -> CheckReport:
+def check_notebook(path: Path, assignment: Assignment, timeout: float = CHECK_TIMEOUT) -> CheckReport:
     """Run the notebook's own cells, then every question's visible checks, in a child process."""
     intake = read_notebook(Path(path))
     cells = [(c.index, c.source) for c in intake.cells if c.cell_type == "code" and not _is_test(c)]
+    job = {"assignment": str(assignment.folder), "cells": cells}
+    ids = [q.id for q in assignment.autograded]
     try:
-        done = subprocess.run([sys.executable, "-m", "grader.check"], input=json.dumps(cells), text=True,
+        done = subprocess.run([sys.executable, "-m", "grader.check"], input=json.dumps(job), text=True,
                               capture_output=True, timeout=timeout, cwd=Path(path).resolve().parent)
     except subprocess.TimeoutExpired:
-        return _all_failed(f"the notebook did not finish within {timeout:.0f} s")
-    return _parse(done.stdout) or _all_failed(f"the notebook stopped the checker (exit status {done.returncode})")
+        return _all_failed(ids, f"the notebook did not finish within {timeout:.0f} s")
+    return _parse(done.stdout) or _all_failed(ids, f"the notebook stopped the checker (exit status {done.returncode})")
 
 
 def _is_test(cell) -> bool:
-    return (cell.grade_id or "").startswith("test_") or "check_visible(" in cell.source or "check_hidden(" in cell.source
+    return (cell.grade_id or "").startswith("test_") or bool(_TEST_CALL.search(cell.source))
 
 
 def _parse(stdout: str) -> CheckReport | None:
@@ -65,14 +69,17 @@ def _parse(stdout: str) -> CheckReport | None:
     return CheckReport([tuple(row) for row in data["rows"]], data["notes"])
 
 
-def _all_failed(note: str) -> CheckReport:
-    return CheckReport([(q.id, "FAIL", note) for q in AUTOGRADED], [note])
+def _all_failed(ids: list[str], note: str) -> CheckReport:
+    return CheckReport([(qid, "FAIL", note) for qid in ids], [note])
 
 
-def _run_here(cells: list[tuple[int, str]]) -> dict:
+def _run_here(folder: str, cells: list[tuple[int, str]]) -> dict:
     """In the child: run the cells in order, then each question's visible checks."""
-    from grader.notebook import check_visible
+    from grader.runtime import notebook_check
     from grader.worker.worker import CellRunner
+
+    assignment = Assignment.load(Path(folder))
+    check_visible = notebook_check(f"{assignment.package}.checks", assignment.functions)
 
     runner = CellRunner(tempfile.gettempdir(), output_cap=0)
     notes = []
@@ -81,7 +88,7 @@ def _run_here(cells: list[tuple[int, str]]) -> dict:
         if report["status"] != "ok":
             notes.append(f"cell {index} raised {report['error']}")
     rows = []
-    for q in AUTOGRADED:
+    for q in assignment.autograded:
         rows.append((q.id, *_visible(check_visible, q.id, runner.namespace)))
     return {"rows": rows, "notes": notes}
 
@@ -98,5 +105,6 @@ def _visible(check_visible, qid: str, namespace: dict) -> tuple[str, str]:
 
 
 if __name__ == "__main__":
-    result = _run_here([tuple(cell) for cell in json.loads(sys.stdin.read())])
+    job = json.loads(sys.stdin.read())
+    result = _run_here(job["assignment"], [tuple(cell) for cell in job["cells"]])
     os.write(sys.__stdout__.fileno(), (RESULT_PREFIX + json.dumps(result) + "\n").encode())

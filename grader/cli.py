@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from grader.assignment import AssignmentError
 from grader.course import Course, CourseError
-from grader.questions import ASSIGNMENT
 
 __all__ = ["main", "build_parser"]
 
@@ -16,17 +16,21 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Release, grade and report the derivatives assignment.")
+    parser = argparse.ArgumentParser(prog="grader", description="Release, grade and report a course's nbgrader assignments.")
     parser.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add(commands, "release", "generate release/ with nbgrader and audit the assignment", assignment=True)
+    _add(commands, "new", "create source/<assignment>/ for a new assignment (see docs/authoring.md)", assignment=True)
+    release = _add(commands, "release", "generate release/ with nbgrader and audit the assignment", assignment=True)
+    release.add_argument("--question", default=None, metavar="ID", help="audit only this question's cases")
     grade = _add(commands, "grade", "grade one notebook with the hidden tests")
     grade.add_argument("notebook", type=Path)
+    grade.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
     grade.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     grade.add_argument("--student", default="student", help="student id that seeds the hidden inputs")
     check = _add(commands, "check", "run the visible tests of a notebook (what students run)")
     check.add_argument("notebook", type=Path)
-    autograde = _add(commands, "autograde", "grade every submitted/<student>/derivatives/", assignment=True)
+    check.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
+    autograde = _add(commands, "autograde", "grade every submitted/<student>/<assignment>/", assignment=True)
     autograde.add_argument("--jobs", type=int, default=None, help="judges in parallel (default: one per core)")
     autograde.add_argument("--cluster", default=None, metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786")
     autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
@@ -34,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, default=None, help="CSV path (default: <course>/grades.csv)")
     _add(commands, "feedback", "write per-student feedback HTML", assignment=True)
     demo = _add(commands, "demo", "release, grade a simulated class, export, feedback and summarise")
+    demo.add_argument("--assignment", default=None, help="the kit's assignment to simulate (default: its only one)")
     demo.add_argument("--students", type=int, default=36, help="class size (at least 30)")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="folder for the demo course")
     return parser
@@ -42,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add(commands, name: str, help_text: str, *, assignment: bool = False) -> argparse.ArgumentParser:
     sub = commands.add_parser(name, help=help_text, description=help_text)
     if assignment:
-        sub.add_argument("assignment", choices=[ASSIGNMENT], help="the assignment id")
+        sub.add_argument("assignment", help="the assignment id (a folder of source/)")
     return sub
 
 
@@ -52,17 +57,33 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (CourseError, FileNotFoundError, RuntimeError) as exc:
         print(f"grader {args.command}: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, (CourseError, FileNotFoundError)) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, (CourseError, AssignmentError, FileNotFoundError)) else EXIT_FAILED
+
+
+def _new(args) -> int:
+    from grader.release.scaffold import new_assignment
+
+    root = Path(args.course).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise CourseError(f"{root} is not a course directory (no nbgrader_config.py)")
+    try:
+        folder = new_assignment(root, args.assignment)
+    except (ValueError, FileExistsError) as exc:
+        raise CourseError(str(exc)) from None
+    print(f"created {folder.relative_to(root)}: add questions as docs/authoring.md shows")
+    return EXIT_OK
 
 
 def _release(args) -> int:
     from grader.release.audit import audit_assignment
     from grader.release.generate import generate_release
 
-    course = Course.at(args.course)
-    path = generate_release(course.root)
+    course = Course.at(args.course, args.assignment)
+    if args.question is not None and args.question not in {q.id for q in course.autograded}:
+        raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
+    path = generate_release(course)
     print(f"released {path.relative_to(course.root)}")
-    report = audit_assignment(course)
+    report = audit_assignment(course, question=args.question)
     print(report.table())
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -71,11 +92,11 @@ def _grade(args) -> int:
     from grader.judge.grader import Grader
     from grader.report.tables import question_table
 
-    course = Course.at(args.course)
     problem = _unreadable(args.notebook)
     if problem:
         print(f"grader grade: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    course = _course_of(args)
     with Grader(course) as grader:
         result = grader.grade_notebook(args.notebook, args.student)
     if result.status == "unreadable":
@@ -92,7 +113,7 @@ def _check(args) -> int:
     if problem:
         print(f"grader check: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    report = check_notebook(args.notebook)
+    report = check_notebook(args.notebook, _course_of(args).spec)
     print(report.table())
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -103,7 +124,7 @@ def _autograde(args) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
-    course = Course.at(args.course)
+    course = Course.at(args.course, args.assignment)
     results = autograde(course, jobs=args.jobs, cluster=args.cluster, students=args.students)
     print(class_table(results))
     return EXIT_OK
@@ -112,7 +133,7 @@ def _autograde(args) -> int:
 def _export(args) -> int:
     from grader.report.export import export_grades
 
-    path = export_grades(Course.at(args.course), args.output)
+    path = export_grades(Course.at(args.course, args.assignment), args.output)
     print(f"wrote {path}")
     return EXIT_OK
 
@@ -120,7 +141,7 @@ def _export(args) -> int:
 def _feedback(args) -> int:
     from grader.report.feedback import generate_feedback
 
-    paths = generate_feedback(Course.at(args.course))
+    paths = generate_feedback(Course.at(args.course, args.assignment))
     print(f"wrote feedback for {len(paths)} students under feedback/")
     return EXIT_OK
 
@@ -130,9 +151,27 @@ def _demo(args) -> int:
 
     if args.students < 30:
         raise CourseError("the demo simulates at least 30 students")
-    summary = run_demo(Path(args.output), students=args.students)
+    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment)
     print(summary)
     return EXIT_OK
+
+
+def _course_of(args) -> Course:
+    """The course and the assignment a notebook belongs to (--assignment, else its metadata or cells)."""
+    from grader.intake.identify import assignment_of
+    from grader.intake.notebook import read_notebook
+
+    if args.assignment is not None:
+        return Course.at(args.course, args.assignment)
+    root = Course.at(args.course, _any_assignment(args.course)).root
+    return Course.at(root, assignment_of(read_notebook(Path(args.notebook)), root))
+
+
+def _any_assignment(course_root) -> str | None:
+    from grader.course import assignments_of
+
+    known = assignments_of(Path(course_root).resolve())
+    return known[0] if known else None
 
 
 def _unreadable(path: Path) -> str | None:
@@ -151,7 +190,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 COMMANDS = {
-    "release": _release, "grade": _grade, "check": _check, "autograde": _autograde,
+    "new": _new, "release": _release, "grade": _grade, "check": _check, "autograde": _autograde,
     "export": _export, "feedback": _feedback, "demo": _demo,
 }
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from grader.questions import ASSIGNMENT, NOTEBOOK
+from grader.assignment import Assignment, AssignmentError, notebook_in
 
-__all__ = ["Course", "CourseError"]
+__all__ = ["Course", "CourseError", "assignments_of"]
 
 SECRET_FILE = ".grader-secret"
 
@@ -21,21 +21,50 @@ class CourseError(RuntimeError):
 
 @dataclass(frozen=True)
 class Course:
-    """An nbgrader course directory holding the derivatives assignment."""
+    """An nbgrader course directory, and the assignment of it that a command works on."""
 
     root: Path
-    assignment: str = ASSIGNMENT
-    notebook: str = NOTEBOOK
+    assignment: str
+    notebook: str
 
     @classmethod
-    def at(cls, root: str | os.PathLike = ".", assignment: str = ASSIGNMENT) -> "Course":
-        """The course at `root`; CourseError when it has no nbgrader_config.py."""
+    def at(cls, root: str | os.PathLike = ".", assignment: str | None = None) -> "Course":
+        """The course at `root` and one of its assignments (the only one when none is named).
+
+        CourseError when `root` has no nbgrader_config.py or no source/<assignment>/ folder.
+        """
         root = Path(root).resolve()
         if not (root / "nbgrader_config.py").is_file():
             raise CourseError(f"{root} is not a course directory (no nbgrader_config.py)")
-        if assignment != ASSIGNMENT:
-            raise CourseError(f"this kit grades the assignment {ASSIGNMENT!r}, not {assignment!r}")
-        return cls(root=root, assignment=assignment)
+        known = assignments_of(root)
+        if assignment is None:
+            if len(known) != 1:
+                raise CourseError(f"name the assignment: the course has {', '.join(known) or 'none'}")
+            assignment = known[0]
+        if assignment not in known:
+            raise CourseError(f"no assignment {assignment!r} in {root / 'source'} "
+                              f"(known: {', '.join(known) or 'none'}); create source/{assignment}/")
+        try:
+            notebook = notebook_in(root / "source" / assignment).stem
+        except AssignmentError as exc:
+            raise CourseError(str(exc)) from None
+        return cls(root=root, assignment=assignment, notebook=notebook)
+
+    @cached_property
+    def spec(self) -> Assignment:
+        """The assignment's questions, checks and banks, read from source/<assignment>/."""
+        try:
+            return Assignment.load(self.root / "source" / self.assignment)
+        except AssignmentError as exc:
+            raise CourseError(str(exc)) from None
+
+    @property
+    def questions(self):
+        return self.spec.questions
+
+    @property
+    def autograded(self):
+        return self.spec.autograded
 
     @cached_property
     def coursedir(self):
@@ -94,6 +123,14 @@ class Course:
         if not text:
             raise CourseError(f"{path} is empty; delete it to make a new secret (hidden inputs will change)")
         return text.encode()
+
+
+def assignments_of(root: Path) -> list[str]:
+    """Assignment ids: the folders of source/ that hold a notebook, sorted."""
+    source = Path(root) / "source"
+    if not source.is_dir():
+        return []
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def _create_atomically(path: Path, text: str) -> None:

@@ -1,44 +1,60 @@
-"""Entry points for the notebook's test cells: run a question's checks inside the student's kernel."""
+"""What a source notebook's hidden test region calls when nbgrader runs test cells in a kernel.
+
+`check(question, globals())` runs every part of the question, visible and hidden, with
+hidden inputs from the course's secret, and hands nbgrader the partial credit as the cell's
+value: nothing when every part passed, the points earned when some did, CheckFailed when
+none did. The course and assignment come from the notebook's folder
+(`autograded/<student>/<assignment>/` or `source/<assignment>/`).
+"""
+
+from __future__ import annotations
 
 import contextlib
 import io
 import os
-import random
 import warnings
+from pathlib import Path
 
-from grader.checks import run_question, seed_rng
-from grader.runtime.subject import LocalSubject
-
-__all__ = ["check_visible", "check_hidden", "DEFAULT_SECRET"]
-
-DEFAULT_SECRET = b"derivatives-notebook-default"
+__all__ = ["check"]
 
 
-def _run(qid: str, namespace: dict, rng: random.Random, hidden: bool):
+def _course_here():
+    from grader.course import Course, CourseError
+
+    here = Path.cwd().resolve()
+    for root in here.parents:
+        if (root / "nbgrader_config.py").is_file():
+            return Course.at(root, here.name), _student(here, root)
+    raise CourseError(f"{here} is not inside an nbgrader course: the hidden tests run at grading time")
+
+
+def _student(here: Path, root: Path) -> str:
+    relative = here.relative_to(root).parts
+    if len(relative) == 3 and relative[0] in ("autograded", "submitted"):
+        return os.environ.get("GRADER_STUDENT", relative[1])
+    return os.environ.get("GRADER_STUDENT", "")
+
+
+def check(qid: str, namespace: dict) -> float | None:
+    """Grade `qid` in this kernel: None for full marks, the points earned for partial credit."""
+    from grader.judge.checks import grade_question, seed_rng
+    from grader.runtime import CheckFailed, LocalSubject
+
+    course, student = _course_here()
+    assignment = course.spec
+    question = assignment.question(qid)
+    rng = seed_rng(course.secret(), student, qid)
     # nbgrader scores a cell 0 when it writes to stderr, so warnings and stray stderr go nowhere.
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        return run_question(qid, LocalSubject(namespace), rng, hidden=hidden)
-
-
-def _raise_unless_passed(qid: str, verdict) -> None:
-    if verdict.status != "passed":
-        raise AssertionError("\n".join(verdict.messages) or f"{qid}: {verdict.status}")
-
-
-def check_visible(qid: str, namespace: dict) -> None:
-    """Run the visible checks of `qid`; print one line per passing case, AssertionError otherwise."""
-    verdict = _run(qid, namespace, random.Random(0), hidden=False)
-    _raise_unless_passed(qid, verdict)
-    for line in verdict.messages:
-        print(f"ok: {line}")
-
-
-def check_hidden(qid: str, namespace: dict) -> None:
-    """Run visible and hidden checks with an rng seeded from GRADER_SECRET (or a default)."""
-    secret = os.environ.get("GRADER_SECRET")
-    key = secret.encode("utf-8") if secret else DEFAULT_SECRET
-    verdict = _run(qid, namespace, seed_rng(key, os.environ.get("GRADER_STUDENT", ""), qid),
-                   hidden=True)
-    _raise_unless_passed(qid, verdict)
-    print(f"ok: {qid} passed its hidden tests")
+        verdict = grade_question(assignment, qid, LocalSubject(namespace, assignment.functions), rng)
+    if verdict.passed:
+        print(f"ok: {qid} passed its visible and hidden tests")
+        return None
+    earned = round(question.points * verdict.fraction, 4)
+    if earned <= 0:
+        raise CheckFailed("\n".join(verdict.messages) or f"{qid}: {verdict.status}") from None
+    for part in verdict.parts:
+        print(f"{'ok' if part.status == 'passed' else 'FAILED'}: {part.title}")
+    print("\n".join(verdict.messages))
+    return earned

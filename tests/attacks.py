@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-
-from grader.banks import correct_for, wrong_for
-from grader.demo.scenarios import solved, with_answers, with_extra_cell
+from sample import correct_for, solved, with_answers, with_extra_cell, wrong_for
 
 __all__ = ["ATTACKS", "FAULTS", "Attack", "Fault", "attack", "baseline", "build", "build_fault"]
 

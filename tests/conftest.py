@@ -20,7 +20,7 @@ def released_course(tmp_path_factory) -> Course:
     from grader.release.generate import generate_release
 
     course = prepare_course(tmp_path_factory.mktemp("template"), KIT_ROOT)
-    generate_release(course.root)
+    generate_release(course)
     return course
 
 
@@ -48,7 +48,7 @@ def release_nb(released_course: Course) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def solved_nb(release_nb) -> nbformat.NotebookNode:
-    from grader.demo.scenarios import solved
+    from sample import solved
 
     return solved(release_nb)
 

@@ -1,17 +1,19 @@
-"""The released notebook: current, leak-free, and laid out as grader/questions.py says."""
+"""The committed release: current, leak-free, and laid out as the source notebook's metadata says."""
 
 import ast
 from pathlib import Path
 
 import nbformat
 import pytest
+from sample import ASSIGNMENT, AUTOGRADED, MANUAL, QUESTIONS
 
-from grader.questions import ASSIGNMENT, AUTOGRADED, MANUAL, NOTEBOOK, QUESTIONS
-from grader.release.generate import find_leaks, release_is_current
+from grader.course import Course
+from grader.release.generate import release_is_current
+from grader.release.leaks import find_leaks, requirement_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-RELEASE = ROOT / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+SOURCE = ASSIGNMENT.notebook_path
+RELEASE = ROOT / "release" / ASSIGNMENT.id / f"{ASSIGNMENT.notebook}.ipynb"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
@@ -26,20 +28,38 @@ def grade_cells(nb, grade_id):
 
 def test_release_is_current():
     """Does regenerating the release from source give the committed notebook?"""
-    result = release_is_current(ROOT)
+    result = release_is_current(Course.at(ROOT, ASSIGNMENT.id))
     assert result is True, (
         f"release/ is stale; regenerate it with grader.release.generate.generate_release:\n{result}"
     )
 
 
-def test_source_folder_holds_only_the_notebook():
-    """nbgrader copies every file of source/<assignment>/ into the release: is there nothing extra?"""
-    assert sorted(p.name for p in SOURCE.parent.iterdir()) == [SOURCE.name]
+def test_release_folder_holds_what_students_need_and_nothing_instructor_only():
+    """Does release/<assignment>/ hold the notebook, its requirements and visible checks (with the
+    runtime), and none of the hidden checks or banks?"""
+    folder = RELEASE.parent
+    assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == [
+        "checks", RELEASE.name, "requirements.txt"]
+    assert (folder / "checks" / "runtime" / "__init__.py").is_file()
+    assert not (folder / "checks" / "runtime.py").exists()
+    assert not (folder / "hidden").exists() and not (folder / "banks").exists()
+    assert requirement_problems(folder / "requirements.txt") == []
 
 
 def test_release_leaks_nothing():
-    """Does any line of a solution, hidden test or model answer appear in the release?"""
-    assert find_leaks(SOURCE, RELEASE) == []
+    """Does any file of the release show a line of a solution, hidden test, hidden check or bank answer?"""
+    assert find_leaks(ASSIGNMENT, RELEASE.parent) == []
+
+
+def test_leak_scan_finds_a_solution_line_in_any_released_file(tmp_path):
+    """Would a solution line copied into a released module be found?"""
+    import shutil
+
+    folder = tmp_path / "release"
+    shutil.copytree(RELEASE.parent, folder)
+    line = ASSIGNMENT.banks.reference("SQ").source.splitlines()[-1]
+    (folder / "checks" / "helper.py").write_text(f"def f(grad_output, i):\n    {line.strip()}\n")
+    assert any(leak.startswith("checks/helper.py") for leak in find_leaks(ASSIGNMENT, folder))
 
 
 @pytest.mark.parametrize("q", AUTOGRADED, ids=lambda q: q.id)
@@ -60,8 +80,8 @@ def test_autograded_question_layout(release, q):
         and not test_meta["solution"]
     )
     assert test_meta["points"] == q.points
-    assert f'check_visible("{q.id}", globals())' in test.source
-    assert "check_hidden" not in test.source.replace("import check_visible, check_hidden", "")
+    assert test.source.strip().endswith(f'check_question("{q.id}", globals())')
+    assert "grader" not in test.source  # the kit's grading-time check stays in the source
     assert release.cells.index(test) == release.cells.index(answer) + 1
 
 
@@ -77,17 +97,13 @@ def test_manual_question_layout(release, q):
 
 
 def test_points_add_up(release):
-    """Do the release's points match the question table: 16 autograded, 1 manual?"""
+    """Do the release's points match the source notebook's, question by question?"""
     graded = [
         c.metadata["nbgrader"] for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")
     ]
     auto = sum(m["points"] for m in graded if m["grade_id"].startswith("test_"))
     manual = sum(m["points"] for m in graded if not m["grade_id"].startswith("test_"))
-    assert (
-        (auto, manual)
-        == (16, 1)
-        == (sum(q.points for q in AUTOGRADED), sum(q.points for q in MANUAL))
-    )
+    assert (auto, manual) == (sum(q.points for q in AUTOGRADED), sum(q.points for q in MANUAL))
     assert {m["grade_id"] for m in graded} == {q.test_cell_id for q in AUTOGRADED} | {
         q.id for q in MANUAL
     }
@@ -114,8 +130,8 @@ def test_release_code_parses(release):
             ast.parse(cell.source)
 
 
-def test_question_order_follows_the_table(release):
-    """Do the questions appear in the order of grader/questions.py?"""
+def test_question_order_follows_the_source(release):
+    """Do the questions appear in the order of the source notebook?"""
     ids = [
         c.metadata["nbgrader"]["grade_id"]
         for c in release.cells

@@ -9,13 +9,23 @@ import re
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
+from sample import (
+    ASSIGNMENT,
+    AUTOGRADED_POINTS,
+    BROKEN,
+    question,
+    solved,
+    with_answers,
+    write_submission,
+)
 
-from grader.banks import BROKEN
-from grader.demo.scenarios import solved, with_answers, write_submission
 from grader.judge.batch import autograde, grade_in_parallel
 from grader.record.gradebook import GradebookWriter
 from grader.report.export import export_grades, read_status
 from grader.report.feedback import generate_feedback
+
+SQ_POINTS = question("SQ").points
+BOB = AUTOGRADED_POINTS - SQ_POINTS * 2 / 3  # the tutorial's SQ earns its forward part of three: partial credit
 
 
 @pytest.fixture
@@ -43,19 +53,21 @@ def test_autograde_scores_every_student_and_never_aborts(small_class):
     """Does every student, broken or not, get a status and a score in the gradebook?"""
     results = {r.student: r for r in autograde(small_class, jobs=2, show_progress=False)}
     assert set(results) == {"alice", "bob", "carol", "dave", "erin"}
-    assert results["alice"].score == 16 and results["erin"].score == 16
-    assert results["bob"].score == 13
+    assert results["alice"].score == AUTOGRADED_POINTS and results["erin"].score == AUTOGRADED_POINTS
+    assert results["bob"].score == pytest.approx(BOB)
     assert results["carol"].score == 0
     assert results["dave"].status == "unreadable" and results["dave"].score == 0
     assert "renamed" in " ".join(results["erin"].notes)
-    assert scores(small_class) == {"alice": 16, "bob": 13, "carol": 0, "dave": 0, "erin": 16}
+    assert scores(small_class) == pytest.approx(
+        {"alice": AUTOGRADED_POINTS, "bob": BOB, "carol": 0, "dave": 0, "erin": AUTOGRADED_POINTS})
     for student in results:
         assert small_class.autograded_notebook(student).is_file()
         assert read_status(small_class, student)["status"] == results[student].status
 
 
 def test_autograded_notebooks_are_valid_and_show_each_verdict(small_class):
-    """Does each autograded notebook pass nbformat's validation, with bob's SQ verdict as an error output?"""
+    """Does each autograded notebook pass nbformat's validation, with bob's partial SQ verdict as
+    messages, the parts it earned and missed, and the points as the cell's value (nbgrader's partial credit)?"""
     autograde(small_class, jobs=1, show_progress=False)
     for student in ("alice", "bob", "carol", "erin"):
         text = small_class.autograded_notebook(student).read_text()
@@ -64,7 +76,11 @@ def test_autograded_notebooks_are_valid_and_show_each_verdict(small_class):
         assert len(text.splitlines()) < 2 * len(nb.cells) + 20, "one line per cell keeps the file diffable"
     bob = nbformat.read(small_class.autograded_notebook("bob"), as_version=4)
     [sq_test] = [c for c in bob.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SQ"]
-    assert sq_test.outputs[0].output_type == "error" and "grad_output" in sq_test.outputs[0].evalue
+    stream, value = sq_test.outputs
+    assert stream.output_type == "stream" and "grad_output" in stream.text and "missed" in stream.text
+    assert value.output_type == "execute_result" and float(value.data["text/plain"]) == pytest.approx(SQ_POINTS / 3)
+    from nbgrader.utils import determine_grade
+    assert determine_grade(sq_test)[0] == pytest.approx(SQ_POINTS / 3)
 
 
 def test_regrading_gives_identical_verdicts(small_class):
@@ -108,8 +124,8 @@ def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class
     with Gradebook(small_class.db_url, small_class.course_id) as gb:
         bob = gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, "bob")
         alice = gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, "alice")
-        assert (bob.manual_score, bob.auto_score, bob.needs_manual_grade) == (2, 0, True)
-        assert (alice.manual_score, alice.auto_score, alice.needs_manual_grade) == (None, 3, False)
+        assert (bob.manual_score, bob.auto_score, bob.needs_manual_grade) == (2, pytest.approx(SQ_POINTS / 3), True)
+        assert (alice.manual_score, alice.auto_score, alice.needs_manual_grade) == (None, SQ_POINTS, False)
         assert len(gb.assignment_submissions(small_class.assignment)) == 5, "regrading adds no submissions"
 
 
@@ -120,8 +136,8 @@ def test_grades_reach_the_gradebook_while_the_class_is_graded(small_class, monke
     seen = []
     autograde(small_class, pool=ReplayPool(graded, before_each=lambda: seen.append(scores(small_class))),
               show_progress=False)
-    assert seen[-1] == {"alice": 16, "bob": 13}, "two results were recorded before the third arrived"
-    assert scores(small_class) == {"alice": 16, "bob": 13, "carol": 0}
+    assert seen[-1] == pytest.approx({"alice": AUTOGRADED_POINTS, "bob": BOB}), "two results were recorded before the third arrived"
+    assert scores(small_class) == pytest.approx({"alice": AUTOGRADED_POINTS, "bob": BOB, "carol": 0})
 
 
 def test_an_interrupted_run_keeps_every_grade_it_recorded(small_class):
@@ -129,7 +145,7 @@ def test_an_interrupted_run_keeps_every_grade_it_recorded(small_class):
     graded = list(grade_in_parallel(small_class, ["alice", "bob", "carol"], jobs=1))
     with pytest.raises(KeyboardInterrupt):
         autograde(small_class, pool=ReplayPool(graded, interrupt_after=2), show_progress=False)
-    assert scores(small_class) == {"alice": 16, "bob": 13}
+    assert scores(small_class) == pytest.approx({"alice": AUTOGRADED_POINTS, "bob": BOB})
 
 
 def test_the_same_student_twice_in_one_run_keeps_one_submission(small_class):
@@ -138,7 +154,7 @@ def test_the_same_student_twice_in_one_run_keeps_one_submission(small_class):
     with GradebookWriter(small_class) as writer:
         writer.record(alice)
         writer.record(alice)
-    assert scores(small_class) == {"alice": 16}
+    assert scores(small_class) == {"alice": AUTOGRADED_POINTS}
 
 
 def test_export_writes_one_row_per_student_and_a_column_per_question(small_class):
@@ -147,8 +163,9 @@ def test_export_writes_one_row_per_student_and_a_column_per_question(small_class
     path = export_grades(small_class)
     rows = {row["student"]: row for row in csv.DictReader(open(path))}
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
-    assert rows["bob"]["SQ"] == "0" and rows["bob"]["grad_at"] == "2"
-    assert rows["alice"]["score"] == "16" and rows["alice"]["max_score"] == "17"
+    assert float(rows["bob"]["SQ"]) == pytest.approx(SQ_POINTS / 3) and rows["bob"]["grad_at"] == "2"
+    assert float(rows["alice"]["score"]) == AUTOGRADED_POINTS
+    assert float(rows["alice"]["max_score"]) == ASSIGNMENT.max_score
     assert rows["dave"]["status"] == "unreadable"
     assert "explain_bug" in rows["alice"]["needs_manual_grade"]
 
@@ -174,5 +191,5 @@ def test_each_broken_file_gets_a_status_and_a_score(course, broken):
     write_submission(course.root, "mallory", broken.build(release_bytes))
     [result] = autograde(course, jobs=1, show_progress=False)
     assert result.status in {"graded", "unreadable", "no notebook"}
-    assert 0 <= result.score <= result.max_score == 16
+    assert 0 <= result.score <= result.max_score == AUTOGRADED_POINTS
     assert scores(course)["mallory"] == result.score

@@ -15,19 +15,22 @@ import nbformat  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from grader.banks import (  # noqa: E402
+from sample import (  # noqa: E402  # noqa: E402  # noqa: E402
+    AUTOGRADED,
     BROKEN,
     CORRECT,
     EXPLAIN_BUG,
+    QUESTIONS,
     WRONG,
     Answer,
     correct_for,
     reference,
+    solved,
+    with_answers,
+    with_extra_cell,
+    write_submission,
     wrong_for,
 )
-from grader.demo.scenarios import solved, with_answers, with_extra_cell, write_submission  # noqa: E402
-from grader.questions import AUTOGRADED, QUESTIONS  # noqa: E402
 
 QUESTION_IDS = [q.id for q in QUESTIONS]
 

@@ -7,21 +7,28 @@ from pathlib import Path
 
 import pytest
 import torch
+from sample import CHECKS, local_subject
 
-from grader.checks import CHECKS
 from grader.runtime.probes import run_probe
-from grader.runtime.subject import LocalSubject, make_request
+from grader.runtime.subject import make_request
 
 KIT = Path(__file__).resolve().parent.parent
 SOURCE = KIT / "source" / "derivatives" / "derivatives.ipynb"
 RELEASE = KIT / "release" / "derivatives" / "derivatives.ipynb"
 
 
-def _run_cells(path: Path) -> tuple[dict[str, BaseException | None], str]:
-    """Exec every code cell in one namespace; each graded test cell's outcome, and all stderr."""
+def _run_cells(path: Path, monkeypatch) -> tuple[dict[str, BaseException | None], str]:
+    """Exec every code cell in one namespace, in the notebook's folder as Jupyter would;
+    each graded test cell's outcome, and all stderr."""
+    import sys
+
     import matplotlib
 
     matplotlib.use("Agg")
+    monkeypatch.chdir(path.parent)
+    monkeypatch.syspath_prepend(str(path.parent))
+    for name in [n for n in sys.modules if n == "checks" or n.startswith("checks.")]:
+        monkeypatch.delitem(sys.modules, name)
     outcomes: dict[str, BaseException | None] = {}
     namespace: dict = {"__name__": "__main__"}
     stderr = io.StringIO()
@@ -41,17 +48,17 @@ def _run_cells(path: Path) -> tuple[dict[str, BaseException | None], str]:
 
 
 @pytest.mark.skipif(not SOURCE.exists(), reason="no source notebook")
-def test_source_notebook_passes_every_test_cell_silently():
+def test_source_notebook_passes_every_test_cell_silently(monkeypatch):
     """Does the instructor's solution pass every visible and hidden test cell without writing to stderr?"""
-    outcomes, stderr = _run_cells(SOURCE)
+    outcomes, stderr = _run_cells(SOURCE, monkeypatch)
     assert outcomes == dict.fromkeys(CHECKS, None)
     assert stderr == ""
 
 
 @pytest.mark.skipif(not RELEASE.exists(), reason="no release notebook")
-def test_release_notebook_fails_every_test_cell_with_a_message():
+def test_release_notebook_fails_every_test_cell_with_a_message(monkeypatch):
     """Does the unanswered release notebook fail each test cell with AssertionError, never a crash?"""
-    outcomes, _ = _run_cells(RELEASE)
+    outcomes, _ = _run_cells(RELEASE, monkeypatch)
     assert set(outcomes) == set(CHECKS)
     assert all(isinstance(e, AssertionError) and str(e) for e in outcomes.values()), outcomes
 
@@ -61,4 +68,4 @@ def test_replies_fit_a_frame_whatever_the_student_returns():
     namespace = {"huge": lambda: [torch.zeros(10**6, dtype=torch.float64)] * 4 + ["x" * 500] * 900}
     reply = run_probe(namespace, make_request("call", "huge"))
     assert len(json.dumps(reply)) < 8 * 1024 * 1024
-    LocalSubject(namespace).call("huge")  # and it still decodes
+    local_subject(namespace).call("huge")  # and it still decodes

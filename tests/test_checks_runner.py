@@ -7,25 +7,39 @@ import textwrap
 
 import pytest
 import torch
+from sample import CHECKS, check_visible, local_subject, run_question
 from test_checks import CORRECT, HEADER, MISCONCEPTIONS, namespace_with
 
-from grader.checks import CHECKS, run_question, seed_rng
-from grader.notebook import check_hidden, check_visible
+from grader.judge.checks import seed_rng
+from grader.notebook import check as grading_check
 from grader.runtime.probes import run_probe
-from grader.runtime.subject import LocalSubject, ProbeFailed, ProbeSubject
+from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.runtime.values import encode
 
 ANSWERS = {f"{q}-{name}": answer for q, name, answer, _ in MISCONCEPTIONS}
+TUTORIAL_SQ = """
+    class SQ(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, i):
+            ctx.save_for_backward(i)
+            return i ** 2
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            i, = ctx.saved_tensors
+            grad_output = 2 * i
+            return grad_output
+"""
 
 
 def _run(qid: str, answer: str) -> object:
     namespace, source = namespace_with(qid, answer)
-    return run_question(qid, LocalSubject(namespace, lambda name: source), random.Random(0))
+    return run_question(qid, local_subject(namespace, lambda name: source), random.Random(0))
 
 
 def test_undefined_answers_are_missing():
     """Is every question 'missing' (not failed or crashed) for an empty notebook?"""
-    subject = LocalSubject({})
+    subject = local_subject({})
     assert {q: run_question(q, subject, random.Random(0)).status for q in CHECKS} == \
         dict.fromkeys(CHECKS, "missing")
 
@@ -57,10 +71,12 @@ def test_probe_failures_become_statuses(subject, status):
     assert verdict.messages and all(isinstance(m, str) for m in verdict.messages)
 
 
-def test_internal_error_message_carries_the_traceback():
-    """Does an unexpected exception inside a check log the judge-side traceback into the message?"""
+def test_internal_error_message_is_student_safe():
+    """Does an unexpected exception inside a check become an error naming its kind, without the
+    judge's traceback, paths or source lines in the student's message?"""
     verdict = run_question("grad_at", Raising(ZeroDivisionError("judge bug")), random.Random(0))
-    assert "Traceback" in verdict.messages[0] and "judge bug" in verdict.messages[0]
+    assert verdict.status == "error" and "ZeroDivisionError" in verdict.messages[0]
+    assert "Traceback" not in verdict.messages[0] and ".py" not in verdict.messages[0]
 
 
 @pytest.mark.parametrize("statement", ["sys.exit(3)", "raise KeyboardInterrupt", "raise SystemExit"])
@@ -116,7 +132,7 @@ def test_rebinding_autograd_grad_does_not_fool_the_sq_probe(monkeypatch):
     """), " " * 8)
     namespace, source = namespace_with("SQ", answer)
     assert torch.autograd.grad is not real  # the notebook's fake is live while grading
-    verdict = run_question("SQ", LocalSubject(namespace, lambda name: source), random.Random(0))
+    verdict = run_question("SQ", local_subject(namespace, lambda name: source), random.Random(0))
     assert verdict.status == "failed" and "ignores grad_output" in verdict.messages[0], verdict
 
 
@@ -125,7 +141,7 @@ def test_figures_are_closed_after_a_probe():
     import matplotlib.pyplot as plt
 
     namespace, _ = namespace_with()
-    subject = LocalSubject(namespace)
+    subject = local_subject(namespace)
     for _ in range(5):
         run_question("plot_function_and_derivative", subject, random.Random(0), hidden=False)
     assert plt.get_fignums() == []
@@ -179,8 +195,8 @@ def test_seed_rng_depends_on_secret_student_and_question():
 
 
 def test_checks_refuse_python_dash_o():
-    """Does importing grader.checks under python -O stop with a clear RuntimeError?"""
-    done = subprocess.run([sys.executable, "-O", "-c", "import grader.checks"],
+    """Does importing the check runtime under python -O stop with a clear RuntimeError?"""
+    done = subprocess.run([sys.executable, "-O", "-c", "import grader.runtime"],
                           capture_output=True, text=True)
     assert done.returncode != 0 and "python -O" in done.stderr
 
@@ -212,21 +228,45 @@ def test_check_visible_raises_the_student_message():
                       _notebook_namespace("derivative_on_grid", ANSWERS["derivative_on_grid-mean_instead_of_sum"]))
 
 
-def test_check_hidden_uses_the_secret_and_passes_correct_answers(monkeypatch, capsys):
-    """Does check_hidden pass the reference answers with a secret from GRADER_SECRET?"""
-    monkeypatch.setenv("GRADER_SECRET", "course secret")
+@pytest.fixture
+def in_autograded_folder(course, monkeypatch):
+    """The working directory nbgrader gives a kernel at autograde time: autograded/<student>/<assignment>/."""
+    folder = course.root / "autograded" / "ada" / course.assignment
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(folder)
+    return course
+
+
+def test_grading_time_check_passes_correct_answers(in_autograded_folder, capsys):
+    """Does the hidden region's check give full marks (no value) to the reference answers?"""
     for qid in CHECKS:
-        check_hidden(qid, _notebook_namespace())
+        assert grading_check(qid, _notebook_namespace()) is None
     out, err = capsys.readouterr()
-    assert err == "" and out.count("passed its hidden tests") == len(CHECKS)
+    assert err == "" and out.count("passed its visible and hidden tests") == len(CHECKS)
+    assert (in_autograded_folder.root / ".grader-secret").is_file()  # the course's secret, not a default
 
 
-def test_check_hidden_catches_accumulation():
-    """Does check_hidden fail a grad_at that accumulates across calls, which check_visible lets through?"""
+def test_grading_time_check_catches_accumulation(in_autograded_folder):
+    """Does the grading-time check fail a grad_at that accumulates across calls, which the visible check lets through?"""
     namespace = _notebook_namespace("grad_at", ANSWERS["grad_at-module_level_leaf_accumulates"])
     check_visible("grad_at", namespace)
     with pytest.raises(AssertionError, match="accumulate"):
-        check_hidden("grad_at", namespace)
+        grading_check("grad_at", namespace)
+
+
+def test_grading_time_check_returns_partial_credit(in_autograded_folder, capsys):
+    """Does the tutorial's SQ (backward ignores grad_output) earn some of SQ's points in a kernel, not all?"""
+    namespace = _notebook_namespace("SQ", TUTORIAL_SQ)
+    earned = grading_check("SQ", namespace)
+    assert earned is not None and 0 < earned < in_autograded_folder.spec.question("SQ").points
+    assert "ignores grad_output" in capsys.readouterr().out
+
+
+def test_grading_time_check_outside_a_course_says_so(tmp_path, monkeypatch):
+    """Does the grading-time check refuse, in one line, a kernel that is not inside a course?"""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception, match="not inside an nbgrader course"):
+        grading_check("grad_at", _notebook_namespace())
 
 
 def test_header_and_correct_answers_are_importable():

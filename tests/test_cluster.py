@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sample import AUTOGRADED_POINTS, WRONG, solved, with_answers, write_submission
 
-from grader.banks import WRONG
-from grader.demo.scenarios import solved, with_answers, write_submission
 from grader.judge.batch import autograde
 
 
@@ -24,4 +23,4 @@ def test_dask_cluster_grades_equal_the_local_run(course, release_nb):
                       dashboard_address=None) as cluster:
         remote = {r.student: r.to_json() for r in autograde(course, cluster=cluster.scheduler_address, show_progress=False)}
     assert remote == local
-    assert local["ada"]["score"] == 16 and local["cy"]["score"] == 0
+    assert local["ada"]["score"] == AUTOGRADED_POINTS and local["cy"]["score"] == 0

@@ -8,11 +8,10 @@ import sys
 
 import nbformat
 import pytest
+from sample import AUTOGRADED, write_submission
 
 import grader.judge.batch
 from grader.cli import main
-from grader.demo.scenarios import write_submission
-from grader.questions import AUTOGRADED
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -20,17 +19,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_grade_json_of_a_correct_notebook_is_full_marks(released_course, solved_nb, tmp_path):
-    """Does `grader grade --json` report 16/16 with every question passed, in the table's order?"""
+    """Does `grader grade --json` report full marks with every question passed, in the notebook's order?"""
     path = tmp_path / "derivatives.ipynb"
     nbformat.write(solved_nb, path)
     done = run_cli("--course", str(released_course.root), "grade", str(path), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) == {"notebook", "score", "max_score", "questions"}
-    assert (report["score"], report["max_score"]) == (16, 16)
+    assert report["score"] == report["max_score"] == sum(q.points for q in AUTOGRADED)
     assert [q["id"] for q in report["questions"]] == [q.id for q in AUTOGRADED]
     for q in report["questions"]:
-        assert set(q) == {"id", "score", "max_score", "status", "messages"}
+        assert set(q) == {"id", "score", "max_score", "status", "messages", "parts"}
         assert q["status"] == "passed", q
 
 
@@ -72,8 +71,7 @@ def test_grade_outside_a_course_directory_exits_2(tmp_path, capsys, solved_nb):
 
 def test_check_passes_a_correct_notebook_and_fails_a_wrong_one(released_course, solved_nb, tmp_path):
     """Does `grader check` print a per-question table and exit non-zero only when a visible test fails?"""
-    from grader.banks import wrong_for
-    from grader.demo.scenarios import with_answers
+    from sample import with_answers, wrong_for
 
     good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
     nbformat.write(solved_nb, good)

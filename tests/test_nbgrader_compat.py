@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from nbgrader.api import Gradebook
+from sample import AUTOGRADED, CORRECT, solved, with_answers, write_submission
 
-from grader.banks import CORRECT
-from grader.demo.scenarios import solved, with_answers, write_submission
 from grader.judge.batch import autograde
-from grader.questions import AUTOGRADED
 
 
 def per_question(course, student: str) -> dict[str, float]:

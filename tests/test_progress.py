@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from sample import AUTOGRADED
+
 from grader.judge.results import QuestionResult, SubmissionResult, ungraded_result
 from grader.report.progress import Progress
 
@@ -16,7 +18,7 @@ def test_progress_line_counts_by_status_and_shows_an_eta():
     """Does the line show done/total, a rate, an ETA and how many of each status so far?"""
     stream = io.StringIO()
     progress = Progress(10, stream=stream)
-    for result in (graded("a", 16), graded("b", 3), ungraded_result("c", "x.ipynb", "unreadable", ["bad json"])):
+    for result in (graded("a", 16), graded("b", 3), ungraded_result("c", "x.ipynb", "unreadable", ["bad json"], AUTOGRADED)):
         progress.advance(result)
     line = progress.line()
     assert line.startswith("[") and " 3/10 " in line and "/s ETA " in line

@@ -10,11 +10,10 @@ import contextlib
 import io
 import time
 
-from grader.checks import run_question, seed_rng
 from grader.course import Course
 from grader.intake.notebook import UnreadableNotebook, find_submission_file, read_notebook
 from grader.intake.tamper import python_source
-from grader.questions import AUTOGRADED
+from grader.judge.checks import grade_question, seed_rng
 from grader.runtime.subject import LocalSubject
 from grader.worker.session import definition_source
 
@@ -43,9 +42,10 @@ def _run_all(course: Course, students: list[str]) -> None:
         sources = [_run_cell(cell.source, namespace) for cell in cells
                    if cell.cell_type == "code" and not (cell.grade_id or "").startswith("test_")]
         # answers' source text is found in the cells, as the judge finds it
-        subject = LocalSubject(namespace, source_lookup=lambda name, sources=sources: definition_source(sources, name))
-        for q in AUTOGRADED:
-            run_question(q.id, subject, seed_rng(b"floor", student, q.id))
+        subject = LocalSubject(namespace, course.spec.functions,
+                               source_lookup=lambda name, sources=sources: definition_source(sources, name))
+        for q in course.autograded:
+            grade_question(course.spec, q.id, subject, seed_rng(b"floor", student, q.id))
 
 
 def _run_cell(source: str, namespace: dict) -> str:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from grader.course import Course
-from grader.questions import ASSIGNMENT
 
 __all__ = ["run_demo", "prepare_course", "kit_course_root"]
 
@@ -18,19 +17,22 @@ def kit_course_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def prepare_course(output: Path, template: Path | None = None) -> Course:
-    """A fresh course under output/course with the template's config and source notebook."""
+def prepare_course(output: Path, template: Path | None = None, assignment: str | None = None) -> Course:
+    """A fresh course under output/course with the template's config and one assignment's source folder."""
     template = template or kit_course_root()
+    assignment = Course.at(template, assignment).assignment
     root = output / "course"
     if root.exists():
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
     shutil.copy(template / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(template / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
-    return Course.at(root)
+    shutil.copytree(template / "source" / assignment, root / "source" / assignment,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return Course.at(root, assignment)
 
 
-def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit: bool = True) -> str:
+def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit: bool = True,
+             assignment: str | None = None) -> str:
     """Run every stage on a simulated class and return the printed summary."""
     from grader.demo.simulate import simulate_class
     from grader.judge.batch import autograde
@@ -42,8 +44,8 @@ def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit
 
     output = Path(output).resolve()
     started = time.monotonic()
-    course = prepare_course(output)
-    generate_release(course.root)
+    course = prepare_course(output, assignment=assignment)
+    generate_release(course)
     audit_line = _audit_line(audit_assignment(course, jobs=jobs)) if audit else "audit: skipped"
     roster = simulate_class(course, students)
     results = autograde(course, jobs=jobs)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.banks import EXPLAIN_BUG, correct_for
-from grader.questions import ASSIGNMENT, NOTEBOOK, QUESTIONS
+from grader.banks import Banks
 
 __all__ = ["load_release", "solved", "with_answers", "with_extra_cell", "write_submission"]
 
@@ -25,18 +24,13 @@ def _cell_index(nb: nbformat.NotebookNode, grade_id: str) -> int:
     raise KeyError(f"the notebook has no cell with grade_id {grade_id!r}")
 
 
-def load_release(course_root: str | Path) -> nbformat.NotebookNode:
-    """The student version of the notebook, `release/derivatives/derivatives.ipynb` under course_root."""
-    path = Path(course_root) / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    return nbformat.read(path, as_version=4)
+def load_release(course) -> nbformat.NotebookNode:
+    """The student version of a course's assignment notebook, `release/<assignment>/<notebook>.ipynb`."""
+    return nbformat.read(course.release_notebook(), as_version=4)
 
 
 def with_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
     """A copy of nb whose solution cells for the given question ids hold the given sources."""
-    known = {q.id for q in QUESTIONS}
-    unknown = sorted(set(answers) - known)
-    if unknown:
-        raise KeyError(f"unknown question id(s) {unknown}; known: {', '.join(q.id for q in QUESTIONS)}")
     out = copy.deepcopy(nb)
     for question_id, source in answers.items():
         out.cells[_cell_index(out, question_id)].source = source
@@ -62,14 +56,15 @@ def with_extra_cell(
     return out
 
 
-def solved(nb: nbformat.NotebookNode, style: str = "reference") -> nbformat.NotebookNode:
-    """A copy of nb with every question answered: `reference` uses each question's first CORRECT
-    answer, `alternate` its last; explain_bug gets a short markdown answer."""
+def solved(nb: nbformat.NotebookNode, banks: Banks, style: str = "reference") -> nbformat.NotebookNode:
+    """A copy of nb with every question of the banks answered: `reference` uses each question's
+    first CORRECT answer, `alternate` its last; hand-graded questions get their model answer."""
     if style not in _STYLES:
         raise ValueError(f"unknown style {style!r}; known: {', '.join(_STYLES)}")
     pick = 0 if style == "reference" else -1
-    answers = {q.id: correct_for(q.id)[pick].source for q in QUESTIONS if not q.manual}
-    answers[EXPLAIN_BUG.question] = EXPLAIN_BUG.source
+    ids = dict.fromkeys(a.question for a in banks.correct)
+    answers = {qid: banks.correct_for(qid)[pick].source for qid in ids}
+    answers.update({a.question: a.source for a in banks.manual})
     return with_answers(nb, answers)
 
 
@@ -77,15 +72,16 @@ def write_submission(
     course_root: str | Path,
     student_id: str,
     nb_or_bytes: nbformat.NotebookNode | bytes,
-    assignment: str = ASSIGNMENT,
+    assignment: str,
+    notebook: str | None = None,
 ) -> Path:
-    """Write `submitted/<student>/<assignment>/derivatives.ipynb` and nbgrader's timestamp.txt; return the notebook path."""
+    """Write `submitted/<student>/<assignment>/<notebook>.ipynb` and nbgrader's timestamp.txt; return the notebook path."""
     for name, value in (("student_id", student_id), ("assignment", assignment)):
         if not value or value in (".", "..") or "/" in value or "\\" in value:
             raise ValueError(f"{name} {value!r} is not a plain directory name")
     folder = Path(course_root) / "submitted" / student_id / assignment
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{NOTEBOOK}.ipynb"
+    path = folder / f"{notebook or assignment}.ipynb"
     if isinstance(nb_or_bytes, bytes):
         path.write_bytes(nb_or_bytes)
     else:

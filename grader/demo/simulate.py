@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from grader.banks import BROKEN, CORRECT, EXPLAIN_BUG, WRONG, reference
+from grader.banks import Banks
 from grader.course import Course
 from grader.demo.scenarios import load_release, with_answers, write_submission
-from grader.questions import AUTOGRADED
 
 __all__ = ["SimulatedStudent", "simulate_class", "student_notebook"]
 
@@ -34,41 +33,44 @@ class SimulatedStudent:
 def simulate_class(course: Course, size: int, *, seed: int = 0) -> list[SimulatedStudent]:
     """Write `size` submissions under submitted/ and return who is who (deterministic for a seed)."""
     rng = random.Random(seed)
-    release = load_release(course.root)
+    release = load_release(course)
     release_bytes = course.release_notebook().read_bytes()
+    banks = course.spec.banks
+    ids = [q.id for q in course.autograded]
     students = []
     for number in range(1, size + 1):
-        student = SimulatedStudent(f"student{number:04d}", *_pick(number, rng))
-        content = student_notebook(release, release_bytes, student, rng)
-        write_submission(course.root, student.id, content)
+        student = SimulatedStudent(f"student{number:04d}", *_pick(banks, number, rng))
+        content = student_notebook(banks, ids, release, release_bytes, student, rng)
+        write_submission(course.root, student.id, content, course.assignment, course.notebook)
         students.append(student)
     return students
 
 
-def _pick(number: int, rng: random.Random) -> tuple[str, str]:
+def _pick(banks: Banks, number: int, rng: random.Random) -> tuple[str, str]:
     slot = number % 12
     if slot in (1, 2, 3, 4):
         return "correct", ("reference style" if slot % 2 else "alternate style")
     if slot in (5, 6, 7, 8, 9):
-        return "one mistake", rng.choice(WRONG).name
+        return "one mistake", rng.choice(banks.wrong).name
     if slot == 10:
-        return "several mistakes", ", ".join(a.name for a in _distinct_questions(rng, 3))
+        return "several mistakes", ", ".join(a.name for a in _distinct_questions(banks, rng, 3))
     if slot == 11:
         return "blank", "handed in the release unchanged"
-    return "broken file", rng.choice(BROKEN).name
+    return "broken file", rng.choice(banks.broken).name
 
 
-def student_notebook(release, release_bytes: bytes, student: SimulatedStudent, rng: random.Random):
+def student_notebook(banks: Banks, ids: list[str], release, release_bytes: bytes,
+                     student: SimulatedStudent, rng: random.Random):
     """The notebook (or raw bytes, for a broken file) this student hands in."""
-    everything_passes = {q.id: True for q in AUTOGRADED}
+    everything_passes = {qid: True for qid in ids}
     if student.kind == "blank":
-        student.expected_pass = {q.id: False for q in AUTOGRADED}
+        student.expected_pass = {qid: False for qid in ids}
         return release
     if student.kind == "broken file":
         student.expected_pass = {}
-        return next(b for b in BROKEN if b.name == student.description).build(release_bytes)
-    answers = _correct_answers(student.description == "alternate style")
-    mistakes = _mistakes(student)
+        return banks.broken_file(student.description).build(release_bytes)
+    answers = _correct_answers(banks, ids, student.description == "alternate style")
+    mistakes = _mistakes(banks, student)
     answers.update({a.question: a.source for a in mistakes})
     student.expected_pass = {**everything_passes, **{a.question: False for a in mistakes}}
     nb = with_answers(release, answers)
@@ -77,25 +79,25 @@ def student_notebook(release, release_bytes: bytes, student: SimulatedStudent, r
     return nb
 
 
-def _correct_answers(alternate: bool) -> dict[str, str]:
+def _correct_answers(banks: Banks, ids: list[str], alternate: bool) -> dict[str, str]:
     answers = {}
-    for q in AUTOGRADED:
-        styles = [a for a in CORRECT if a.question == q.id]
-        answers[q.id] = (styles[-1] if alternate else reference(q.id)).source
-    answers[EXPLAIN_BUG.question] = EXPLAIN_BUG.source
+    for qid in ids:
+        styles = banks.correct_for(qid)
+        answers[qid] = (styles[-1] if alternate else styles[0]).source
+    answers.update({a.question: a.source for a in banks.manual})
     return answers
 
 
-def _mistakes(student: SimulatedStudent) -> list:
+def _mistakes(banks: Banks, student: SimulatedStudent) -> list:
     if student.kind not in ("one mistake", "several mistakes"):
         return []
     names = student.description.split(", ")
-    return [a for a in WRONG if a.name in names]
+    return [a for a in banks.wrong if a.name in names]
 
 
-def _distinct_questions(rng: random.Random, count: int) -> list:
+def _distinct_questions(banks: Banks, rng: random.Random, count: int) -> list:
     chosen, seen = [], set()
-    for answer in rng.sample(list(WRONG), len(WRONG)):
+    for answer in rng.sample(list(banks.wrong), len(banks.wrong)):
         if answer.question not in seen:
             chosen.append(answer)
             seen.add(answer.question)

@@ -38,6 +38,7 @@ class Intake:
     cells: list[SubmittedCell]
     notes: list[str] = field(default_factory=list)
     digest: str = ""  # SHA-256 of the file's bytes: which submission of this student it is
+    metadata: dict = field(default_factory=dict)  # the notebook's own metadata, as submitted
 
     def cell_with_grade_id(self, grade_id: str) -> SubmittedCell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)
@@ -47,7 +48,9 @@ def read_notebook(path: Path) -> Intake:
     """Parse `path` into cells; raise UnreadableNotebook with a one-line reason."""
     data = _read_capped(path)
     nb = _parse_json(data)
-    return Intake(path=path, cells=_cells_of(nb), notes=[], digest=hashlib.sha256(data).hexdigest())
+    metadata = nb.get("metadata") if isinstance(nb, dict) else None
+    return Intake(path=path, cells=_cells_of(nb), notes=[], digest=hashlib.sha256(data).hexdigest(),
+                  metadata=metadata if isinstance(metadata, dict) else {})
 
 
 def find_submission_file(folder: Path, notebook: str) -> tuple[Path | None, list[str]]:

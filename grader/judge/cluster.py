@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
+from grader.assignment import Assignment
 from grader.course import Course
 from grader.intake.notebook import find_submission_file
 from grader.judge.results import SubmissionResult, ungraded_result
@@ -22,8 +22,9 @@ def grade_on_cluster(course: Course, students: list[str], address: str) -> Itera
     """Grade on the Dask cluster at `address`; the gradebook stays with the caller."""
     from distributed import Client, as_completed
 
-    plan = asdict(GradingPlan.for_course(course))
-    plan["test_sources"] = sorted(plan["test_sources"])
+    trusted = GradingPlan.for_course(course)
+    plan = {"assignment_folder": str(trusted.assignment.folder), "solution_ids": list(trusted.solution_ids),
+            "test_sources": sorted(trusted.test_sources), "secret": trusted.secret}
     with Client(address, timeout="30s") as client:
         window = 4 * max(1, len(client.scheduler_info().get("workers", {})))
         queue = iter(students)
@@ -38,10 +39,10 @@ def grade_on_cluster(course: Course, students: list[str], address: str) -> Itera
 
 def grade_bytes(plan: dict, student: str, filename: str, data: bytes | None, notes: list[str], timestamp: str | None) -> dict:
     """Runs on a Dask worker: judge one notebook given as bytes with this worker's warm parent."""
+    judge = _judge_for(plan)
     if data is None:
-        result = ungraded_result(student, filename, "no notebook", notes)
+        result = ungraded_result(student, filename, "no notebook", notes, judge.plan.assignment.autograded)
     else:
-        judge = _judge_for(plan)
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / filename
             path.write_bytes(data)
@@ -75,6 +76,8 @@ def _judge_for(plan: dict):
 
     key = hashlib.sha256(repr(sorted(plan.items())).encode()).hexdigest()
     if key not in _JUDGES:
-        trusted = GradingPlan(plan["notebook"], tuple(plan["solution_ids"]), frozenset(plan["test_sources"]), plan["secret"])
+        assignment = Assignment.load(Path(plan["assignment_folder"]))
+        trusted = GradingPlan(assignment, tuple(plan["solution_ids"]), frozenset(plan["test_sources"]),
+                              plan["secret"])
         _JUDGES[key] = Grader(None, trusted)
     return _JUDGES[key]

@@ -24,7 +24,8 @@ class Grader:
         # The course root is hidden from workers even when it sits under a directory they see
         # (a course kept under /usr/local or beside the venv): source/, gradebook.db, autograded/.
         hidden = course.root if course is not None else None
-        self.parent = WarmParent(limits=limits, course_root=hidden)
+        self.parent = WarmParent(limits=limits, course_root=hidden,
+                                 functions=self.plan.assignment.vocabulary_path)
         self._killed: list[int] = []
         self._unsettled: list[list[int]] = []
 
@@ -37,15 +38,15 @@ class Grader:
         """
         import matplotlib.pyplot as plt
 
-        from grader.banks import EXPLAIN_BUG, reference_namespace
-        from grader.checks import run_question, seed_rng
         from grader.intake.tamper import scan_cells
-        from grader.questions import AUTOGRADED
-        from grader.runtime.subject import LocalSubject
+        from grader.judge.checks import grade_question, seed_rng
+        from grader.runtime import LocalSubject
 
-        subject = LocalSubject(reference_namespace())
-        for q in AUTOGRADED:
-            run_question(q.id, subject, seed_rng(b"warm-up", EXPLAIN_BUG.name, q.id))
+        assignment = self.plan.assignment
+        ids = [q.id for q in assignment.autograded]
+        subject = LocalSubject(assignment.banks.reference_namespace(ids, assignment.setup), assignment.functions)
+        for qid in ids:
+            grade_question(assignment, qid, subject, seed_rng(b"warm-up", "warm-up", qid))
         plt.close("all")
         scan_cells([(0, "%matplotlib inline\nimport torch\n")])  # imports IPython's cell transformer
         _import_timestamp_parser()
@@ -83,7 +84,8 @@ class Grader:
         try:
             result = judge()
         except Exception as exc:  # the batch must never lose a student to a judge-side fault
-            result = ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"])
+            result = ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"],
+                                     self.plan.assignment.autograded)
         self._unsettled.append(self._killed)
         self._killed = []
         if settle:

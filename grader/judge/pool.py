@@ -71,7 +71,8 @@ class JudgePool:
         if received is None:
             selector.unregister(judge.stdout.fileno())
             for student in pending:
-                yield ungraded_result(student, f"{self.course.notebook}.ipynb", "crashed", ["the judge process stopped"])
+                yield ungraded_result(student, f"{self.course.notebook}.ipynb", "crashed",
+                                      ["the judge process stopped"], self.course.autograded)
             pending.clear()
             return
         for line in received:

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES", "ungraded_result"]
+__all__ = ["PartScore", "QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES", "ungraded_result"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
 
 
 @dataclass
+class PartScore:
+    """What one part of a question checks, the points it is worth, and whether it earned them."""
+
+    title: str
+    points: float
+    passed: bool
+
+
+@dataclass
 class QuestionResult:
-    """One autograded question's verdict."""
+    """One autograded question's verdict; `parts` when its points are split over parts."""
 
     id: str
     score: float
     max_score: float
     status: str
     messages: list[str] = field(default_factory=list)
+    parts: list[PartScore] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QuestionResult":
+        parts = [PartScore(**p) for p in data.get("parts", [])]
+        return cls(**{k: v for k, v in data.items() if k != "parts"}, parts=parts)
 
 
 @dataclass
@@ -68,7 +83,8 @@ class SubmissionResult:
             "score": self.score,
             "max_score": self.max_score,
             "questions": [
-                {"id": q.id, "score": q.score, "max_score": q.max_score, "status": q.status, "messages": q.messages}
+                {"id": q.id, "score": q.score, "max_score": q.max_score, "status": q.status,
+                 "messages": q.messages, "parts": [asdict(p) for p in q.parts]}
                 for q in self.questions
             ],
         }
@@ -80,14 +96,13 @@ class SubmissionResult:
     def from_dict(cls, data: dict) -> "SubmissionResult":
         return cls(
             **{k: v for k, v in data.items() if k not in ("questions", "cells")},
-            questions=[QuestionResult(**q) for q in data["questions"]],
+            questions=[QuestionResult.from_dict(q) for q in data["questions"]],
             cells=[CellOutcome(**c) for c in data.get("cells", [])],
         )
 
 
-def ungraded_result(student: str, notebook: str, status: str, notes: list[str]) -> SubmissionResult:
+def ungraded_result(student: str, notebook: str, status: str, notes: list[str],
+                    autograded) -> SubmissionResult:
     """A submission that could not be run: every autograded question scores 0 as missing."""
-    from grader.questions import AUTOGRADED
-
-    questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in AUTOGRADED]
+    questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in autograded]
     return SubmissionResult(student, notebook, status, questions, notes=list(notes))

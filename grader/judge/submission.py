@@ -9,12 +9,18 @@ from pathlib import Path
 
 import nbformat
 
-from grader.checks import run_question, seed_rng
-from grader.course import Course, CourseError
+from grader.assignment import Assignment
+from grader.course import Course
 from grader.intake.notebook import Intake, UnreadableNotebook, find_submission_file, read_notebook
 from grader.intake.tamper import scan_cells
-from grader.judge.results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
-from grader.questions import AUTOGRADED, QUESTIONS
+from grader.judge.checks import grade_question, seed_rng
+from grader.judge.results import (
+    CellOutcome,
+    PartScore,
+    QuestionResult,
+    SubmissionResult,
+    ungraded_result,
+)
 from grader.runtime.subject import ProbeFailed
 from grader.worker.session import WorkerSession
 
@@ -25,21 +31,24 @@ __all__ = ["GradingPlan", "judge_submission", "judge_notebook", "ungraded_result
 class GradingPlan:
     """What the judge trusts, all read from the instructor's files and never from a submission."""
 
-    notebook: str
+    assignment: Assignment
     solution_ids: tuple[str, ...]
     test_sources: frozenset[str]
     secret: bytes
 
+    @property
+    def notebook(self) -> str:
+        return self.assignment.notebook
+
     @classmethod
     def for_course(cls, course: Course) -> "GradingPlan":
-        source = nbformat.read(course.source_notebook(), as_version=4)
-        release = nbformat.read(course.release_notebook(), as_version=4)
-        ids = tuple(_grade_ids(source, solution=True))
-        expected = tuple(q.id for q in QUESTIONS)
-        if tuple(sorted(ids)) != tuple(sorted(expected)):
-            raise CourseError(f"source notebook's solution ids {ids} do not match the questions {expected}")
-        tests = {c.source for nb in (source, release) for c in nb.cells if _is_test_cell(c)}
-        return cls(course.notebook, ids, frozenset(tests), course.secret())
+        assignment = course.spec
+        notebooks = [nbformat.read(assignment.notebook_path, as_version=4)]
+        if course.release_notebook().is_file():
+            notebooks.append(nbformat.read(course.release_notebook(), as_version=4))
+        ids = tuple(q.id for q in assignment.questions)
+        tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
+        return cls(assignment, ids, frozenset(tests), course.secret())
 
 
 def judge_submission(course: Course, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
@@ -47,10 +56,10 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     started = time.monotonic()
     path, notes = find_submission_file(course.submission_folder(student), course.notebook)
     if path is None:
-        result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes)
+        result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes, plan.assignment.autograded)
     elif not _inside_own_folder(course, student, path):
         why = f"{path.name} links to a file outside submitted/{student}/; it was not graded"
-        result = ungraded_result(student, path.name, "unreadable", [*notes, why])
+        result = ungraded_result(student, path.name, "unreadable", [*notes, why], plan.assignment.autograded)
     else:
         result = judge_notebook(path, student, plan, session_factory)
         result.notes[:0] = notes
@@ -64,12 +73,13 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     try:
         intake = read_notebook(path)
     except UnreadableNotebook as exc:
-        return ungraded_result(student, path.name, "unreadable", [str(exc)])
+        return ungraded_result(student, path.name, "unreadable", [str(exc)], plan.assignment.autograded)
     runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
     tamper = scan_cells((c.index, c.source) for c in runnable)
     with session_factory() as session:
         outcomes = session.run_cells(runnable)
-        questions = [_judge_question(q, session, plan, student, intake.digest) for q in AUTOGRADED]
+        questions = [_judge_question(q, session, plan, student, intake.digest)
+                     for q in plan.assignment.autograded]
         tamper += session.evidence()
     notes = _structure_notes(intake, plan)
     cells = _cell_outcomes(intake, outcomes)
@@ -78,17 +88,23 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
 
 def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str,
                     submission: str) -> QuestionResult:
-    session.checking = question.id
+    session.checking = question
     try:
         session.ensure_alive()
     except ProbeFailed as failure:  # the submission used up its restarts or time: this question errs
         return QuestionResult(question.id, 0.0, float(question.points), failure.status,
                               [f"{question.id}: {failure.message}"])
     rng = seed_rng(plan.secret, student, question.id, submission)
-    verdict = run_question(question.id, session.subject(), rng)
-    score = float(question.points) if verdict.status == "passed" else 0.0
+    verdict = grade_question(plan.assignment, question.id, session.subject(), rng)
+    score = round(question.points * verdict.fraction, 4)
     messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
-    return QuestionResult(question.id, score, float(question.points), verdict.status, messages)
+    parts = [PartScore(p.title, round(question.points * p.weight / _weights(verdict), 4), p.status == "passed")
+             for p in verdict.parts] if len(verdict.parts) > 1 else []
+    return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
+
+
+def _weights(verdict) -> float:
+    return sum(p.weight for p in verdict.parts) or 1.0
 
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.
@@ -117,17 +133,12 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     present = {c.grade_id for c in intake.cells}
     missing = [gid for gid in plan.solution_ids if gid not in present]
     # Manually graded questions (explain_bug) have no test cell to miss.
-    tested = [q.id for q in AUTOGRADED if q.id in plan.solution_ids]
+    tested = [q.id for q in plan.assignment.autograded]
     tests_missing = [f"test_{gid}" for gid in tested if f"test_{gid}" not in present]
     notes = [f"answer cell {gid} is not in the notebook (answers were still looked up by name)" for gid in missing]
     if tests_missing:
         notes.append(f"test cells deleted or relabelled: {', '.join(tests_missing)} (the instructor's tests were used)")
     return notes
-
-
-def _grade_ids(nb, *, solution: bool) -> list[str]:
-    meta = (c.metadata.get("nbgrader", {}) for c in nb.cells)
-    return [m["grade_id"] for m in meta if m.get("solution") is solution and "grade_id" in m]
 
 
 def _is_test_cell(cell) -> bool:

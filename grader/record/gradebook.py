@@ -216,11 +216,23 @@ def _compact_json(value) -> str:
 
 
 def verdict_outputs(question) -> list:
-    """Notebook outputs that make nbgrader's own scoring agree with the verdict."""
+    """Notebook outputs that make nbgrader's own scoring agree with the verdict.
+
+    Full marks: the passing cases on stdout. Some parts earned: the messages and what each part
+    earned on stdout, then the points as the cell's value, which nbgrader reads as partial
+    credit. Nothing earned: an error output, which nbgrader scores 0.
+    """
     if question.status == "passed":
         lines = [f"passed: {question.id}", *question.messages]
         return [_stream("\n".join(lines) + "\n")]
-    text = "\n".join(question.messages) or question.status
+    parts = [f"{'earned' if p.passed else 'missed'} {p.points:g} point(s): {p.title}" for p in question.parts]
+    if question.score > 0:
+        lines = [f"partly passed: {question.id}, {question.score:g} of {question.max_score:g}", *parts,
+                 *question.messages]
+        return [_stream("\n".join(lines) + "\n"),
+                nbformat.NotebookNode(output_type="execute_result", execution_count=None, metadata={},
+                                      data={"text/plain": f"{question.score:g}"})]
+    text = "\n".join([*question.messages, *parts]) or question.status
     ename = {"failed": "AssertionError", "timeout": "TimeoutError"}.get(question.status, "GradingError")
     return [nbformat.NotebookNode(output_type="error", ename=ename, evalue=f"[{question.status}] {text}",
                                   traceback=text.splitlines())]

@@ -1,4 +1,4 @@
-"""Audit an assignment before it goes out: its own tests, a blank release, leaks, the answer banks."""
+"""Audit an assignment before it goes out: its facts agree, the release leaks nothing, its own tests and banks behave."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 
 import nbformat
 
+from grader.assignment import INSTRUCTOR_ONLY
 from grader.course import Course
-from grader.questions import AUTOGRADED
 
-__all__ = ["AuditReport", "Finding", "audit_assignment"]
+__all__ = ["AuditReport", "Finding", "audit_assignment", "MIN_MISCONCEPTIONS"]
+
+MIN_MISCONCEPTIONS = 2  # known wrong answers each autograded question must have in its bank
 
 
 @dataclass(frozen=True)
@@ -43,42 +45,97 @@ class AuditReport:
         return "\n".join([*lines, f"{verdict} ({self.summary()})"])
 
 
-def audit_assignment(course: Course, *, jobs: int | None = None) -> AuditReport:
-    """Run every audit check; the report says which failed and why."""
-    from grader.release.generate import find_leaks
+def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None) -> AuditReport:
+    """Run every audit check (those of one question with `question`); the report says which failed and why."""
     from grader.judge.grader import Grader
 
     report = AuditReport()
-    leaks = find_leaks(course.source_notebook(), course.release_notebook())
-    report.findings.append(Finding("no solution text in the release", not leaks, "; ".join(leaks[:3])))
+    report.findings += static_findings(course)
     with Grader(course) as grader, tempfile.TemporaryDirectory() as scratch:
-        for check, notebook, expected in _cases(course):
-            report.findings.append(_judge_case(grader, Path(scratch), check, notebook, expected))
+        for check, notebook, expected, scope in _cases(course, question):
+            report.findings.append(_judge_case(grader, Path(scratch), check, notebook, expected, scope))
     return report
 
 
-def _cases(course: Course):
-    """(check name, notebook, ids expected to pass) for every audited notebook."""
-    from grader.banks import CORRECT, WRONG
+def static_findings(course: Course) -> list[Finding]:
+    """What can be checked without running anything: facts agree, the release shows nothing secret."""
+    from grader.release.leaks import find_leaks, requirement_problems
+
+    assignment = course.spec
+    folder = course.release_notebook().parent
+    leaks = find_leaks(assignment, folder)
+    shipped = [name for name in INSTRUCTOR_ONLY if (folder / name).exists()]
+    problems = requirement_problems(folder / "requirements.txt")
+    findings = [
+        Finding("no solution text in any released file", not leaks, "; ".join(leaks[:3])),
+        Finding("no instructor-only folder in the release", not shipped, ", ".join(shipped)),
+        Finding("requirements.txt lists only what a student installs", not problems, "; ".join(problems)),
+        _points_agree(course),
+    ]
+    for q in assignment.autograded:
+        known = len(assignment.banks.wrong_for(q.id))
+        findings.append(Finding(f"{q.id} has at least {MIN_MISCONCEPTIONS} known misconceptions in its bank",
+                                known >= MIN_MISCONCEPTIONS,
+                                f"{known} in {assignment.folder / 'banks'}" if known < MIN_MISCONCEPTIONS else ""))
+    return findings
+
+
+def _points_agree(course: Course) -> Finding:
+    """Ids and points of the source notebook, the release notebook and the gradebook agree."""
+    expected = {(q.id if q.manual else q.test_cell_id): q.points for q in course.questions}
+    seen = {"release notebook": _notebook_points(course.release_notebook())}
+    gradebook = _gradebook_points(course)
+    if gradebook is not None:
+        seen["gradebook"] = gradebook
+    wrong = [f"{where} has {points} (the source says {expected})" for where, points in seen.items() if points != expected]
+    return Finding("ids and points agree in the source, the release and the gradebook", not wrong, "; ".join(wrong))
+
+
+def _notebook_points(path: Path) -> dict[str, float]:
+    nb = nbformat.read(path, as_version=4)
+    metas = (c.metadata.get("nbgrader", {}) for c in nb.cells)
+    return {m["grade_id"]: float(m.get("points", 0)) for m in metas if m.get("grade") and "grade_id" in m}
+
+
+def _gradebook_points(course: Course) -> dict[str, float] | None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(course.db_url, course.course_id) as gb:
+            notebook = gb.find_notebook(course.notebook, course.assignment)
+            return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
+    except MissingEntry:
+        return None
+
+
+def _cases(course: Course, only: str | None):
+    """(check name, notebook, ids expected to pass, ids judged) for every audited notebook."""
     from grader.demo.scenarios import solved, with_answers
 
+    banks = course.spec.banks
     release = nbformat.read(course.release_notebook(), as_version=4)
-    everything = {q.id for q in AUTOGRADED}
-    yield "the source notebook passes all its own tests", nbformat.read(course.source_notebook(), as_version=4), everything
-    yield "the blank release scores 0", release, set()
-    reference = solved(release)
-    for answer in CORRECT:
-        yield f"correct answer {answer.name} scores full", with_answers(reference, {answer.question: answer.source}), everything
-    for answer in WRONG:
-        yield (f"wrong answer {answer.name} loses exactly {answer.question}",
-               with_answers(reference, {answer.question: answer.source}), everything - {answer.question})
+    everything = {q.id for q in course.autograded}
+    scope = {only} if only else everything
+    source = nbformat.read(course.source_notebook(), as_version=4)
+    yield "the source notebook passes all its own tests", source, everything, scope
+    yield "the blank release scores 0", release, set(), scope
+    reference = solved(release, banks)
+    for answer in banks.correct:
+        if answer.question in scope:
+            yield (f"correct answer {answer.name} scores full",
+                   with_answers(reference, {answer.question: answer.source}), everything, scope)
+    for answer in banks.wrong:
+        if answer.question in scope:
+            yield (f"wrong answer {answer.name} loses exactly {answer.question}",
+                   with_answers(reference, {answer.question: answer.source}), everything - {answer.question}, scope)
 
 
-def _judge_case(grader, scratch: Path, check: str, notebook, expected: set[str]) -> Finding:
+def _judge_case(grader, scratch: Path, check: str, notebook, expected: set[str], scope: set[str]) -> Finding:
     path = scratch / f"{len(list(scratch.iterdir()))}.ipynb"
     nbformat.write(notebook, path)
     result = grader.grade_notebook(path, student="audit")
-    passed = {q.id for q in result.questions if q.status == "passed"}
+    passed = {q.id for q in result.questions if q.status == "passed"} & scope
+    expected = expected & scope
     if passed == expected:
         return Finding(check, True)
     unexpected = sorted(passed - expected)

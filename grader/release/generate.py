@@ -1,4 +1,4 @@
-"""Release the assignment through nbgrader's API and check that the release is current and leak-free."""
+"""Release an assignment through nbgrader's API: the student folder, with a copy of the check runtime, or nothing changed."""
 
 from __future__ import annotations
 
@@ -16,20 +16,16 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
-__all__ = ["ReleaseDiff", "ReleaseError", "find_leaks", "generate_release", "release_is_current"]
+from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
+
+__all__ = ["ReleaseDiff", "ReleaseError", "generate_release", "release_is_current", "RUNTIME"]
 
 CONFIG_FILE = "nbgrader_config.py"
-SOLUTION_REGION = ("BEGIN SOLUTION", "END SOLUTION")
-HIDDEN_REGION = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-# Lines that say nothing about an answer even when they appear in both notebooks.
-_TRIVIAL = re.compile(r"^(|pass|return|\.\.\.|else:|try:|finally:|\"\"\"|'''|[\[\](){}:,;.]+)$")
-_IMPORT = re.compile(r"^(import\s|from\s+\S+\s+import\s)")
-_OPENING = re.compile(r"^\w+ = [\[({]$")  # `NAME = {`: the name is public, the content is not
-_MIN_SUBSTRING = 16  # shorter fragments (`x.grad, y.grad`) are too generic to flag inside prose
+RUNTIME = Path(__file__).resolve().parents[1] / "runtime"  # the engine's student-safe check runtime
 
 
 class ReleaseError(RuntimeError):
-    """nbgrader could not generate the release."""
+    """nbgrader could not generate the release (the previous release is left as it was)."""
 
 
 class ReleaseDiff(str):
@@ -40,10 +36,12 @@ class ReleaseDiff(str):
 
 
 def _api(course_root: Path) -> NbGraderAPI:
-    """An NbGraderAPI configured from the course root's nbgrader_config.py."""
+    """An NbGraderAPI configured from the course root's nbgrader_config.py; instructor-only folders ignored."""
     if not (course_root / CONFIG_FILE).is_file():
         raise ReleaseError(f"no {CONFIG_FILE} in {course_root}")
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
+    ignore = list(config.CourseDirectory.get("ignore", [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]))
+    config.CourseDirectory.ignore = ignore + [name for name in INSTRUCTOR_ONLY if name not in ignore]
     return NbGraderAPI(config=config)
 
 
@@ -68,78 +66,67 @@ def _failure_summary(result: dict) -> str:
     return (specific or raised or errors or ["no details"])[0]
 
 
-def generate_release(course_root: Path, assignment: str = "derivatives") -> Path:
-    """Run generate_assignment (forced, creating the gradebook entry); return the release notebook."""
-    course_root = Path(course_root).resolve()
-    with _alembic_on_path():
-        result = _api(course_root).generate_assignment(assignment, force=True, create=True)
-    if not result.get("success"):
-        raise ReleaseError(
-            f"nbgrader generate_assignment {assignment!r} failed: {_failure_summary(result)}"
-        )
-    notebook = course_root / "release" / assignment / f"{assignment}.ipynb"
-    if not notebook.is_file():
-        raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
+@contextlib.contextmanager
+def _kept_on_failure(folder: Path):
+    """Put the previous release back if anything in the block fails."""
+    with tempfile.TemporaryDirectory(prefix="previous-release-") as keep:
+        saved = Path(keep) / "release"
+        had = folder.exists()
+        if had:
+            shutil.copytree(folder, saved, symlinks=True)
+        try:
+            yield
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            if had:
+                shutil.copytree(saved, folder, symlinks=True)
+            raise
+
+
+def generate_release(course) -> Path:
+    """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry), the
+    check runtime beside its visible checks, and the assignment's id in the notebook's metadata.
+
+    Returns the release notebook. On any failure the previous release/ is left as it was.
+    """
+    root = Path(course.root).resolve()
+    folder = root / "release" / course.assignment
+    (root / "release").mkdir(exist_ok=True)
+    with _kept_on_failure(folder):
+        with _alembic_on_path():
+            result = _api(root).generate_assignment(course.assignment, force=True, create=True)
+        if not result.get("success"):
+            raise ReleaseError(f"nbgrader generate_assignment {course.assignment!r} failed: "
+                               f"{_failure_summary(result)}")
+        notebook = folder / f"{course.notebook}.ipynb"
+        if not notebook.is_file():
+            raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
+        _ship_runtime(folder / VISIBLE_CHECKS)
+        _stamp(notebook, course.assignment)
     return notebook
+
+
+def _ship_runtime(checks: Path) -> None:
+    """Replace the source's runtime.py (the installed kit's) with a copy of the runtime itself."""
+    if not checks.is_dir():
+        raise ReleaseError(f"{checks}: the release has no visible checks")
+    (checks / "runtime.py").unlink(missing_ok=True)
+    target = checks / "runtime"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    for module in sorted(RUNTIME.glob("*.py")):
+        shutil.copy2(module, target / module.name)
+
+
+def _stamp(notebook: Path, assignment: str) -> None:
+    """Record which assignment the notebook belongs to, so `grader grade` can tell."""
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["grader"] = {"assignment": assignment}
+    nbformat.write(nb, notebook)
 
 
 def _read(nb) -> nbformat.NotebookNode:
     return nb if isinstance(nb, nbformat.NotebookNode) else nbformat.read(str(nb), as_version=4)
-
-
-def _normalize(line: str) -> str:
-    return " ".join(line.split())
-
-
-def _is_trivial(line: str) -> bool:
-    return bool(_TRIVIAL.match(line) or _IMPORT.match(line) or _OPENING.match(line))
-
-
-def _region_lines(source: str, region: tuple[str, str]) -> list[str]:
-    """The lines strictly between the region's begin and end delimiters."""
-    begin, end = region
-    inside, found = False, []
-    for line in source.splitlines():
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside:
-            found.append(line)
-    return found
-
-
-def _secret_lines(cell) -> list[str]:
-    """What a source cell holds that the release must not show."""
-    meta = cell.metadata.get("nbgrader", {})
-    lines = _region_lines(cell.source, HIDDEN_REGION)
-    if meta.get("solution"):
-        in_region = _region_lines(cell.source, SOLUTION_REGION)
-        whole_answer = cell.cell_type == "markdown" and SOLUTION_REGION[0] not in cell.source
-        lines += cell.source.splitlines() if whole_answer else in_region
-    return lines
-
-
-def _embedded(line: str, release_lines: set[str]) -> bool:
-    """Whether the line, or the expression it returns, sits inside a longer release line."""
-    candidates = [line, line.removeprefix("return ")]
-    return any(len(c) >= _MIN_SUBSTRING and any(c in r for r in release_lines) for c in candidates)
-
-
-def find_leaks(source_nb, release_nb) -> list[str]:
-    """Lines of solutions, hidden tests or model answers in the source that the release shows."""
-    release_lines = {
-        _normalize(ln) for c in _read(release_nb).cells for ln in c.source.splitlines()
-    }
-    release_lines.discard("")
-    leaks: list[str] = []
-    for cell in _read(source_nb).cells:
-        for line in map(_normalize, _secret_lines(cell)):
-            if _is_trivial(line) or line in leaks:
-                continue
-            if line in release_lines or _embedded(line, release_lines):
-                leaks.append(line)
-    return leaks
 
 
 def _canonical(nb) -> str:
@@ -151,36 +138,42 @@ def _canonical(nb) -> str:
             "cell_type": cell.cell_type,
             "source": cell.source,
             "metadata": {
-                k: v for k, v in cell.metadata.items() if k in ("nbgrader", "editable", "deletable")
+                k: v for k, v in cell.metadata.items() if k in ("nbgrader", "editable", "deletable", "grader")
             },
         }
         for cell in nb.cells
     ]
-    meta = {"kernelspec": nb.metadata.get("kernelspec")}
+    meta = {"kernelspec": nb.metadata.get("kernelspec"), "grader": nb.metadata.get("grader")}
     return json.dumps({"metadata": meta, "cells": cells}, indent=1, sort_keys=True)
 
 
-def _copy_course(course_root: Path, assignment: str, destination: Path) -> None:
-    """Copy what generate_assignment reads: the config and the assignment's source folder."""
-    shutil.copy2(course_root / CONFIG_FILE, destination / CONFIG_FILE)
-    shutil.copytree(course_root / "source" / assignment, destination / "source" / assignment)
+def _files(folder: Path) -> dict[str, str]:
+    """Every file of a release folder, as comparable text (notebooks in canonical form)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
+            key = str(path.relative_to(folder))
+            found[key] = _canonical(path) if path.suffix == ".ipynb" else path.read_text(errors="replace")
+    return found
 
 
-def release_is_current(course_root: Path, assignment: str = "derivatives") -> bool | ReleaseDiff:
-    """True when the committed release equals a fresh one; otherwise a (falsy) ReleaseDiff."""
-    course_root = Path(course_root).resolve()
-    committed = course_root / "release" / assignment / f"{assignment}.ipynb"
-    if not committed.is_file():
+def release_is_current(course) -> bool | ReleaseDiff:
+    """True when the committed release/<assignment>/ equals a fresh one; otherwise a (falsy) ReleaseDiff."""
+    from grader.course import Course
+
+    committed = Path(course.root) / "release" / course.assignment
+    if not committed.is_dir():
         return ReleaseDiff(f"missing {committed}")
     with tempfile.TemporaryDirectory(prefix="release-check-") as tmp:
-        _copy_course(course_root, assignment, Path(tmp))
-        fresh = _canonical(generate_release(Path(tmp), assignment))
-    diff = difflib.unified_diff(
-        _canonical(committed).splitlines(),
-        fresh.splitlines(),
-        "committed release",
-        "fresh release",
-        lineterm="",
-    )
-    text = "\n".join(diff)
+        shutil.copy2(Path(course.root) / CONFIG_FILE, Path(tmp) / CONFIG_FILE)
+        shutil.copytree(Path(course.root) / "source" / course.assignment, Path(tmp) / "source" / course.assignment,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        generate_release(Course.at(tmp, course.assignment))
+        fresh = _files(Path(tmp) / "release" / course.assignment)
+    mine = _files(committed)
+    lines = []
+    for name in sorted(set(mine) | set(fresh)):
+        lines += difflib.unified_diff(mine.get(name, "").splitlines(), fresh.get(name, "").splitlines(),
+                                      f"committed {name}", f"fresh {name}", lineterm="")
+    text = "\n".join(lines)
     return True if not text else ReleaseDiff(text)

@@ -9,7 +9,6 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from grader.course import Course
-from grader.questions import QUESTIONS
 
 __all__ = ["export_grades", "grade_rows", "read_status"]
 
@@ -20,7 +19,7 @@ def export_grades(course: Course, out: Path | None = None) -> Path:
     """Write grades.csv (student, status, total, max, each question's score) and return its path."""
     out = Path(out) if out else course.root / "grades.csv"
     rows = grade_rows(course)
-    columns = ["student", "status", "score", "max_score", *(q.id for q in QUESTIONS), "needs_manual_grade"]
+    columns = ["student", "status", "score", "max_score", *(q.id for q in course.questions), "needs_manual_grade"]
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -55,7 +54,7 @@ def _row(gb: Gradebook, course: Course, student: str) -> dict:
     row = {"student": student, "status": read_status(course, student).get("status", "graded")}
     total = maximum = 0.0
     needs_manual = []
-    for q in QUESTIONS:
+    for q in course.questions:
         grade = gb.find_grade(q.id if q.manual else f"test_{q.id}", course.notebook, course.assignment, student)
         row[q.id] = "" if grade.score is None else f"{grade.score:g}"
         total += grade.score or 0.0

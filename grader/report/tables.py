@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 from grader.judge.results import SubmissionResult
-from grader.questions import AUTOGRADED
 
 __all__ = ["question_table", "class_table", "pass_rates", "save_charts"]
 
@@ -39,7 +38,8 @@ def class_table(results: list[SubmissionResult]) -> str:
 def pass_rates(results: list[SubmissionResult]) -> dict[str, float]:
     """Share of students whose question passed, in the question table's order."""
     total = max(len(results), 1)
-    return {q.id: sum(_passed(r, q.id) for r in results) / total for q in AUTOGRADED}
+    ids = dict.fromkeys(q.id for r in results for q in r.questions)
+    return {qid: sum(_passed(r, qid) for r in results) / total for qid in ids}
 
 
 def save_charts(results: list[SubmissionResult], folder: Path) -> list[Path]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grader.runtime.values import (
+from .values import (
     MAX_NAME,
     MAX_STR,
     BadValue,
@@ -18,7 +18,6 @@ from grader.runtime.values import (
     encode_raised,
     to_torch_dtype,
 )
-from grader.vocabulary import FUNCTIONS
 
 __all__ = ["run_probe", "OPS"]
 
@@ -40,13 +39,17 @@ _dict_get, _dict_items = dict.get, dict.items
 _ABSENT = object()
 
 
-def run_probe(namespace: dict, request: dict) -> dict:
-    """Answer one request of docs/design.md against `namespace`; never raises."""
+def run_probe(namespace: dict, request: dict, functions: dict | None = None) -> dict:
+    """Answer one request of docs/design.md against `namespace`; never raises.
+
+    `functions` maps the names a request may pass as `{"kind": "fn"}` to the callables the
+    student's code receives (an assignment's vocabulary).
+    """
     try:
         with _catch_warnings():
             _simplefilter("ignore")
             with _enable_grad():
-                return _dispatch(namespace, request)
+                return _dispatch(namespace, request, functions or {})
     except BaseException as exc:  # a probe must answer whatever happens
         return {"error": _error_text(exc)}
 
@@ -56,7 +59,7 @@ def _error_text(exc: BaseException) -> str:
     return f"probe failed: {message['type']}: {message['message']}"[:MAX_STR]
 
 
-def _dispatch(namespace: dict, request: dict) -> dict:
+def _dispatch(namespace: dict, request: dict, functions: dict) -> dict:
     if _type(request) is not dict or request.get("op") not in OPS:
         return {"error": f"bad request: op must be one of {', '.join(OPS)}"}
     name = request.get("name")
@@ -71,9 +74,9 @@ def _dispatch(namespace: dict, request: dict) -> dict:
             return {"result": {"kind": "missing"}, "args_after": []}
         return {"error": f"{name} is not defined"}
     if op == "call":
-        return _call(target, request, budget)
+        return _call(target, request, budget, functions)
     if op == "autograd_function":
-        return _autograd_function(target, request, budget)
+        return _autograd_function(target, request, budget, functions)
     return _describe_class(target)
 
 
@@ -91,41 +94,43 @@ def _result(ok: bool, value: Any, budget: Budget) -> dict:
 
 # ---------------------------------------------------------------- arguments
 
-def _argument(wire: Any) -> Any:
+def _argument(wire: Any, functions: dict) -> Any:
     """Decode one argument: tensors become fresh tensors (leaves when requires_grad), fn -> f."""
-    return _materialize(decode(wire))
+    return _materialize(decode(wire), functions)
 
 
-def _materialize(value: Any) -> Any:
+def _materialize(value: Any, functions: dict) -> Any:
     if _isinstance(value, TensorValue):
         tensor = value.tensor
         if str(tensor.dtype).removeprefix("torch.") != value.dtype:
             tensor = _to(tensor, to_torch_dtype(value.dtype))
         return _requires_grad_(tensor) if value.requires_grad else tensor
     if _isinstance(value, Fn):
-        if value.name not in FUNCTIONS:
+        if value.name not in functions:
             raise BadValue(f"unknown function {value.name!r}")
-        return FUNCTIONS[value.name].fn
+        function = functions[value.name]
+        return getattr(function, "fn", function)
     if _isinstance(value, (list, tuple)):
-        return _type(value)(_materialize(item) for item in value)
+        return _type(value)(_materialize(item, functions) for item in value)
     if _isinstance(value, dict):
-        return {key: _materialize(item) for key, item in value.items()}
+        return {key: _materialize(item, functions) for key, item in value.items()}
     if value is None or _type(value) in (bool, int, float, str):
         return value
     raise BadValue(f"{_type(value).__name__} cannot be an argument")
 
 
-def _arguments(request: dict) -> tuple[list, dict]:
+def _arguments(request: dict, functions: dict) -> tuple[list, dict]:
     args, kwargs = request.get("args", []), request.get("kwargs", {})
     if _type(args) is not list or _type(kwargs) is not dict:
         raise BadValue("args must be a list and kwargs an object")
-    return [_argument(a) for a in args], {str(k): _argument(v) for k, v in kwargs.items()}
+    return ([_argument(a, functions) for a in args],
+            {str(k): _argument(v, functions) for k, v in kwargs.items()})
 
 
 # ---------------------------------------------------------------- ops
 
-def _call(target: Any, request: dict, budget: Budget) -> dict:
-    args, kwargs = _arguments(request)
+def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
+    args, kwargs = _arguments(request, functions)
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
     tensors = [a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor)]
@@ -142,14 +147,14 @@ def _close_figures() -> None:
         _student(lambda: pyplot.close("all"))
 
 
-def _autograd_function(cls: Any, request: dict, budget: Budget) -> dict:
+def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict) -> dict:
     inputs = request.get("inputs")
     if _type(inputs) is not list:
         raise BadValue("inputs must be a list")
-    inputs = [_argument(v) for v in inputs]
-    upstream = _argument(request.get("upstream"))
+    inputs = [_argument(v, functions) for v in inputs]
+    upstream = _argument(request.get("upstream"), functions)
     second = request.get("second_upstream")
-    second = None if second is None else _argument(second)
+    second = None if second is None else _argument(second, functions)
     ok, output = _student(lambda: cls.apply(*inputs))
     if not ok:
         return {"output": encode_raised(output), "grads": [], "second": None,

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grader.runtime.probes import run_probe
-from grader.runtime.values import MAX_NAME, BadValue, Fn, decode, encode
+from .probes import run_probe
+from .values import MAX_NAME, BadValue, Fn, decode, encode
 
 __all__ = [
     "Subject", "ProbeSubject", "LocalSubject", "CallResult", "FunctionResult", "CtxInfo",
@@ -185,13 +185,16 @@ class ProbeSubject:
 class LocalSubject(ProbeSubject):
     """Probes run in this process, through the same JSON encoding and validation as a worker."""
 
-    def __init__(self, namespace: dict, source_lookup: Callable[[str], str | None] | None = None):
+    def __init__(self, namespace: dict, functions: dict | None = None,
+                 source_lookup: Callable[[str], str | None] | None = None):
         self.namespace = namespace
+        self.functions = functions or {}
         self.source_lookup = source_lookup
 
     def exchange(self, request: dict) -> Any:
         """Run the probe here; a JSON round trip keeps the data path identical to a worker's."""
-        return json.loads(json.dumps(run_probe(self.namespace, json.loads(json.dumps(request)))))
+        request = json.loads(json.dumps(request))
+        return json.loads(json.dumps(run_probe(self.namespace, request, self.functions)))
 
     def source_of(self, name: str) -> str | None:
         """Source from `source_lookup` if given, else `inspect.getsource` of the object."""

@@ -176,8 +176,14 @@ class WarmParent:
         start_timeout: float = 120.0,
         mode: str | None = None,
         prefork: bool = True,
+        functions: str | os.PathLike | None = None,
     ) -> None:
-        """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available."""
+        """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available.
+
+        `functions` is the path of an assignment's vocabulary, the functions probes may pass to
+        student code; the warm parent loads it before it forks any worker.
+        """
+        self._functions = str(functions) if functions else None
         self.limits = limits or Limits()
         self._mode = mode
         self._ids = itertools.count(1)
@@ -214,7 +220,8 @@ class WarmParent:
         parent_end.close()
         link = _ControlLink(judge_end)
         try:  # on the socket, not the command line: `ps` would show the course's paths
-            link.send({"op": "config", "limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode})
+            link.send({"op": "config", "limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode,
+                       "functions": self._functions})
         except OSError:
             pass  # the parent died at once; waiting for its "ready" reports it
         return process, link

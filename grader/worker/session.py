@@ -7,7 +7,6 @@ import time
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
-from grader.questions import question
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
@@ -39,7 +38,7 @@ class WorkerSession:
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
-        self.checking: str | None = None  # the question whose checks are probing, for evidence
+        self.checking = None  # the Question whose checks are probing, for evidence
 
     def __enter__(self) -> "WorkerSession":
         return self
@@ -88,7 +87,8 @@ class WorkerSession:
         try:
             return self.worker.probe(request, timeout=self._time_left(self.probe_timeout))
         except ProbeFailed as failure:
-            self._note_failure(f"{self._answer_cell()}during the {self.checking or 'a'} check: {failure.message}")
+            checked = self.checking.id if self.checking is not None else "a"
+            self._note_failure(f"{self._answer_cell()}during the {checked} check: {failure.message}")
             self.close()
             raise
 
@@ -114,10 +114,7 @@ class WorkerSession:
 
     def _answer_cell(self) -> str:
         """`cell N: ` for the cell defining the checked question's answer, if known."""
-        try:
-            names = question(self.checking).names if self.checking else ()
-        except KeyError:
-            return ""
+        names = self.checking.answers if self.checking is not None else ()
         found = [definition_cell(self.indices, self.sources, name) for name in names]
         found = [index for index in found if index is not None]
         return f"cell {found[0]}: " if found else ""

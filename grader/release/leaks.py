@@ -1,0 +1,161 @@
+"""Solution text in what students get: every file of the release folder against every secret line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["find_leaks", "find_copied_answers", "secret_lines", "requirement_problems", "SOLUTION_REGION",
+           "HIDDEN_REGION"]
+
+SOLUTION_REGION = ("BEGIN SOLUTION", "END SOLUTION")
+HIDDEN_REGION = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+# Lines that say nothing about an answer even when they appear in both places.
+_TRIVIAL = re.compile(r"^(|pass|return|return [\[({]|\.\.\.|else:|try:|finally:|\"\"\"|'''|#.*|[\[\](){}:,;.]+)$")
+_IMPORT = re.compile(r"^(import\s|from\s+\S+\s+import\s)")
+_OPENING = re.compile(r"^\w+ = [\[({]$")  # `NAME = {`: the name is public, the content is not
+_MIN_SUBSTRING = 16  # shorter fragments (`x.grad, y.grad`) are too generic to flag inside prose
+_MIN_MODULE_LINE = 24  # lines of hidden check modules: only distinctive ones
+# Packages a student's requirements.txt must never install: the kit, or nbgrader with its course tooling.
+_FORBIDDEN = re.compile(r"^(derivatives-grader|grader|nbgrader)\b", re.IGNORECASE)
+
+
+def _normalize(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _is_trivial(line: str) -> bool:
+    return bool(_TRIVIAL.match(line) or _IMPORT.match(line) or _OPENING.match(line))
+
+
+def _region_lines(source: str, region: tuple[str, str]) -> list[str]:
+    """The lines strictly between the region's begin and end delimiters."""
+    begin, end = region
+    inside, found = False, []
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside:
+            found.append(line)
+    return found
+
+
+def _secret_cell_lines(cell) -> list[str]:
+    """What a source cell holds that the release must not show."""
+    meta = cell.metadata.get("nbgrader", {})
+    lines = _region_lines(cell.source, HIDDEN_REGION)
+    if meta.get("solution"):
+        whole_answer = cell.cell_type == "markdown" and SOLUTION_REGION[0] not in cell.source
+        lines += cell.source.splitlines() if whole_answer else _region_lines(cell.source, SOLUTION_REGION)
+    return lines
+
+
+def secret_lines(assignment) -> tuple[set[str], set[str]]:
+    """Normalised secret lines: (answer lines, from solutions, hidden tests and the banks;
+    module lines, from the hidden checks). A line the notebook shows students anyway is public."""
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    answers = {_normalize(ln) for c in nb.cells for ln in _secret_cell_lines(c)}
+    public = {_normalize(ln) for c in nb.cells for ln in c.source.splitlines()} - answers
+    if (assignment.folder / "banks" / "__init__.py").is_file():
+        bank = (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
+        answers |= {_normalize(ln) for a in bank for ln in a.source.splitlines()}
+    visible = {_normalize(ln) for p in (assignment.folder / "checks").glob("*.py") for ln in p.read_text().splitlines()}
+    modules = {_normalize(ln) for m in (assignment.folder / "hidden").glob("*.py")
+               for ln in m.read_text().splitlines() if len(_normalize(ln)) >= _MIN_MODULE_LINE} - visible
+    return _private(answers, public), _private(modules, public)
+
+
+def _private(lines: set[str], public: set[str]) -> set[str]:
+    """The lines that are neither trivial nor part of a line students see anyway."""
+    kept = set()
+    for line in lines:
+        core = line.rstrip(",;:")
+        if not _is_trivial(line) and not any(core in shown for shown in public):
+            kept.add(line)
+    return kept
+
+
+def _embedded(line: str, texts: set[str]) -> bool:
+    """Whether the line, or the expression it returns, sits inside a longer line."""
+    candidates = [line, line.removeprefix("return ")]
+    return any(len(c) >= _MIN_SUBSTRING and any(c in r for r in texts) for c in candidates)
+
+
+def _file_lines(path: Path) -> set[str]:
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells)
+    else:
+        text = path.read_text(errors="replace")
+    return {_normalize(ln) for ln in text.splitlines()} - {""}
+
+
+TEXT_SUFFIXES = (".py", ".pyi", ".ipynb", ".txt", ".md", ".rst", ".json", ".html", ".js", ".cfg", ".toml")
+
+
+def find_leaks(assignment, folder: Path, *, embedded: bool = True) -> list[str]:
+    """`file: line` for every secret line that a text file under `folder` shows.
+
+    With `embedded`, answer lines are found inside longer lines too (slower: for a release
+    folder, not for a whole site-packages).
+    """
+    answers, modules = secret_lines(assignment)
+    exact = answers | modules | {ln.removeprefix("return ") for ln in answers if ln.startswith("return ")}
+    leaks: list[str] = []
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix not in TEXT_SUFFIXES:
+            continue
+        lines = _file_lines(path)
+        found = exact & lines
+        if embedded:
+            found |= {ln for ln in answers if _embedded(ln, lines)}
+        leaks += [f"{path.relative_to(folder)}: {line}" for line in sorted(found)]
+    return leaks
+
+
+def answer_windows(assignment, size: int = 3) -> set[str]:
+    """Every run of `size` consecutive non-trivial lines of a solution region or bank answer."""
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    answers = [_region_lines(c.source, SOLUTION_REGION) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    bank = (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
+    answers += [a.source.splitlines() for a in bank]
+    windows = set()
+    for lines in answers:
+        kept = [ln for ln in map(_normalize, lines) if not _is_trivial(ln)]
+        windows |= {"\n".join(kept[i:i + size]) for i in range(len(kept) - size + 1)}
+    return windows
+
+
+def find_copied_answers(assignment, folder: Path) -> list[str]:
+    """Text files under `folder` (a whole site-packages, say) holding three consecutive lines of an answer."""
+    windows = answer_windows(assignment)
+    found = []
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or "__pycache__" in path.parts:
+            continue
+        lines = [ln for ln in map(_normalize, path.read_text(errors="replace").splitlines()) if not _is_trivial(ln)]
+        text = "\n".join(lines)
+        found += [f"{path.relative_to(folder)}: {w.splitlines()[0]}" for w in windows if w in text]
+    return found
+
+
+def requirement_problems(requirements: Path) -> list[str]:
+    """What is wrong with a release's requirements.txt: missing, the kit or nbgrader, local paths, unpinned torch."""
+    if not requirements.is_file():
+        return [f"{requirements.name} is missing: list what a student installs (torch==..., matplotlib, jupyterlab)"]
+    problems = []
+    for raw in requirements.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if _FORBIDDEN.match(line):
+            problems.append(f"{requirements.name} installs {line!r}: students never get the kit or nbgrader")
+        elif line.startswith(("-e", ".", "/", "file:", "git+", "-r", "--")) or "://" in line:
+            problems.append(f"{requirements.name} line {line!r}: only packages by name and version")
+        elif re.match(r"^torch\b", line) and "==" not in line:
+            problems.append(f"{requirements.name}: pin torch (torch==<version>), or pip may pull a multi-GB build")
+    return problems

@@ -1,0 +1,150 @@
+"""Comparison helpers for checks: what a value is, in words, and closeness with student-facing messages."""
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+import torch
+
+from .values import FigureValue, Missing, OtherValue, RaisedValue, TensorValue
+
+__all__ = [
+    "TOLERANCES", "fail_if_raised", "note", "collecting_notes", "describe", "show",
+    "expect_float_tensor", "assert_close", "is_close", "explain_raised", "number",
+]
+
+TOLERANCES: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-5), "float64": (1e-7, 1e-9)}
+_FLOAT_DTYPES = ("float32", "float64")
+_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("notes", default=None)
+
+# Substrings of torch's error messages -> the misconception behind them, for students.
+_RAISED_HINTS: tuple[tuple[str, str], ...] = (
+    ("only tensors of floating point", "an integer tensor cannot require gradients: make the "
+     "leaf a float, e.g. torch.tensor(float(x0), requires_grad=True)"),
+    ("can't call numpy() on tensor that requires grad", "call .detach() before .numpy() "
+     "(matplotlib calls .numpy() on tensors you pass it)"),
+    ("save_for_backward can only save variables", "save_for_backward only takes tensors; "
+     "keep a Python number on ctx instead (ctx.k = k)"),
+    ("incorrect number of gradients", "backward must return one gradient per input of "
+     "forward, with None for non-tensor inputs"),
+    ("does not require grad and does not have a grad_fn", "the leaf needs requires_grad=True "
+     "before you compute f"),
+    ("backward through the graph a second time", "a graph (or a leaf) from an earlier call "
+     "is being reused: make a fresh leaf on every call"),
+    ("grad can be implicitly created only for scalar outputs", "backward() without arguments "
+     "needs a scalar: reduce with .sum() first (or pass gradient=torch.ones_like(y))"),
+    ("a leaf variable that requires grad is being used in an in-place operation",
+     "do not modify a leaf in place; work on a copy"),
+)
+
+
+def note(text: str) -> None:
+    """Record a passing case (printed by the notebook for visible checks)."""
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.append(text)
+
+
+@contextlib.contextmanager
+def collecting_notes() -> Iterator[list[str]]:
+    """Collect the notes of the checks run inside the block."""
+    notes: list[str] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def show(tensor: torch.Tensor) -> str:
+    """A short readable rendering of a tensor's values."""
+    values = tensor.detach().to(torch.float64).reshape(-1).tolist()
+    if tensor.dim() == 0:
+        return f"{values[0]:.6g}"
+    shown = ", ".join(f"{v:.6g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    return f"[{shown}] (shape {list(tensor.shape)})"
+
+
+def describe(value: object) -> str:
+    """What a decoded student value is, in words."""
+    if isinstance(value, TensorValue):
+        return f"a {value.dtype} tensor {show(value.tensor)}"
+    if isinstance(value, RaisedValue):
+        return f"an exception {value.type}: {value.message}"
+    if isinstance(value, Missing):
+        return "nothing (the name is not defined)"
+    if isinstance(value, FigureValue):
+        return f"a figure with {len(value.axes)} axes"
+    if isinstance(value, OtherValue):
+        return f"a {value.type} object ({value.repr})"
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def explain_raised(value: RaisedValue) -> str:
+    """The likely misconception behind an exception, or a generic hint."""
+    if value.type == "NotImplementedError":
+        return "write your answer in place of raise NotImplementedError()"
+    text = value.message.lower()
+    for fragment, hint in _RAISED_HINTS:
+        if fragment in text:
+            return hint
+    return "fix the error and run the cell again"
+
+
+def fail_if_raised(value: object, call: str) -> None:
+    """Fail with the exception and its likely misconception if student code raised."""
+    if isinstance(value, RaisedValue):
+        detail = f": {value.message.rstrip('.')}" if value.message.strip() else ""
+        raise AssertionError(f"{call} raised {value.type}{detail}. Hint: {explain_raised(value)}.")
+
+
+def expect_float_tensor(value: object, call: str, *, none_hint: str | None = None) -> TensorValue:
+    """Assert `value` is a float32/float64 tensor; messages explain the other cases."""
+    fail_if_raised(value, call)
+    assert not isinstance(value, Missing), (
+        f"{call} could not run: the name is not defined. Run the cell that defines your answer, "
+        "and keep its name exactly as given.")
+    assert value is not None, (
+        f"{call} returned None. " + (none_hint or "Did you forget to return the gradient?"))
+    assert isinstance(value, TensorValue), (
+        f"{call} returned {describe(value)}; expected a torch tensor "
+        "(return the tensor itself, not .item() or a numpy array).")
+    assert value.dtype in _FLOAT_DTYPES, (
+        f"{call} returned a tensor of dtype {value.dtype}; expected float32 or float64. "
+        "Integer tensors cannot carry gradients: build the leaf from a float.")
+    return value
+
+
+def is_close(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> bool:
+    """Same shape, finite, and within the tolerance of `dtype` (compared in float64)."""
+    if tuple(actual.shape) != tuple(expected.shape):
+        return False
+    actual, expected = actual.to(torch.float64), expected.to(torch.float64)
+    if not bool(torch.isfinite(actual).all()):
+        return False
+    rtol, atol = TOLERANCES.get(dtype, TOLERANCES["float32"])
+    return bool(torch.allclose(actual, expected, rtol=rtol, atol=atol))
+
+
+def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
+                 hint: str = "", tolerance: str | None = None) -> None:
+    """Assert strict shape, finite values and closeness; the message shows both sides."""
+    assert tuple(value.shape) == tuple(expected.shape), (
+        f"{call}: got a tensor of shape {list(value.shape)}; expected shape "
+        f"{list(expected.shape)} (no broadcasting). {hint}".strip())
+    assert bool(torch.isfinite(value.tensor.to(torch.float64)).all()), (
+        f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
+    assert is_close(value.tensor, expected, tolerance or value.dtype), (
+        f"{call}: got {show(value.tensor)}; expected {show(expected)}. {hint}".strip())
+
+
+def number(value: float) -> str:
+    """A number as a student would type it (floats keep their decimal point)."""
+    if isinstance(value, int):
+        return repr(value)
+    text = f"{value:.6g}"
+    return text if any(c in text for c in ".ein") else f"{text}.0"

@@ -1,0 +1,59 @@
+"""Visible checks for derivative_on_grid(f, x): f'(x_i) at every point by one backward through a sum."""
+
+import torch
+
+from .runtime import Fn, Subject, TensorValue, assert_close, expect_float_tensor, is_close, note, show
+from .vocabulary import f_text
+
+__all__ = ["visible", "check_grid", "mean_hint"]
+
+NONE_HINT = ("Gradients land in .grad of the leaf (a copy of x that requires grad), "
+             "not in y.grad; return that leaf's .grad.")
+
+
+def _grid_text(x: torch.Tensor, text: str | None) -> str:
+    return text or f"a {str(x.dtype).removeprefix('torch.')} grid of {x.numel()} points"
+
+
+def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Tensor,
+               text: str | None = None, hint=None) -> None:
+    """derivative_on_grid(f, x) must be `expected`, leave x as it was and not require grad.
+
+    `hint(value)`, if given, explains a wrong value.
+    """
+    call = f"derivative_on_grid({f_text(name)}, {_grid_text(x, text)})"
+    reply = subject.call("derivative_on_grid", Fn(name), x)
+    value = expect_float_tensor(reply.result, call, none_hint=NONE_HINT)
+    _check_x_untouched(reply.args_after, x, call)
+    assert_close(value, expected, call,
+                 hint=mean_hint(x, value, expected) or (hint(value) if hint else ""))
+    assert not value.requires_grad, (
+        f"{call} returned a tensor that requires grad (it is still part of a graph). "
+        "Return a tensor without history (a gradient is one; .detach() makes one).")
+    note(f"{call} = {show(value.tensor)}")
+
+
+def _check_x_untouched(args_after: tuple, x: torch.Tensor, call: str) -> None:
+    after = args_after[0] if args_after else None
+    assert isinstance(after, TensorValue), f"{call}: the grader could not read x after the call."
+    assert tuple(after.shape) == tuple(x.shape) and bool(torch.equal(after.tensor, x)), (
+        f"{call} changed the caller's x in place (it is now {show(after.tensor)}). "
+        "Work on a copy of x, not on x itself.")
+    assert not after.requires_grad, (
+        f"{call} turned on requires_grad for the caller's x. Calling it twice on the same x "
+        "would then accumulate gradients: make a detached copy require grad instead.")
+
+
+def mean_hint(x: torch.Tensor, value: TensorValue, expected: torch.Tensor) -> str:
+    """The hint for gradients of a mean where the sum belongs."""
+    n = x.numel()
+    if n > 1 and is_close(value.tensor, expected / n, "float32"):
+        return (f"Every value is divided by {n}, the number of points: .mean() was used where "
+                ".sum() belongs. The sum's gradient with respect to x_i is exactly f'(x_i).")
+    return ""
+
+
+def visible(subject: Subject) -> None:
+    """The case shown in the notebook: x**2 on torch.linspace(-10, 10, 10) gives 2*x."""
+    x = torch.linspace(-10, 10, 10)
+    check_grid(subject, "square", x, 2 * x.to(torch.float64), "torch.linspace(-10, 10, 10)")

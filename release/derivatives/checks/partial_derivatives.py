@@ -1,0 +1,50 @@
+"""Visible checks for partial_derivatives(f, u0, v0): (df/du, df/dv) as 0-d tensors by autograd."""
+
+import torch
+
+from .runtime import (
+    Fn,
+    Subject,
+    assert_close,
+    describe,
+    expect_float_tensor,
+    fail_if_raised,
+    is_close,
+    note,
+    number,
+    show,
+)
+from .vocabulary import f_text
+
+__all__ = ["visible", "check_partials"]
+
+NONE_HINT = ("Both u and v must be leaves that require grad; after backward() each "
+             "partial derivative is stored on its own leaf, in .grad.")
+
+
+def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: torch.Tensor,
+                   want_dv: torch.Tensor) -> None:
+    """partial_derivatives(f, u0, v0) must be (want_du, want_dv)."""
+    call = f"partial_derivatives({f_text(name)}, {number(u0)}, {number(v0)})"
+    value = subject.call("partial_derivatives", Fn(name), u0, v0).result
+    fail_if_raised(value, call)
+    assert isinstance(value, (tuple, list)) and len(value) == 2, (
+        f"{call} returned {describe(value)}; expected a pair (df/du, df/dv).")
+    du = expect_float_tensor(value[0], f"{call}[0] (df/du)", none_hint=NONE_HINT)
+    dv = expect_float_tensor(value[1], f"{call}[1] (df/dv)", none_hint=NONE_HINT)
+    swapped = (not is_close(want_du, want_dv, "float32") and is_close(du.tensor, want_dv, du.dtype)
+               and is_close(dv.tensor, want_du, dv.dtype))
+    assert not swapped, (
+        f"{call} returned ({show(du.tensor)}, {show(dv.tensor)}); expected "
+        f"({show(want_du)}, {show(want_dv)}): the partials are swapped. Return the partial "
+        "derivatives in the order of f's arguments.")
+    hint = "Each partial derivative is stored on its own leaf: the one for u on u, the one for v on v."
+    assert_close(du, want_du, f"{call}[0] (df/du)", hint=hint)
+    assert_close(dv, want_dv, f"{call}[1] (df/dv)", hint=hint)
+    note(f"{call} = ({show(du.tensor)}, {show(dv.tensor)})")
+
+
+def visible(subject: Subject) -> None:
+    """The case shown in the notebook: u*v + u**2 at (1, 2) gives (v + 2u, u) = (4, 1)."""
+    check_partials(subject, "uv_plus_u2", 1.0, 2.0, torch.tensor(4.0, dtype=torch.float64),
+                   torch.tensor(1.0, dtype=torch.float64))

@@ -1,0 +1,97 @@
+"""Visible checks for plot_function_and_derivative: one Axes, lines "function" and "derivative", legend, xlabel."""
+
+import torch
+
+from .runtime import (
+    AxesValue,
+    FigureValue,
+    Fn,
+    LineValue,
+    Subject,
+    assert_close,
+    describe,
+    fail_if_raised,
+    note,
+    number,
+)
+from .vocabulary import f_text
+
+__all__ = ["visible", "check_plot", "LABELS"]
+
+LABELS = ("function", "derivative")
+
+
+def _call_text(name: str, args: tuple, kwargs: dict) -> str:
+    shown = [f_text(name), *(number(a) for a in args), *(f"{k}={number(v)}" for k, v in kwargs.items())]
+    return f"plot_function_and_derivative({', '.join(shown)})"
+
+
+def _figure(subject: Subject, name: str, args: tuple, kwargs: dict, call: str) -> AxesValue:
+    value = subject.call("plot_function_and_derivative", Fn(name), *args, **kwargs).result
+    fail_if_raised(value, call)
+    assert isinstance(value, FigureValue), (
+        f"{call} returned {describe(value)}; expected a matplotlib Figure "
+        "(for example the figure that plt.subplots() makes, or plt.gcf()).")
+    assert len(value.axes) == 1, (
+        f"{call} returned a figure with {len(value.axes)} axes; expected exactly one Axes "
+        "holding both lines.")
+    return value.axes[0]
+
+
+def _labels(ax: AxesValue) -> list[str]:
+    """Line labels; ax.legend(["function", "derivative"]) labels unlabelled lines in order."""
+    labels = [line.label for line in ax.lines]
+    unlabelled = all(label.startswith("_") for label in labels)
+    if unlabelled and ax.legend is not None and len(ax.legend) == len(labels):
+        return list(ax.legend)
+    return labels
+
+
+def _lines_by_label(ax: AxesValue, call: str) -> dict[str, LineValue]:
+    labels = _labels(ax)
+    assert len(ax.lines) == 2, (
+        f"{call}: the axes hold {len(ax.lines)} line(s) labelled {labels}; expected exactly two, "
+        "labelled 'function' and 'derivative' (plot f and f' on the same axes).")
+    assert sorted(labels) == sorted(LABELS), (
+        f"{call}: the lines are labelled {labels}; expected 'function' and 'derivative' "
+        "(pass label='function' and label='derivative' to plot).")
+    return dict(zip(labels, ax.lines, strict=True))
+
+
+def _check_decorations(ax: AxesValue, call: str) -> None:
+    assert ax.xlabel == "x", (
+        f"{call}: the x-axis label is {ax.xlabel!r}; expected 'x' (ax.set_xlabel('x') or "
+        "plt.xlabel('x')).")
+    assert ax.legend is not None, f"{call}: the axes have no legend; call ax.legend() or plt.legend()."
+    missing = [label for label in LABELS if label not in ax.legend]
+    assert not missing, f"{call}: the legend shows {list(ax.legend)}; it lacks {missing}."
+
+
+def _check_line(lines: dict[str, LineValue], what_line: str, grid: torch.Tensor,
+                expected: torch.Tensor, call: str, what: str) -> None:
+    line = lines[what_line]
+    # Plotted data is float32 at best, whatever matplotlib stores it as.
+    assert_close(line.x, grid, f"{call}: the x data of the '{what_line}' line",
+                 hint="Plot against x = torch.linspace(start, end, steps).", tolerance="float32")
+    assert_close(line.y, expected, f"{call}: the y data of the '{what_line}' line",
+                 hint=f"This line should hold {what}.", tolerance="float32")
+
+
+def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, derivative) -> None:
+    """The figure for f; `values(grid)` and `derivative(grid)` give the lines' expected y data."""
+    call = _call_text(name, args, kwargs)
+    ax = _figure(subject, name, args, kwargs, call)
+    lines = _lines_by_label(ax, call)
+    _check_decorations(ax, call)
+    bounds = dict(zip(("start", "end", "steps"), args, strict=False)) | kwargs
+    grid = torch.linspace(bounds.get("start", -10.0), bounds.get("end", 10.0),
+                          bounds.get("steps", 100), dtype=torch.float64)
+    _check_line(lines, "function", grid, values(grid), call, "f(x)")
+    _check_line(lines, "derivative", grid, derivative(grid), call,
+                "f'(x) from autograd, not f(x)")
+    note(f"{call}: one axes, lines 'function' and 'derivative', legend, xlabel 'x'")
+
+
+def visible(subject: Subject) -> None:
+    """The case shown in the notebook: x**2 with the default range (derivative 2x)."""
+    check_plot(subject, "square", (), {}, lambda x: x**2, lambda x: 2 * x)

@@ -1,0 +1,123 @@
+"""A question's checks as parts: each part earns its share of the points, visible cases first."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import torch
+
+from .compare import collecting_notes
+from .subject import ProbeFailed, Subject
+from .values import Missing
+
+if not __debug__:
+    raise RuntimeError("the checks rely on assert statements: do not run them under python -O")
+
+__all__ = ["Part", "PartResult", "Verdict", "STATUSES", "parts_of", "run_question"]
+
+STATUSES = ("passed", "failed", "error", "timeout", "missing")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a question: `name` names its check functions, `title` says what it checks."""
+
+    name: str
+    title: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """How one part went."""
+
+    name: str
+    title: str
+    weight: float
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one question went: a status of STATUSES, messages for the student, and its parts."""
+
+    status: str
+    messages: list[str] = field(default_factory=list)
+    parts: tuple[PartResult, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def fraction(self) -> float:
+        """The share of the question's points earned: the weights of the passed parts."""
+        total = sum(p.weight for p in self.parts)
+        if self.passed:
+            return 1.0
+        return sum(p.weight for p in self.parts if p.status == "passed") / total if total else 0.0
+
+
+_WHOLE = Part("", "the whole question")
+
+
+def parts_of(module: ModuleType) -> tuple[Part, ...]:
+    """The parts a visible check module declares in PARTS; one part when it declares none."""
+    return tuple(getattr(module, "PARTS", ())) or (_WHOLE,)
+
+
+def _function(module: ModuleType | None, part: Part, default: str):
+    return getattr(module, part.name or default, None) if module is not None else None
+
+
+def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subject: Subject,
+                 hidden: ModuleType | None = None, rng: random.Random | None = None) -> Verdict:
+    """Run a question's parts: visible cases, then hidden ones when `hidden` is given.
+
+    A part's visible functions take the subject; hidden ones take the subject and `rng`.
+    Nothing a check does escapes: every outcome is a Verdict.
+    """
+    with collecting_notes() as notes, torch.enable_grad():
+        missing = [name for name in answers if isinstance(subject.get(name), Missing)]
+        if missing:
+            return Verdict("missing", [_missing_message(missing)])
+        results = [_run_part(qid, part, visible, hidden, subject, rng, notes)
+                   for part in parts_of(visible)]
+    failed = [r for r in results if r.status != "passed"]
+    if not failed:
+        return Verdict("passed", list(notes), tuple(results))
+    return Verdict(failed[0].status, [r.message for r in failed], tuple(results))
+
+
+def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,
+              subject: Subject, rng, notes: list[str]) -> PartResult:
+    shown = len(notes)
+    try:
+        check = _function(visible, part, "visible")
+        if check is not None:
+            check(subject)
+        extra = _function(hidden, part, "hidden")
+        if extra is not None:
+            before = len(notes)
+            extra(subject, rng)
+            del notes[before:]  # hidden cases stay out of a passing verdict's messages
+    except AssertionError as exc:
+        del notes[shown:]
+        return PartResult(part.name, part.title, part.weight, "failed", str(exc) or f"{qid}: a check failed")
+    except ProbeFailed as exc:
+        status = exc.status if exc.status in ("error", "timeout") else "error"
+        return PartResult(part.name, part.title, part.weight, status, f"{qid}: {exc.message}")
+    except Exception as exc:  # a check that breaks must not leak its internals to a student
+        return PartResult(part.name, part.title, part.weight, "error",
+                          f"{qid}: the grader could not check this part ({type(exc).__name__}); "
+                          "a TA has been told")
+    return PartResult(part.name, part.title, part.weight, "passed")
+
+
+def _missing_message(names: list[str]) -> str:
+    listed = ", ".join(names)
+    return (f"{listed} {'is' if len(names) == 1 else 'are'} not defined: run the cell that "
+            "defines your answer, and keep the name exactly as given.")

@@ -1,0 +1,217 @@
+"""One probe against the student's namespace: run student code, answer with plain data."""
+
+import sys
+import warnings
+from typing import Any
+
+import torch
+
+from .values import (
+    MAX_NAME,
+    MAX_STR,
+    BadValue,
+    Budget,
+    Fn,
+    TensorValue,
+    decode,
+    encode,
+    encode_raised,
+    to_torch_dtype,
+)
+
+__all__ = ["run_probe", "OPS"]
+
+OPS = ("call", "get", "autograd_function", "describe_class")
+MAX_CTX_ATTRIBUTES = 20
+
+# Real functions captured at import: student code may rebind the public names later.
+_autograd_grad = torch.autograd.grad
+_enable_grad = torch.enable_grad
+_Function = torch.autograd.Function
+_Tensor = torch.Tensor
+_get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
+_get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
+_requires_grad_ = torch.Tensor.requires_grad_
+_to = torch.Tensor.to
+_catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
+_isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
+_dict_get, _dict_items = dict.get, dict.items
+_ABSENT = object()
+
+
+def run_probe(namespace: dict, request: dict, functions: dict | None = None) -> dict:
+    """Answer one request of docs/design.md against `namespace`; never raises.
+
+    `functions` maps the names a request may pass as `{"kind": "fn"}` to the callables the
+    student's code receives (an assignment's vocabulary).
+    """
+    try:
+        with _catch_warnings():
+            _simplefilter("ignore")
+            with _enable_grad():
+                return _dispatch(namespace, request, functions or {})
+    except BaseException as exc:  # a probe must answer whatever happens
+        return {"error": _error_text(exc)}
+
+
+def _error_text(exc: BaseException) -> str:
+    message = encode_raised(exc)
+    return f"probe failed: {message['type']}: {message['message']}"[:MAX_STR]
+
+
+def _dispatch(namespace: dict, request: dict, functions: dict) -> dict:
+    if _type(request) is not dict or request.get("op") not in OPS:
+        return {"error": f"bad request: op must be one of {', '.join(OPS)}"}
+    name = request.get("name")
+    if _type(name) is not str or _len(name) > MAX_NAME:
+        return {"error": "bad request: name must be a short string"}
+    target = _dict_get(namespace, name, _ABSENT)
+    op, budget = request["op"], Budget()  # one budget per reply: it must fit one frame
+    if op == "get":
+        return {"result": {"kind": "missing"} if target is _ABSENT else encode(target, budget)}
+    if target is _ABSENT:
+        if op == "call":
+            return {"result": {"kind": "missing"}, "args_after": []}
+        return {"error": f"{name} is not defined"}
+    if op == "call":
+        return _call(target, request, budget, functions)
+    if op == "autograd_function":
+        return _autograd_function(target, request, budget, functions)
+    return _describe_class(target)
+
+
+def _student(thunk) -> tuple[bool, Any]:
+    """Run student code: (True, value) or (False, the exception it raised, whatever it was)."""
+    try:
+        return True, thunk()
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+        return False, exc
+
+
+def _result(ok: bool, value: Any, budget: Budget) -> dict:
+    return encode(value, budget) if ok else encode_raised(value)
+
+
+# ---------------------------------------------------------------- arguments
+
+def _argument(wire: Any, functions: dict) -> Any:
+    """Decode one argument: tensors become fresh tensors (leaves when requires_grad), fn -> f."""
+    return _materialize(decode(wire), functions)
+
+
+def _materialize(value: Any, functions: dict) -> Any:
+    if _isinstance(value, TensorValue):
+        tensor = value.tensor
+        if str(tensor.dtype).removeprefix("torch.") != value.dtype:
+            tensor = _to(tensor, to_torch_dtype(value.dtype))
+        return _requires_grad_(tensor) if value.requires_grad else tensor
+    if _isinstance(value, Fn):
+        if value.name not in functions:
+            raise BadValue(f"unknown function {value.name!r}")
+        function = functions[value.name]
+        return getattr(function, "fn", function)
+    if _isinstance(value, (list, tuple)):
+        return _type(value)(_materialize(item, functions) for item in value)
+    if _isinstance(value, dict):
+        return {key: _materialize(item, functions) for key, item in value.items()}
+    if value is None or _type(value) in (bool, int, float, str):
+        return value
+    raise BadValue(f"{_type(value).__name__} cannot be an argument")
+
+
+def _arguments(request: dict, functions: dict) -> tuple[list, dict]:
+    args, kwargs = request.get("args", []), request.get("kwargs", {})
+    if _type(args) is not list or _type(kwargs) is not dict:
+        raise BadValue("args must be a list and kwargs an object")
+    return ([_argument(a, functions) for a in args],
+            {str(k): _argument(v, functions) for k, v in kwargs.items()})
+
+
+# ---------------------------------------------------------------- ops
+
+def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
+    args, kwargs = _arguments(request, functions)
+    _close_figures()
+    ok, value = _student(lambda: target(*args, **kwargs))
+    tensors = [a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor)]
+    after = [encode(t, budget) for t in tensors]  # the judge's own tensors: small, so first
+    result = _result(ok, value, budget)
+    _close_figures()
+    return {"result": result, "args_after": after}
+
+
+def _close_figures() -> None:
+    # A figure left current by earlier code would receive the student's plt.plot lines.
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        _student(lambda: pyplot.close("all"))
+
+
+def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict) -> dict:
+    inputs = request.get("inputs")
+    if _type(inputs) is not list:
+        raise BadValue("inputs must be a list")
+    inputs = [_argument(v, functions) for v in inputs]
+    upstream = _argument(request.get("upstream"), functions)
+    second = request.get("second_upstream")
+    second = None if second is None else _argument(second, functions)
+    ok, output = _student(lambda: cls.apply(*inputs))
+    if not ok:
+        return {"output": encode_raised(output), "grads": [], "second": None,
+                "ctx": {"saved_tensors": 0, "attributes": {}}}
+    reply = {"ctx": _describe_ctx(output, budget), "output": encode(output, budget)}
+    reply.update(_gradients(output, inputs, upstream, second, budget))
+    return reply
+
+
+def _gradients(output: Any, inputs: list, upstream: Any, second: Any, budget: Budget) -> dict:
+    leaves = [i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t)]
+    tensors = [inputs[i] for i in leaves]
+    ok, grads = _student(lambda: _autograd_grad(
+        (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
+    if not ok:
+        raised = encode_raised(grads)
+        return {"grads": [raised] * _len(inputs), "second": None}
+    reply = {"grads": _per_input(inputs, leaves, grads, budget), "second": None}
+    if second is not None:
+        ok, seconds = _student(lambda: _autograd_grad(
+            (grads[0],), tensors, (second,), allow_unused=True))
+        reply["second"] = (_per_input(inputs, leaves, seconds, budget) if ok
+                           else [encode_raised(seconds)] * _len(inputs))
+    return reply
+
+
+def _per_input(inputs: list, leaves: list[int], grads: Any, budget: Budget) -> list:
+    by_position = dict(zip(leaves, grads, strict=True))
+    return [encode(by_position.get(i), budget) for i in range(_len(inputs))]
+
+
+def _describe_ctx(output: Any, budget: Budget) -> dict:
+    """What the student's ctx holds, read before backward frees the saved tensors."""
+    ok, node = _student(lambda: _get_grad_fn(output))
+    if not ok or node is None:
+        return {"saved_tensors": 0, "attributes": {}}
+    ok, saved = _student(lambda: _len(node.saved_tensors))
+    ok_vars, attributes = _student(lambda: list(_dict_items(_vars(node)))[:MAX_CTX_ATTRIBUTES])
+    return {"saved_tensors": saved if ok and _type(saved) is int else 0,
+            "attributes": {str(k)[:MAX_NAME]: encode(v, budget) for k, v in attributes}
+            if ok_vars else {}}
+
+
+def _describe_class(cls: Any) -> dict:
+    is_class = _isinstance(cls, type)
+    return {
+        "is_autograd_function": bool(is_class and _issubclass(cls, _Function)),
+        "staticmethods": {name: bool(is_class and _own_staticmethod(cls, name))
+                          for name in ("forward", "backward", "setup_context")},
+    }
+
+
+def _own_staticmethod(cls: type, name: str) -> bool:
+    """Whether the student (not torch) defines `name` as a staticmethod."""
+    for klass in type.mro(cls):
+        attributes = _vars(klass)
+        if name in attributes:
+            module = getattr(klass, "__module__", "") or ""
+            return not module.startswith("torch") and _isinstance(attributes[name], staticmethod)
+    return False

@@ -1,0 +1,553 @@
+"""Known-wrong answers, one misconception each, each meant to lose exactly its own question."""
+
+from textwrap import dedent
+
+from grader.banks import Answer
+
+from .correct import CORRECT
+
+__all__ = ["WRONG"]
+
+
+def _cell(text: str) -> str:
+    return dedent(text).strip() + "\n"
+
+
+def _variant(reference_name: str, old: str, new: str) -> str:
+    """A correct answer's source with one passage changed (which must be there)."""
+    (source,) = (a.source for a in CORRECT if a.name == reference_name)
+    if source.count(old) != 1:
+        raise ValueError(f"{old!r} must occur exactly once in {reference_name}")
+    return source.replace(old, new)
+
+
+_ATTRIBUTES = "attributes_literal"
+_LEAVES = "leaves_literal"
+_PLOT = "plot_subplots"
+
+WRONG: tuple[Answer, ...] = (
+    # ---------------------------------------------------------------- grad_at
+    Answer(
+        "grad_at_y_grad",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                y = f(x)
+                y.backward()
+                return y.grad
+        """),
+        "I called backward on y, so I thought the gradient is stored in y.grad.",
+    ),
+    Answer(
+        "grad_at_shared_leaf",
+        "grad_at",
+        _cell("""
+            _x = torch.tensor(0.0, requires_grad=True)
+
+
+            def grad_at(f, x0):
+                with torch.no_grad():
+                    _x.fill_(float(x0))
+                f(_x).backward()
+                return _x.grad
+        """),
+        "I made one leaf and reuse it on every call; I didn't know .grad adds up across backward calls.",
+    ),
+    Answer(
+        "grad_at_int_leaf",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(x0, requires_grad=True)
+                f(x).backward()
+                return x.grad
+        """),
+        "I passed x0 straight to torch.tensor; I didn't think of an integer x0 making an integer tensor.",
+    ),
+    Answer(
+        "grad_at_truncates_to_int",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(int(x0), dtype=torch.float32, requires_grad=True)
+                f(x).backward()
+                return x.grad
+        """),
+        "The examples used integers, so I turned x0 into an int first.",
+    ),
+    Answer(
+        "grad_at_finite_difference",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0, h=1e-6):
+                x = torch.tensor(float(x0), dtype=torch.float64)
+                return (f(x + h) - f(x - h)) / (2 * h)
+        """),
+        "A derivative is a limit of difference quotients, so a tiny h is as good as autograd.",
+    ),
+    Answer(
+        "grad_at_hardcoded_square",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                return torch.tensor(2.0 * x0)
+        """),
+        "The example was x ** 2, so I returned its derivative 2 * x0.",
+    ),
+    Answer(
+        "grad_at_item",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                f(x).backward()
+                return x.grad.item()
+        """),
+        "A single number is a number, so I returned a Python float with .item().",
+    ),
+    Answer(
+        "grad_at_returns_value",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                y = f(x)
+                y.backward()
+                return y.detach()
+        """),
+        "After backward() I thought y itself had become the derivative.",
+    ),
+    # ------------------------------------------------------------- attributes
+    Answer(
+        "attributes_mulbackward",
+        "attributes",
+        _variant(_ATTRIBUTES, '"grad_fn": "PowBackward0"', '"grad_fn": "MulBackward0"'),
+        "x ** 2 is x times x, so y must come from a multiplication.",
+    ),
+    Answer(
+        "attributes_x_not_leaf",
+        "attributes",
+        _variant(_ATTRIBUTES, '"grad_fn": None, "is_leaf": True', '"grad_fn": None, "is_leaf": False'),
+        "x has a gradient flowing into it, so I thought it is not a leaf.",
+    ),
+    Answer(
+        "attributes_y_grad_one",
+        "attributes",
+        _variant(_ATTRIBUTES, '"grad": None', '"grad": 1.0'),
+        "dy/dy is 1, so y.grad should be 1.0 after y.backward().",
+    ),
+    Answer(
+        "attributes_x_grad_two",
+        "attributes",
+        _variant(_ATTRIBUTES, '"grad": 4.0', '"grad": 2.0'),
+        "The derivative of x ** 2 is 2x, and I wrote the 2 without putting x = 2 in.",
+    ),
+    # ----------------------------------------------------- derivative_on_grid
+    Answer(
+        "grid_mean",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                x = x.detach().clone().requires_grad_()
+                f(x).mean().backward()
+                return x.grad
+        """),
+        "backward needs a scalar, and mean or sum both make one, so I took the mean.",
+    ),
+    Answer(
+        "grid_modifies_caller_x",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                x.requires_grad_()
+                f(x).sum().backward()
+                return x.grad
+        """),
+        "I switched on requires_grad on the x I was given; I didn't think it changes the caller's tensor.",
+    ),
+    Answer(
+        "grid_create_graph",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                xs = x.detach().clone().requires_grad_()
+                (dydx,) = torch.autograd.grad(f(xs).sum(), xs, create_graph=True)
+                return dydx
+        """),
+        "I thought create_graph=True is needed to get the gradient back, so my result still requires grad.",
+    ),
+    Answer(
+        "grid_torch_gradient",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                (dydx,) = torch.gradient(f(x), spacing=(x,))
+                return dydx
+        """),
+        "torch.gradient sounded like the derivative, but it takes finite differences between grid points.",
+    ),
+    Answer(
+        "grid_backward_without_sum",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                xs = x.detach().clone().requires_grad_()
+                f(xs).backward()
+                return xs.grad
+        """),
+        "backward() works on a scalar, so I thought it works on a vector the same way.",
+    ),
+    # ------------------------------------------- plot_function_and_derivative
+    Answer(
+        "plot_numpy_without_detach",
+        "plot_function_and_derivative",
+        _cell("""
+            def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+                x = torch.linspace(start, end, steps, requires_grad=True)
+                y = f(x)
+                y.sum().backward()
+                fig, ax = plt.subplots()
+                ax.plot(x.numpy(), y.numpy(), label="function")
+                ax.plot(x.numpy(), x.grad.numpy(), label="derivative")
+                ax.set_xlabel("x")
+                ax.legend()
+                return fig
+        """),
+        ".numpy() turns any tensor into an array; I didn't know it refuses tensors that require grad.",
+    ),
+    Answer(
+        "plot_wrong_labels",
+        "plot_function_and_derivative",
+        _variant(_PLOT, 'label="derivative"', 'label="f\'(x)"').replace('label="function"', 'label="f(x)"'),
+        "Any labels that say what the lines are should do, so I used f(x) and f'(x).",
+    ),
+    Answer(
+        "plot_no_legend",
+        "plot_function_and_derivative",
+        _variant(_PLOT, "    ax.legend()\n", ""),
+        "I gave the lines labels, so I thought the legend appears by itself.",
+    ),
+    Answer(
+        "plot_no_xlabel",
+        "plot_function_and_derivative",
+        _variant(_PLOT, '    ax.set_xlabel("x")\n', ""),
+        "The x axis is obviously x, so I didn't label it.",
+    ),
+    Answer(
+        "plot_derivative_line_holds_f",
+        "plot_function_and_derivative",
+        _variant(_PLOT, "dydx.numpy(), label", "y.detach().numpy(), label"),
+        "I copied the first plot call for the derivative line and forgot to change y.",
+    ),
+    Answer(
+        "plot_one_line",
+        "plot_function_and_derivative",
+        _variant(_PLOT, '    ax.plot(x.detach().numpy(), y.detach().numpy(), label="function")\n', ""),
+        "The question is about the derivative, so I only drew the derivative.",
+    ),
+    Answer(
+        "plot_arange_grid",
+        "plot_function_and_derivative",
+        _variant(
+            _PLOT,
+            "torch.linspace(start, end, steps, requires_grad=True)",
+            "torch.arange(start, end, (end - start) / steps, requires_grad=True)",
+        ),
+        "arange with step (end - start) / steps gives the same points as linspace, I thought.",
+    ),
+    # ---------------------------------------------------- partial_derivatives
+    Answer(
+        "partials_swapped",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(float(u0), requires_grad=True)
+                v = torch.tensor(float(v0), requires_grad=True)
+                f(u, v).backward()
+                return v.grad, u.grad
+        """),
+        "I mixed up which partial goes first in the tuple.",
+    ),
+    Answer(
+        "partials_same_twice",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(float(u0), requires_grad=True)
+                v = torch.tensor(float(v0), requires_grad=True)
+                f(u, v).backward()
+                return u.grad, u.grad
+        """),
+        "I thought one backward gives one derivative that holds for both inputs.",
+    ),
+    Answer(
+        "partials_v_without_requires_grad",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(float(u0), requires_grad=True)
+                v = torch.tensor(float(v0))
+                f(u, v).backward()
+                return u.grad, v.grad
+        """),
+        "I switched on requires_grad for u and thought v would follow.",
+    ),
+    Answer(
+        "partials_total_derivative",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                t = torch.tensor(0.0, requires_grad=True)
+                f(float(u0) + t, float(v0) + t).backward()
+                return t.grad, t.grad
+        """),
+        "I moved both inputs together and thought that gives each partial derivative.",
+    ),
+    # --------------------------------------------------------------------- SQ
+    Answer(
+        "sq_ignores_grad_output",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return 2 * i
+        """),
+        "The tutorial's backward: the derivative of i ** 2 is 2 * i, and grad_output is always 1.",
+    ),
+    Answer(
+        "sq_ctx_attribute",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.i = i
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * 2 * ctx.i
+        """),
+        "ctx is an object, so I stored i on it directly instead of save_for_backward.",
+    ),
+    Answer(
+        "sq_returns_grad_output",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output
+        """),
+        "backward passes the incoming gradient along; I thought autograd does the rest.",
+    ),
+    Answer(
+        "sq_forward_two_i",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return 2 * i
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "I wrote the derivative 2 * i in forward as well as in backward.",
+    ),
+    Answer(
+        "sq_item_in_backward",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i.item()
+        """),
+        "I thought i is always a single number, so .item() was fine.",
+    ),
+    # ------------------------------------------------------------ MulConstant
+    Answer(
+        "mulconstant_one_gradient",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.k
+        """),
+        "Only x needs a gradient, so I returned one thing from backward.",
+    ),
+    Answer(
+        "mulconstant_save_for_backward_number",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.save_for_backward(k)
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (k,) = ctx.saved_tensors
+                    return grad_output * k, None
+        """),
+        "save_for_backward is how you keep things for backward, so I saved k with it too.",
+    ),
+    Answer(
+        "mulconstant_save_for_backward_tensor",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.save_for_backward(torch.tensor(k))
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (k,) = ctx.saved_tensors
+                    return grad_output * k, None
+        """),
+        "save_for_backward refused a number, so I wrapped k in a tensor instead of keeping it on ctx.",
+    ),
+    Answer(
+        "mulconstant_ignores_k",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output, None
+        """),
+        "k is a constant and the derivative of a constant is zero, so I left k out of backward.",
+    ),
+    Answer(
+        "mulconstant_ignores_grad_output",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return ctx.k * torch.ones_like(grad_output), None
+        """),
+        "The derivative of k * x is k, so backward returns k everywhere.",
+    ),
+    Answer(
+        "mulconstant_int_k",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = int(k)
+                    return ctx.k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.k, None
+        """),
+        "The examples multiplied by 2 or 3, so I stored k as an int.",
+    ),
+    # ----------------------------------------------------------------- leaves
+    Answer(
+        "leaves_mul_one_is_leaf",
+        "leaves",
+        _variant(
+            _LEAVES,
+            '"torch.linspace(-10, 10, 10, requires_grad=True) * 1": (False, True)',
+            '"torch.linspace(-10, 10, 10, requires_grad=True) * 1": (True, True)',
+        ),
+        "Multiplying by 1 changes nothing, so the result is still a leaf.",
+    ),
+    Answer(
+        "leaves_clone_is_leaf",
+        "leaves",
+        _variant(
+            _LEAVES,
+            '"torch.tensor(2.0, requires_grad=True).clone()": (False, True)',
+            '"torch.tensor(2.0, requires_grad=True).clone()": (True, True)',
+        ),
+        "A clone is a fresh copy, so I thought it starts a new leaf.",
+    ),
+    Answer(
+        "leaves_index_is_leaf",
+        "leaves",
+        _variant(
+            _LEAVES,
+            '"torch.tensor([1.0, 2.0], requires_grad=True)[0]": (False, True)',
+            '"torch.tensor([1.0, 2.0], requires_grad=True)[0]": (True, True)',
+        ),
+        "Indexing just reads an element, so I thought it is the same leaf.",
+    ),
+    Answer(
+        "leaves_detach_keeps_requires_grad",
+        "leaves",
+        _variant(
+            _LEAVES,
+            '"torch.tensor(2.0, requires_grad=True).detach()": (True, False)',
+            '"torch.tensor(2.0, requires_grad=True).detach()": (True, True)',
+        ),
+        "detach cuts the graph but I thought the tensor keeps requires_grad.",
+    ),
+    Answer(
+        "leaves_parameter_no_grad",
+        "leaves",
+        _variant(
+            _LEAVES,
+            '"torch.nn.Parameter(torch.ones(2))": (True, True)',
+            '"torch.nn.Parameter(torch.ones(2))": (True, False)',
+        ),
+        "torch.ones does not require grad, so I thought wrapping it in a Parameter doesn't either.",
+    ),
+    Answer(
+        "leaves_without_retain_grad",
+        "leaves",
+        _variant(_LEAVES, "    y.retain_grad()\n", ""),
+        "I thought backward fills .grad on every tensor in the graph, y included.",
+    ),
+    Answer(
+        "leaves_grads_swapped",
+        "leaves",
+        _variant(_LEAVES, "return x.grad, y.grad", "return y.grad, x.grad"),
+        "Backward goes from z back to y, then x, so I listed the gradients in that order.",
+    ),
+)

@@ -1,0 +1,123 @@
+"""Visible checks for SQ: a custom autograd Function squaring its input, with save_for_backward."""
+
+import io
+import re
+import tokenize
+
+import torch
+
+from .runtime import (
+    FunctionResult,
+    Part,
+    Subject,
+    TensorValue,
+    assert_close,
+    expect_float_tensor,
+    fail_if_raised,
+    is_close,
+    note,
+    show,
+)
+
+__all__ = ["PARTS", "forward", "chain_rule", "require_function", "apply", "check_output",
+           "check_saved", "check_vjp", "call_text"]
+
+PARTS = (
+    Part("forward", "forward returns i ** 2 and keeps i with ctx.save_for_backward"),
+    Part("chain_rule", "backward multiplies the local derivative by the upstream gradient"),
+    Part("general", "any shape, float64 inputs and second-order gradients"),
+)
+
+SAVE_HINT = ("Keep tensors for backward with ctx.save_for_backward and read them back from "
+             "ctx.saved_tensors: autograd then checks they were not modified in place and frees "
+             "them after backward, which a plain attribute of ctx does not.")
+CHAIN_RULE = ("backward receives the upstream gradient dL/dy as grad_output, and by the chain "
+              "rule dL/di = dL/dy * dy/di: the local derivative of i ** 2 times grad_output.")
+
+
+def require_function(subject: Subject) -> None:
+    info = subject.describe_class("SQ")
+    assert info["is_autograd_function"], (
+        "SQ is not a subclass of torch.autograd.Function: write class SQ(torch.autograd.Function) "
+        "with @staticmethod forward and backward.")
+
+
+def apply(subject: Subject, x: torch.Tensor, upstream: torch.Tensor,
+          second: torch.Tensor | None = None) -> FunctionResult:
+    return subject.autograd_function("SQ", [x], upstream, second)
+
+
+def call_text(x: torch.Tensor, upstream: torch.Tensor) -> str:
+    dtype = str(x.dtype).removeprefix("torch.")
+    if x.dim() == 0:
+        return f"SQ.apply(x) at x = {show(x)} ({dtype}) with upstream gradient {show(upstream)}"
+    return f"SQ.apply(x) on a {dtype} tensor of shape {list(x.shape)} with a random upstream gradient"
+
+
+def check_output(result: FunctionResult, x: torch.Tensor, call: str) -> None:
+    fail_if_raised(result.output, f"{call}: forward")
+    output = expect_float_tensor(result.output, f"{call}: forward")
+    assert_close(output, x.detach() ** 2, f"{call}: forward", hint="forward computes the square of i.")
+
+
+def _input_grad(result: FunctionResult, call: str) -> TensorValue:
+    grad = result.grads[0] if result.grads else None
+    fail_if_raised(grad, f"{call}: backward")
+    return expect_float_tensor(grad, f"{call}: the input gradient",
+                               none_hint="backward returns the gradient for its input i.")
+
+
+def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor) -> FunctionResult:
+    """SQ.apply(x) and its input gradient for the upstream gradient `upstream`."""
+    call = call_text(x, upstream)
+    result = apply(subject, x, upstream)
+    check_output(result, x, call)
+    grad = _input_grad(result, call)
+    expected = upstream * 2 * x.detach()
+    if not is_close(upstream, torch.ones_like(upstream), "float64") and is_close(
+            grad.tensor, 2 * x.detach(), grad.dtype):
+        raise AssertionError(
+            f"SQ: your backward ignores grad_output (upstream gradient {show(upstream)}).\n"
+            f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}, "
+            f"the local derivative alone. {CHAIN_RULE}")
+    assert_close(grad, expected, f"{call}: the input gradient", hint=CHAIN_RULE)
+    return result
+
+
+def _code_without_comments(source: str) -> str:
+    try:
+        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+        return " ".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+
+
+def check_saved(subject: Subject, result: FunctionResult) -> None:
+    tensors_on_ctx = [k for k, v in result.ctx.attributes.items() if isinstance(v, TensorValue)]
+    kept = f" (your forward keeps {', '.join('ctx.' + k for k in tensors_on_ctx)} instead)" \
+        if tensors_on_ctx else ""
+    assert result.ctx.saved_tensors >= 1, (
+        f"SQ: after forward, ctx.saved_tensors is empty{kept}. {SAVE_HINT}")
+    source = subject.source_of("SQ")
+    if source is not None:
+        assert re.search(r"save_for_backward\s*\(", _code_without_comments(source)), (
+            f"SQ: your code does not call ctx.save_for_backward{kept}. {SAVE_HINT}")
+
+
+def forward(subject: Subject) -> None:
+    """SQ.apply(x) at x = 2 gives 4, and forward saves a tensor for backward."""
+    require_function(subject)
+    x = torch.tensor(2.0, requires_grad=True)
+    result = apply(subject, x, torch.tensor(1.0))
+    check_output(result, x, call_text(x, torch.tensor(1.0)))
+    check_saved(subject, result)
+    note("SQ.apply(x) at x = 2: output 4, and forward saves i with ctx.save_for_backward")
+
+
+def chain_rule(subject: Subject) -> None:
+    """(3 * SQ.apply(x)).backward() at x = 2 gives x.grad = 12: upstream gradients other than 1."""
+    require_function(subject)
+    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(1.0))
+    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(3.0))
+    note("SQ at x = 2: x.grad is 4 after SQ.apply(x).backward() and 12 after "
+         "(3 * SQ.apply(x)).backward()")

@@ -1,0 +1,70 @@
+"""Visible checks for grad_at(f, x0): df/dx at x0 as a 0-d float tensor, computed by autograd."""
+
+import torch
+
+from .runtime import (
+    Fn,
+    Subject,
+    TensorValue,
+    assert_close,
+    expect_float_tensor,
+    is_close,
+    note,
+    number,
+    show,
+)
+from .vocabulary import f_text
+
+__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "NONE_HINT", "ACCUMULATION_HINT"]
+
+NONE_HINT = ("Gradients land in .grad of the leaf you made, not y.grad (y is a result, not a "
+             "leaf); read it there after y.backward(), or use torch.autograd.grad.")
+ACCUMULATION_HINT = ("Gradients accumulate in .grad: make a fresh leaf inside grad_at on "
+                     "every call instead of reusing one tensor.")
+LEAF_HINT = ("You returned the leaf x itself (its value is x0), not its gradient: after "
+             "backward() the derivative is stored on the leaf, in its .grad attribute.")
+
+
+def ask(subject: Subject, name: str, x0: float) -> tuple[str, TensorValue]:
+    """Call grad_at(f, x0); the call as text and the tensor it returned."""
+    call = f"grad_at({f_text(name)}, {number(x0)})"
+    result = subject.call("grad_at", Fn(name), x0).result
+    return call, expect_float_tensor(result, call, none_hint=NONE_HINT)
+
+
+def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> str:
+    """The hint for an answer that returns the leaf instead of its .grad."""
+    at_x0 = torch.tensor(float(x0), dtype=torch.float64)
+    returned_x0 = tuple(value.shape) == () and is_close(value.tensor, at_x0, "float32")
+    return LEAF_HINT if returned_x0 and not is_close(expected, at_x0, "float32") else ""
+
+
+def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor, hint=None) -> None:
+    """grad_at(f, x0) must be `expected`, a 0-d tensor; a wrong answer that drifts is told why.
+
+    `hint(value)`, if given, explains a wrong value.
+    """
+    call, value = ask(subject, name, x0)
+    if tuple(value.shape) != () or not is_close(value.tensor, expected, value.dtype):
+        check_repeatable(subject, [(name, x0), (name, x0)])
+    assert_close(value, expected, call, hint=leaf_hint(value, x0, expected) or (hint(value) if hint else ""))
+    note(f"{call} = {show(value.tensor)}")
+
+
+def check_repeatable(subject: Subject, calls: list[tuple[str, float]]) -> None:
+    """The same call twice, with others in between, must give the same answer."""
+    answers = {}
+    for name, x0 in calls:
+        call, value = ask(subject, name, x0)
+        if call in answers:
+            before = answers[call]
+            assert tuple(before.shape) == tuple(value.shape) and is_close(
+                value.tensor, before.tensor, "float32"), (
+                f"calling {call} twice gave {show(before.tensor)} and then "
+                f"{show(value.tensor)}. {ACCUMULATION_HINT}")
+        answers[call] = value
+
+
+def visible(subject: Subject) -> None:
+    """The case shown in the notebook: x**2 at 2 is 4 (d/dx x**2 = 2x)."""
+    check_grad_at(subject, "square", 2.0, torch.tensor(4.0, dtype=torch.float64))

@@ -1,0 +1,81 @@
+"""Visible checks for LEAF_PREDICTIONS and leaf_and_intermediate_grads(x0) (retain_grad on y)."""
+
+import torch
+
+from .runtime import (
+    Part,
+    Subject,
+    assert_close,
+    describe,
+    expect_float_tensor,
+    fail_if_raised,
+    note,
+    number,
+    show,
+)
+
+__all__ = ["PARTS", "predictions", "grads", "EXPRESSIONS", "WHY", "leaf_predictions", "check_grads"]
+
+PARTS = (
+    Part("predictions", "(a) LEAF_PREDICTIONS: is_leaf and requires_grad of each expression"),
+    Part("grads", "(b) leaf_and_intermediate_grads: x.grad and the retained y.grad"),
+)
+
+EXPRESSIONS: tuple[str, ...] = (
+    "torch.linspace(-10, 10, 10, requires_grad=True)",
+    "torch.linspace(-10, 10, 10).requires_grad_()",
+    "torch.linspace(-10, 10, 10, requires_grad=True) * 1",
+    "torch.tensor(2.0)",
+    "torch.tensor(2.0, requires_grad=True).detach()",
+    "torch.tensor(2.0, requires_grad=True).clone()",
+    "torch.tensor([1.0, 2.0], requires_grad=True)[0]",
+    "torch.nn.Parameter(torch.ones(2))",
+)
+
+WHY = ("A tensor is a leaf when no recorded operation produced it: created directly, "
+        "detached, or a Parameter. Any operation on a tensor that requires grad (* 1, .clone(), "
+        "indexing) makes a non-leaf that still requires grad.")
+
+
+def leaf_predictions(subject: Subject) -> dict:
+    value = subject.get("LEAF_PREDICTIONS")
+    assert isinstance(value, dict), f"LEAF_PREDICTIONS is {describe(value)}; expected a dict."
+    missing = [text for text in EXPRESSIONS if text not in value]
+    assert not missing, f"LEAF_PREDICTIONS lacks the expressions {missing} (copy them exactly)."
+    for text in EXPRESSIONS:
+        pair = value[text]
+        assert isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            type(p) is bool for p in pair), (
+            f"LEAF_PREDICTIONS[{text!r}] is {describe(pair)}; expected a pair of bools "
+            "(is_leaf, requires_grad).")
+    return value
+
+
+def check_grads(subject: Subject, x0: float) -> None:
+    call = f"leaf_and_intermediate_grads({number(x0)})"
+    value = subject.call("leaf_and_intermediate_grads", x0).result
+    fail_if_raised(value, call)
+    assert isinstance(value, (tuple, list)) and len(value) == 2, (
+        f"{call} returned {describe(value)}; expected a pair (x.grad, y.grad).")
+    assert value[1] is not None, (
+        f"{call} returned y.grad = None: y is not a leaf, so autograd does not keep its "
+        "gradient unless you call y.retain_grad() before z.backward().")
+    x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)")
+    y_grad = expect_float_tensor(value[1], f"{call}[1] (y.grad)")
+    assert_close(x_grad, torch.tensor(6 * x0, dtype=torch.float64), f"{call}[0] (x.grad)",
+                 hint="z = 3*x**2, so dz/dx = 6*x.")
+    assert_close(y_grad, torch.tensor(3.0, dtype=torch.float64), f"{call}[1] (y.grad)",
+                 hint="z = 3*y, so dz/dy = 3.")
+    note(f"{call} = ({show(x_grad.tensor)}, {show(y_grad.tensor)})")
+
+
+def predictions(subject: Subject) -> None:
+    """LEAF_PREDICTIONS has a pair of bools for every expression (their values are checked at grading)."""
+    leaf_predictions(subject)
+    note("LEAF_PREDICTIONS has a (is_leaf, requires_grad) pair for every expression "
+         "(the pairs are checked at grading)")
+
+
+def grads(subject: Subject) -> None:
+    """leaf_and_intermediate_grads(2.0) = (12, 3)."""
+    check_grads(subject, 2.0)

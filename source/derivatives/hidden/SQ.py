@@ -1,0 +1,61 @@
+"""Hidden checks for SQ: random shapes and upstream gradients, float64 and second order."""
+
+import random
+
+import torch
+
+from grader.runtime import RaisedValue, TensorValue, assert_close, describe, show
+
+from ..checks.SQ import apply, call_text, check_output, check_vjp, require_function
+
+__all__ = ["forward", "chain_rule", "general"]
+
+
+def _random(rng: random.Random, shape: list[int], dtype: torch.dtype) -> torch.Tensor:
+    count = 1
+    for n in shape:
+        count *= n
+    return torch.tensor([rng.uniform(-3.0, 3.0) for _ in range(count)], dtype=dtype).reshape(shape)
+
+
+def forward(subject, rng: random.Random) -> None:
+    """The output on a random matrix."""
+    shape = [rng.randint(2, 4), rng.randint(1, 5)]
+    x = _random(rng, shape, torch.float32).requires_grad_(True)
+    upstream = torch.ones(shape)
+    check_output(apply(subject, x, upstream), x, call_text(x, upstream))
+
+
+def chain_rule(subject, rng: random.Random) -> None:
+    """Random upstream gradients on a random matrix."""
+    shape = [rng.randint(2, 4), rng.randint(1, 5)]
+    x = _random(rng, shape, torch.float32).requires_grad_(True)
+    check_vjp(subject, x, _random(rng, shape, torch.float32))
+
+
+def general(subject, rng: random.Random) -> None:
+    """float64 vector-Jacobian products and the second order (what gradgradcheck tests)."""
+    require_function(subject)
+    x64 = _random(rng, [rng.randint(2, 6)], torch.float64).requires_grad_(True)
+    for _ in range(3):
+        check_vjp(subject, x64, _random(rng, list(x64.shape), torch.float64))
+    _check_second_order(subject, x64, _random(rng, list(x64.shape), torch.float64), rng)
+
+
+def _check_second_order(subject, x: torch.Tensor, upstream: torch.Tensor, rng: random.Random) -> None:
+    weights = torch.tensor([rng.uniform(-2.0, 2.0) for _ in range(x.numel())],
+                           dtype=torch.float64).reshape(x.shape)
+    result = apply(subject, x, upstream, weights)
+    leaf = x.detach().clone().requires_grad_(True)
+    (vjp,) = torch.autograd.grad(leaf**2, leaf, upstream, create_graph=True)
+    (expected,) = torch.autograd.grad(vjp, leaf, weights)
+    second = result.second[0] if result.second else None
+    call = "SQ, second order (what gradgradcheck tests)"
+    if isinstance(second, RaisedValue):
+        raise AssertionError(f"{call}: differentiating your backward raised {second.type}: "
+                             f"{second.message}. Compute backward with torch operations on the "
+                             "saved tensor so autograd can differentiate it again.")
+    assert isinstance(second, TensorValue), (
+        f"{call}: differentiating your backward gave {describe(second)}; expected "
+        f"{show(expected)}. Compute backward with torch operations on the saved tensor.")
+    assert_close(second, expected, call)

@@ -1,0 +1,58 @@
+"""Hidden checks for ATTRIBUTES: every field against what torch reports."""
+
+import random
+import warnings
+
+import torch
+
+from grader.runtime import OtherValue, TensorValue, describe
+
+from ..checks.attributes import HINTS, entries
+
+__all__ = ["hidden", "reference_attributes"]
+
+
+def reference_attributes() -> dict[str, dict]:
+    """What torch reports for x = torch.tensor(2.0, requires_grad=True); y = x ** 2; y.backward()."""
+    x = torch.tensor(2.0, requires_grad=True)
+    y = x**2
+    y.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reading .grad of a non-leaf warns
+        return {name: _attributes(t) for name, t in (("x", x), ("y", y))}
+
+
+def _attributes(t: torch.Tensor) -> dict:
+    return {"data": float(t.detach()), "grad": None if t.grad is None else float(t.grad),
+            "grad_fn": None if t.grad_fn is None else type(t.grad_fn).__name__,
+            "is_leaf": bool(t.is_leaf), "requires_grad": bool(t.requires_grad)}
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, TensorValue) and value.tensor.numel() == 1 and value.dtype != "bool":
+        return float(value.tensor.reshape(()).to(torch.float64))
+    if type(value) in (int, float):
+        return float(value)
+    return None
+
+
+def _matches(field: str, got: object, expected: object) -> bool:
+    if field in ("is_leaf", "requires_grad"):
+        return type(got) is bool and got == expected
+    if expected is None:
+        return got is None
+    if field == "grad_fn":
+        return got == expected or (isinstance(got, OtherValue) and got.type == expected)
+    number = _as_number(got)
+    return number is not None and abs(number - float(expected)) <= 1e-5 + 1e-4 * abs(expected)
+
+
+def hidden(subject, rng: random.Random) -> None:
+    """Every field against what torch reports."""
+    answers = entries(subject)
+    for name, fields in reference_attributes().items():
+        for field, expected in fields.items():
+            got = answers[name][field]
+            assert _matches(field, got, expected), (
+                f"ATTRIBUTES[{name!r}][{field!r}] is {describe(got)}, which is not what torch "
+                f"reports. {HINTS[field]}")

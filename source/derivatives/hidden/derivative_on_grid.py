@@ -1,0 +1,35 @@
+"""Hidden checks for derivative_on_grid: polynomials, transcendental f on random grids, float64, autograd-only rules."""
+
+import random
+
+import torch
+
+from ..checks.derivative_on_grid import check_grid
+from .references import finite_difference_hint, reference_derivative
+
+__all__ = ["hidden"]
+
+
+def _check(subject, name: str, x: torch.Tensor, text: str | None = None) -> None:
+    expected = reference_derivative(name, x)
+    check_grid(subject, name, x, expected, text,
+               hint=lambda value: finite_difference_hint(name, x, value.tensor, expected))
+
+
+def _random_grid(rng: random.Random, low: float, high: float, dtype: torch.dtype) -> torch.Tensor:
+    points = sorted(round(rng.uniform(low, high), 4) for _ in range(rng.randint(5, 40)))
+    return torch.tensor(points, dtype=dtype)
+
+
+def hidden(subject, rng: random.Random) -> None:
+    """Polynomials, transcendental f on random grids, float64 grids, and autograd-only rules."""
+    steps = rng.randint(7, 50)
+    _check(subject, "cube_plus_x", torch.linspace(-3, 3, steps), f"torch.linspace(-3, 3, {steps})")
+    for name in rng.sample(("sin", "exp_sin", "x_tanh", "log_one_plus_square", "sigmoid_cos"), 2):
+        _check(subject, name, _random_grid(rng, -4.0, 4.0, torch.float32))
+    _check(subject, "shifted_square", _random_grid(rng, -5.0, 5.0, torch.float64))
+    _check(subject, "relu", torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0]),
+           "torch.tensor([-2., -1., 0., 1., 2.])")
+    _check(subject, "where_kink", torch.tensor([-1.0, 0.0, 1.0]), "torch.tensor([-1., 0., 1.])")
+    _check(subject, "detach_trick", _random_grid(rng, -3.0, 3.0, torch.float32))
+    _check(subject, "square", torch.tensor([rng.uniform(-2.0, 2.0)]), "a grid of 1 point")

@@ -1,0 +1,144 @@
+"""What students get: release/<assignment>/ alone, in a fresh venv with only its requirements.txt."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import nbformat
+import pytest
+from sample import ASSIGNMENT, KIT_ROOT, check_visible, solved, with_answers
+
+from grader.release.leaks import find_copied_answers, find_leaks
+
+pytestmark = pytest.mark.slow
+
+RELEASE = KIT_ROOT / "release" / ASSIGNMENT.id
+TUTORIAL_SQ = '''class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        i, = ctx.saved_tensors
+        grad_output = 2 * i
+        return grad_output
+'''
+# Runs inside the student's venv: execute a notebook with its own kernel, as Jupyter would.
+EXECUTE = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+               resources={"metadata": {"path": sys.argv[2]}}).execute()
+nbformat.write(nb, sys.argv[1])
+"""
+
+
+@pytest.fixture(scope="module")
+def student_venv(tmp_path_factory) -> Path:
+    """A fresh venv with nothing but release/<assignment>/requirements.txt installed."""
+    folder = tmp_path_factory.mktemp("student") / "venv"
+    venv.EnvBuilder(with_pip=True).create(folder)
+    python = folder / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(RELEASE / "requirements.txt")], check=True, timeout=1200)
+    return folder
+
+
+def _python(venv_folder: Path) -> str:
+    return str(venv_folder / "bin" / "python")
+
+
+def _run_notebook(venv_folder: Path, folder: Path, nb) -> nbformat.NotebookNode:
+    path = folder / f"{ASSIGNMENT.notebook}.ipynb"
+    nbformat.write(nb, path)
+    subprocess.run([_python(venv_folder), "-c", EXECUTE, str(path), str(folder)], check=True,
+                   timeout=900, cwd=folder, env={"PATH": str(venv_folder / "bin") + ":/usr/bin:/bin",
+                                                 "HOME": str(folder), "MPLBACKEND": "Agg"})
+    return nbformat.read(path, as_version=4)
+
+
+def _test_cells(nb) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"][len("test_"):]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")}
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def _errors(cell) -> list:
+    return [o for o in cell.outputs if o.output_type == "error"]
+
+
+def _copy_release(tmp_path: Path) -> Path:
+    folder = tmp_path / "release"
+    shutil.copytree(RELEASE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def test_the_kit_and_nbgrader_are_not_installed(student_venv):
+    """Does the student's venv lack the kit and nbgrader (so nothing of them can help or leak)?"""
+    done = subprocess.run([_python(student_venv), "-m", "pip", "list", "--format=json"],
+                          capture_output=True, text=True, check=True)
+    names = {p["name"].lower() for p in json.loads(done.stdout)}
+    assert "torch" in names and not names & {"derivatives-grader", "nbgrader"}
+    probe = subprocess.run([_python(student_venv), "-c", "import grader"], capture_output=True, cwd="/")
+    assert probe.returncode != 0
+
+
+def test_correct_notebook_passes_every_visible_test_with_the_same_messages(student_venv, tmp_path, capsys):
+    """With only the release folder and its requirements, do a correct notebook's test cells all pass,
+    printing the lines the kit's own visible checks print?"""
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    ran = _run_notebook(student_venv, _copy_release(tmp_path), solved(release))
+    namespace = {}
+    exec(ASSIGNMENT.setup, namespace)
+    for q in ASSIGNMENT.autograded:
+        exec(ASSIGNMENT.banks.reference(q.id).source, namespace)
+    for qid, cell in _test_cells(ran).items():
+        assert not _errors(cell), (qid, _errors(cell))
+        check_visible(qid, namespace)
+        assert _stdout(cell) == capsys.readouterr().out, qid
+
+
+def test_tutorial_sq_fails_its_visible_test_in_the_notebook(student_venv, tmp_path):
+    """Does the tutorial's SQ fail its visible test, saying it ignores grad_output, without the checks' frames?"""
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    ran = _run_notebook(student_venv, _copy_release(tmp_path), with_answers(solved(release), {"SQ": TUTORIAL_SQ}))
+    [error] = _errors(_test_cells(ran)["SQ"])
+    first = error["traceback"][0]
+    assert "ignores grad_output" in first and len(first) < 120
+    assert not any("runtime" in line or "File " in line for line in error["traceback"])
+
+
+def test_missing_runtime_says_so_in_one_line(student_venv, tmp_path):
+    """Opened away from its checks/ folder, does each test cell say why in one line, not a traceback?"""
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    ran = _run_notebook(student_venv, folder, solved(release))
+    for qid, cell in _test_cells(ran).items():
+        [error] = _errors(cell)
+        assert len(error["traceback"]) == 1 and "checks/" in error["traceback"][0], (qid, error)
+
+
+def test_nothing_installed_or_released_holds_a_solution(student_venv):
+    """Does no file of the release hold a line of a solution, and no text file its requirements
+    installed hold an answer's lines (three in a row: single lines like `plt.close(fig)` are common)?"""
+    assert find_leaks(ASSIGNMENT, RELEASE) == []
+    site = next((student_venv / "lib").glob("python3*/site-packages"))
+    assert find_copied_answers(ASSIGNMENT, site) == []
+    assert find_copied_answers(ASSIGNMENT, KIT_ROOT / "source" / ASSIGNMENT.id / "banks"), "the scan finds a bank"
+
+
+def test_kit_python_is_not_the_students(student_venv):
+    """Guard: the venv really is separate from the kit's interpreter."""
+    assert Path(sys.prefix).resolve() != student_venv.resolve()
