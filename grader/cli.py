@@ -76,16 +76,26 @@ def _new(args) -> int:
 
 def _release(args) -> int:
     from grader.release.audit import audit_assignment
-    from grader.release.generate import generate_release
+    from grader.release.generate import ReleaseError, generate_release, previous_release_kept
 
     course = Course.at(args.course, args.assignment)
-    if args.question is not None and args.question not in {q.id for q in course.autograded}:
+    autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
+    if args.question is not None and args.question not in autograded:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
-    path = generate_release(course)
-    print(f"released {path.relative_to(course.root)}")
-    report = audit_assignment(course, question=args.question)
-    print(report.table())
-    return EXIT_OK if report.passed else EXIT_FAILED
+    try:
+        with previous_release_kept(course):
+            path = generate_release(course)
+            print(f"released {path.relative_to(course.root)}")
+            report = audit_assignment(course, question=args.question)
+            print(report.table())
+            if not report.passed:
+                raise ReleaseError("audit failed")
+    except ReleaseError as exc:
+        if str(exc) != "audit failed":
+            raise
+        print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _grade(args) -> int:

@@ -39,6 +39,7 @@ def check(qid: str, namespace: dict) -> float | None:
     """Grade `qid` in this kernel: None for full marks, the points earned for partial credit."""
     from grader.judge.checks import grade_question, seed_rng
     from grader.runtime import CheckFailed, LocalSubject
+    from grader.runtime.cell import failure_text
 
     course, student = _course_here()
     assignment = course.spec
@@ -53,7 +54,7 @@ def check(qid: str, namespace: dict) -> float | None:
         return None
     earned = round(question.points * verdict.fraction, 4)
     if earned <= 0:
-        raise CheckFailed("\n".join(verdict.messages) or f"{qid}: {verdict.status}") from None
+        raise CheckFailed(failure_text(verdict.messages, f"{qid}: {verdict.status}")) from None
     for part in verdict.parts:
         print(f"{'ok' if part.status == 'passed' else 'FAILED'}: {part.title}")
     print("\n".join(verdict.messages))

@@ -82,7 +82,7 @@ for top in [p for p in os.listdir("/") if p not in ("proc", "sys", "dev")]:
         if {{"checks", "banks"}} <= set(dirs) or folder.startswith({str(ASSIGNMENT.folder.parent)!r}):
             seen.append(folder)
         for name in files:
-            if name in ("gradebook.db", ".grader-secret") or (name.endswith(".ipynb") and not library):
+            if not library and (name in ("gradebook.db", ".grader-secret") or name.endswith(".ipynb")):
                 seen.append(os.path.join(folder, name))
 print("FOUND " + json.dumps(seen[:20]))
 """)

@@ -1,6 +1,6 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-Each judge is a fresh `python -m grader.judge.pool COURSE` with its own warm parent; the
+Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT` with its own warm parent; the
 pool keeps every judge busy with a small queue, so memory stays flat in the size of the class.
 """
 
@@ -94,7 +94,7 @@ class JudgePool:
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge.pool", str(self.course.root)], env=env,
+            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
 
@@ -124,7 +124,7 @@ class _Lines:
         return line
 
 
-def serve(course_root: str) -> None:
+def serve(course_root: str, assignment: str) -> None:
     """In a judge process: grade each student id read from stdin, one JSON line per verdict.
 
     A verdict is written only once its workers are confirmed dead; that confirmation is
@@ -136,7 +136,7 @@ def serve(course_root: str) -> None:
     results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     held: list[SubmissionResult] = []
-    with Grader(Course.at(course_root)) as grader:
+    with Grader(Course.at(course_root, assignment)) as grader:
         grader.warm_up()
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True}) + "\n")
@@ -162,4 +162,4 @@ def _input_waiting() -> bool:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2])

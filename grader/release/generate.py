@@ -18,7 +18,8 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
 
-__all__ = ["ReleaseDiff", "ReleaseError", "generate_release", "release_is_current", "RUNTIME"]
+__all__ = ["ReleaseDiff", "ReleaseError", "generate_release", "previous_release_kept", "release_is_current",
+           "RUNTIME"]
 
 CONFIG_FILE = "nbgrader_config.py"
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime"  # the engine's student-safe check runtime
@@ -64,6 +65,13 @@ def _failure_summary(result: dict) -> str:
     specific = [ln for ln in raised if "NbGraderException" not in ln]
     errors = [ln.strip() for ln in lines if ln.startswith("[ERROR]")]
     return (specific or raised or errors or ["no details"])[0]
+
+
+@contextlib.contextmanager
+def previous_release_kept(course):
+    """Put release/<assignment>/ back as it was if anything in the block fails (the audit included)."""
+    with _kept_on_failure(Path(course.root).resolve() / "release" / course.assignment):
+        yield
 
 
 @contextlib.contextmanager

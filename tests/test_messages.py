@@ -1,0 +1,96 @@
+"""Messages that teach: no solution line in any failure message, the essence first, Validate shows it."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+from sample import (  # noqa: E402
+    ASSIGNMENT,
+    AUTOGRADED,
+    KIT_ROOT,
+    WRONG,
+    local_subject,
+    reference,
+    run_question,
+    solved,
+    with_answers,
+)
+
+from grader.release.leaks import find_leaks  # noqa: E402
+from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
+
+TUTORIAL_SQ = '''class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        i, = ctx.saved_tensors
+        grad_output = 2 * i
+        return grad_output
+'''
+
+
+def _messages(answer) -> list[str]:
+    namespace: dict = {"__name__": "__main__"}
+    exec(ASSIGNMENT.setup, namespace)
+    sources = {}
+    for q in AUTOGRADED:
+        source = answer.source if q.id == answer.question else reference(q.id).source
+        exec(source, namespace)
+        sources.update({name: source for name in q.answers})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verdict = run_question(answer.question, local_subject(namespace, sources.get), random.Random(0))
+    plt.close("all")
+    return verdict.messages
+
+
+@pytest.fixture(scope="module")
+def all_messages() -> dict[str, list[str]]:
+    return {answer.name: _messages(answer) for answer in WRONG}
+
+
+def test_no_failure_message_of_a_bank_answer_holds_a_solution_line(all_messages, tmp_path):
+    """Does every misconception's message guide without handing out a line of any solution or bank answer?"""
+    folder = tmp_path / "messages"
+    folder.mkdir()
+    for name, messages in all_messages.items():
+        assert messages, name
+        (folder / f"{name}.txt").write_text("\n".join(messages))
+    assert find_leaks(ASSIGNMENT, folder) == []
+
+
+def test_every_misconception_gets_a_headline_validate_can_show(all_messages):
+    """Does each failure's first line carry its essence in under ~90 characters?"""
+    for name, messages in all_messages.items():
+        first = failure_text(messages, "").splitlines()[0]
+        assert 10 < len(first) <= HEADLINE, (name, first)
+
+
+def test_nbgrader_validate_shows_why_the_tutorial_sq_fails(tmp_path):
+    """Does `nbgrader validate` on the tutorial's SQ fail, and say that backward ignores grad_output?"""
+    folder = tmp_path / ASSIGNMENT.id
+    shutil.copytree(KIT_ROOT / "release" / ASSIGNMENT.id, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    release = nbformat.read(folder / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    notebook = folder / f"{ASSIGNMENT.notebook}.ipynb"
+    nbformat.write(with_answers(solved(release), {"SQ": TUTORIAL_SQ}), notebook)
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(notebook)], capture_output=True,
+                          text=True, cwd=folder, env=env, timeout=600)
+    shown = done.stdout + done.stderr
+    assert "VALIDATION FAILED" in shown and "ignores grad_output" in shown, shown[-3000:]
