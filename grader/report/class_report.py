@@ -139,6 +139,7 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
     from nbgrader.api import Gradebook
 
     coursedir = _coursedir(Path(root).resolve())
+    _require_gradebook(coursedir.db_url)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         cells = _grade_cells(gb, assignment)
         submitted = {s.student_id: s for s in gb.assignment_submissions(assignment)}
@@ -166,6 +167,13 @@ def _coursedir(root: Path):
     return coursedir
 
 
+def _require_gradebook(db_url: str) -> None:
+    """Opening a Gradebook creates an empty one: a report on a course never graded must say so instead."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and not Path(db_url[len(prefix):]).is_file():
+        raise FileNotFoundError(f"no gradebook at {db_url[len(prefix):]}: release and autograde the assignment first")
+
+
 @dataclass(frozen=True)
 class _Cell:
     name: str  # the grade cell's name in the gradebook
@@ -177,8 +185,14 @@ class _Cell:
 def _grade_cells(gb, assignment: str) -> list[_Cell]:
     """The assignment's grade cells in notebook order; a grade cell that is also a solution cell
     is graded by hand (nbgrader's rule), a test cell `test_<id>` reports as the answer `<id>`."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        notebooks = gb.find_assignment(assignment).notebooks
+    except MissingEntry:
+        raise FileNotFoundError(f"the gradebook has no assignment {assignment!r}") from None
     cells = []
-    for notebook in gb.find_assignment(assignment).notebooks:
+    for notebook in notebooks:
         solutions = {cell.name for cell in notebook.solution_cells}
         for cell in notebook.grade_cells:
             manual = cell.name in solutions
@@ -194,16 +208,16 @@ def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> Non
     row.status, row.score = "graded", 0.0
     for cell in cells:
         grade = grades[cell.name]
-        row.scores[cell.question] = grade.score
-        if grade.score is not None:
-            row.score += grade.score
-            row.counted_max += cell.max_score
         comment = comments.get(cell.question)
         blank = comment is not None and comment.auto_comment == NO_RESPONSE
         if cell.manual:
             row.outcomes[cell.question] = _hand_graded_state(grade, blank)
         else:
             row.outcomes[cell.question] = "passed" if _full(grade.score, cell.max_score) else ("blank" if blank else "wrong")
+        awaiting = row.outcomes[cell.question] == "awaiting"
+        row.scores[cell.question] = None if awaiting else grade.score
+        row.score += grade.score or 0.0
+        row.counted_max += 0.0 if awaiting or grade.score is None else cell.max_score
 
 
 def _hand_graded_state(grade, blank: bool) -> str:
