@@ -52,7 +52,7 @@ def question_outcomes_png(report: ClassReport) -> bytes:
         counts = [getattr(q, outcome) for q in report.questions][::-1]
         label = "blank or missing" if outcome == "blank" else outcome
         ax.barh(names, counts, left=left, color=colour, label=label)
-        left = [a + b for a, b in zip(left, counts)]
+        left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.set(xlabel="submitted students", title="Outcome by question")
     ax.legend(loc="lower right", fontsize="small", ncols=4, bbox_to_anchor=(1, 1.08))
     return _png(fig)

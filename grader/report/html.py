@@ -149,7 +149,7 @@ def _roster(report: ClassReport) -> str:
     for s in report.students:
         marks = [_OUTCOME_MARKS.get(s.outcomes.get(q), s.outcomes.get(q, "")) for q in ids]
         scores = "".join(f'<td class="{_e(s.outcomes.get(q, ""))}">{_e(m)} {_e(_fmt(s.scores.get(q)))}</td>'
-                         for q, m in zip(ids, marks))
+                         for q, m in zip(ids, marks, strict=True))
         rows.append(f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.status, _score(s)) + scores + "</tr>")
     legend = "<p>✔ passed, ✘ wrong, ! error, – blank or missing; hand-graded: graded, awaiting, no response.</p>"
     return ('<section id="roster"><h2>All students</h2>' + legend + '<div class="wide">'

@@ -47,6 +47,6 @@ def write_report(root: str | Path, assignment: str, output: str | Path | None = 
 def _report_json(report: ClassReport) -> dict:
     data = asdict(report)
     data["counts"] = report.counts_note()
-    for question, stats in zip(data["questions"], report.questions):
+    for question, stats in zip(data["questions"], report.questions, strict=True):
         question.update(attempted=stats.attempted, pass_rate=stats.pass_rate)
     return data
