@@ -301,7 +301,8 @@ def _help_reasons(row: StudentRow, threshold: float) -> list[HelpReason]:
         return [HelpReason("not submitted")]
     reasons = []
     if row.status != "graded":
-        reasons.append(HelpReason("unreadable", f"{row.status}: {row.notes[0]}" if row.notes else row.status))
+        prefix = "" if row.status == "unreadable" else f"{row.status}: "
+        reasons.append(HelpReason("unreadable", prefix + (row.notes[0] if row.notes else "no grading record")))
     if row.fraction is not None and row.fraction < threshold:
         reasons.append(HelpReason("below threshold", f"{row.score:g}/{row.counted_max:g} ({row.fraction:.0%})"))
     if row.tamper:

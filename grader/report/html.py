@@ -17,6 +17,7 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;p
 th{background:#f0f0f0}td.n{text-align:right}.note{background:#fff8dc;padding:.5em .8em;border-left:4px solid #d9b44a}
 .passed{color:#2e7d32}.wrong{color:#a65e00}.error{color:#b0413e}.blank{color:#777}code,.msg{font-family:ui-monospace,monospace;font-size:90%;white-space:pre-wrap}
 div.wide{overflow-x:auto}#roster td,#roster th{font-size:85%;white-space:nowrap}
+td ul{margin:0;padding-left:1.1em}
 img{max-width:100%;border:1px solid #ddd;margin:.3em}
 """
 _OUTCOME_MARKS = {"passed": "✔", "wrong": "✘", "error": "!", "blank": "–"}
