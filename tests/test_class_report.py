@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -27,6 +26,8 @@ RETURNS_FLOAT = """def grad_at(f, x0):
     f(x).backward()
     return x.grad.item()
 """
+# nbgrader's own row-by-row API, used here to set up gradebooks, trips SQLAlchemy's relationship warnings
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 HOSTILE_ID = "<img src=x onerror=alert(1)>&amp;"
 NOT_SUBMITTED = ("frank", HOSTILE_ID)
 
@@ -64,7 +65,6 @@ def graded_course(released_course: Course, tmp_path_factory) -> Course:
 
 
 def _gradebook(course: Course) -> Gradebook:
-    warnings.filterwarnings("ignore", module="sqlalchemy")
     return Gradebook(course.db_url, course.course_id)
 
 
@@ -204,3 +204,30 @@ def _what_a_ta_sees(page, report) -> dict:
         "counts": page.locator("#counts").inner_text(),
         "grad_at misconceptions": page.locator("#misconceptions-table-grad_at").inner_text(),
     }
+
+
+def test_any_course_with_a_gradebook_is_reported_without_the_kit(tmp_path):
+    """Does a course the kit never graded (another assignment, no grading.json) get a report from its gradebook?"""
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "c101"\n')
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "c101") as gb:
+        gb.add_assignment("week2")
+        gb.add_notebook("nb", "week2")
+        for name in ("q1", "essay"):
+            gb.add_solution_cell(name, "nb", "week2")
+        gb.add_grade_cell("test_q1", "nb", "week2", max_score=3, cell_type="code")
+        gb.add_grade_cell("essay", "nb", "week2", max_score=2, cell_type="markdown")
+        for student, q1, blank in (("s1", 3.0, None), ("s2", 0.0, "No response."), ("s3", 1.0, None)):
+            gb.add_student(student)
+            gb.add_submission("week2", student)
+            gb.find_grade("test_q1", "nb", "week2", student).auto_score = q1
+            gb.find_comment("q1", "nb", "week2", student).auto_comment = blank
+        gb.find_grade("essay", "nb", "week2", "s1").manual_score = 2.0
+        gb.add_student("s4")
+        gb.db.commit()
+    report = gather_report(tmp_path, "week2")
+    [q1] = report.questions
+    assert (q1.id, q1.max_score, q1.passed, q1.blank, q1.wrong) == ("q1", 3.0, 1, 1, 1)
+    assert [h.id for h in report.hand_graded] == ["essay"] and report.hand_graded[0].graded == ["s1"]
+    assert {s.student: [r.kind for r in s.reasons] for s in report.needs_help} == {
+        "s2": ["below threshold"], "s3": ["below threshold"], "s4": ["not submitted"]}
+    assert [s.score for s in report.students] == [5.0, 0.0, 1.0, None]
