@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = _add(commands, "export", "write grades.csv from the gradebook", assignment=True)
     export.add_argument("--output", type=Path, default=None, help="CSV path (default: <course>/grades.csv)")
     _add(commands, "feedback", "write per-student feedback HTML", assignment=True)
+    report = _add(commands, "report", "write a class report (HTML page and PNG charts) from the gradebook")
+    report.add_argument("assignment", help="the assignment id (any assignment in the course's gradebook)")
+    report.add_argument("--output", type=Path, default=None, help="folder (default: <course>/reports/<assignment>)")
+    report.add_argument("--threshold", type=_fraction, default=0.5, metavar="FRACTION",
+                        help="list students below this share of the points graded so far (default: 0.5)")
     demo = _add(commands, "demo", "release, grade a simulated class, export, feedback and summarise")
     demo.add_argument("--assignment", default=None, help="the kit's assignment to simulate (default: its only one)")
     demo.add_argument("--students", type=int, default=36, help="class size (at least 30)")
@@ -156,6 +161,25 @@ def _feedback(args) -> int:
     return EXIT_OK
 
 
+def _report(args) -> int:
+    from grader.report.publish import write_report
+
+    files = write_report(args.course, args.assignment, args.output, threshold=args.threshold)
+    print(f"wrote {files.html} ({len(files.report.submitted)} submissions, "
+          f"{len(files.report.needs_help)} students need help) and {', '.join(p.name for p in files.charts)}")
+    return EXIT_OK
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
+    return value
+
+
 def _demo(args) -> int:
     from grader.demo.run import run_demo
 
@@ -201,7 +225,7 @@ def _one_line(exc: BaseException) -> str:
 
 COMMANDS = {
     "new": _new, "release": _release, "grade": _grade, "check": _check, "autograde": _autograde,
-    "export": _export, "feedback": _feedback, "demo": _demo,
+    "export": _export, "feedback": _feedback, "report": _report, "demo": _demo,
 }
 
 if __name__ == "__main__":

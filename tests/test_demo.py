@@ -24,7 +24,8 @@ def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
         for qid, should_pass in student["expected_pass"].items():
             got = float(rows[student["id"]][qid])
             assert (got > 0) == should_pass, f"{student['id']} ({student['description']}): {qid} scored {got}"
-    for chart in ("score-histogram.png", "pass-rates.png"):
+    for chart in ("score-distribution.png", "question-outcomes.png"):
         assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "class report:" in summary and (tmp_path / "report.html").is_file()
     assert "pass rate by question" in summary and "student0001" in summary
     assert len(list((tmp_path / "course" / "feedback").glob("*/derivatives/derivatives.html"))) == 30

@@ -1,4 +1,4 @@
-"""The whole job on a simulated class: release, submissions, autograde, export, feedback, summary."""
+"""The whole job on a simulated class: release, submissions, autograde, export, feedback, class report."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit
     from grader.release.generate import generate_release
     from grader.report.export import export_grades
     from grader.report.feedback import generate_feedback
-    from grader.report.tables import class_table, save_charts
+    from grader.report.publish import write_report
+    from grader.report.tables import class_table
 
     output = Path(output).resolve()
     started = time.monotonic()
@@ -51,14 +52,15 @@ def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit
     results = autograde(course, jobs=jobs)
     csv_path = export_grades(course)
     feedback = generate_feedback(course)
-    charts = save_charts(results, output)
+    report = write_report(course.root, course.assignment, output)
     (output / "class.json").write_text(json.dumps([vars(s) for s in roster], indent=1))
     lines = [
         class_table(results),
         audit_line,
         f"grades: {csv_path}",
         f"feedback: {len(feedback)} files under {course.root / 'feedback'}",
-        f"charts: {', '.join(str(p) for p in charts)}",
+        f"class report: {report.html} ({len(report.report.needs_help)} students need help)",
+        f"charts: {', '.join(str(p) for p in report.charts)}",
         f"demo finished in {time.monotonic() - started:.1f} s",
     ]
     return "\n".join(lines)

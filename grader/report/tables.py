@@ -1,13 +1,12 @@
-"""Tables and charts for people: one notebook's verdicts, a class's summary."""
+"""Tables for people: one notebook's verdicts, a class's summary (the class report draws the charts)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 from grader.judge.results import SubmissionResult
 
-__all__ = ["question_table", "class_table", "pass_rates", "save_charts"]
+__all__ = ["question_table", "class_table", "pass_rates"]
 
 
 def question_table(result: SubmissionResult) -> str:
@@ -40,32 +39,6 @@ def pass_rates(results: list[SubmissionResult]) -> dict[str, float]:
     total = max(len(results), 1)
     ids = dict.fromkeys(q.id for r in results for q in r.questions)
     return {qid: sum(_passed(r, qid) for r in results) / total for qid in ids}
-
-
-def save_charts(results: list[SubmissionResult], folder: Path) -> list[Path]:
-    """A histogram of scores and a bar chart of pass rates by question, as PNG files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    histogram, rates = folder / "score-histogram.png", folder / "pass-rates.png"
-    max_score = results[0].max_score if results else 16
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist([r.score for r in results], bins=range(0, int(max_score) + 2), align="left", color="#4878a8", rwidth=0.85)
-    ax.set(xlabel="autograded score", ylabel="students", title=f"Scores of {len(results)} submissions")
-    fig.tight_layout()
-    fig.savefig(histogram, dpi=110)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    shares = pass_rates(results)
-    ax.barh(list(shares)[::-1], [100 * v for v in shares.values()][::-1], color="#6a9f58")
-    ax.set(xlabel="students passing (%)", xlim=(0, 100), title="Pass rate by question")
-    fig.tight_layout()
-    fig.savefig(rates, dpi=110)
-    plt.close(fig)
-    return [histogram, rates]
 
 
 def _passed(result: SubmissionResult, qid: str) -> bool:
