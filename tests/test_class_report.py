@@ -11,9 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
+from sample import solved, with_answers, with_extra_cell, write_submission
 
 from grader.course import Course
-from grader.demo.scenarios import with_answers, with_extra_cell, write_submission
 from grader.report.class_report import gather_report
 from grader.report.misconceptions import misconception_key
 from grader.report.publish import write_report
@@ -36,7 +36,6 @@ NOT_SUBMITTED = ("frank", HOSTILE_ID)
 def graded_course(released_course: Course, tmp_path_factory) -> Course:
     """Seven students: right, two with the same wrong grad_at, blank, unreadable, flagged, a TA-graded
     explain_bug; two more in the gradebook who never submitted."""
-    from grader.demo.scenarios import solved
     from grader.judge.batch import autograde
 
     root = tmp_path_factory.mktemp("report") / "course"
