@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 from grader.course import Course
 from grader.judge.pool import JudgePool
 from grader.judge.results import SubmissionResult
-from grader.record.gradebook import GradebookWriter
+from grader.record.gradebook import GradebookWriter, prepare_gradebook
 from grader.report.progress import Progress
 
 __all__ = ["autograde", "default_jobs", "grade_in_parallel"]
@@ -29,6 +30,9 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     `pool` reuses judge processes that are already warm (the benchmark uses it to time
     grading apart from start-up).
     """
+    if prepare_gradebook(course) and show_progress:
+        print(f"the gradebook did not know {course.assignment!r}: added it as "
+              f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
     students = students if students is not None else course.students()
     progress = Progress(len(students), enabled=show_progress)
     if cluster:

@@ -16,7 +16,8 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
-__all__ = ["ReleaseDiff", "ReleaseError", "find_leaks", "generate_release", "release_is_current"]
+__all__ = ["ReleaseDiff", "ReleaseError", "find_leaks", "generate_release", "register_assignment",
+           "release_is_current"]
 
 CONFIG_FILE = "nbgrader_config.py"
 SOLUTION_REGION = ("BEGIN SOLUTION", "END SOLUTION")
@@ -39,11 +40,13 @@ class ReleaseDiff(str):
         return False
 
 
-def _api(course_root: Path) -> NbGraderAPI:
-    """An NbGraderAPI configured from the course root's nbgrader_config.py."""
+def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
+    """An NbGraderAPI configured from the course root's nbgrader_config.py (and another gradebook, if given)."""
     if not (course_root / CONFIG_FILE).is_file():
         raise ReleaseError(f"no {CONFIG_FILE} in {course_root}")
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
+    if db_url:
+        config.CourseDirectory.db_url = db_url
     return NbGraderAPI(config=config)
 
 
@@ -81,6 +84,21 @@ def generate_release(course_root: Path, assignment: str = "derivatives") -> Path
     if not notebook.is_file():
         raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
     return notebook
+
+
+def register_assignment(course_root: Path, assignment: str, db_url: str) -> None:
+    """Add the assignment, its notebooks and cells to the gradebook at db_url, leaving release/ alone.
+
+    It is what `nbgrader generate_assignment --create` records (hidden tests included in the
+    source cells, as nbgrader's SaveCells saves them), run on a copy of the course so the
+    committed release is not rewritten.
+    """
+    course_root = Path(course_root).resolve()
+    with tempfile.TemporaryDirectory(prefix="register-") as tmp, _alembic_on_path():
+        _copy_course(course_root, assignment, Path(tmp))
+        result = _api(Path(tmp), db_url).generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        raise ReleaseError(f"adding {assignment!r} to the gradebook failed: {_failure_summary(result)}")
 
 
 def _read(nb) -> nbformat.NotebookNode:
