@@ -148,7 +148,9 @@ def test_export_writes_one_row_per_student_and_a_column_per_question(small_class
     rows = {row["student"]: row for row in csv.DictReader(open(path))}
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
     assert rows["bob"]["SQ"] == "0" and rows["bob"]["grad_at"] == "2"
-    assert rows["alice"]["score"] == "16" and rows["alice"]["max_score"] == "17"
+    assert rows["alice"]["total_with_manual"] == "16" and rows["alice"]["max_total"] == "17"
+    assert rows["alice"]["autograded"] == "16" and rows["alice"]["max_autograded"] == "16"
+    assert [row["student"] for row in csv.DictReader(open(path))] == sorted(rows)
     assert rows["dave"]["status"] == "unreadable"
     assert "explain_bug" in rows["alice"]["needs_manual_grade"]
 
