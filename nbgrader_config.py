@@ -34,5 +34,14 @@ c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
 c.Exchange.root = "/srv/nbgrader/exchange"
 
 # Feedback HTML and formgrader's pages: failure messages wrap instead of scrolling sideways,
-# and the feedback says that its total includes the hand-graded questions.
-c.HTMLExporter.preprocessors = ["grader.report.feedback.ReadableFeedback"]
+# and the feedback says that its total includes the hand-graded questions. Formgrader's
+# exporter runs HTMLExporter.preprocessors; feedback runs its own list after them, where the
+# step must follow GetGrades (the total) and CSSHTMLHeaderPreprocessor (which resets the CSS).
+# (Classes, not names: nbgrader lists this list's classes in its --help.)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from grader.report.feedback import ReadableFeedback  # noqa: E402
+
+c.HTMLExporter.preprocessors = [ReadableFeedback]
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ReadableFeedback]

@@ -151,7 +151,9 @@ def prepare_gradebook(course: Course) -> bool:
     if not course.release_notebook().is_file():
         raise CourseError(f"no {course.release_notebook().relative_to(course.root)}: "
                           f"run `grader release {course.assignment}` first")
-    with _nbgrader_warnings_silenced():
+    from grader.release.generate import alembic_on_path, register_assignment
+
+    with _nbgrader_warnings_silenced(), alembic_on_path():  # a new gradebook runs `alembic`
         try:
             with Gradebook(course.db_url, course.course_id) as gb:
                 gb.find_notebook(course.notebook, course.assignment)
@@ -162,8 +164,6 @@ def prepare_gradebook(course: Course) -> bool:
         raise CourseError(f"the gradebook does not know {course.assignment!r} and there is no source notebook: "
                           f"run `nbgrader db assignment add {course.assignment}` and `nbgrader generate_assignment "
                           f"{course.assignment} --create`")
-    from grader.release.generate import register_assignment
-
     register_assignment(course.root, course.assignment, course.db_url)
     return True
 

@@ -16,7 +16,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
-__all__ = ["ReleaseDiff", "ReleaseError", "find_leaks", "generate_release", "register_assignment",
+__all__ = ["ReleaseDiff", "ReleaseError", "find_leaks", "alembic_on_path", "generate_release", "register_assignment",
            "release_is_current"]
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -51,7 +51,7 @@ def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
 
 
 @contextlib.contextmanager
-def _alembic_on_path():
+def alembic_on_path():
     """Put this interpreter's scripts on PATH: a new gradebook runs the `alembic` command."""
     saved = os.environ.get("PATH", "")
     if shutil.which("alembic") is None:
@@ -74,7 +74,7 @@ def _failure_summary(result: dict) -> str:
 def generate_release(course_root: Path, assignment: str = "derivatives") -> Path:
     """Run generate_assignment (forced, creating the gradebook entry); return the release notebook."""
     course_root = Path(course_root).resolve()
-    with _alembic_on_path():
+    with alembic_on_path():
         result = _api(course_root).generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
         raise ReleaseError(
@@ -94,7 +94,7 @@ def register_assignment(course_root: Path, assignment: str, db_url: str) -> None
     committed release is not rewritten.
     """
     course_root = Path(course_root).resolve()
-    with tempfile.TemporaryDirectory(prefix="register-") as tmp, _alembic_on_path():
+    with tempfile.TemporaryDirectory(prefix="register-") as tmp, alembic_on_path():
         _copy_course(course_root, assignment, Path(tmp))
         result = _api(Path(tmp), db_url).generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):

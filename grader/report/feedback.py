@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from grader.course import Course
 
@@ -30,7 +31,7 @@ def generate_feedback(course: Course, students: list[str] | None = None) -> list
     """Write feedback/<student>/<assignment>/<notebook>.html for each autograded student."""
     from nbgrader.apps import NbGraderAPI
 
-    api = NbGraderAPI(coursedir=course.coursedir)
+    api = NbGraderAPI(coursedir=course.coursedir, config=course.coursedir.config)  # the course config: ReadableFeedback
     students = students if students is not None else _autograded_students(course)
     paths = []
     for student in students:
@@ -56,16 +57,23 @@ class ReadableFeedback(Preprocessor):
 
     Both nbgrader templates inline `resources.inlining.css`, so the wrap rules reach the
     feedback files and formgrader's grading view alike. In feedback (the only conversion with
-    a total in resources), a first cell says what the total counts.
+    a total in resources), a first cell says what the total counts. Running twice adds nothing.
     """
+
+    enabled = Bool(True, help="Wrap long output lines; say what the feedback's total counts").tag(config=True)
 
     def preprocess(self, nb, resources):
         inlining = resources.setdefault("inlining", {})
-        inlining["css"] = [*inlining.get("css", []), WRAP_CSS]
+        if WRAP_CSS not in inlining.get("css", []):
+            inlining["css"] = [*inlining.get("css", []), WRAP_CSS]
         info = resources.get("nbgrader", {})
-        if "score" in info and "max_score" in info:
-            nb.cells.insert(0, nbformat.v4.new_markdown_cell(_total_note(nb, info)))
+        if "score" in info and "max_score" in info and not _has_note(nb):
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(_total_note(nb, info), metadata={"grader": "total"}))
         return nb, resources
+
+
+def _has_note(nb) -> bool:
+    return bool(nb.cells) and nb.cells[0].get("metadata", {}).get("grader") == "total"
 
 
 def _total_note(nb, info: dict) -> str:
