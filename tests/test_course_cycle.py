@@ -35,7 +35,7 @@ def nbgrader(verb: str, *args: str, cwd: Path, exchange: Path) -> subprocess.Com
 
 def student_nbgrader(verb: str, student: str, home: Path, exchange: Path) -> subprocess.CompletedProcess:
     """A student's command: their own folder and cache, identified as on a shared hub."""
-    return nbgrader(verb, "derivatives", f"--course={COURSE_ID}", f"--CourseDirectory.student_id={student}",
+    return nbgrader(verb, "derivatives", f"--course={COURSE_ID}", f"--student={student}",
                     f"--Exchange.cache={home / '.cache'}", cwd=home, exchange=exchange)
 
 

@@ -17,9 +17,8 @@ import threading
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from traitlets import Bool
-
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool
 
 __all__ = ["KitJudge", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS", "close_graders"]
 
@@ -81,13 +80,22 @@ class KitJudge(NbGraderPreprocessor):
 
 
 def _grader_for(course):
-    """One Grader (and warm parent) per course, kept while this process lives: a class is one run."""
+    """One Grader (and warm parent) per course, kept while this process lives: a class is one run.
+
+    Formgrader's server lives longer than one run: a Grader made before the instructor changed
+    the source or the release (its trusted plan) is replaced.
+    """
     from grader.judge.grader import Grader
 
     key = (str(course.root), course.assignment)
-    if key not in _graders:
-        _graders[key] = Grader(course)
-    return _graders[key]
+    version = tuple(path.stat().st_mtime_ns for path in (course.source_notebook(), course.release_notebook()))
+    held = _graders.get(key)
+    if held is not None and held[0] != version:
+        held[1].close()
+        held = None
+    if held is None:
+        held = _graders[key] = (version, Grader(course))
+    return held[1]
 
 
 @atexit.register
@@ -95,5 +103,5 @@ def close_graders() -> None:
     """Stop every warm parent this process started (also called by tests between courses)."""
     with _lock:
         while _graders:
-            _, grader = _graders.popitem()
+            _, (_, grader) = _graders.popitem()
             grader.close()

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import nbformat
 from nbgrader import utils as nbutils
-from nbgrader.api import Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import (
+    Comment,
+    Grade,
+    Gradebook,
+    MissingEntry,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from sqlalchemy.exc import SAWarning
 
 from grader.course import Course, CourseError
