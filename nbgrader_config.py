@@ -23,3 +23,30 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # nbgrader's Execute preprocessor (autograde) inherits this; it keeps its own
 # allow_errors=True so one failing cell does not stop grading of the others.
 c.ExecutePreprocessor.timeout = 60
+
+# Every autograde path is the kit's: `nbgrader autograde` and formgrader's Autograde button
+# run these steps, with nbgrader's Execute (student code in a kernel inside the TA's process)
+# replaced by the kit's contained judge. nbgrader's SaveAutoGrades then records the kit's
+# verdicts, so `grader autograde` and nbgrader give one score.
+from grader.judge.nbgrader_preprocessor import KIT_AUTOGRADE_PREPROCESSORS  # noqa: E402
+
+c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
+
+# The exchange that release_assignment, fetch_assignment, submit, collect, release_feedback
+# and fetch_feedback share. nbgrader's default place, so students need no configuration of
+# their own; create it once as root: mkdir -p /srv/nbgrader/exchange && chmod 777 it.
+# Trying the cycle alone? Pass --Exchange.root=/some/folder to every command.
+c.Exchange.root = "/srv/nbgrader/exchange"
+
+# Feedback HTML and formgrader's pages: failure messages wrap instead of scrolling sideways,
+# and the feedback says that its total includes the hand-graded questions. Formgrader's
+# exporter runs HTMLExporter.preprocessors; feedback runs its own list after them, where the
+# step must follow GetGrades (the total) and CSSHTMLHeaderPreprocessor (which resets the CSS).
+# (Classes, not names: nbgrader lists this list's classes in its --help.)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from grader.report.feedback import ReadableFeedback  # noqa: E402
+
+c.HTMLExporter.preprocessors = [ReadableFeedback]
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ReadableFeedback]

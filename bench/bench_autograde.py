@@ -102,6 +102,8 @@ def time_stock_nbgrader(course: Course, students: list[str]) -> float:
     """Seconds per submission of nbgrader's own autograde, one student after another."""
     from nbgrader.apps import NbGraderAPI
 
+    # No config: nbgrader's stock preprocessors (Execute), not the course's, which route
+    # autograde through the kit's judge.
     api = NbGraderAPI(coursedir=course.coursedir)
     started = time.perf_counter()
     with _quiet_stderr():

@@ -24,8 +24,23 @@ def _course_here():
     here = Path.cwd().resolve()
     for root in here.parents:
         if (root / "nbgrader_config.py").is_file():
-            return Course.at(root, here.name), _student(here, root)
+            course = Course.at(root, here.name)
+            return course, _student(here, root), _submission_digest(here, root, course.notebook)
     raise CourseError(f"{here} is not inside an nbgrader course: the hidden tests run at grading time")
+
+
+def _submission_digest(here: Path, root: Path, notebook: str) -> str:
+    """The digest the kit's judge seeds with: of the file in submitted/<student>/<assignment>/, if there."""
+
+    from grader.intake.notebook import UnreadableNotebook, read_notebook
+
+    relative = here.relative_to(root).parts
+    if len(relative) != 3 or relative[0] != "autograded":
+        return ""
+    try:
+        return read_notebook(root / "submitted" / relative[1] / relative[2] / f"{notebook}.ipynb").digest
+    except (UnreadableNotebook, OSError):
+        return ""
 
 
 def _student(here: Path, root: Path) -> str:
@@ -41,10 +56,10 @@ def check(qid: str, namespace: dict) -> float | None:
     from grader.runtime import CheckFailed, LocalSubject
     from grader.runtime.cell import failure_text
 
-    course, student = _course_here()
+    course, student, digest = _course_here()
     assignment = course.spec
     question = assignment.question(qid)
-    rng = seed_rng(course.secret(), student, qid)
+    rng = seed_rng(course.secret(), student, qid, digest)
     # nbgrader scores a cell 0 when it writes to stderr, so warnings and stray stderr go nowhere.
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")

@@ -105,7 +105,7 @@ def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_ex
     rows = {r["student"]: r for r in csv.DictReader((root / "grades.csv").open())}
     total = Course.at(root, "chain-rule").spec.max_score
     assert total == Course.at(root, "derivatives").spec.max_score + 1
-    assert float(rows["ada"]["max_score"]) == total and float(rows["ada"]["SQ"]) == 4
+    assert float(rows["ada"]["max_total"]) == total and float(rows["ada"]["SQ"]) == 4
     assert float(rows["ben"]["SQ"]) == 0
 
 

@@ -164,8 +164,10 @@ def test_export_writes_one_row_per_student_and_a_column_per_question(small_class
     rows = {row["student"]: row for row in csv.DictReader(open(path))}
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
     assert float(rows["bob"]["SQ"]) == pytest.approx(SQ_POINTS / 3) and rows["bob"]["grad_at"] == "2"
-    assert float(rows["alice"]["score"]) == AUTOGRADED_POINTS
-    assert float(rows["alice"]["max_score"]) == ASSIGNMENT.max_score
+    assert float(rows["alice"]["total_with_manual"]) == AUTOGRADED_POINTS
+    assert float(rows["alice"]["max_total"]) == ASSIGNMENT.max_score
+    assert float(rows["alice"]["autograded"]) == float(rows["alice"]["max_autograded"]) == AUTOGRADED_POINTS
+    assert [row["student"] for row in csv.DictReader(open(path))] == sorted(rows)
     assert rows["dave"]["status"] == "unreadable"
     assert "explain_bug" in rows["alice"]["needs_manual_grade"]
 

@@ -104,7 +104,7 @@ def test_autograde_runs_the_jobs_asked_for_and_refuses_zero(course, solved_nb, m
     asked = []
     real = grader.judge.batch.grade_in_parallel
     monkeypatch.setattr(grader.judge.batch, "grade_in_parallel",
-                        lambda course, students, jobs: asked.append(jobs) or real(course, students, jobs))
+                        lambda course, students, jobs, **kw: asked.append(jobs) or real(course, students, jobs, **kw))
     assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "1"]) == 0
     assert asked == [1] and "alice" in capsys.readouterr().out
     assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "0"]) == 2

@@ -1,35 +1,71 @@
-"""Stock `nbgrader autograde` and the kit agree on honest submissions, question by question."""
+"""Stock `nbgrader autograde` and the kit agree on honest submissions, question by question.
+
+The course's nbgrader_config.py routes `nbgrader autograde` through the kit's judge
+(tests/test_nbgrader_autograde_path.py); this test overrides that with nbgrader's own
+preprocessors, so the notebooks' test cells really run in a kernel and are compared with the kit.
+"""
 
 from __future__ import annotations
 
+import copy
+
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from sample import AUTOGRADED, CORRECT, solved, with_answers, write_submission
+from sample import CORRECT, question, solved, with_answers, write_submission
 
 from grader.judge.batch import autograde
+from grader.judge.nbgrader_preprocessor import STOCK_AUTOGRADE_PREPROCESSORS
+
+TUTORIAL_SQ = """class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        i, = ctx.saved_tensors
+        grad_output = 2 * i
+        return grad_output
+"""
 
 
 def per_question(course, student: str) -> dict[str, float]:
+    """{grade cell: score} of a student, for every grade cell the gradebook knows."""
     with Gradebook(course.db_url, course.course_id) as gb:
-        return {q.id: gb.find_grade(f"test_{q.id}", course.notebook, course.assignment, student).score for q in AUTOGRADED}
+        notebook = gb.find_submission_notebook(course.notebook, course.assignment, student)
+        return {grade.name: grade.score for grade in notebook.grades}
+
+
+def ran_in_a_kernel(course, student: str) -> bool:
+    """nbgrader's Execute numbers the cells it runs; the kit's judge leaves execution counts empty."""
+    nb = nbformat.read(course.autograded_notebook(student), as_version=4)
+    return any(cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code")
 
 
 @pytest.mark.slow
 def test_stock_nbgrader_gives_the_kit_scores_for_honest_submissions(course, release_nb):
-    """Does nbgrader's own autograde, run by hand on the course, score honest styles as the kit does?"""
+    """Does nbgrader's own autograde (stock preprocessors, a real kernel) score honest styles, and the
+    tutorial's SQ with its partial credit, as the kit does?"""
     from nbgrader.apps import NbGraderAPI
 
     reference = solved(release_nb)
     alternate = solved(release_nb, style="alternate")
     chatty = with_answers(reference, {a.question: a.source for a in CORRECT if "chatty" in a.name or "warns" in a.name})
     one_wrong = with_answers(reference, {"grad_at": "def grad_at(f, x0):\n    return torch.tensor(float(x0))\n"})
-    cases = {"ref": reference, "alt": alternate, "chatty": chatty, "wrong": one_wrong}
+    tutorial = with_answers(reference, {"SQ": TUTORIAL_SQ})
+    cases = {"ref": reference, "alt": alternate, "chatty": chatty, "wrong": one_wrong, "tutorial": tutorial}
     for student, nb in cases.items():
         write_submission(course.root, student, nb)
     kit = {student: per_question(course, student) for student in [r.student for r in autograde(course, jobs=1, show_progress=False)]}
-    api = NbGraderAPI(coursedir=course.coursedir)
+    config = copy.deepcopy(course.coursedir.config)
+    config.Autograde.autograde_preprocessors = STOCK_AUTOGRADE_PREPROCESSORS
+    api = NbGraderAPI(coursedir=course.coursedir, config=config)
     for student in cases:
         outcome = api.autograde(course.assignment, student, force=True, create=True)
         assert outcome["success"], outcome.get("error") or outcome.get("log")
+        assert ran_in_a_kernel(course, student), "the stock comparison did not run nbgrader's Execute"
         assert per_question(course, student) == kit[student], f"{student}: stock nbgrader and the kit disagree"
-    assert kit["wrong"]["grad_at"] == 0 and kit["ref"]["grad_at"] == 2
+    assert kit["wrong"]["test_grad_at"] == 0 and kit["ref"]["test_grad_at"] == 2
+    assert 0 < kit["tutorial"]["test_SQ"] < question("SQ").points, "the tutorial's SQ earns partial credit"

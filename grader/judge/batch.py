@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 from grader.course import Course
 from grader.judge.pool import JudgePool
 from grader.judge.results import SubmissionResult
-from grader.record.gradebook import GradebookWriter
+from grader.record.gradebook import GradebookWriter, prepare_gradebook
 from grader.report.progress import Progress
 
 __all__ = ["autograde", "default_jobs", "grade_in_parallel"]
@@ -29,6 +30,9 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     `pool` reuses judge processes that are already warm (the benchmark uses it to time
     grading apart from start-up).
     """
+    if prepare_gradebook(course) and show_progress:
+        print(f"the gradebook did not know {course.assignment!r}: added it as "
+              f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
     students = students if students is not None else course.students()
     progress = Progress(len(students), enabled=show_progress)
     if cluster:
@@ -38,7 +42,8 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     elif pool is not None:
         results = pool.grade(students)
     else:
-        results = grade_in_parallel(course, students, jobs or default_jobs())
+        results = grade_in_parallel(course, students, jobs or default_jobs(),
+                                    on_start=_announce if show_progress else None)
     recorded = []
     with GradebookWriter(course) as writer:
         for result in results:
@@ -49,19 +54,33 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     return recorded
 
 
-def grade_in_parallel(course: Course, students: list[str], jobs: int) -> Iterator[SubmissionResult]:
-    """Results in completion order from `jobs` judge processes (or this process for one job)."""
+def grade_in_parallel(course: Course, students: list[str], jobs: int, *,
+                      on_start=None) -> Iterator[SubmissionResult]:
+    """Results in completion order from `jobs` judge processes (or this process for one job).
+
+    `on_start(containment)` is called once the judges are ready, with what their workers get.
+    """
     if jobs <= 1:
-        yield from _grade_here(course, students)
+        yield from _grade_here(course, students, on_start)
         return
     with JudgePool(course, jobs) as pool:
+        if on_start:
+            on_start(pool.containment)
         yield from pool.grade(students)
 
 
-def _grade_here(course: Course, students: list[str]) -> Iterator[SubmissionResult]:
+def _announce(containment: dict) -> None:
+    from grader.report.tables import containment_line
+
+    print(containment_line(containment), file=sys.stderr)
+
+
+def _grade_here(course: Course, students: list[str], on_start=None) -> Iterator[SubmissionResult]:
     from grader.judge.grader import Grader
 
     with Grader(course) as grader:
+        if on_start:
+            on_start(grader.containment)
         for student in students:
             yield grader.grade_student(student)
 

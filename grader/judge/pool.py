@@ -31,10 +31,13 @@ class JudgePool:
         course.secret()  # made once here, before judges that would each try to make it
         self.judges = [self._start() for _ in range(jobs)]
         self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
+        self.containment: dict = {}
         for judge in self.judges:  # started together, so their warm-ups overlap
-            if self.readers[judge.pid].read_one() != b'{"ready": true}':
+            hello = _hello(self.readers[judge.pid].read_one())
+            if not hello.get("ready"):
                 self.close()
                 raise RuntimeError("a judge process did not start (see the messages above)")
+            self.containment = self.containment or hello.get("containment") or {}
 
     def __enter__(self) -> "JudgePool":
         return self
@@ -99,6 +102,15 @@ class JudgePool:
         )
 
 
+def _hello(line: bytes | None) -> dict:
+    """A judge's first line: {"ready": true, "containment": {...}}; {} when it is anything else."""
+    try:
+        hello = json.loads(line or b"null")
+    except ValueError:
+        return {}
+    return hello if isinstance(hello, dict) else {}
+
+
 class _Lines:
     """Whole lines from a pipe, read without Python's buffering so select() never misses one."""
 
@@ -139,7 +151,7 @@ def serve(course_root: str, assignment: str) -> None:
     with Grader(Course.at(course_root, assignment)) as grader:
         grader.warm_up()
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
-        results.write(json.dumps({"ready": True}) + "\n")
+        results.write(json.dumps({"ready": True, "containment": grader.containment}) + "\n")
         while True:
             if held and not _input_waiting():
                 _release(grader, held, results, keep=0)

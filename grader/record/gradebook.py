@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import time
 import warnings
+from pathlib import Path
 
 import nbformat
 from nbgrader import utils as nbutils
-from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import (
+    Comment,
+    Grade,
+    Gradebook,
+    MissingEntry,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from sqlalchemy.exc import SAWarning
 
-from grader.course import Course
+from grader.course import Course, CourseError
 from grader.judge.results import SubmissionResult
 from grader.report.export import STATUS_FILE
 
-__all__ = ["GradebookWriter", "autograded_notebook", "notebook_json", "verdict_outputs"]
+__all__ = ["GradebookWriter", "autograded_notebook", "notebook_json", "prepare_gradebook",
+           "verdict_outputs", "write_status"]
 
 OUTPUT_CHARS = 4000
+# nbgrader's submit writes this beside the notebook; release_feedback needs it in feedback/.
+SUBMISSION_SECRET = "submission_secret.txt"
+SECRET_BYTES = 1024
 
 
 class GradebookWriter:
@@ -85,8 +100,8 @@ class GradebookWriter:
         path.write_text(notebook_json(nb))
         if result.timestamp:
             (path.parent / "timestamp.txt").write_text(result.timestamp)
-        # one line through the C encoder: an indented dump takes the pure-Python encoder
-        (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
+        _copy_submission_secret(self.course.submission_folder(result.student), path.parent)
+        write_status(self.course, result)
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
@@ -135,6 +150,32 @@ class GradebookWriter:
         return mine
 
 
+def prepare_gradebook(course: Course) -> bool:
+    """Make sure the gradebook knows the assignment before anything is recorded; True when it was added.
+
+    A course autograded before its release was recorded (a fresh gradebook, a copied course)
+    gets the assignment, notebooks and cells that `nbgrader generate_assignment --create` records.
+    """
+    if not course.release_notebook().is_file():
+        raise CourseError(f"no {course.release_notebook().relative_to(course.root)}: "
+                          f"run `grader release {course.assignment}` first")
+    from grader.release.generate import alembic_on_path, register_assignment
+
+    with _nbgrader_warnings_silenced(), alembic_on_path():  # a new gradebook runs `alembic`
+        try:
+            with Gradebook(course.db_url, course.course_id) as gb:
+                gb.find_notebook(course.notebook, course.assignment)
+            return False
+        except MissingEntry:
+            pass
+    if not course.source_notebook().is_file():
+        raise CourseError(f"the gradebook does not know {course.assignment!r} and there is no source notebook: "
+                          f"run `nbgrader db assignment add {course.assignment}` and `nbgrader generate_assignment "
+                          f"{course.assignment} --create`")
+    register_assignment(course, course.db_url)
+    return True
+
+
 @contextlib.contextmanager
 def _nbgrader_warnings_silenced():
     """nbgrader's models trip SQLAlchemy's relationship warnings; they are nbgrader's, harmless,
@@ -162,10 +203,42 @@ def _save_comment(comment, cell) -> None:
     comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
 
 
+def write_status(course: Course, result: SubmissionResult) -> None:
+    """autograded/<student>/<assignment>/grading.json: the kit's record of one submission."""
+    folder = course.autograded_notebook(result.student).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    # one line through the C encoder: an indented dump takes the pure-Python encoder
+    (folder / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
+
+
 def _status_record(result: SubmissionResult) -> dict:
+    """The verdict, its totals named for what they count: the autograded questions only."""
     record = result.to_json()
+    record["autograded_score"] = record.pop("score")
+    record["autograded_max_score"] = record.pop("max_score")
+    record["counts"] = "autograded questions only; manual scores are in the gradebook and grades.csv"
     record.update(student=result.student, status=result.status, notes=result.notes, tamper=result.tamper)
     return record
+
+
+def _copy_submission_secret(submitted: Path, autograded: Path) -> None:
+    """Copy nbgrader's submission_secret.txt, as stock autograde does, so release_feedback finds it.
+
+    The file is the student's: read without following links or blocking (a FIFO, a link to
+    /dev/zero), only when it is a small regular file of printable ASCII.
+    """
+    target = autograded / SUBMISSION_SECRET
+    target.unlink(missing_ok=True)  # a resubmission without one must not keep the old secret
+    try:
+        fd = os.open(submitted / SUBMISSION_SECRET, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        data = handle.read(SECRET_BYTES + 1)
+    if len(data) <= SECRET_BYTES and data.isascii() and data.strip() and data.decode().isprintable():
+        target.write_bytes(data)
 
 
 def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult) -> nbformat.NotebookNode:

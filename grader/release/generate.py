@@ -18,8 +18,8 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
 
-__all__ = ["ReleaseDiff", "ReleaseError", "generate_release", "previous_release_kept", "release_is_current",
-           "RUNTIME"]
+__all__ = ["ReleaseDiff", "ReleaseError", "alembic_on_path", "generate_release", "previous_release_kept",
+           "register_assignment", "release_is_current", "RUNTIME"]
 
 CONFIG_FILE = "nbgrader_config.py"
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime"  # the engine's student-safe check runtime
@@ -36,18 +36,21 @@ class ReleaseDiff(str):
         return False
 
 
-def _api(course_root: Path) -> NbGraderAPI:
-    """An NbGraderAPI configured from the course root's nbgrader_config.py; instructor-only folders ignored."""
+def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
+    """An NbGraderAPI configured from the course root's nbgrader_config.py (and another gradebook,
+    if given); instructor-only folders ignored."""
     if not (course_root / CONFIG_FILE).is_file():
         raise ReleaseError(f"no {CONFIG_FILE} in {course_root}")
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
+    if db_url:
+        config.CourseDirectory.db_url = db_url
     ignore = list(config.CourseDirectory.get("ignore", [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]))
     config.CourseDirectory.ignore = ignore + [name for name in INSTRUCTOR_ONLY if name not in ignore]
     return NbGraderAPI(config=config)
 
 
 @contextlib.contextmanager
-def _alembic_on_path():
+def alembic_on_path():
     """Put this interpreter's scripts on PATH: a new gradebook runs the `alembic` command."""
     saved = os.environ.get("PATH", "")
     if shutil.which("alembic") is None:
@@ -101,7 +104,7 @@ def generate_release(course) -> Path:
     folder = root / "release" / course.assignment
     (root / "release").mkdir(exist_ok=True)
     with _kept_on_failure(folder):
-        with _alembic_on_path():
+        with alembic_on_path():
             result = _api(root).generate_assignment(course.assignment, force=True, create=True)
         if not result.get("success"):
             raise ReleaseError(f"nbgrader generate_assignment {course.assignment!r} failed: "
@@ -112,6 +115,23 @@ def generate_release(course) -> Path:
         _ship_runtime(folder / VISIBLE_CHECKS)
         _stamp(notebook, course.assignment)
     return notebook
+
+
+def register_assignment(course, db_url: str) -> None:
+    """Add the assignment, its notebooks and cells to the gradebook at db_url, leaving release/ alone.
+
+    It is what `nbgrader generate_assignment --create` records (hidden tests included in the
+    source cells, as nbgrader's SaveCells saves them), run on a copy of the course so the
+    committed release is not rewritten.
+    """
+    root = Path(course.root).resolve()
+    with tempfile.TemporaryDirectory(prefix="register-") as tmp, alembic_on_path():
+        shutil.copy2(root / CONFIG_FILE, Path(tmp) / CONFIG_FILE)
+        shutil.copytree(root / "source" / course.assignment, Path(tmp) / "source" / course.assignment,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        result = _api(Path(tmp), db_url).generate_assignment(course.assignment, force=True, create=True)
+    if not result.get("success"):
+        raise ReleaseError(f"adding {course.assignment!r} to the gradebook failed: {_failure_summary(result)}")
 
 
 def _ship_runtime(checks: Path) -> None:

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
 from grader.course import Course
 
-__all__ = ["generate_feedback", "FeedbackError"]
+__all__ = ["generate_feedback", "FeedbackError", "ReadableFeedback", "WRAP_CSS"]
+
+# Pre-formatted output (tracebacks, assertion messages) wraps inside the page.
+WRAP_CSS = """
+div.output_area pre, div.output_subarea pre, div.output_text pre, div.output_error pre, pre {
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+  word-break: normal;
+}
+div.output_subarea { overflow-x: visible; }
+"""
 
 
 class FeedbackError(RuntimeError):
@@ -17,7 +31,7 @@ def generate_feedback(course: Course, students: list[str] | None = None) -> list
     """Write feedback/<student>/<assignment>/<notebook>.html for each autograded student."""
     from nbgrader.apps import NbGraderAPI
 
-    api = NbGraderAPI(coursedir=course.coursedir)
+    api = NbGraderAPI(coursedir=course.coursedir, config=course.coursedir.config)  # the course config: ReadableFeedback
     students = students if students is not None else _autograded_students(course)
     paths = []
     for student in students:
@@ -36,3 +50,41 @@ def _autograded_students(course: Course) -> list[str]:
 def _first_error(outcome: dict) -> str:
     text = (outcome.get("error") or outcome.get("log") or "unknown error").strip().splitlines()
     return text[-1] if text else "unknown error"
+
+
+class ReadableFeedback(Preprocessor):
+    """An HTMLExporter step (configured in nbgrader_config.py) for feedback and formgrader pages.
+
+    Both nbgrader templates inline `resources.inlining.css`, so the wrap rules reach the
+    feedback files and formgrader's grading view alike. In feedback (the only conversion with
+    a total in resources), a first cell says what the total counts. Running twice adds nothing.
+    """
+
+    enabled = Bool(True, help="Wrap long output lines; say what the feedback's total counts").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        inlining = resources.setdefault("inlining", {})
+        if WRAP_CSS not in inlining.get("css", []):
+            inlining["css"] = [*inlining.get("css", []), WRAP_CSS]
+        info = resources.get("nbgrader", {})
+        if "score" in info and "max_score" in info and not _has_note(nb):
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(_total_note(nb, info), metadata={"grader": "total"}))
+        return nb, resources
+
+
+def _has_note(nb) -> bool:
+    return bool(nb.cells) and nb.cells[0].get("metadata", {}).get("grader") == "total"
+
+
+def _total_note(nb, info: dict) -> str:
+    """One line: the total includes hand-graded questions, named with their scores."""
+    hand = [cell.metadata.nbgrader for cell in nb.cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.nbgrader.get("solution")]
+    graded = ", ".join(f"{m['grade_id']} {_number(m.get('score'))}/{_number(m.get('points'))}" for m in hand)
+    by_hand = f" and the hand-graded questions ({graded})" if hand else ""
+    return (f"**Total: {_number(info['score'])} / {_number(info['max_score'])}**, counting the autograded "
+            f"tests{by_hand}, as recorded in the gradebook.")
+
+
+def _number(value) -> str:
+    return "not graded yet" if value is None else f"{float(value):g}"

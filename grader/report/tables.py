@@ -6,12 +6,18 @@ from collections import Counter
 
 from grader.judge.results import SubmissionResult
 
-__all__ = ["question_table", "class_table", "pass_rates"]
+__all__ = ["question_table", "class_table", "containment_line", "pass_rates"]
+
+# What the kit's verdict totals count: the autograded questions only. The gradebook's total
+# (grades.csv, feedback) adds the hand-graded ones.
+SCOPE = "autograded"
+CONTAINMENT_KEYS = ("user", "network", "filesystem", "pid_namespace", "limits", "syscalls")
 
 
 def question_table(result: SubmissionResult) -> str:
     """Per-question scores of one notebook, with the first message of each question that lost points."""
-    lines = [f"{result.notebook}: {result.score:g} / {result.max_score:g}  ({result.status})"]
+    lines = [f"{result.notebook}: {SCOPE} {result.score:g} / {result.max_score:g}  ({result.status}; "
+             "hand-graded questions are not included)"]
     lines += [f"  {q.id:<30} {q.score:>4g}/{q.max_score:<3g} {q.status:<8} {_first(q.messages)}" for q in result.questions]
     lines += [f"  note: {note}" for note in result.notes]
     lines += [f"  tamper: {item}" for item in result.tamper]
@@ -23,15 +29,22 @@ def class_table(results: list[SubmissionResult]) -> str:
     if not results:
         return "no submissions found under submitted/"
     width = max(len(r.student) for r in results) + 2
-    header = f"{'student':<{width}}{'score':>7}  {'status':<12} details"
-    rows = [f"{r.student:<{width}}{r.score:>4g}/{r.max_score:<3g} {r.status:<12} {_details(r)}"
+    header = f"{'student':<{width}}{SCOPE:>10}  {'status':<12} details"
+    rows = [f"{r.student:<{width}}{r.score:>7g}/{r.max_score:<3g} {r.status:<12} {_details(r)}"
             for r in sorted(results, key=lambda r: r.student)]
     rates = "  ".join(f"{qid} {rate:.0%}" for qid, rate in pass_rates(results).items())
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r.status for r in results).items()))
     mean = sum(r.score for r in results) / len(results)
-    footer = [f"students: {len(results)}  mean score: {mean:.2f}/{results[0].max_score:g}  ({statuses})",
-              f"pass rate by question: {rates}"]
+    footer = [f"students: {len(results)}  mean {SCOPE} score: {mean:.2f}/{results[0].max_score:g}  ({statuses})",
+              f"pass rate by question: {rates}",
+              "scores count the autograded questions only; `grader export` writes totals with manual scores"]
     return "\n".join([header, *rows, *footer])
+
+
+def containment_line(containment: dict) -> str:
+    """One line: the isolation student code runs under on this machine."""
+    known = [f"{key}: {containment[key]}" for key in CONTAINMENT_KEYS if containment.get(key)]
+    return "containment in force: " + ("; ".join(known) if known else "unknown (no worker reported)")
 
 
 def pass_rates(results: list[SubmissionResult]) -> dict[str, float]:

@@ -1,0 +1,107 @@
+"""nbgrader's autograde step, done by the kit's contained judge: one verdict whichever button a TA presses.
+
+`nbgrader autograde` and formgrader's Autograde button run the course's
+`Autograde.autograde_preprocessors`. The course config puts `KitJudge` where nbgrader's
+`Execute` was: instead of running the student's notebook in a kernel inside the TA's
+process (with the gradebook one `../../../gradebook.db` away), it grades the student's
+submitted file with the kit's Grader (contained workers, hidden inputs from the course
+secret) and hands nbgrader the kit's autograded notebook, whose test cells carry the
+verdicts as outputs. nbgrader's own SaveAutoGrades then records exactly the kit's scores.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool
+
+__all__ = ["KitJudge", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS", "close_graders"]
+
+# nbgrader's autograde steps with Execute replaced by the kit's judge. The order is nbgrader's
+# (converters/autograde.py): the verdicts must be in the notebook before SaveAutoGrades reads
+# them, and late penalties are applied to the saved grades.
+KIT_AUTOGRADE_PREPROCESSORS = [
+    "grader.judge.nbgrader_preprocessor.KitJudge",      # was Execute: student code runs only in the kit's workers
+    "nbgrader.preprocessors.IgnorePattern",              # harmless: filters outputs
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",  # harmless: disabled unless configured
+    "nbgrader.preprocessors.LimitOutput",                # harmless: caps outputs
+    "nbgrader.preprocessors.SaveAutoGrades",             # records the kit's verdicts through nbgrader
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# nbgrader 0.9.6's own list, for comparing the stock path with the kit's (tests do).
+STOCK_AUTOGRADE_PREPROCESSORS = [
+    "nbgrader.preprocessors.Execute",
+    *KIT_AUTOGRADE_PREPROCESSORS[1:],
+]
+
+_graders: dict = {}
+_lock = threading.Lock()
+
+
+class KitJudge(NbGraderPreprocessor):
+    """Replace the notebook nbgrader is autograding with the kit's verdict on that student's submission."""
+
+    enabled = Bool(True, help="Grade with the kit's contained judge").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        from grader.record.gradebook import autograded_notebook, write_status
+
+        info = resources["nbgrader"]
+        course = self._course(info["assignment"])
+        if info["notebook"] != course.notebook:
+            raise ValueError(f"the kit grades {course.notebook}.ipynb, not {info['notebook']}.ipynb")
+        with _lock:  # formgrader may autograde from several threads; one judge, one submission at a time
+            result = _grader_for(course).grade_student(info["student"])
+        write_status(course, result)
+        release = nbformat.read(course.release_notebook(), as_version=4)
+        return autograded_notebook(release, result), resources
+
+    def _course(self, assignment: str):
+        """The Course of the nbgrader app running this preprocessor (its CourseDirectory's root)."""
+        from grader.course import Course
+
+        owner = self.parent
+        while owner is not None and getattr(owner, "coursedir", None) is None:
+            owner = getattr(owner, "parent", None)
+        if owner is None:
+            from nbgrader.coursedir import CourseDirectory
+
+            root = CourseDirectory(config=self.config).root
+        else:
+            root = owner.coursedir.root
+        return Course.at(root, assignment)
+
+
+def _grader_for(course):
+    """One Grader (and warm parent) per course, kept while this process lives: a class is one run.
+
+    Formgrader's server lives longer than one run: a Grader made before the instructor changed
+    the source or the release (its trusted plan) is replaced.
+    """
+    from grader.judge.grader import Grader
+
+    key = (str(course.root), course.assignment)
+    version = tuple(path.stat().st_mtime_ns for path in (course.source_notebook(), course.release_notebook()))
+    held = _graders.get(key)
+    if held is not None and held[0] != version:
+        held[1].close()
+        held = None
+    if held is None:
+        held = _graders[key] = (version, Grader(course))
+    return held[1]
+
+
+@atexit.register
+def close_graders() -> None:
+    """Stop every warm parent this process started (also called by tests between courses)."""
+    with _lock:
+        while _graders:
+            _, (_, grader) = _graders.popitem()
+            grader.close()
