@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -59,8 +60,14 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     return result
 
 
-def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
-    """Grade one notebook file with the hidden checks, seeded for `student` and this very file."""
+def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory, *,
+                   draw_rng=None) -> SubmissionResult:
+    """Grade one notebook file with the hidden checks, seeded for `student` and this very file.
+
+    `draw_rng(student, question id, file digest)` stands in for `seed_rng` under plan.secret
+    where the secret is not at hand (a Dask worker holds only this file's seeds).
+    """
+    draw_rng = draw_rng or partial(seed_rng, plan.secret)
     try:
         intake = read_notebook(path)
     except UnreadableNotebook as exc:
@@ -69,14 +76,14 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     tamper = scan_cells((c.index, c.source) for c in runnable)
     with session_factory() as session:
         outcomes = session.run_cells(runnable)
-        questions = [_judge_question(q, session, plan, student, intake.digest) for q in AUTOGRADED]
+        questions = [_judge_question(q, session, draw_rng, student, intake.digest) for q in AUTOGRADED]
         tamper += session.evidence()
     notes = _structure_notes(intake, plan)
     cells = _cell_outcomes(intake, outcomes)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
 
 
-def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str,
+def _judge_question(question, session: WorkerSession, draw_rng, student: str,
                     submission: str) -> QuestionResult:
     session.checking = question.id
     try:
@@ -84,7 +91,7 @@ def _judge_question(question, session: WorkerSession, plan: GradingPlan, student
     except ProbeFailed as failure:  # the submission used up its restarts or time: this question errs
         return QuestionResult(question.id, 0.0, float(question.points), failure.status,
                               [f"{question.id}: {failure.message}"])
-    rng = seed_rng(plan.secret, student, question.id, submission)
+    rng = draw_rng(student, question.id, submission)
     verdict = run_question(question.id, session.subject(), rng)
     score = float(question.points) if verdict.status == "passed" else 0.0
     messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
