@@ -162,13 +162,12 @@ class _Exploit:
 
 
 def test_the_course_machine_unpickles_nothing_but_bytes(tmp_path):
-    """Does the client's unpickler load `bytes` (how Dask names a bytes result's type) and refuse
-    any other global, such as a payload that would run a command?"""
+    """Does the client's unpickler load `bytes` (how Dask names a bytes result's type) and turn
+    anything else, such as a payload that would run a command, into None without running it?"""
     assert bytes_only_loads(pickle.dumps(bytes)) is bytes
     assert bytes_only_loads(pickle.dumps(b"verdict")) == b"verdict"
-    for payload in (pickle.dumps(_Exploit()), pickle.dumps(ValueError("x")), pickle.dumps(Path("/"))):
-        with pytest.raises(pickle.UnpicklingError):
-            bytes_only_loads(payload)
+    for payload in (pickle.dumps(_Exploit()), pickle.dumps(ValueError("x")), pickle.dumps(Path("/")), b"\x80\x05junk"):
+        assert bytes_only_loads(payload) is None
     assert not Path("/tmp/grader-cluster-pwned").exists()
 
 
@@ -228,55 +227,132 @@ def _tls_without_certificate_refused(address: str, ca: Path) -> bool:
             return True
 
 
-@pytest.mark.slow
-def test_tls_cluster_grades_like_the_local_run_and_admits_only_the_course(course, release_nb, tmp_path):
-    """On a LocalCluster over mutual TLS with the kit's certificates: are clients without a
-    course certificate refused, do workers receive no secret, and are the grades the local run's?
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """A LocalCluster (one worker process) over mutual TLS with the kit's certificates.
 
-    The course side runs as `grader autograde` in its own process, as it would on the course
-    machine: its client accepts only bytes from Dask, so it cannot share a process with the
-    scheduler here (which unpickles the task graph it is sent).
+    Yields (address, certificate folder, a stranger's certificate folder, the task recorder).
     """
     from distributed import LocalCluster
-    from distributed.security import Security
 
-    certs, stranger = tmp_path / "certs", tmp_path / "stranger"
+    certs, stranger = tmp_path_factory.mktemp("certs"), tmp_path_factory.mktemp("stranger")
     make_cluster_certs(certs)
     make_cluster_certs(stranger)
-    _write_class(course, release_nb)
-    secret = course.secret()  # made before the copy, so both runs draw from one secret
-    remote_course_root = tmp_path / "remote-course"
-    shutil.copytree(course.root, remote_course_root)
-    autograde(course, jobs=1, show_progress=False)
-
     recorder = _task_recorder()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
                       security=cluster_security(certs, "scheduler", "worker", "client"),
                       dashboard_address=None) as cluster:
-        address = cluster.scheduler_address
-        assert address.startswith("tls://")
         cluster.scheduler.add_plugin(recorder, name="record-tasks")
-        assert _tls_without_certificate_refused(address, certs / "ca.pem")
-        assert _client_refused(address.replace("tls://", "tcp://"), None)
-        assert _client_refused(address, cluster_security(stranger, "client"))
-        assert _client_refused(address, Security(require_encryption=True, tls_ca_file=str(certs / "ca.pem"),
-                                                 tls_client_cert=str(stranger / "client.pem"),
-                                                 tls_client_key=str(stranger / "client-key.pem")))
-        assert not _client_refused(address, cluster_security(certs, "client"))  # the course's own client
-        done = subprocess.run([sys.executable, "-m", "grader", "--course", str(remote_course_root), "autograde",
-                               "derivatives", "--cluster", address, "--cluster-certs", str(certs)],
-                              capture_output=True, text=True, timeout=400)
+        yield cluster.scheduler_address, certs, stranger, recorder
+
+
+def _autograde_elsewhere(course_root: Path, address: str, certs: Path) -> subprocess.CompletedProcess:
+    """`grader autograde --cluster` in its own process, as on the course machine.
+
+    Its client accepts only bytes from Dask, so it cannot share a process with the
+    scheduler here (which unpickles the task graph it is sent).
+    """
+    return subprocess.run([sys.executable, "-m", "grader", "--course", str(course_root), "autograde",
+                           "derivatives", "--cluster", address, "--cluster-certs", str(certs)],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, "COURSE_MACHINE": "1"})
+
+
+@pytest.mark.slow
+def test_a_tls_cluster_admits_only_holders_of_the_course_certificates(tls_cluster):
+    """Is a client refused when it shows no certificate, speaks plain TCP, or shows a certificate
+    from another CA, while the course's own client gets in?"""
+    from distributed.security import Security
+
+    address, certs, stranger, _ = tls_cluster
+    assert address.startswith("tls://")
+    assert _tls_without_certificate_refused(address, certs / "ca.pem")
+    assert _client_refused(address.replace("tls://", "tcp://"), None)
+    assert _client_refused(address, cluster_security(stranger, "client"))
+    assert _client_refused(address, Security(require_encryption=True, tls_ca_file=str(certs / "ca.pem"),
+                                             tls_client_cert=str(stranger / "client.pem"),
+                                             tls_client_key=str(stranger / "client-key.pem")))
+    assert not _client_refused(address, cluster_security(certs, "client"))
+
+
+@pytest.mark.slow
+def test_tls_cluster_grades_like_the_local_run_and_never_sees_the_secret(tls_cluster, course, release_nb, tmp_path):
+    """Do grades and autograded notebooks from the TLS cluster equal a local autograde of the
+    same class, while no task a worker receives holds the course secret?"""
+    address, certs, _, recorder = tls_cluster
+    _write_class(course, release_nb)
+    secret = course.secret()  # made before the copy, so both runs draw from one secret
+    remote_root = tmp_path / "remote-course"
+    shutil.copytree(course.root, remote_root)
+    autograde(course, jobs=1, show_progress=False)
+    recorder.sent.clear()
+    done = _autograde_elsewhere(remote_root, address, certs)
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(recorder.sent) == 3  # ada, ben, cy; di had no notebook to send
     for sent in recorder.sent:
         assert secret not in sent and secret.hex().encode() not in sent
-    remote = type(course).at(remote_course_root)
+    remote = type(course).at(remote_root)
     for student in ("ada", "ben", "cy", "di"):
         assert _recorded(remote, student) == _recorded(course, student), student
         assert (remote.autograded_notebook(student).read_bytes()
                 == course.autograded_notebook(student).read_bytes()), student
     assert _recorded(course, "ada")["score"] == 16 and _recorded(course, "di")["score"] == 0
     assert _recorded(remote, "cy")["status"] == "unreadable"
+
+
+# Run in the Dask worker's process: the worker now answers like a compromised grading machine.
+# Its payloads touch MARKER only where COURSE_MACHINE is set (Dask's worker itself unpickles
+# the exceptions it raises, which runs them there: that machine is the attacker's already).
+_HOSTILE_WORKER = """
+import os
+import grader.judge.cluster as cluster
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ('[ -z "$COURSE_MACHINE" ] || touch ' + MARKER,))
+
+class ExploitError(Exception):
+    def __reduce__(self):
+        return (os.system, ('[ -z "$COURSE_MACHINE" ] || touch ' + MARKER,))
+
+honest = cluster.grade_remote
+def hostile(plan, student, filename, data, notes, seeds):
+    if student == "ada":
+        return Exploit()
+    if student == "ben":
+        raise ExploitError()
+    if student == "cy":
+        return b'{"student": "cy", "score": 1e9'
+    return honest(plan, student, filename, data, notes, seeds)
+cluster.grade_remote = hostile
+cluster.honest_grade_remote = honest
+"""
+
+
+@pytest.mark.slow
+def test_a_hostile_worker_cannot_run_code_on_the_course_machine(tls_cluster, course, release_nb, tmp_path):
+    """When a grading machine returns a pickle that would run a command, raises an exception that
+    would, or returns a broken verdict, does the course machine run nothing, record those students
+    as "crashed", and finish the batch?"""
+    from distributed import Client
+
+    address, certs, _, _ = tls_cluster
+    marker = tmp_path / "pwned"
+    _write_class(course, release_nb)
+    with Client(address, security=cluster_security(certs, "client"), timeout="30s") as client:
+        client.run(exec, _HOSTILE_WORKER, {"MARKER": str(marker)})
+        try:
+            done = _autograde_elsewhere(course.root, address, certs)
+        finally:
+            client.run(exec, "import grader.judge.cluster as c; c.grade_remote = c.honest_grade_remote", {})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not marker.exists()
+    for student in ("ada", "ben", "cy"):
+        record = _recorded(course, student)
+        assert (record["status"], record["score"]) == ("crashed", 0), record
+    assert "NoneType came back instead of bytes" in _recorded(course, "ada")["notes"][0]
+    assert "did not grade it" in _recorded(course, "ben")["notes"][0]
+    assert "verdict was rejected: not JSON" in _recorded(course, "cy")["notes"][0]
+    assert _recorded(course, "di")["status"] == "no notebook"
 
 
 def test_cluster_security_requires_encryption(tmp_path):

@@ -30,7 +30,7 @@ from grader.checks import seed_rng
 from grader.course import Course
 from grader.intake.notebook import MAX_NOTEBOOK_BYTES, find_submission_file
 from grader.judge.certificates import cluster_security, require_tls_address
-from grader.judge.results import STATUSES, SubmissionResult, ungraded_result
+from grader.judge.results import STATUSES, CellOutcome, SubmissionResult, ungraded_result
 from grader.judge.submission import GradingPlan, _inside_own_folder, _timestamp
 
 __all__ = ["grade_on_cluster", "grade_remote", "submission_seeds", "verdict_from_json",
@@ -193,7 +193,7 @@ def verdict_from_json(student: str, filename: str, data: object) -> SubmissionRe
 
 def _validated(student: str, filename: str, data: object) -> SubmissionResult:
     if not isinstance(data, bytes):
-        raise _Malformed(f"a {type(data).__name__} came back instead of bytes")
+        raise _Malformed(f"{type(data).__name__} came back instead of bytes (a pickle of anything else is refused unopened)")
     if len(data) > MAX_VERDICT_BYTES:
         raise _Malformed(f"{len(data)} bytes, over the {MAX_VERDICT_BYTES // 2**20} MB limit")
     raw = json.loads(data.decode("utf-8"))
@@ -206,7 +206,7 @@ def _validated(student: str, filename: str, data: object) -> SubmissionResult:
     questions = _list(record["questions"], "questions")
     if [q.get("id") if isinstance(q, dict) else None for q in questions] != [q.id for q in expected]:
         raise _Malformed("its questions are not the assignment's")
-    for question, reference in zip(questions, expected):
+    for question, reference in zip(questions, expected, strict=True):
         _question(question, reference.max_score)
     for cell in _list(record["cells"], "cells"):
         _cell(cell)
@@ -229,7 +229,7 @@ def _question(raw: object, max_score: float) -> None:
 
 
 def _cell(raw: object) -> None:
-    cell = _record(raw, {f.name for f in dataclasses.fields(_cell_type())}, "cell")
+    cell = _record(raw, {f.name for f in dataclasses.fields(CellOutcome)}, "cell")
     if type(cell["index"]) is not int:
         raise _Malformed("a cell index is not an integer")
     for name in ("cell_type", "source", "status", "output"):
@@ -237,12 +237,6 @@ def _cell(raw: object) -> None:
     for name in ("grade_id", "error"):
         if cell[name] is not None:
             _string(cell[name], name)
-
-
-def _cell_type():
-    from grader.judge.results import CellOutcome
-
-    return CellOutcome
 
 
 def _record(raw: object, keys: set[str], what: str) -> dict:
@@ -280,11 +274,17 @@ def _one_of(raw: object, allowed: tuple[str, ...], what: str) -> None:
 
 
 def _collected(future, student: str, filename: str) -> SubmissionResult:
-    """The verdict of one future; a task Dask could not run (a lost worker) is that student's status."""
+    """The verdict of one future; a task that erred on the cluster is that student's status.
+
+    grade_remote never raises, so an erred task means a worker was lost or misbehaved;
+    its exception is not looked at (it arrived as None, see bytes_only_loads).
+    """
+    if future.status != "finished":
+        return ungraded_result(student, filename, "crashed", [f"the cluster did not grade it (task {future.status})"])
     try:
         data = future.result()
-    except Exception as exc:  # noqa: BLE001 - whatever the cluster did, the batch goes on
-        return ungraded_result(student, filename, "crashed", [f"the cluster did not grade it: {type(exc).__name__}: {str(exc)[:200]}"])
+    except Exception as exc:  # whatever the cluster did, the batch goes on
+        return ungraded_result(student, filename, "crashed", [f"the cluster did not grade it: {type(exc).__name__}"])
     return verdict_from_json(student, filename, data)
 
 
@@ -301,8 +301,18 @@ class _BytesOnly(pickle.Unpickler):
 
 
 def bytes_only_loads(data, *, buffers=()):
-    """`distributed.protocol.pickle.loads` while the client runs: builtins.bytes is the only global."""
-    return _BytesOnly(io.BytesIO(bytes(data)), buffers=buffers).load()
+    """`distributed.protocol.pickle.loads` while the client runs: builtins.bytes is the only global.
+
+    Anything else loads as None, nothing of it having run. None rather than an exception:
+    Dask decodes the scheduler's stream of task reports with this same loader, where an
+    exception would stall the whole batch (and an erred task's exception and traceback
+    must be an exception or None), while None ends just that task, as its student's
+    "crashed" status.
+    """
+    try:
+        return _BytesOnly(io.BytesIO(bytes(data)), buffers=buffers).load()
+    except Exception:  # refused, or a malformed pickle: the restricted unpickler ran nothing
+        return None
 
 
 @contextmanager
@@ -310,7 +320,7 @@ def _unpickling_only_bytes():
     """Dask decodes what it receives with its own pickle module: restrict it while the client runs.
 
     The task's result (bytes, which Dask sends with its type pickled as `builtins.bytes`) is
-    all this client needs; any other pickle a peer sends fails to load, and that future
+    all this client needs; any other pickle a peer sends loads as None, and that future
     ends as its student's "crashed" status. The client's default handlers of the "warn"
     and "print" topics are not installed: the first unpickles (with the standard pickle)
     what any worker publishes, the second prints it on the course machine's terminal.
