@@ -365,3 +365,16 @@ def test_cluster_security_requires_encryption(tmp_path):
     assert security.tls_min_version == ssl.TLSVersion.TLSv1_3
     with pytest.raises(CourseError):
         cluster_security(tmp_path / "missing", "client")
+
+
+def test_a_link_out_of_the_student_folder_is_not_sent_to_the_cluster(course):
+    """Is a submission that links to the source notebook kept on the course machine as unreadable,
+    as the local path judges it, instead of being sent out and graded as the student's work?"""
+    from grader.judge.cluster import _submission_bytes
+
+    folder = course.submission_folder("eve")
+    folder.mkdir(parents=True)
+    (folder / "derivatives.ipynb").symlink_to(course.source_notebook())
+    filename, data, notes, status = _submission_bytes(course, "eve")
+    assert (filename, data, status) == ("derivatives.ipynb", None, "unreadable")
+    assert "links to a file outside" in notes[-1]
