@@ -188,6 +188,8 @@ def verdict_from_json(student: str, filename: str, data: object) -> SubmissionRe
         reason = str(exc)[:200]
     except (ValueError, RecursionError, OverflowError) as exc:
         reason = f"not JSON ({type(exc).__name__})"
+    except Exception as exc:  # a shape the checks above did not foresee: still one student's status
+        reason = f"unreadable ({type(exc).__name__})"
     return ungraded_result(student, filename, "crashed", [f"the cluster's verdict was rejected: {reason}"])
 
 
