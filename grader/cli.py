@@ -32,8 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
     autograde = _add(commands, "autograde", "grade every submitted/<student>/<assignment>/", assignment=True)
     autograde.add_argument("--jobs", type=int, default=None, help="judges in parallel (default: one per core)")
-    autograde.add_argument("--cluster", default=None, metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786")
+    autograde.add_argument("--cluster", default=None, metavar="ADDRESS",
+                           help="a Dask scheduler over mutual TLS, e.g. tls://host:8786 (no other scheme is accepted)")
+    autograde.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
+                           help="ca.pem and client.pem/client-key.pem from `grader cluster-certs` (default: <course>/cluster-certs)")
     autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    certs = _add(commands, "cluster-certs", "make the course's CA and TLS certificates for a Dask cluster")
+    certs.add_argument("--out", type=Path, default=None, help="an empty folder (default: <course>/cluster-certs)")
+    certs.add_argument("--hosts", nargs="*", default=[], metavar="HOST",
+                       help="names or addresses of the scheduler and grading machines, for the certificates' subject names")
     export = _add(commands, "export", "write grades.csv from the gradebook", assignment=True)
     export.add_argument("--output", type=Path, default=None, help="CSV path (default: <course>/grades.csv)")
     _add(commands, "feedback", "write per-student feedback HTML", assignment=True)
@@ -140,8 +147,20 @@ def _autograde(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = Course.at(args.course, args.assignment)
-    results = autograde(course, jobs=args.jobs, cluster=args.cluster, students=args.students)
+    results = autograde(course, jobs=args.jobs, cluster=args.cluster, cluster_certs=args.cluster_certs,
+                        students=args.students)
     print(class_table(results))
+    return EXIT_OK
+
+
+def _cluster_certs(args) -> int:
+    from grader.judge.certificates import DEFAULT_DIR, make_cluster_certs
+
+    out = args.out if args.out is not None else Path(args.course) / DEFAULT_DIR
+    written = make_cluster_certs(out, args.hosts)
+    print(f"wrote {', '.join(p.name for p in written)} in {out}")
+    print("scheduler: ca.pem scheduler.pem scheduler-key.pem; each grading machine: ca.pem worker.pem "
+          "worker-key.pem; keep client-key.pem on the course machine")
     return EXIT_OK
 
 
@@ -226,6 +245,7 @@ def _one_line(exc: BaseException) -> str:
 COMMANDS = {
     "new": _new, "release": _release, "grade": _grade, "check": _check, "autograde": _autograde,
     "export": _export, "feedback": _feedback, "report": _report, "demo": _demo,
+    "cluster-certs": _cluster_certs,
 }
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from grader.course import Course
 from grader.judge.pool import JudgePool
@@ -23,9 +24,12 @@ def default_jobs() -> int:
 
 
 def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = None,
-              students: list[str] | None = None, show_progress: bool = True,
-              pool: JudgePool | None = None) -> list[SubmissionResult]:
+              cluster_certs: Path | None = None, students: list[str] | None = None,
+              show_progress: bool = True, pool: JudgePool | None = None) -> list[SubmissionResult]:
     """Grade every submission under submitted/, keeping the gradebook and autograded/ current.
+
+    `cluster` is a tls:// Dask scheduler, reached with the client certificate in
+    `cluster_certs` (default: <course>/cluster-certs, as `grader cluster-certs` writes it).
 
     `pool` reuses judge processes that are already warm (the benchmark uses it to time
     grading apart from start-up).
@@ -36,9 +40,10 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     students = students if students is not None else course.students()
     progress = Progress(len(students), enabled=show_progress)
     if cluster:
+        from grader.judge.certificates import DEFAULT_DIR
         from grader.judge.cluster import grade_on_cluster
 
-        results = grade_on_cluster(course, students, cluster)
+        results = grade_on_cluster(course, students, cluster, cluster_certs or course.root / DEFAULT_DIR)
     elif pool is not None:
         results = pool.grade(students)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -68,8 +69,14 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     return result
 
 
-def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
-    """Grade one notebook file with the hidden checks, seeded for `student` and this very file."""
+def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory, *,
+                   draw_rng=None) -> SubmissionResult:
+    """Grade one notebook file with the hidden checks, seeded for `student` and this very file.
+
+    `draw_rng(student, question id, file digest)` stands in for `seed_rng` under plan.secret
+    where the secret is not at hand (a Dask worker holds only this file's seeds).
+    """
+    draw_rng = draw_rng or partial(seed_rng, plan.secret)
     try:
         intake = read_notebook(path)
     except UnreadableNotebook as exc:
@@ -78,7 +85,7 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     tamper = scan_cells((c.index, c.source) for c in runnable)
     with session_factory() as session:
         outcomes = session.run_cells(runnable)
-        questions = [_judge_question(q, session, plan, student, intake.digest)
+        questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest)
                      for q in plan.assignment.autograded]
         tamper += session.evidence()
     notes = _structure_notes(intake, plan)
@@ -86,7 +93,7 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
 
 
-def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str,
+def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,
                     submission: str) -> QuestionResult:
     session.checking = question
     try:
@@ -94,8 +101,8 @@ def _judge_question(question, session: WorkerSession, plan: GradingPlan, student
     except ProbeFailed as failure:  # the submission used up its restarts or time: this question errs
         return QuestionResult(question.id, 0.0, float(question.points), failure.status,
                               [f"{question.id}: {failure.message}"])
-    rng = seed_rng(plan.secret, student, question.id, submission)
-    verdict = grade_question(plan.assignment, question.id, session.subject(), rng)
+    rng = draw_rng(student, question.id, submission)
+    verdict = grade_question(assignment, question.id, session.subject(), rng)
     score = round(question.points * verdict.fraction, 4)
     messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
     parts = [PartScore(p.title, round(question.points * p.weight / _weights(verdict), 4), p.status == "passed")
