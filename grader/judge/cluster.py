@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader.course import Course
-from grader.intake.notebook import find_submission_file
+from grader.intake.notebook import MAX_NOTEBOOK_BYTES, UnreadableNotebook, find_submission_file, read_submitted_bytes
 from grader.judge.results import SubmissionResult, ungraded_result
 from grader.judge.submission import GradingPlan
 
@@ -56,7 +56,10 @@ def _submit(client, course: Course, plan: dict, student: str):
 
     folder = course.submission_folder(student)
     path, notes = find_submission_file(folder, course.notebook)
-    data = path.read_bytes() if path is not None else None
+    try:
+        data = read_submitted_bytes(path, MAX_NOTEBOOK_BYTES) if path is not None else None
+    except UnreadableNotebook as exc:  # judged as an empty notebook: unreadable, with the reason
+        data, notes = b"", [*notes, str(exc)]
     filename = path.name if path is not None else f"{course.notebook}.ipynb"
     return client.submit(grade_bytes, plan, student, filename, data, notes, _timestamp(folder), pure=False)
 

@@ -11,7 +11,8 @@ import nbformat
 
 from grader.checks import run_question, seed_rng
 from grader.course import Course, CourseError
-from grader.intake.notebook import Intake, UnreadableNotebook, find_submission_file, read_notebook
+from grader.intake.notebook import (Intake, UnreadableNotebook, find_submission_file, read_notebook,
+                                    read_submitted_bytes)
 from grader.intake.tamper import scan_cells
 from grader.judge.results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
 from grader.questions import AUTOGRADED, QUESTIONS
@@ -135,10 +136,15 @@ def _is_test_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
+TIMESTAMP_BYTES = 100
+
+
 def _timestamp(folder: Path) -> str | None:
+    """nbgrader's timestamp.txt, read as a bounded regular file of the folder (a FIFO, a link
+    to /dev/zero or a hard link is ignored, never waited on or read whole)."""
     try:
-        text = (folder / "timestamp.txt").read_text()[:100].strip()
-    except OSError:
+        text = read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip()
+    except (UnreadableNotebook, UnicodeDecodeError):
         return None
     from nbgrader.utils import parse_utc
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import nbformat
 from nbgrader import utils as nbutils
@@ -13,10 +16,14 @@ from nbgrader.api import Comment, Grade, Gradebook, Student, SubmittedAssignment
 from sqlalchemy.exc import SAWarning
 
 from grader.course import Course
+from grader.intake.text import printable, storable_tree
 from grader.judge.results import SubmissionResult
 from grader.report.export import STATUS_FILE
 
-__all__ = ["GradebookWriter", "autograded_notebook", "notebook_json", "verdict_outputs"]
+__all__ = ["GradebookWriter", "UNRECORDABLE", "autograded_notebook", "notebook_json", "verdict_outputs",
+           "write_atomically"]
+
+UNRECORDABLE = "unrecordable"
 
 OUTPUT_CHARS = 4000
 
@@ -49,6 +56,7 @@ class GradebookWriter:
         self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
                           .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
         self.uncommitted: set[str] = set()
+        self.pending: list[tuple[SubmissionResult, nbformat.NotebookNode]] = []  # since the last commit
         self.last_commit = time.monotonic()
 
     def __enter__(self) -> "GradebookWriter":
@@ -64,11 +72,24 @@ class GradebookWriter:
         finally:
             self.gradebook.close()
 
-    def record(self, result: SubmissionResult) -> nbformat.NotebookNode:
-        """Write the autograded notebook and the grades of one submission; return the notebook."""
-        nb = autograded_notebook(self.release, result)
-        self._write_notebook(result, nb)
-        self._write_grades(result, nb)
+    def record(self, result: SubmissionResult) -> nbformat.NotebookNode | None:
+        """Write the autograded notebook and the grades of one submission; return the notebook.
+
+        Never raises for anything in the result: one that cannot be recorded gets the status
+        `unrecordable` (with the reason in its notes) and the batch goes on; classmates
+        recorded before and after it keep their rows and files.
+        """
+        try:
+            _student_id_storable(result.student)
+            nb, files = self._rendered(result)
+            self._write_files(result, files)
+            self._write_grades(result, nb)
+        except Exception as exc:  # the batch must never stop at one student
+            self._recover()
+            result.status = UNRECORDABLE
+            result.notes.append(f"could not be recorded: {type(exc).__name__}: {printable(str(exc))[:300]}")
+            return None
+        self.pending.append((result, nb))
         if len(self.uncommitted) >= self.COMMIT_EVERY or time.monotonic() - self.last_commit >= self.COMMIT_SECONDS:
             self.commit()
         return nb
@@ -77,16 +98,48 @@ class GradebookWriter:
         with _nbgrader_warnings_silenced():
             self.gradebook.db.commit()
         self.uncommitted.clear()
+        self.pending.clear()
         self.last_commit = time.monotonic()
 
-    def _write_notebook(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
+    def _rendered(self, result: SubmissionResult) -> tuple[nbformat.NotebookNode, dict[str, bytes]]:
+        """The autograded notebook and the files' bytes; text that is not valid UTF-8 (a lone
+        surrogate in a cell, an undecodable byte in a file name) is replaced, then rendered again."""
+        try:
+            nb = autograded_notebook(self.release, result)
+            return nb, self._files(result, nb)
+        except UnicodeEncodeError:
+            storable = SubmissionResult.from_dict(storable_tree(result.to_dict()))
+            result.notebook, result.notes, result.tamper = storable.notebook, storable.notes, storable.tamper
+            result.questions, result.cells = storable.questions, storable.cells
+            nb = autograded_notebook(self.release, result)
+            return nb, self._files(result, nb)
+
+    def _files(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> dict[str, bytes]:
         path = self.course.autograded_notebook(result.student)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(notebook_json(nb))
+        files = {path.name: notebook_json(nb).encode("utf-8")}
         if result.timestamp:
-            (path.parent / "timestamp.txt").write_text(result.timestamp)
+            files["timestamp.txt"] = result.timestamp.encode("utf-8")
         # one line through the C encoder: an indented dump takes the pure-Python encoder
-        (path.parent / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
+        files[STATUS_FILE] = (json.dumps(_status_record(result), ensure_ascii=False) + "\n").encode("utf-8")
+        return files
+
+    def _write_files(self, result: SubmissionResult, files: dict[str, bytes]) -> None:
+        folder = self.course.autograded_notebook(result.student).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomically(folder / name, data)
+
+    def _recover(self) -> None:
+        """After a failed record: roll the session back and record again what had not been committed."""
+        self.gradebook.db.rollback()
+        replay, self.pending = self.pending, []
+        self.uncommitted.clear()
+        self.students = {student for (student,) in self.gradebook.db.query(Student.id)}
+        self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
+                          .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
+        for done, nb in replay:
+            self._write_grades(done, nb)
+            self.pending.append((done, nb))
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
@@ -160,6 +213,28 @@ def _save_grade(grade, cell) -> None:
 def _save_comment(comment, cell) -> None:
     unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
     comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file in the same folder, then a rename."""
+    fd, draft = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(draft, 0o644)  # as an ordinary write would leave it: TAs read these files
+        os.replace(draft, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(draft)
+        raise
+
+
+def _student_id_storable(student: str) -> None:
+    """The gradebook keys rows by student id: one that is not valid UTF-8 cannot be a row."""
+    try:
+        student.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the student folder's name is not valid UTF-8; rename it and grade again") from None
 
 
 def _status_record(result: SubmissionResult) -> dict:

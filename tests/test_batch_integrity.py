@@ -1,0 +1,73 @@
+"""Batch integrity: no byte of a submission stops recording, reads of submitted files are bounded,
+judge-side work is bounded, and what a TA reads is what the submission holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grader.banks import EXPLAIN_BUG
+from grader.demo.scenarios import solved, with_answers, write_submission
+from grader.judge.batch import autograde
+from grader.judge.grader import Grader
+from grader.questions import AUTOGRADED
+from grader.report.feedback import generate_feedback
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
+
+FULL_MARKS = sum(q.points for q in AUTOGRADED)
+
+
+def _ascii_json(nb) -> bytes:
+    """Notebook bytes with every non-ASCII character escaped, so a lone surrogate survives as `\\ud83d`."""
+    return json.dumps(json.loads(nbformat.writes(nb)), ensure_ascii=True).encode()
+
+
+def _scores(course) -> dict[str, float]:
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(course.assignment)}
+
+
+# ---------------------------------------------------------------- 1. no byte stops recording
+
+
+def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
+    """Do a lone surrogate in a cell, a non-UTF-8 byte in a file name and in a student folder's
+    name each end as a status for that student, while classmates after them keep their grades,
+    no file is left truncated, and `grader feedback` covers everyone recorded?"""
+    reference = solved(release_nb)
+    write_submission(course.root, "alice", reference)
+    poisoned = with_answers(reference, {EXPLAIN_BUG.question: "the bug \ud83d is here \udcff"})
+    write_submission(course.root, "bob", _ascii_json(poisoned))
+    renamed = write_submission(course.root, "carol", reference)
+    os.rename(renamed, os.fsencode(renamed.parent) + b"/der\xffivatives.ipynb")
+    folder = os.fsencode(course.submitted_dir()) + b"/m\xff/derivatives"
+    os.makedirs(folder)
+    with open(folder + b"/derivatives.ipynb", "wb") as handle:
+        handle.write(nbformat.writes(reference).encode())
+    write_submission(course.root, "zed", reference)
+
+    for _ in range(2):  # a rerun records the same way
+        results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+        scores = _scores(course)
+        for student in ("alice", "bob", "carol", "zed"):
+            assert results[student].status == "graded", results[student].notes
+            assert scores[student] == FULL_MARKS, (student, scores)
+        odd = os.fsdecode(b"m\xff")
+        assert results[odd].status == "unrecordable" and "UTF-8" in results[odd].notes[-1]
+    for student in ("alice", "bob", "carol", "zed"):
+        folder = course.autograded_notebook(student).parent
+        nbformat.read(course.autograded_notebook(student), as_version=4)  # whole, valid notebooks
+        json.loads((folder / "grading.json").read_text())
+        assert not [p for p in folder.iterdir() if p.name.startswith(".")], "a temporary file was left"
+    bob = course.autograded_notebook("bob").read_text()
+    assert "the bug" in bob
+    paths = generate_feedback(course)
+    assert {p.parent.parent.name for p in paths} == {"alice", "bob", "carol", "zed"}
