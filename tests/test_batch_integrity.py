@@ -71,3 +71,61 @@ def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
     assert "the bug" in bob
     paths = generate_feedback(course)
     assert {p.parent.parent.name for p in paths} == {"alice", "bob", "carol", "zed"}
+
+
+# ---------------------------------------------------------------- 2. bounded reads of submitted files
+
+
+@pytest.fixture
+def alarm():
+    """Fail (instead of hanging the suite) when the code under test blocks for `seconds`."""
+    import signal
+
+    def expire(*_):  # not an OSError, which a reader's own error handling would swallow
+        raise RuntimeError("grading blocked on a submitted file")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    yield signal.alarm
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+TIMESTAMP_POISONS = {
+    "fifo": lambda path: os.mkfifo(path),
+    "link-to-dev-zero": lambda path: os.symlink("/dev/zero", path),
+    "directory": lambda path: path.mkdir(),
+}
+
+
+@pytest.mark.parametrize("poison", TIMESTAMP_POISONS)
+def test_poisoned_timestamp_is_ignored_quickly(poison, grader, course, release_nb, alarm):
+    """Does a timestamp.txt that is a FIFO, a link to /dev/zero or a directory get ignored, in
+    bounded time and memory, while the correct notebook beside it keeps full marks?"""
+    path = write_submission(course.root, "alice", solved(release_nb)).parent / "timestamp.txt"
+    path.unlink()
+    TIMESTAMP_POISONS[poison](path)
+    alarm(60)
+    started = time.monotonic()
+    result = Grader.grade_student(_with_course(grader, course), "alice")
+    assert time.monotonic() - started < 30
+    assert result.status == "graded" and result.score == FULL_MARKS, result.notes
+    assert result.timestamp is None
+
+
+def _with_course(grader, course):
+    """The session's warm grader, pointed at this test's course (its plan is the same)."""
+    view = object.__new__(Grader)
+    view.__dict__.update(grader.__dict__, course=course)
+    return view
+
+
+def test_hard_link_to_the_source_notebook_is_refused(grader, course, alarm):
+    """Is a submission that is a hard link to the instructor's source notebook refused with a
+    clear note, instead of scoring full marks?"""
+    folder = course.submission_folder("mallory")
+    folder.mkdir(parents=True)
+    os.link(course.source_notebook(), folder / "derivatives.ipynb")
+    alarm(120)
+    result = Grader.grade_student(_with_course(grader, course), "mallory")
+    assert result.score == 0 and result.status == "unreadable", (result.score, result.notes)
+    assert "hard link" in result.notes[-1]
