@@ -129,3 +129,60 @@ def test_hard_link_to_the_source_notebook_is_refused(grader, course, alarm):
     result = Grader.grade_student(_with_course(grader, course), "mallory")
     assert result.score == 0 and result.status == "unreadable", (result.score, result.notes)
     assert "hard link" in result.notes[-1]
+
+
+# ---------------------------------------------------------------- 3. malformed replies, student-safe messages
+
+
+ZERO_SIZE_SHAPES = {"2**62": [0, 2 ** 62, 2 ** 62], "wide": [0] + [10 ** 6] * 7, "negative": [0, -1, 5]}
+
+
+def _zero_size(shape) -> dict:
+    return {"kind": "tensor", "dtype": "float32", "shape": shape, "data": "",
+            "requires_grad": False, "is_leaf": True, "grad_fn": None}
+
+
+@pytest.mark.parametrize("name", ZERO_SIZE_SHAPES)
+def test_zero_size_tensor_with_an_overflowing_shape_is_refused(name):
+    """Is a zero-size tensor whose other dimensions multiply past the element cap refused at decode?"""
+    from grader.runtime.values import BadValue, decode
+
+    with pytest.raises(BadValue):
+        decode(_zero_size(ZERO_SIZE_SHAPES[name]))
+
+
+class _StubSession:
+    """Enough of a WorkerSession for the judge's per-question step, answering with `subject`."""
+
+    def __init__(self, subject):
+        self.checking, self._subject = None, subject
+
+    def ensure_alive(self) -> None:
+        pass
+
+    def subject(self):
+        return self._subject
+
+
+class _RaisingSubject:
+    """A subject whose every exchange hits a judge-side fault, as a bug in a check would."""
+
+    def get(self, name):
+        return lambda *args, **kwargs: None
+
+    def __getattr__(self, name):
+        def fault(*args, **kwargs):
+            raise ZeroDivisionError("internal fault")
+        return fault
+
+
+def test_internal_errors_reach_students_without_a_traceback(grader):
+    """Does a judge-side fault while checking reach the student as an error without a traceback,
+    kit paths or source lines?"""
+    from grader.judge.submission import _judge_question
+
+    for q in AUTOGRADED:
+        result = _judge_question(q, _StubSession(_RaisingSubject()), grader.plan, "student", "digest")
+        text = "\n".join(result.messages)
+        assert result.status in ("error", "failed") and result.score == 0
+        assert "Traceback" not in text and 'File "' not in text and "grader/" not in text, text

@@ -88,12 +88,23 @@ def _judge_question(question, session: WorkerSession, plan: GradingPlan, student
     rng = seed_rng(plan.secret, student, question.id, submission)
     verdict = run_question(question.id, session.subject(), rng)
     score = float(question.points) if verdict.status == "passed" else 0.0
-    messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
+    messages = [_student_safe(_ADDRESS.sub("", m)) for m in verdict.messages]  # a regrade must read the same
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages)
 
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _student_safe(message: str) -> str:
+    """A message without a judge traceback (kit paths and source lines): students read these."""
+    if _TRACEBACK not in message:
+        return message
+    head, _, trace = message.partition(_TRACEBACK)
+    last = trace.strip().splitlines()[-1:] or ["an exception"]
+    kind = last[0].split(":", 1)[0].strip()[:80]
+    return f"{head.strip() or 'the grader hit an internal error'} ({kind}; the instructor can regrade this notebook)"
 
 
 def _inside_own_folder(course: Course, student: str, path: Path) -> bool:
