@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -186,3 +187,78 @@ def test_internal_errors_reach_students_without_a_traceback(grader):
         text = "\n".join(result.messages)
         assert result.status in ("error", "failed") and result.score == 0
         assert "Traceback" not in text and 'File "' not in text and "grader/" not in text, text
+
+
+# ---------------------------------------------------------------- 4. what a TA reads is what the submission holds
+
+
+# An ESC sequence that erases the line and rewrites the score, a carriage return, a bidi override.
+FORGERY = "\x1b[2K\x1b[1G\r16/16 \u202e\x9b"
+_TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _forged_result():
+    from grader.judge.results import QuestionResult, SubmissionResult
+
+    questions = [QuestionResult(q.id, 0.0 if i == 0 else float(q.points), float(q.points),
+                                "failed" if i == 0 else "passed", [f"wrong{FORGERY}"])
+                 for i, q in enumerate(AUTOGRADED)]
+    return SubmissionResult(f"eve{FORGERY}", f"derivatives{FORGERY}.ipynb", "graded", questions,
+                            notes=[f"note{FORGERY}"], tamper=[f"cell 3: patched{FORGERY}"])
+
+
+def test_terminal_output_has_no_control_codes():
+    """Do the autograde table, `grader grade`'s table and the progress line show a student's
+    control codes escaped, so a row cannot be redrawn to read as full marks?"""
+    import io
+
+    from grader.report.progress import Progress
+    from grader.report.tables import class_table, question_table
+
+    result = _forged_result()
+    stream = io.StringIO()
+    progress = Progress(1, stream=stream)
+    result.status = f"graded{FORGERY}"
+    progress.advance(result)
+    result.status = "graded"
+    for text in (class_table([result]), question_table(result), stream.getvalue().rstrip("\n")):
+        assert not _TERMINAL_CONTROLS.search(text), repr(text)
+        assert "\\x1b[2K" in text
+
+
+def test_evidence_and_messages_from_a_worker_are_neutralised(judge_bytes, release_nb):
+    """Are tamper evidence and verdict messages that carry a student's control codes recorded
+    with those codes escaped?"""
+    attack = (f"open({'/tmp/x' + FORGERY!r}, 'w').close()\n"
+              f"def grad_at(f, x0):\n    raise ValueError({FORGERY!r})\n")
+    nb = with_answers(solved(release_nb), {"grad_at": attack})
+    result = judge_bytes(nbformat.writes(nb).encode())
+    texts = [*result.tamper, *result.notes, *(m for q in result.questions for m in q.messages)]
+    assert any("\\x1b[2K" in t for t in result.tamper), result.tamper
+    for text in texts:
+        assert not _TERMINAL_CONTROLS.search(text), repr(text)
+
+
+@pytest.fixture
+def judge_bytes(grader, tmp_path):
+    """Grade notebook bytes through the trusted path (a judge-side exception fails the test)."""
+    from grader.judge.submission import judge_notebook
+    from grader.worker.session import WorkerSession
+
+    def grade(data: bytes):
+        path = tmp_path / "derivatives.ipynb"
+        path.write_bytes(data)
+        sessions = []
+
+        def session():
+            sessions.append(WorkerSession(grader.parent))
+            return sessions[-1]
+
+        try:
+            return judge_notebook(path, "student", grader.plan, session)
+        finally:
+            for done in sessions:
+                done.close()
+                grader.parent.confirm_dead(done.killed)
+
+    return grade

@@ -63,9 +63,9 @@ def find_submission_file(folder: Path, notebook: str) -> tuple[Path | None, list
         return expected, []
     others = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
     if len(others) == 1:
-        return others[0], [f"notebook was renamed to {others[0].name}; graded it as {expected.name}"]
+        return others[0], [f"notebook was renamed to {printable(others[0].name)}; graded it as {expected.name}"]
     if others:
-        return None, [f"no {expected.name}; several other notebooks ({', '.join(p.name for p in others)})"]
+        return None, [f"no {expected.name}; several other notebooks ({', '.join(printable(p.name) for p in others)})"]
     return None, [f"no {expected.name} in the submission"]
 
 

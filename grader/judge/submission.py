@@ -14,6 +14,7 @@ from grader.course import Course, CourseError
 from grader.intake.notebook import (Intake, UnreadableNotebook, find_submission_file, read_notebook,
                                     read_submitted_bytes)
 from grader.intake.tamper import scan_cells
+from grader.intake.text import printable
 from grader.judge.results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
 from grader.questions import AUTOGRADED, QUESTIONS
 from grader.runtime.subject import ProbeFailed
@@ -50,7 +51,7 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     if path is None:
         result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes)
     elif not _inside_own_folder(course, student, path):
-        why = f"{path.name} links to a file outside submitted/{student}/; it was not graded"
+        why = f"{printable(path.name)} links to a file outside submitted/{student}/; it was not graded"
         result = ungraded_result(student, path.name, "unreadable", [*notes, why])
     else:
         result = judge_notebook(path, student, plan, session_factory)
@@ -74,7 +75,7 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
         tamper += session.evidence()
     notes = _structure_notes(intake, plan)
     cells = _cell_outcomes(intake, outcomes)
-    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
+    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
 
 
 def _judge_question(question, session: WorkerSession, plan: GradingPlan, student: str,
@@ -88,7 +89,7 @@ def _judge_question(question, session: WorkerSession, plan: GradingPlan, student
     rng = seed_rng(plan.secret, student, question.id, submission)
     verdict = run_question(question.id, session.subject(), rng)
     score = float(question.points) if verdict.status == "passed" else 0.0
-    messages = [_student_safe(_ADDRESS.sub("", m)) for m in verdict.messages]  # a regrade must read the same
+    messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]  # a regrade must read the same
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages)
 
 
