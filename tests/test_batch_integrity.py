@@ -262,3 +262,27 @@ def judge_bytes(grader, tmp_path):
                 grader.parent.confirm_dead(done.killed)
 
     return grade
+
+
+def test_every_added_cell_is_in_the_autograded_notebook(release_nb):
+    """Does the autograded notebook a TA reviews show every cell the student added or changed: a
+    raw cell, a second cell claiming an answer's id, an edited test cell, a markdown cell under
+    a code answer's id?"""
+    from grader.judge.results import CellOutcome, SubmissionResult
+    from grader.record.gradebook import autograded_notebook
+
+    nb = solved(release_nb)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    answer = AUTOGRADED[0].id
+    cells = [CellOutcome(i, c.cell_type, c.source, ids[i]) for i, c in enumerate(nb.cells)]
+    added = {
+        "raw": CellOutcome(len(cells), "raw", "RAW: grade me by hand", None),
+        "second claim": CellOutcome(len(cells) + 1, "code", "SECOND = 'claims the answer id'", answer),
+        "edited test": CellOutcome(len(cells) + 2, "code", "assert True  # EDITED TEST", f"test_{answer}"),
+        "markdown under a code id": CellOutcome(len(cells) + 3, "markdown", "MARKDOWN under a code id", answer),
+    }
+    result = SubmissionResult("student", "derivatives.ipynb", "graded", [], cells + list(added.values()))
+    sources = [c.source for c in autograded_notebook(release_nb, result).cells]
+    missing = [name for name, cell in added.items() if cell.source not in sources]
+    assert not missing, missing
+    assert sources.count(nb.cells[ids.index(answer)].source) == 1  # the answer itself, once

@@ -258,13 +258,15 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
     for cell in result.cells:
         if cell.grade_id and cell.grade_id not in claimed:
             claimed[cell.grade_id] = cell
+    shown: set[int] = set()  # submitted cells already in place, as the answer they fill
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in verdicts:
             cell.outputs, cell.execution_count = verdict_outputs(verdicts[grade_id]), None
         elif nbutils.is_solution(cell) and grade_id in claimed and claimed[grade_id].cell_type == cell.cell_type:
             _fill_answer(cell, claimed[grade_id])
-    _insert_extra_cells(nb, result, release_texts)
+            shown.add(claimed[grade_id].index)
+    _insert_extra_cells(nb, result, release_texts, shown)
     return nb
 
 
@@ -322,16 +324,23 @@ def _cell_outputs(submitted) -> list:
     return outputs
 
 
-def _insert_extra_cells(nb, result: SubmissionResult, release_texts: set[str]) -> None:
-    """Put each cell the student added after the answer cell it followed (or at the top)."""
+def _insert_extra_cells(nb, result: SubmissionResult, release_texts: set[str], shown: set[int]) -> None:
+    """Put each cell the student added or changed after the answer cell it followed (or at the top).
+
+    Every submitted cell with content that is not already in place is shown to the TA: added
+    code, markdown and raw cells, a second cell claiming an answer's id, an edited test cell.
+    They are inserted without nbgrader metadata, so nbgrader never grades them.
+    """
     anchors = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     groups: dict[str | None, list] = {}
     last_anchor = None
     for cell in result.cells:
-        if cell.grade_id in anchors:
+        if cell.index in shown:
             last_anchor = cell.grade_id
-        elif cell.source.strip() and cell.source not in release_texts and cell.cell_type in ("code", "markdown"):
+        elif cell.source.strip() and cell.source not in release_texts:
             groups.setdefault(last_anchor, []).append(cell)
+        elif cell.grade_id in anchors:
+            last_anchor = cell.grade_id
     for anchor, cells in sorted(groups.items(), key=lambda item: -_position_after(anchors, item[0])):
         position = _position_after(anchors, anchor)
         nb.cells[position:position] = [_new_cell(cell) for cell in cells]
@@ -344,6 +353,8 @@ def _position_after(anchors: list, anchor: str | None) -> int:
 def _new_cell(cell):
     if cell.cell_type == "markdown":
         return nbformat.v4.new_markdown_cell(cell.source)
+    if cell.cell_type != "code":
+        return nbformat.v4.new_raw_cell(cell.source)
     new = nbformat.v4.new_code_cell(cell.source)
     new.outputs = _cell_outputs(cell)
     return new
