@@ -286,3 +286,28 @@ def test_every_added_cell_is_in_the_autograded_notebook(release_nb):
     missing = [name for name, cell in added.items() if cell.source not in sources]
     assert not missing, missing
     assert sources.count(nb.cells[ids.index(answer)].source) == 1  # the answer itself, once
+
+
+# ---------------------------------------------------------------- 5. the judge's own work is bounded
+
+
+MAGIC_FLOODS = {
+    "one-cell-of-8000-magics": ["%a\n" * 8000],
+    "many-cells-of-magics": ["%a\n" * 120 + "x = 1\n" * 40] * 60,
+}
+
+
+@pytest.mark.parametrize("name", MAGIC_FLOODS)
+def test_magic_floods_are_refused_before_the_transformer(name, judge_bytes, release_nb):
+    """Is a notebook flooded with IPython magic lines graded quickly, the flooded cells not run and
+    named in a note, while the correct answers keep full marks?"""
+    from grader.demo.scenarios import with_extra_cell
+
+    nb = solved(release_nb)
+    for source in MAGIC_FLOODS[name]:
+        nb = with_extra_cell(nb, source)
+    started = time.monotonic()
+    result = judge_bytes(nbformat.writes(nb).encode())
+    assert time.monotonic() - started < 20
+    assert result.score == FULL_MARKS, [(q.id, q.status, q.messages[:1]) for q in result.questions]
+    assert any("magic" in note and "was not run" in note for note in result.notes), result.notes

@@ -11,6 +11,7 @@ import nbformat
 
 from grader.checks import run_question, seed_rng
 from grader.course import Course, CourseError
+from grader.intake.bounds import transform_refusals
 from grader.intake.notebook import (Intake, UnreadableNotebook, find_submission_file, read_notebook,
                                     read_submitted_bytes)
 from grader.intake.tamper import scan_cells
@@ -68,12 +69,15 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     except UnreadableNotebook as exc:
         return ungraded_result(student, path.name, "unreadable", [str(exc)])
     runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
+    refused = transform_refusals(runnable)  # the judge's own parsing is bounded before it starts
+    runnable = [c for c in runnable if c.index not in refused]
     tamper = scan_cells((c.index, c.source) for c in runnable)
     with session_factory() as session:
         outcomes = session.run_cells(runnable)
         questions = [_judge_question(q, session, plan, student, intake.digest) for q in AUTOGRADED]
         tamper += session.evidence()
-    notes = _structure_notes(intake, plan)
+    notes = _structure_notes(intake, plan) + list(refused.values())
+    outcomes.update(_refused_outcomes(intake, refused))
     cells = _cell_outcomes(intake, outcomes)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
 
@@ -116,6 +120,11 @@ def _inside_own_folder(course: Course, student: str, path: Path) -> bool:
         return path.resolve(strict=True).is_relative_to(own)
     except (OSError, RuntimeError):  # a dangling or looping link
         return False
+
+
+def _refused_outcomes(intake: Intake, refused: dict[int, str]) -> dict[int, CellOutcome]:
+    return {c.index: CellOutcome(c.index, c.cell_type, c.source, c.grade_id, "skipped", error=refused[c.index])
+            for c in intake.cells if c.index in refused}
 
 
 def _looks_like_test(cell, plan: GradingPlan) -> bool:
