@@ -311,3 +311,35 @@ def test_magic_floods_are_refused_before_the_transformer(name, judge_bytes, rele
     assert time.monotonic() - started < 20
     assert result.score == FULL_MARKS, [(q.id, q.status, q.messages[:1]) for q in result.questions]
     assert any("magic" in note and "was not run" in note for note in result.notes), result.notes
+
+
+# ---------------------------------------------------------------- 6. socket families
+
+
+SOCKET_PROBE = """\
+import ctypes, socket
+for family in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6):
+    socket.socket(family, socket.SOCK_STREAM).close()
+socket.socketpair()[0].close()
+libc = ctypes.CDLL(None, use_errno=True)
+for family in (40, 16, 17):  # AF_VSOCK, AF_NETLINK, AF_PACKET straight through libc
+    print('raw', family, libc.socket(family, 1, 0), ctypes.get_errno())
+socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK through Python
+"""
+
+
+def test_a_vsock_socket_fails_and_is_evidence(judge_bytes, release_nb):
+    """Does a cell creating an AF_VSOCK (or netlink, packet) socket fail, with the attempt named
+    in the tamper evidence, while AF_UNIX, AF_INET and AF_INET6 sockets still work?"""
+    from grader.demo.scenarios import with_extra_cell
+
+    if os.geteuid() != 0:
+        pytest.skip("the seccomp filter is installed in the full containment (root)")
+    nb = with_extra_cell(solved(release_nb), SOCKET_PROBE)
+    result = judge_bytes(nbformat.writes(nb).encode())
+    cell = result.cells[-1]
+    assert cell.status == "error" and "Errno 97" in (cell.error or ""), (cell.status, cell.error, cell.output)
+    raw = [line.split()[2:] for line in cell.output.splitlines() if line.startswith("raw ")]
+    assert raw == [["-1", "97"]] * 3, cell.output
+    assert any("AF_VSOCK" in item for item in result.tamper), result.tamper
+    assert result.score == FULL_MARKS

@@ -321,7 +321,8 @@ def _filter_syscalls() -> str:
         seccomp.install_filter()
     except OSError as exc:
         return f"not available: {exc}"
-    return "seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading"
+    return ("seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading;"
+            " sockets of AF_UNIX, AF_INET, AF_INET6 only")
 
 
 def _clean_interpreter(hidden: list[str]) -> None:
