@@ -343,3 +343,11 @@ def test_a_vsock_socket_fails_and_is_evidence(judge_bytes, release_nb):
     assert raw == [["-1", "97"]] * 3, cell.output
     assert any("AF_VSOCK" in item for item in result.tamper), result.tamper
     assert result.score == FULL_MARKS
+
+
+def test_containment_says_how_memory_is_bounded(grader):
+    """Does the containment report say that memory is bounded per process, not per worker tree,
+    so the advertised figure is not read as a bound on a worker and its children together?"""
+    memory = grader.containment["memory"]
+    assert "per process" in memory and "no per-worker memory cgroup" in memory, memory
+    assert "per process" in grader.containment["limits"]
