@@ -351,3 +351,34 @@ def test_containment_says_how_memory_is_bounded(grader):
     memory = grader.containment["memory"]
     assert "per process" in memory and "no per-worker memory cgroup" in memory, memory
     assert "per process" in grader.containment["limits"]
+
+
+def test_the_judges_own_scan_counts_against_the_budget(grader, release_nb, tmp_path, monkeypatch):
+    """When the judge's own scan of a submission is slow, is that time taken from the submission's
+    budget, ending in a time-budget status instead of extending it?"""
+    import grader.judge.submission as submission
+    from grader.worker.session import WorkerSession
+
+    scan = submission.scan_cells
+
+    def slow_scan(cells):
+        time.sleep(1.5)
+        return scan(cells)
+
+    monkeypatch.setattr(submission, "scan_cells", slow_scan)
+    path = tmp_path / "derivatives.ipynb"
+    path.write_text(nbformat.writes(solved(release_nb)))
+    sessions = []
+
+    def session():
+        sessions.append(WorkerSession(grader.parent, budget=1.0))
+        return sessions[-1]
+
+    try:
+        result = submission.judge_notebook(path, "student", grader.plan, session)
+    finally:
+        for done in sessions:
+            done.close()
+            grader.parent.confirm_dead(done.killed)
+    skipped = [c for c in result.cells if c.status == "skipped"]
+    assert skipped and all("time budget" in c.error for c in skipped), [(c.status, c.error) for c in result.cells]

@@ -71,8 +71,8 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory)
     runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
     refused = transform_refusals(runnable)  # the judge's own parsing is bounded before it starts
     runnable = [c for c in runnable if c.index not in refused]
-    tamper = scan_cells((c.index, c.source) for c in runnable)
-    with session_factory() as session:
+    with session_factory() as session:  # its time budget starts here: the judge's own scan counts
+        tamper = scan_cells((c.index, c.source) for c in runnable)
         outcomes = session.run_cells(runnable)
         questions = [_judge_question(q, session, plan, student, intake.digest) for q in AUTOGRADED]
         tamper += session.evidence()
