@@ -9,7 +9,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader.course import Course
-from grader.intake.notebook import MAX_NOTEBOOK_BYTES, UnreadableNotebook, find_submission_file, read_submitted_bytes
+from grader.intake.notebook import (
+    MAX_NOTEBOOK_BYTES,
+    UnreadableNotebook,
+    find_submission_file,
+    read_submitted_bytes,
+)
 from grader.judge.results import SubmissionResult, ungraded_result
 from grader.judge.submission import GradingPlan
 

@@ -12,8 +12,13 @@ import nbformat
 from grader.checks import run_question, seed_rng
 from grader.course import Course, CourseError
 from grader.intake.bounds import transform_refusals
-from grader.intake.notebook import (Intake, UnreadableNotebook, find_submission_file, read_notebook,
-                                    read_submitted_bytes)
+from grader.intake.notebook import (
+    Intake,
+    UnreadableNotebook,
+    find_submission_file,
+    read_notebook,
+    read_submitted_bytes,
+)
 from grader.intake.tamper import scan_cells
 from grader.intake.text import printable
 from grader.judge.results import CellOutcome, QuestionResult, SubmissionResult, ungraded_result
