@@ -61,7 +61,7 @@ def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
             assert results[student].status == "graded", results[student].notes
             assert scores[student] == FULL_MARKS, (student, scores)
         odd = os.fsdecode(b"m\xff")
-        assert results[odd].status == "unrecordable" and "UTF-8" in results[odd].notes[-1]
+        assert results[odd].status == "unrecordable" and "UTF-8" in results[odd].notes[0]
     for student in ("alice", "bob", "carol", "zed"):
         folder = course.autograded_notebook(student).parent
         nbformat.read(course.autograded_notebook(student), as_version=4)  # whole, valid notebooks
@@ -381,3 +381,25 @@ def test_the_judges_own_scan_counts_against_the_budget(grader, release_nb, tmp_p
             grader.parent.confirm_dead(done.killed)
     skipped = [c for c in result.cells if c.status == "skipped"]
     assert skipped and all("time budget" in c.error for c in skipped), [(c.status, c.error) for c in result.cells]
+
+
+def test_a_result_the_gradebook_refuses_costs_no_classmate(course, release_nb, monkeypatch):
+    """When the gradebook refuses one student's rows mid-batch, do classmates recorded before it
+    (not yet committed) and after it keep their grades, and is that student marked unrecordable?"""
+    from grader.record.gradebook import GradebookWriter
+
+    for student in ("alice", "bob", "zed"):
+        write_submission(course.root, student, solved(release_nb))
+    write_grades = GradebookWriter._write_grades
+
+    def refuse_bob(self, result, nb):
+        write_grades(self, result, nb)
+        if result.student == "bob":
+            self.gradebook.db.flush()
+            raise RuntimeError("the gradebook refused a row")
+
+    monkeypatch.setattr(GradebookWriter, "_write_grades", refuse_bob)
+    monkeypatch.setattr(GradebookWriter, "COMMIT_SECONDS", 1e9)  # alice is still uncommitted
+    results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+    assert results["bob"].status == "unrecordable" and "refused" in results["bob"].notes[0]
+    assert _scores(course) == {"alice": FULL_MARKS, "zed": FULL_MARKS}

@@ -87,7 +87,8 @@ class GradebookWriter:
         except Exception as exc:  # the batch must never stop at one student
             self._recover()
             result.status = UNRECORDABLE
-            result.notes.append(f"could not be recorded: {type(exc).__name__}: {printable(str(exc))[:300]}")
+            # first, so the autograde table's details column shows why
+            result.notes.insert(0, f"could not be recorded: {type(exc).__name__}: {printable(str(exc))[:300]}")
             return None
         self.pending.append((result, nb))
         if len(self.uncommitted) >= self.COMMIT_EVERY or time.monotonic() - self.last_commit >= self.COMMIT_SECONDS:
