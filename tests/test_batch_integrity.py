@@ -226,9 +226,9 @@ def test_terminal_output_has_no_control_codes():
 
 
 def test_evidence_and_messages_from_a_worker_are_neutralised(judge_bytes, release_nb):
-    """Are tamper evidence and verdict messages that carry a student's control codes recorded
-    with those codes escaped?"""
-    attack = (f"open({'/tmp/x' + FORGERY!r}, 'w').close()\n"
+    """Are tamper evidence, verdict messages and the cell outputs of the autograded notebook that
+    carry a student's control codes recorded with those codes escaped?"""
+    attack = (f"open({'/tmp/x' + FORGERY!r}, 'w').close()\nprint({FORGERY!r})\n"
               f"def grad_at(f, x0):\n    raise ValueError({FORGERY!r})\n")
     nb = with_answers(solved(release_nb), {"grad_at": attack})
     result = judge_bytes(nbformat.writes(nb).encode())
@@ -236,6 +236,12 @@ def test_evidence_and_messages_from_a_worker_are_neutralised(judge_bytes, releas
     assert any("\\x1b[2K" in t for t in result.tamper), result.tamper
     for text in texts:
         assert not _TERMINAL_CONTROLS.search(text), repr(text)
+    from grader.record.gradebook import autograded_notebook
+
+    for cell in autograded_notebook(release_nb, result).cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + output.get("evalue", "") + "\n".join(output.get("traceback", []))
+            assert not _TERMINAL_CONTROLS.search(text.replace("\n", "")), repr(text)
 
 
 @pytest.fixture

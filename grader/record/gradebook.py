@@ -317,11 +317,13 @@ def _fill_answer(cell, submitted) -> None:
 
 
 def _cell_outputs(submitted) -> list:
+    """The cell's output and error as the TA reads them: a carriage return or an ESC sequence
+    would let a student's output redraw itself (Jupyter honours both) into something else."""
     outputs = []
     if submitted.output:
-        outputs.append(_stream(submitted.output[:OUTPUT_CHARS]))
+        outputs.append(_stream(printable(submitted.output[:OUTPUT_CHARS], multiline=True)))
     if submitted.error:
-        outputs.append(_stream(f"[{submitted.status}] {submitted.error}\n"))
+        outputs.append(_stream(printable(f"[{submitted.status}] {submitted.error}", multiline=True) + "\n"))
     return outputs
 
 
