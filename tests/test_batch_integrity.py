@@ -38,10 +38,17 @@ def _scores(course) -> dict[str, float]:
 # ---------------------------------------------------------------- 1. no byte stops recording
 
 
+def _cli(*args: str):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, timeout=600)
+
+
 def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
-    """Do a lone surrogate in a cell, a non-UTF-8 byte in a file name and in a student folder's
-    name each end as a status for that student, while classmates after them keep their grades,
-    no file is left truncated, and `grader feedback` covers everyone recorded?"""
+    """Through `grader autograde` (twice) and `grader feedback`: do a lone surrogate in a cell, a
+    non-UTF-8 byte in a file name and in a student folder's name, and control codes in another's,
+    each end as a status for that student, while classmates after them keep their grades, no
+    file is left truncated, the table prints escaped, and feedback covers everyone recorded?"""
     reference = solved(release_nb)
     write_submission(course.root, "alice", reference)
     poisoned = with_answers(reference, {EXPLAIN_BUG.question: "the bug \ud83d is here \udcff"})
@@ -52,25 +59,46 @@ def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
     os.makedirs(folder)
     with open(folder + b"/derivatives.ipynb", "wb") as handle:
         handle.write(nbformat.writes(reference).encode())
+    forger = "n\x1b[2K\r16"
+    write_submission(course.root, forger, reference)
     write_submission(course.root, "zed", reference)
+    recorded = ("alice", "bob", "carol", forger, "zed")
 
     for _ in range(2):  # a rerun records the same way
-        results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+        done = _cli("--course", str(course.root), "autograde", "derivatives", "--jobs", "1")
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+        table = done.stdout.decode("utf-8")
+        assert "\x1b" not in table and "\r" not in table and "unrecordable" in table, table
         scores = _scores(course)
-        for student in ("alice", "bob", "carol", "zed"):
-            assert results[student].status == "graded", results[student].notes
-            assert scores[student] == FULL_MARKS, (student, scores)
-        odd = os.fsdecode(b"m\xff")
-        assert results[odd].status == "unrecordable" and "UTF-8" in results[odd].notes[0]
-    for student in ("alice", "bob", "carol", "zed"):
+        assert {student: scores.get(student) for student in recorded} == dict.fromkeys(recorded, FULL_MARKS)
+        statuses = {r["student"]: r["status"] for r in _status_files(course)}
+        assert statuses == dict.fromkeys(recorded, "graded"), statuses
+    for student in recorded:
         folder = course.autograded_notebook(student).parent
         nbformat.read(course.autograded_notebook(student), as_version=4)  # whole, valid notebooks
-        json.loads((folder / "grading.json").read_text())
         assert not [p for p in folder.iterdir() if p.name.startswith(".")], "a temporary file was left"
-    bob = course.autograded_notebook("bob").read_text()
-    assert "the bug" in bob
-    paths = generate_feedback(course)
-    assert {p.parent.parent.name for p in paths} == {"alice", "bob", "carol", "zed"}
+    assert "the bug" in course.autograded_notebook("bob").read_text()
+    done = _cli("--course", str(course.root), "feedback", "derivatives")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert {student for student in recorded if course.feedback_html(student).is_file()} == set(recorded)
+
+
+def test_a_student_id_that_is_not_utf8_is_unrecordable(course, release_nb):
+    """Is a student folder named with a non-UTF-8 byte given the status `unrecordable` with the
+    reason, instead of poisoning the gradebook commit of its classmates?"""
+    folder = os.fsencode(course.submitted_dir()) + b"/m\xff/derivatives"
+    os.makedirs(folder)
+    with open(folder + b"/derivatives.ipynb", "wb") as handle:
+        handle.write(nbformat.writes(solved(release_nb)).encode())
+    write_submission(course.root, "zed", solved(release_nb))
+    results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+    odd = os.fsdecode(b"m\xff")
+    assert results[odd].status == "unrecordable" and "UTF-8" in results[odd].notes[0]
+    assert _scores(course) == {"zed": FULL_MARKS}
+
+
+def _status_files(course) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (course.root / "autograded").glob("*/*/grading.json")]
 
 
 # ---------------------------------------------------------------- 2. bounded reads of submitted files
