@@ -18,7 +18,6 @@ from grader.demo.scenarios import solved, with_answers, write_submission
 from grader.judge.batch import autograde
 from grader.judge.grader import Grader
 from grader.questions import AUTOGRADED
-from grader.report.feedback import generate_feedback
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
