@@ -436,3 +436,19 @@ def test_a_result_the_gradebook_refuses_costs_no_classmate(course, release_nb, m
     results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
     assert results["bob"].status == "unrecordable" and "refused" in results["bob"].notes[0]
     assert _scores(course) == {"alice": FULL_MARKS, "zed": FULL_MARKS}
+
+
+def test_a_judge_crash_names_no_kit_internals_to_the_student(grader, course, release_nb, monkeypatch):
+    """When the judge itself fails on a submission, is the student told so without the exception's
+    text (kit paths), while the TA's note keeps it?"""
+    import grader.judge.grader as judging
+
+    def broken(*args, **kwargs):
+        raise FileNotFoundError(f"{course.source_notebook()} vanished")
+
+    monkeypatch.setattr(judging, "judge_submission", broken)
+    write_submission(course.root, "alice", solved(release_nb))
+    result = Grader.grade_student(_with_course(grader, course), "alice")
+    assert result.status == "crashed" and "vanished" in result.notes[0]
+    student_text = "\n".join(m for q in result.questions for m in q.messages)
+    assert "FileNotFoundError" in student_text and str(course.root) not in student_text, student_text
