@@ -98,7 +98,9 @@ def _judge_question(question, session: WorkerSession, plan: GradingPlan, student
     rng = seed_rng(plan.secret, student, question.id, submission)
     verdict = run_question(question.id, session.subject(), rng)
     score = float(question.points) if verdict.status == "passed" else 0.0
-    messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]  # a regrade must read the same
+    # a regrade must read the same (no addresses); students read these (no judge tracebacks,
+    # no control codes from the values their code returned)
+    messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages)
 
 
