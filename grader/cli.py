@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.assignment import AssignmentError
 from grader.course import Course, CourseError
+from grader.intake.text import printable
 
 __all__ = ["main", "build_parser"]
 
@@ -122,7 +123,7 @@ def _grade(args) -> int:
     with Grader(course) as grader:
         result = grader.grade_notebook(args.notebook, args.student)
     if result.status == "unreadable":
-        print(f"grader grade: error: {args.notebook}: {result.notes[0]}", file=sys.stderr)
+        print(f"grader grade: error: {args.notebook}: {printable(result.notes[0])}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(result.to_json(), indent=2) if args.json else question_table(result))
     return EXIT_OK
@@ -239,7 +240,7 @@ def _unreadable(path: Path) -> str | None:
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return printable(text[0]) if text else type(exc).__name__
 
 
 COMMANDS = {

@@ -410,6 +410,8 @@ GARBAGE_VALUES = {  # values inside a well-formed envelope
     "billion-elements": lambda: _tensor([10 ** 9]),
     "elements-by-product": lambda: _tensor([10 ** 6] * 8),
     "too-many-dims": lambda: _tensor([1] * 40, data="AACAQA=="),
+    "zero-size-overflowing-shape": lambda: _tensor([0, 2 ** 62, 2 ** 62], data=""),
+    "zero-size-wide-shape": lambda: _tensor([0] + [10 ** 6] * 7, data=""),
     "bad-base64": lambda: _tensor([1], data="!!!!"),
     "unknown-dtype": lambda: _tensor([1], dtype="complex128"),
     "requires-grad-not-bool": lambda: {**_tensor([1]), "requires_grad": "yes"},

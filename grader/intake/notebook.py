@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["MAX_NOTEBOOK_BYTES", "SubmittedCell", "Intake", "UnreadableNotebook", "read_notebook", "find_submission_file"]
+from grader.intake.text import printable, storable
+
+__all__ = ["MAX_NOTEBOOK_BYTES", "SubmittedCell", "Intake", "UnreadableNotebook", "read_notebook",
+           "find_submission_file", "read_submitted_bytes"]
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 MAX_CELLS = 500
@@ -60,21 +66,66 @@ def find_submission_file(folder: Path, notebook: str) -> tuple[Path | None, list
         return expected, []
     others = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
     if len(others) == 1:
-        return others[0], [f"notebook was renamed to {others[0].name}; graded it as {expected.name}"]
+        return others[0], [f"notebook was renamed to {printable(others[0].name)}; graded it as {expected.name}"]
     if others:
-        return None, [f"no {expected.name}; several other notebooks ({', '.join(p.name for p in others)})"]
+        return None, [f"no {expected.name}; several other notebooks ({', '.join(printable(p.name) for p in others)})"]
     return None, [f"no {expected.name} in the submission"]
 
 
 def _read_capped(path: Path) -> bytes:
+    return read_submitted_bytes(path, MAX_NOTEBOOK_BYTES)
+
+
+# O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a link to /dev/zero or to
+# the instructor's files is refused, never followed; O_NOCTTY: a terminal device stays ours.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+
+def read_submitted_bytes(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a submitted file that is a regular file of its own.
+
+    A symbolic link, FIFO, device or directory is refused, as is a file whose inode has other
+    names (a hard link to the source notebook or a classmate's file): only what the student
+    handed in is read, in bounded bytes and so bounded time. Raises UnreadableNotebook.
+    """
+    name = printable(path.name)
     try:
-        size = path.stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            raise UnreadableNotebook(f"{path.name} is {size // 1024} kB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit")
-        with open(path, "rb") as handle:
-            return handle.read(MAX_NOTEBOOK_BYTES + 1)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        raise UnreadableNotebook(f"cannot read {path.name}: {exc.strerror or exc}") from None
+        if exc.errno == errno.ELOOP:
+            raise UnreadableNotebook(f"{name} is a symbolic link; only the submission's own files are read") from None
+        raise UnreadableNotebook(f"cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        return _read_open_file(fd, name, limit)
+    except OSError as exc:
+        raise UnreadableNotebook(f"cannot read {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_open_file(fd: int, name: str, limit: int) -> bytes:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableNotebook(f"{name} is not a regular file (a FIFO, device or directory); it was not read")
+    if info.st_nlink > 1:
+        raise UnreadableNotebook(f"{name} is a hard link shared with {info.st_nlink - 1} other name(s), "
+                                 "not a file of the submission's own; it was not graded")
+    if info.st_size > limit:
+        raise UnreadableNotebook(f"{name} is {_size(info.st_size)}, over the {_size(limit)} limit")
+    chunks, total = [], 0
+    while total <= limit:  # a file that grows while read still stops at the limit
+        chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        raise UnreadableNotebook(f"{name} grew over the {_size(limit)} limit while it was read")
+    return b"".join(chunks)
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes // 2**20} MB" if nbytes >= 2**20 else f"{nbytes // 1024} kB" if nbytes >= 1024 else f"{nbytes} bytes"
 
 
 def _parse_json(data: bytes) -> dict:
@@ -112,7 +163,7 @@ def _cells_of(nb: dict) -> list[SubmittedCell]:
 def _cell_of(index: int, raw: dict) -> SubmittedCell:
     meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
     nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
-    grade_id = nbg.get("grade_id") if isinstance(nbg.get("grade_id"), str) else None
+    grade_id = storable(nbg["grade_id"]) if isinstance(nbg.get("grade_id"), str) else None
     cell_type = raw.get("cell_type") if raw.get("cell_type") in ("code", "markdown", "raw") else "raw"
     return SubmittedCell(index, cell_type, _source_text(raw.get("source")), grade_id, nbg.get("locked") is True)
 
@@ -122,4 +173,4 @@ def _source_text(source: object) -> str:
         source = "".join(part for part in source if isinstance(part, str))
     if not isinstance(source, str):
         return ""
-    return source[:MAX_CELL_CHARS]
+    return storable(source[:MAX_CELL_CHARS])

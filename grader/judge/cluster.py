@@ -27,7 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader.course import Course
-from grader.intake.notebook import MAX_NOTEBOOK_BYTES, find_submission_file
+from grader.intake.notebook import (
+    MAX_NOTEBOOK_BYTES,
+    UnreadableNotebook,
+    find_submission_file,
+    read_submitted_bytes,
+)
 from grader.judge.certificates import cluster_security, require_tls_address
 from grader.judge.checks import seed_rng
 from grader.judge.results import STATUSES, CellOutcome, SubmissionResult, ungraded_result
@@ -105,11 +110,10 @@ def _submission_bytes(course: Course, student: str) -> tuple[str, bytes | None, 
     if not _inside_own_folder(course, student, path):
         why = f"{path.name} links to a file outside submitted/{student}/; it was not graded"
         return path.name, None, [*notes, why], "unreadable"
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_NOTEBOOK_BYTES + 1)  # over the cap, the worker judges it unreadable
-    except OSError as exc:
-        return path.name, None, [*notes, f"cannot read {path.name}: {exc.strerror or exc}"], "unreadable"
+    try:  # bounded and regular files only, as the local path reads them
+        data = read_submitted_bytes(path, MAX_NOTEBOOK_BYTES)
+    except UnreadableNotebook as exc:
+        return path.name, None, [*notes, str(exc)], "unreadable"
     return path.name, data, notes, "graded"
 
 

@@ -87,8 +87,7 @@ class Grader:
         try:
             result = judge()
         except Exception as exc:  # the batch must never lose a student to a judge-side fault
-            result = ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"],
-                                     self.plan.assignment.autograded)
+            result = _crashed(student, notebook, exc, self.plan.assignment.autograded)
         self._unsettled.append(self._killed)
         self._killed = []
         if settle:
@@ -108,6 +107,15 @@ class Grader:
             finally:
                 session.close()
                 self._killed.extend(session.killed)
+
+
+def _crashed(student: str, notebook: str, exc: Exception, autograded) -> SubmissionResult:
+    """A judge-side fault: the TA's note names it; the student's messages name no kit internals."""
+    result = ungraded_result(student, notebook, "crashed", [f"grading failed: {type(exc).__name__}: {exc}"],
+                             autograded)
+    for question in result.questions:
+        question.messages = [f"grading failed ({type(exc).__name__}); the instructor can regrade this notebook"]
+    return result
 
 
 def _import_timestamp_parser() -> None:

@@ -12,8 +12,16 @@ import nbformat
 
 from grader.assignment import Assignment
 from grader.course import Course
-from grader.intake.notebook import Intake, UnreadableNotebook, find_submission_file, read_notebook
+from grader.intake.bounds import transform_refusals
+from grader.intake.notebook import (
+    Intake,
+    UnreadableNotebook,
+    find_submission_file,
+    read_notebook,
+    read_submitted_bytes,
+)
 from grader.intake.tamper import scan_cells
+from grader.intake.text import printable
 from grader.judge.checks import grade_question, seed_rng
 from grader.judge.results import (
     CellOutcome,
@@ -59,7 +67,7 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     if path is None:
         result = ungraded_result(student, f"{course.notebook}.ipynb", "no notebook", notes, plan.assignment.autograded)
     elif not _inside_own_folder(course, student, path):
-        why = f"{path.name} links to a file outside submitted/{student}/; it was not graded"
+        why = f"{printable(path.name)} links to a file outside submitted/{student}/; it was not graded"
         result = ungraded_result(student, path.name, "unreadable", [*notes, why], plan.assignment.autograded)
     else:
         result = judge_notebook(path, student, plan, session_factory)
@@ -82,15 +90,18 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     except UnreadableNotebook as exc:
         return ungraded_result(student, path.name, "unreadable", [str(exc)], plan.assignment.autograded)
     runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
-    tamper = scan_cells((c.index, c.source) for c in runnable)
-    with session_factory() as session:
+    refused = transform_refusals(runnable)  # the judge's own parsing is bounded before it starts
+    runnable = [c for c in runnable if c.index not in refused]
+    with session_factory() as session:  # its time budget starts here: the judge's own scan counts
+        tamper = scan_cells((c.index, c.source) for c in runnable)
         outcomes = session.run_cells(runnable)
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest)
                      for q in plan.assignment.autograded]
         tamper += session.evidence()
-    notes = _structure_notes(intake, plan)
+    notes = _structure_notes(intake, plan) + list(refused.values())
+    outcomes.update(_refused_outcomes(intake, refused))
     cells = _cell_outcomes(intake, outcomes)
-    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(tamper))
+    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,
@@ -104,9 +115,11 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
     score = round(question.points * verdict.fraction, 4)
-    messages = [_ADDRESS.sub("", m) for m in verdict.messages]  # a regrade must read the same
-    parts = [PartScore(p.title, round(question.points * p.weight / _weights(verdict), 4), p.status == "passed")
-             for p in verdict.parts] if len(verdict.parts) > 1 else []
+    # a regrade must read the same (no addresses); students read these (no judge tracebacks,
+    # no control codes from the values their code returned)
+    messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]
+    parts = [PartScore(printable(p.title), round(question.points * p.weight / _weights(verdict), 4),
+                       p.status == "passed") for p in verdict.parts] if len(verdict.parts) > 1 else []
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
 
 
@@ -116,6 +129,17 @@ def _weights(verdict) -> float:
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _student_safe(message: str) -> str:
+    """A message without a judge traceback (kit paths and source lines): students read these."""
+    if _TRACEBACK not in message:
+        return message
+    head, _, trace = message.partition(_TRACEBACK)
+    last = trace.strip().splitlines()[-1:] or ["an exception"]
+    kind = last[0].split(":", 1)[0].strip()[:80]
+    return f"{head.strip() or 'the grader hit an internal error'} ({kind}; the instructor can regrade this notebook)"
 
 
 def _inside_own_folder(course: Course, student: str, path: Path) -> bool:
@@ -126,6 +150,11 @@ def _inside_own_folder(course: Course, student: str, path: Path) -> bool:
         return path.resolve(strict=True).is_relative_to(own)
     except (OSError, RuntimeError):  # a dangling or looping link
         return False
+
+
+def _refused_outcomes(intake: Intake, refused: dict[int, str]) -> dict[int, CellOutcome]:
+    return {c.index: CellOutcome(c.index, c.cell_type, c.source, c.grade_id, "skipped", error=refused[c.index])
+            for c in intake.cells if c.index in refused}
 
 
 def _looks_like_test(cell, plan: GradingPlan) -> bool:
@@ -153,10 +182,15 @@ def _is_test_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
+TIMESTAMP_BYTES = 100
+
+
 def _timestamp(folder: Path) -> str | None:
+    """nbgrader's timestamp.txt, read as a bounded regular file of the folder (a FIFO, a link
+    to /dev/zero or a hard link is ignored, never waited on or read whole)."""
     try:
-        text = (folder / "timestamp.txt").read_text()[:100].strip()
-    except OSError:
+        text = read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip()
+    except (UnreadableNotebook, UnicodeDecodeError):
         return None
     from nbgrader.utils import parse_utc
 

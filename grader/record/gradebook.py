@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import stat
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,11 +25,14 @@ from nbgrader.api import (
 from sqlalchemy.exc import SAWarning
 
 from grader.course import Course, CourseError
+from grader.intake.text import printable, storable_tree
 from grader.judge.results import SubmissionResult
 from grader.report.export import STATUS_FILE
 
-__all__ = ["GradebookWriter", "autograded_notebook", "notebook_json", "prepare_gradebook",
-           "verdict_outputs", "write_status"]
+__all__ = ["GradebookWriter", "UNRECORDABLE", "autograded_notebook", "notebook_json", "prepare_gradebook",
+           "verdict_outputs", "write_atomically", "write_status"]
+
+UNRECORDABLE = "unrecordable"
 
 OUTPUT_CHARS = 4000
 # nbgrader's submit writes this beside the notebook; release_feedback needs it in feedback/.
@@ -64,6 +68,7 @@ class GradebookWriter:
         self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
                           .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
         self.uncommitted: set[str] = set()
+        self.pending: list[tuple[SubmissionResult, nbformat.NotebookNode]] = []  # since the last commit
         self.last_commit = time.monotonic()
 
     def __enter__(self) -> "GradebookWriter":
@@ -79,11 +84,25 @@ class GradebookWriter:
         finally:
             self.gradebook.close()
 
-    def record(self, result: SubmissionResult) -> nbformat.NotebookNode:
-        """Write the autograded notebook and the grades of one submission; return the notebook."""
-        nb = autograded_notebook(self.release, result)
-        self._write_notebook(result, nb)
-        self._write_grades(result, nb)
+    def record(self, result: SubmissionResult) -> nbformat.NotebookNode | None:
+        """Write the autograded notebook and the grades of one submission; return the notebook.
+
+        Never raises for anything in the result: one that cannot be recorded gets the status
+        `unrecordable` (with the reason in its notes) and the batch goes on; classmates
+        recorded before and after it keep their rows and files.
+        """
+        try:
+            _student_id_storable(result.student)
+            nb, files = self._rendered(result)
+            self._write_files(result, files)
+            self._write_grades(result, nb)
+        except Exception as exc:  # the batch must never stop at one student
+            self._recover()
+            result.status = UNRECORDABLE
+            # first, so the autograde table's details column shows why
+            result.notes.insert(0, f"could not be recorded: {type(exc).__name__}: {printable(str(exc))[:300]}")
+            return None
+        self.pending.append((result, nb))
         if len(self.uncommitted) >= self.COMMIT_EVERY or time.monotonic() - self.last_commit >= self.COMMIT_SECONDS:
             self.commit()
         return nb
@@ -92,16 +111,53 @@ class GradebookWriter:
         with _nbgrader_warnings_silenced():
             self.gradebook.db.commit()
         self.uncommitted.clear()
+        self.pending.clear()
         self.last_commit = time.monotonic()
 
-    def _write_notebook(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
+    def _rendered(self, result: SubmissionResult) -> tuple[nbformat.NotebookNode, dict[str, bytes]]:
+        """The autograded notebook and the files' bytes; text that is not valid UTF-8 (a lone
+        surrogate in a cell, an undecodable byte in a file name) is replaced, then rendered again."""
+        try:
+            nb = autograded_notebook(self.release, result)
+            return nb, self._files(result, nb)
+        except UnicodeEncodeError:
+            storable = SubmissionResult.from_dict(storable_tree(result.to_dict()))
+            result.notebook, result.notes, result.tamper = storable.notebook, storable.notes, storable.tamper
+            result.questions, result.cells = storable.questions, storable.cells
+            nb = autograded_notebook(self.release, result)
+            return nb, self._files(result, nb)
+
+    def _files(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> dict[str, bytes]:
         path = self.course.autograded_notebook(result.student)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(notebook_json(nb))
+        files = {path.name: notebook_json(nb).encode("utf-8")}
         if result.timestamp:
-            (path.parent / "timestamp.txt").write_text(result.timestamp)
-        _copy_submission_secret(self.course.submission_folder(result.student), path.parent)
-        write_status(self.course, result)
+            files["timestamp.txt"] = result.timestamp.encode("utf-8")
+        # one line through the C encoder: an indented dump takes the pure-Python encoder
+        files[STATUS_FILE] = (json.dumps(_status_record(result), ensure_ascii=False) + "\n").encode("utf-8")
+        secret = _submission_secret(self.course.submission_folder(result.student))
+        if secret is not None:
+            files[SUBMISSION_SECRET] = secret
+        else:  # a resubmission without one must not keep the old secret
+            (path.parent / SUBMISSION_SECRET).unlink(missing_ok=True)
+        return files
+
+    def _write_files(self, result: SubmissionResult, files: dict[str, bytes]) -> None:
+        folder = self.course.autograded_notebook(result.student).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomically(folder / name, data)
+
+    def _recover(self) -> None:
+        """After a failed record: roll the session back and record again what had not been committed."""
+        self.gradebook.db.rollback()
+        replay, self.pending = self.pending, []
+        self.uncommitted.clear()
+        self.students = {student for (student,) in self.gradebook.db.query(Student.id)}
+        self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
+                          .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
+        for done, nb in replay:
+            self._write_grades(done, nb)
+            self.pending.append((done, nb))
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
@@ -208,7 +264,29 @@ def write_status(course: Course, result: SubmissionResult) -> None:
     folder = course.autograded_notebook(result.student).parent
     folder.mkdir(parents=True, exist_ok=True)
     # one line through the C encoder: an indented dump takes the pure-Python encoder
-    (folder / STATUS_FILE).write_text(json.dumps(_status_record(result), ensure_ascii=False) + "\n")
+    write_atomically(folder / STATUS_FILE, (json.dumps(_status_record(result), ensure_ascii=False) + "\n").encode())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file in the same folder, then a rename."""
+    fd, draft = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(draft, 0o644)  # as an ordinary write would leave it: TAs read these files
+        os.replace(draft, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(draft)
+        raise
+
+
+def _student_id_storable(student: str) -> None:
+    """The gradebook keys rows by student id: one that is not valid UTF-8 cannot be a row."""
+    try:
+        student.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the student folder's name is not valid UTF-8; rename it and grade again") from None
 
 
 def _status_record(result: SubmissionResult) -> dict:
@@ -221,24 +299,23 @@ def _status_record(result: SubmissionResult) -> dict:
     return record
 
 
-def _copy_submission_secret(submitted: Path, autograded: Path) -> None:
-    """Copy nbgrader's submission_secret.txt, as stock autograde does, so release_feedback finds it.
+def _submission_secret(submitted: Path) -> bytes | None:
+    """nbgrader's submission_secret.txt, to copy as stock autograde does, so release_feedback finds it.
 
     The file is the student's: read without following links or blocking (a FIFO, a link to
     /dev/zero), only when it is a small regular file of printable ASCII.
     """
-    target = autograded / SUBMISSION_SECRET
-    target.unlink(missing_ok=True)  # a resubmission without one must not keep the old secret
     try:
         fd = os.open(submitted / SUBMISSION_SECRET, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return
+        return None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
+            return None
         data = handle.read(SECRET_BYTES + 1)
     if len(data) <= SECRET_BYTES and data.isascii() and data.strip() and data.decode().isprintable():
-        target.write_bytes(data)
+        return data
+    return None
 
 
 def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult) -> nbformat.NotebookNode:
@@ -256,13 +333,15 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
     for cell in result.cells:
         if cell.grade_id and cell.grade_id not in claimed:
             claimed[cell.grade_id] = cell
+    shown: set[int] = set()  # submitted cells already in place, as the answer they fill
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in verdicts:
             cell.outputs, cell.execution_count = verdict_outputs(verdicts[grade_id]), None
         elif nbutils.is_solution(cell) and grade_id in claimed and claimed[grade_id].cell_type == cell.cell_type:
             _fill_answer(cell, claimed[grade_id])
-    _insert_extra_cells(nb, result, release_texts)
+            shown.add(claimed[grade_id].index)
+    _insert_extra_cells(nb, result, release_texts, shown)
     return nb
 
 
@@ -324,24 +403,33 @@ def _fill_answer(cell, submitted) -> None:
 
 
 def _cell_outputs(submitted) -> list:
+    """The cell's output and error as the TA reads them: a carriage return or an ESC sequence
+    would let a student's output redraw itself (Jupyter honours both) into something else."""
     outputs = []
     if submitted.output:
-        outputs.append(_stream(submitted.output[:OUTPUT_CHARS]))
+        outputs.append(_stream(printable(submitted.output[:OUTPUT_CHARS], multiline=True)))
     if submitted.error:
-        outputs.append(_stream(f"[{submitted.status}] {submitted.error}\n"))
+        outputs.append(_stream(printable(f"[{submitted.status}] {submitted.error}", multiline=True) + "\n"))
     return outputs
 
 
-def _insert_extra_cells(nb, result: SubmissionResult, release_texts: set[str]) -> None:
-    """Put each cell the student added after the answer cell it followed (or at the top)."""
+def _insert_extra_cells(nb, result: SubmissionResult, release_texts: set[str], shown: set[int]) -> None:
+    """Put each cell the student added or changed after the answer cell it followed (or at the top).
+
+    Every submitted cell with content that is not already in place is shown to the TA: added
+    code, markdown and raw cells, a second cell claiming an answer's id, an edited test cell.
+    They are inserted without nbgrader metadata, so nbgrader never grades them.
+    """
     anchors = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     groups: dict[str | None, list] = {}
     last_anchor = None
     for cell in result.cells:
-        if cell.grade_id in anchors:
+        if cell.index in shown:
             last_anchor = cell.grade_id
-        elif cell.source.strip() and cell.source not in release_texts and cell.cell_type in ("code", "markdown"):
+        elif cell.source.strip() and cell.source not in release_texts:
             groups.setdefault(last_anchor, []).append(cell)
+        elif cell.grade_id in anchors:
+            last_anchor = cell.grade_id
     for anchor, cells in sorted(groups.items(), key=lambda item: -_position_after(anchors, item[0])):
         position = _position_after(anchors, anchor)
         nb.cells[position:position] = [_new_cell(cell) for cell in cells]
@@ -354,6 +442,8 @@ def _position_after(anchors: list, anchor: str | None) -> int:
 def _new_cell(cell):
     if cell.cell_type == "markdown":
         return nbformat.v4.new_markdown_cell(cell.source)
+    if cell.cell_type != "code":
+        return nbformat.v4.new_raw_cell(cell.source)
     new = nbformat.v4.new_code_cell(cell.source)
     new.outputs = _cell_outputs(cell)
     return new

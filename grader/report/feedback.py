@@ -9,6 +9,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader.course import Course
+from grader.intake.text import printable
 
 __all__ = ["generate_feedback", "FeedbackError", "ReadableFeedback", "WRAP_CSS"]
 
@@ -28,17 +29,24 @@ class FeedbackError(RuntimeError):
 
 
 def generate_feedback(course: Course, students: list[str] | None = None) -> list[Path]:
-    """Write feedback/<student>/<assignment>/<notebook>.html for each autograded student."""
+    """Write feedback/<student>/<assignment>/<notebook>.html for each autograded student.
+
+    A student whose feedback fails does not stop the others: every student is tried, then
+    FeedbackError names those that failed.
+    """
     from nbgrader.apps import NbGraderAPI
 
     api = NbGraderAPI(coursedir=course.coursedir, config=course.coursedir.config)  # the course config: ReadableFeedback
     students = students if students is not None else _autograded_students(course)
-    paths = []
+    paths, failed = [], []
     for student in students:
         outcome = api.generate_feedback(course.assignment, student)
-        if not outcome.get("success"):
-            raise FeedbackError(f"feedback for {student} failed: {_first_error(outcome)}")
-        paths.append(course.feedback_html(student))
+        if outcome.get("success"):
+            paths.append(course.feedback_html(student))
+        else:
+            failed.append(f"{printable(student)} ({printable(_first_error(outcome))})")
+    if failed:
+        raise FeedbackError(f"feedback written for {len(paths)} students; failed for {len(failed)}: {'; '.join(failed)}")
     return paths
 
 

@@ -6,6 +6,8 @@ import sys
 import time
 from collections import Counter
 
+from grader.intake.text import printable
+
 __all__ = ["Progress"]
 
 
@@ -36,7 +38,7 @@ class Progress:
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate else 0.0
         filled = int(self.width * self.done / self.total) if self.total else self.width
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        counts = ", ".join(f"{printable(k)} {v}" for k, v in sorted(self.counts.items()))
         return (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} "
                 f"{rate:.1f}/s ETA {_duration(eta)} | {counts}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from grader.intake.text import printable
 from grader.judge.results import SubmissionResult
 
 __all__ = ["question_table", "class_table", "containment_line", "pass_rates"]
@@ -16,11 +17,12 @@ CONTAINMENT_KEYS = ("user", "network", "filesystem", "pid_namespace", "limits", 
 
 def question_table(result: SubmissionResult) -> str:
     """Per-question scores of one notebook, with the first message of each question that lost points."""
-    lines = [f"{result.notebook}: {SCOPE} {result.score:g} / {result.max_score:g}  ({result.status}; "
-             "hand-graded questions are not included)"]
-    lines += [f"  {q.id:<30} {q.score:>4g}/{q.max_score:<3g} {q.status:<8} {_first(q.messages)}" for q in result.questions]
-    lines += [f"  note: {note}" for note in result.notes]
-    lines += [f"  tamper: {item}" for item in result.tamper]
+    lines = [f"{printable(result.notebook)}: {SCOPE} {result.score:g} / {result.max_score:g}  "
+             f"({printable(result.status)}; hand-graded questions are not included)"]
+    lines += [f"  {printable(q.id):<30} {q.score:>4g}/{q.max_score:<3g} {printable(q.status):<8} {_first(q.messages)}"
+              for q in result.questions]
+    lines += [f"  note: {printable(note)}" for note in result.notes]
+    lines += [f"  tamper: {printable(item)}" for item in result.tamper]
     return "\n".join(lines)
 
 
@@ -28,12 +30,15 @@ def class_table(results: list[SubmissionResult]) -> str:
     """One line per student, then pass rates and totals by status."""
     if not results:
         return "no submissions found under submitted/"
-    width = max(len(r.student) for r in results) + 2
+    # Every field a submission can influence is shown with its control codes escaped: an ESC
+    # sequence, a carriage return or a bidi override in a student id, note or tamper line
+    # could otherwise redraw the row (a 14/16 printed as 16/16).
+    width = max(len(printable(r.student)) for r in results) + 2
     header = f"{'student':<{width}}{SCOPE:>10}  {'status':<12} details"
-    rows = [f"{r.student:<{width}}{r.score:>7g}/{r.max_score:<3g} {r.status:<12} {_details(r)}"
+    rows = [f"{printable(r.student):<{width}}{r.score:>7g}/{r.max_score:<3g} {printable(r.status):<12} {_details(r)}"
             for r in sorted(results, key=lambda r: r.student)]
     rates = "  ".join(f"{qid} {rate:.0%}" for qid, rate in pass_rates(results).items())
-    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r.status for r in results).items()))
+    statuses = ", ".join(f"{printable(k)}: {v}" for k, v in sorted(Counter(r.status for r in results).items()))
     mean = sum(r.score for r in results) / len(results)
     footer = [f"students: {len(results)}  mean {SCOPE} score: {mean:.2f}/{results[0].max_score:g}  ({statuses})",
               f"pass rate by question: {rates}",
@@ -65,8 +70,8 @@ def _details(result: SubmissionResult) -> str:
         text += f"; tamper: {result.tamper[0]}" + (f" (+{len(result.tamper) - 1} more)" if len(result.tamper) > 1 else "")
     if result.status != "graded" and result.notes:
         text = f"{result.notes[0]}"
-    return text
+    return printable(text)
 
 
 def _first(messages: list[str]) -> str:
-    return messages[0].splitlines()[0][:100] if messages else ""
+    return printable(messages[0].splitlines()[0][:100]) if messages and messages[0] else ""

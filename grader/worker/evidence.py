@@ -63,6 +63,9 @@ _SIMPLE_EVENTS = {
     "sys.settrace": "installed a trace function",
     "sys.setprofile": "installed a profile function",
 }
+# AF_UNIX, AF_INET, AF_INET6 as numbers: the socket module's names are the student's to rebind.
+_CONFINED_FAMILIES = (1, 2, 10)
+_FAMILY_NAMES = {16: "AF_NETLINK", 17: "AF_PACKET", 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 44: "AF_XDP"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _HARMLESS_WRITES = ("/dev/null",)
 # The read-only library tree: code there is not the student's (their cells are "<cell N>").
@@ -175,6 +178,12 @@ class BuiltinsGuard:
         return {name: value for name, value in view.items() if value is not _MISSING}
 
 
+def _family_name(family: object) -> str:
+    if type(family) is int or type(family).__name__ == "AddressFamily":
+        return _FAMILY_NAMES.get(int(family), f"family {int(family)}")
+    return "unknown family"
+
+
 def _write_target(args: tuple) -> str | None:
     path, mode, flags = (tuple(args) + (None, None, None))[:3]
     if isinstance(mode, str):
@@ -218,6 +227,13 @@ class AuditRecorder:
             self._observe_open(args)
         elif event == "object.__setattr__":
             self._observe_setattr(args)
+        elif event == "socket.__new__":
+            self._observe_socket(args)
+
+    def _observe_socket(self, args: tuple) -> None:
+        family = args[1] if len(args) > 1 else None
+        if family not in _CONFINED_FAMILIES:
+            self.add(f"opened a socket of a family the sandbox does not allow ({_family_name(family)})")
 
     def _observe_open(self, args: tuple) -> None:
         target = _write_target(args)

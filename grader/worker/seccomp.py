@@ -7,7 +7,7 @@ import errno
 import platform
 import struct
 
-__all__ = ["DENIED_X86_64", "install_filter", "supported"]
+__all__ = ["ALLOWED_SOCKET_FAMILIES", "DENIED_X86_64", "install_filter", "supported"]
 
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
@@ -19,6 +19,11 @@ _X32_SYSCALL_BIT = 0x40000000
 _LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _NR_OFFSET, _ARCH_OFFSET, _ARG0_OFFSET = 0, 4, 16
 _CLONE_X86_64, _CLONE3_X86_64 = 56, 435
+_SOCKET_X86_64, _SOCKETPAIR_X86_64 = 41, 53
+# The families the worker's network namespace confines (and that Python, torch and matplotlib
+# use): AF_UNIX, AF_INET, AF_INET6. Others (AF_VSOCK to the host, AF_NETLINK, AF_PACKET,
+# AF_BLUETOOTH, ...) reach kernel surface or peers a network namespace does not cut off.
+ALLOWED_SOCKET_FAMILIES = (1, 2, 10)
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET (NEWTIME is clone3/unshare only)
 _NAMESPACE_FLAGS = (
     0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
@@ -94,6 +99,7 @@ def _program() -> bytes:
     ]
     for number in sorted(DENIED_X86_64.values()):
         ops += [_op(_JEQ, number, 0, 1), _op(_RET, deny)]
+    ops += _socket_family_check()
     # clone3 passes flags in memory the filter cannot read; ENOSYS makes libc fall back to clone.
     ops += [_op(_JEQ, _CLONE3_X86_64, 0, 1), _op(_RET, _RET_ERRNO | errno.ENOSYS)]
     ops += [
@@ -104,6 +110,17 @@ def _program() -> bytes:
         _op(_RET, _RET_ALLOW),
     ]
     return b"".join(ops)
+
+
+def _socket_family_check() -> list[bytes]:
+    """socket() and socketpair() with a family outside ALLOWED_SOCKET_FAMILIES fail with
+    EAFNOSUPPORT, as on a kernel built without it. Expects the syscall number loaded; leaves it."""
+    families = ALLOWED_SOCKET_FAMILIES
+    block = [_op(_LD_ABS_W, _ARG0_OFFSET)]  # the family, an int in the low 32 bits
+    for i, family in enumerate(families):
+        block.append(_op(_JEQ, family, len(families) - i, 0))  # to the allow below
+    block += [_op(_RET, _RET_ERRNO | errno.EAFNOSUPPORT), _op(_RET, _RET_ALLOW)]
+    return [_op(_JEQ, _SOCKET_X86_64, 1, 0), _op(_JEQ, _SOCKETPAIR_X86_64, 0, len(block)), *block]
 
 
 class _SockFprog(ctypes.Structure):

@@ -25,7 +25,7 @@ from grader.worker.isolation import (
     CLONE_NEWUTS,
 )
 
-__all__ = ["Job", "describe_limits", "outcome", "spawn"]
+__all__ = ["Job", "describe_limits", "describe_memory", "outcome", "spawn"]
 
 _OTHER_NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 
@@ -50,10 +50,18 @@ def describe_limits(limits: dict) -> str:
     """One line naming the rlimits in force."""
     gib, mib = 1024**3, 1024**2
     return (
-        f"address space {limits['address_space'] / gib:g} GiB, CPU {limits['cpu_seconds']} s, "
+        f"address space {limits['address_space'] / gib:g} GiB per process, CPU {limits['cpu_seconds']} s, "
         f"processes {limits['processes']}, file size {limits['file_size'] / mib:g} MiB, "
         f"open files {limits['open_files']}, core {limits['core']}, /tmp {limits['tmp_size'] / mib:g} MiB"
     )
+
+
+def describe_memory(limits: dict) -> str:
+    """How a worker's memory is bounded: only per process (RLIMIT_AS), so a tree of forked
+    children together may hold up to the process limit times that."""
+    gib = 1024**3
+    return (f"per process only: address space {limits['address_space'] / gib:g} GiB each, up to "
+            f"{limits['processes']} processes; no per-worker memory cgroup")
 
 
 def _in_child(body: Callable[[], None], job: Job) -> None:
@@ -206,6 +214,7 @@ def _contained(job: Job) -> dict:
         "a synthetic /etc, minimal /dev, own /proc, fresh tmpfs /tmp with an empty working directory",
         "pid_namespace": "new pid namespace: the worker is pid 2 under its own init; killing the init kills the tree",
         "limits": describe_limits(job.limits),
+        "memory": describe_memory(job.limits),
     }
 
 
@@ -218,6 +227,7 @@ def _uncontained(limits: dict) -> dict:
         "pid_namespace": why
         + " (descendants are tracked as a subreaper and killed; a double-forked daemon is found too)",
         "limits": describe_limits(limits),
+        "memory": describe_memory(limits),
     }
 
 
@@ -321,7 +331,8 @@ def _filter_syscalls() -> str:
         seccomp.install_filter()
     except OSError as exc:
         return f"not available: {exc}"
-    return "seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading"
+    return ("seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading;"
+            " sockets of AF_UNIX, AF_INET, AF_INET6 only")
 
 
 def _clean_interpreter(hidden: list[str]) -> None:

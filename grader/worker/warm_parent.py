@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from grader.worker import isolation
 from grader.worker.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
 from grader.worker.hugepages import collapse_private_memory
-from grader.worker.spawn import Job, describe_limits, outcome, spawn
+from grader.worker.spawn import Job, describe_limits, describe_memory, outcome, spawn
 
 __all__ = ["choose_mode", "main", "plan_containment", "warm_up"]
 
@@ -176,7 +176,7 @@ def plan_containment(mode: str, limits: dict) -> dict:
     if mode == "none":
         why = "not available: not root and user namespaces are not allowed"
         return {k: why for k in ("user", "network", "filesystem", "pid_namespace")} | {
-            "limits": describe_limits(limits)
+            "limits": describe_limits(limits), "memory": describe_memory(limits)
         }
     user = (
         f"uids from {limits['uid_base']}"
@@ -189,6 +189,7 @@ def plan_containment(mode: str, limits: dict) -> dict:
         "filesystem": "private read-only root",
         "pid_namespace": "new pid namespace",
         "limits": describe_limits(limits),
+        "memory": describe_memory(limits),
     }
 
 
