@@ -27,8 +27,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check grader tests bench
 
+ASSIGNMENT ?= derivatives
+
 release: $(STAMP)
-	$(BIN)/grader release derivatives
+	$(BIN)/grader release $(ASSIGNMENT)
 
 clean:
 	rm -rf submitted autograded/* feedback gradebook.db grades.csv demo-output bench-output

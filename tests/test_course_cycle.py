@@ -12,8 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-
-from grader.demo.scenarios import solved, with_answers
+from sample import solved, with_answers, write_submission
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 COURSE_ID = "derivatives-in-pytorch"
@@ -85,7 +84,6 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
 @pytest.mark.slow
 def test_nbgrader_generate_feedback_is_as_readable_as_the_kits(course, release_nb):
     """Does `nbgrader generate_feedback` (the course config) wrap messages and say what the total counts?"""
-    from grader.demo.scenarios import write_submission
     from grader.judge.batch import autograde
 
     write_submission(course.root, "bob", with_answers(solved(release_nb), {"grad_at": WRONG_GRAD_AT}))
@@ -97,7 +95,6 @@ def test_nbgrader_generate_feedback_is_as_readable_as_the_kits(course, release_n
 
 def test_autograde_before_release_adds_the_assignment_to_the_gradebook(course, release_nb):
     """Does autograde on a gradebook that never heard of the assignment prepare it instead of a traceback?"""
-    from grader.demo.scenarios import write_submission
     from grader.judge.batch import autograde
 
     (course.root / "gradebook.db").unlink()
@@ -121,7 +118,6 @@ def test_autograde_without_a_release_exits_2_naming_the_command(course, capsys):
 
 def test_submission_secret_reaches_autograded_for_release_feedback(course, release_nb):
     """Is nbgrader's submission_secret.txt copied into autograded/ (release_feedback reads it from feedback/)?"""
-    from grader.demo.scenarios import write_submission
     from grader.judge.batch import autograde
 
     write_submission(course.root, "alice", solved(release_nb))

@@ -6,13 +6,15 @@ import csv
 import json
 
 import pytest
+from sample import question
 
 from grader.demo.run import run_demo
 
 
 @pytest.mark.slow
 def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
-    """Does the demo grade 30 simulated students exactly as their answers deserve, with charts and CSV?"""
+    """Does the demo grade 30 simulated students exactly as their answers deserve (a mistake loses at
+    least part of its question, an honest answer keeps all of it), with charts and CSV?"""
     summary = run_demo(tmp_path, students=30, jobs=2)
     assert "audit: passed" in summary, summary
     roster = json.loads((tmp_path / "class.json").read_text())
@@ -22,8 +24,9 @@ def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
     assert {"correct", "one mistake", "several mistakes", "blank", "broken file"} <= kinds
     for student in roster:
         for qid, should_pass in student["expected_pass"].items():
-            got = float(rows[student["id"]][qid])
-            assert (got > 0) == should_pass, f"{student['id']} ({student['description']}): {qid} scored {got}"
+            got, full = float(rows[student["id"]][qid]), question(qid).points
+            assert (got == full) == should_pass and got <= full, \
+                f"{student['id']} ({student['description']}): {qid} scored {got} of {full}"
     for chart in ("score-distribution.png", "question-outcomes.png"):
         assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "class report:" in summary and (tmp_path / "report.html").is_file()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from nbgrader.api import Gradebook
+from sample import solved, with_answers, with_extra_cell, write_submission
 
-from grader.demo.scenarios import solved, with_answers, with_extra_cell, write_submission
 from grader.judge.batch import autograde
 from grader.judge.nbgrader_preprocessor import close_graders
 from grader.report.export import read_status

@@ -118,14 +118,17 @@ def find_leaks(assignment, folder: Path, *, embedded: bool = True) -> list[str]:
 
 
 def answer_windows(assignment, size: int = 3) -> set[str]:
-    """Every run of `size` consecutive non-trivial lines of a solution region or bank answer."""
+    """Every run of `size` consecutive lines of a solution region or bank answer that students
+    are not shown anyway (the notebook's own lines, like a stub's `def`, are skipped)."""
     nb = nbformat.read(assignment.notebook_path, as_version=4)
     answers = [_region_lines(c.source, SOLUTION_REGION) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    secret = {_normalize(ln) for c in nb.cells for ln in _secret_cell_lines(c)}
+    public = {_normalize(ln) for c in nb.cells for ln in c.source.splitlines()} - secret
     bank = (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
     answers += [a.source.splitlines() for a in bank]
     windows = set()
     for lines in answers:
-        kept = [ln for ln in map(_normalize, lines) if not _is_trivial(ln)]
+        kept = [ln for ln in map(_normalize, lines) if not _is_trivial(ln) and ln not in public]
         windows |= {"\n".join(kept[i:i + size]) for i in range(len(kept) - size + 1)}
     return windows
 

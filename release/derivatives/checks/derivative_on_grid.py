@@ -2,7 +2,16 @@
 
 import torch
 
-from .runtime import Fn, Subject, TensorValue, assert_close, expect_float_tensor, is_close, note, show
+from .runtime import (
+    Fn,
+    Subject,
+    TensorValue,
+    assert_close,
+    expect_float_tensor,
+    is_close,
+    note,
+    show,
+)
 from .vocabulary import f_text
 
 __all__ = ["visible", "check_grid", "mean_hint"]

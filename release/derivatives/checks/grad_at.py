@@ -2,13 +2,23 @@
 
 import torch
 
-from .runtime import Fn, Subject, TensorValue, assert_close, expect_float_tensor, is_close, note, number, show
+from .runtime import (
+    Fn,
+    Subject,
+    TensorValue,
+    assert_close,
+    expect_float_tensor,
+    is_close,
+    note,
+    number,
+    show,
+)
 from .vocabulary import f_text
 
-__all__ = ["visible", "check_grad_at", "ask", "NONE_HINT", "ACCUMULATION_HINT"]
+__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "NONE_HINT", "ACCUMULATION_HINT"]
 
-NONE_HINT = ("Gradients land in .grad of the leaf you made, not of the result y; "
-             "read it there after y.backward(), or use torch.autograd.grad.")
+NONE_HINT = ("Gradients land in .grad of the leaf you made, not y.grad (y is a result, not a "
+             "leaf); read it there after y.backward(), or use torch.autograd.grad.")
 ACCUMULATION_HINT = ("Gradients accumulate in .grad: make a fresh leaf inside grad_at on "
                      "every call instead of reusing one tensor.")
 LEAF_HINT = ("You returned the leaf x itself (its value is x0), not its gradient: after "
@@ -29,12 +39,30 @@ def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> str:
     return LEAF_HINT if returned_x0 and not is_close(expected, at_x0, "float32") else ""
 
 
-def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor, hint: str = "") -> None:
-    """grad_at(f, x0) must be `expected`, a 0-d tensor."""
+def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor, hint=None) -> None:
+    """grad_at(f, x0) must be `expected`, a 0-d tensor; a wrong answer that drifts is told why.
+
+    `hint(value)`, if given, explains a wrong value.
+    """
     call, value = ask(subject, name, x0)
-    hint = leaf_hint(value, x0, expected) or hint
-    assert_close(value, expected, call, hint=hint)
+    if tuple(value.shape) != () or not is_close(value.tensor, expected, value.dtype):
+        check_repeatable(subject, [(name, x0), (name, x0)])
+    assert_close(value, expected, call, hint=leaf_hint(value, x0, expected) or (hint(value) if hint else ""))
     note(f"{call} = {show(value.tensor)}")
+
+
+def check_repeatable(subject: Subject, calls: list[tuple[str, float]]) -> None:
+    """The same call twice, with others in between, must give the same answer."""
+    answers = {}
+    for name, x0 in calls:
+        call, value = ask(subject, name, x0)
+        if call in answers:
+            before = answers[call]
+            assert tuple(before.shape) == tuple(value.shape) and is_close(
+                value.tensor, before.tensor, "float32"), (
+                f"calling {call} twice gave {show(before.tensor)} and then "
+                f"{show(value.tensor)}. {ACCUMULATION_HINT}")
+        answers[call] = value
 
 
 def visible(subject: Subject) -> None:

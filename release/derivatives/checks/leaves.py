@@ -2,7 +2,17 @@
 
 import torch
 
-from .runtime import Part, Subject, assert_close, describe, expect_float_tensor, fail_if_raised, note, number, show
+from .runtime import (
+    Part,
+    Subject,
+    assert_close,
+    describe,
+    expect_float_tensor,
+    fail_if_raised,
+    note,
+    number,
+    show,
+)
 
 __all__ = ["PARTS", "predictions", "grads", "EXPRESSIONS", "WHY", "leaf_predictions", "check_grads"]
 
@@ -49,7 +59,7 @@ def check_grads(subject: Subject, x0: float) -> None:
         f"{call} returned {describe(value)}; expected a pair (x.grad, y.grad).")
     assert value[1] is not None, (
         f"{call} returned y.grad = None: y is not a leaf, so autograd does not keep its "
-        "gradient unless you call y.retain_grad() before z.backward().")
+        "gradient unless you ask it to with retain_grad(), before the backward pass.")
     x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)")
     y_grad = expect_float_tensor(value[1], f"{call}[1] (y.grad)")
     assert_close(x_grad, torch.tensor(6 * x0, dtype=torch.float64), f"{call}[0] (x.grad)",

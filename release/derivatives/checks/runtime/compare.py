@@ -19,8 +19,8 @@ _NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("notes
 
 # Substrings of torch's error messages -> the misconception behind them, for students.
 _RAISED_HINTS: tuple[tuple[str, str], ...] = (
-    ("only tensors of floating point", "an integer tensor cannot require gradients: make the "
-     "leaf a float, e.g. torch.tensor(float(x0), requires_grad=True)"),
+    ("only tensors of floating point", "an integer tensor cannot require gradients: build the "
+     "leaf from a float (an int x0 makes an integer tensor)"),
     ("can't call numpy() on tensor that requires grad", "call .detach() before .numpy() "
      "(matplotlib calls .numpy() on tensors you pass it)"),
     ("save_for_backward can only save variables", "save_for_backward only takes tensors; "

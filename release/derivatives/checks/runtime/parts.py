@@ -81,7 +81,10 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
     Nothing a check does escapes: every outcome is a Verdict.
     """
     with collecting_notes() as notes, torch.enable_grad():
-        missing = [name for name in answers if isinstance(subject.get(name), Missing)]
+        missing: list[str] = []
+        lookup = _attempt(qid, lambda: missing.extend(n for n in answers if isinstance(subject.get(n), Missing)))
+        if lookup is not None:
+            return Verdict(lookup[0], [lookup[1]])
         if missing:
             return Verdict("missing", [_missing_message(missing)])
         results = [_run_part(qid, part, visible, hidden, subject, rng, notes)
@@ -95,26 +98,36 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
 def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,
               subject: Subject, rng, notes: list[str]) -> PartResult:
     shown = len(notes)
-    try:
-        check = _function(visible, part, "visible")
-        if check is not None:
-            check(subject)
+
+    def check() -> None:
+        run = _function(visible, part, "visible")
+        if run is not None:
+            run(subject)
         extra = _function(hidden, part, "hidden")
         if extra is not None:
             before = len(notes)
             extra(subject, rng)
             del notes[before:]  # hidden cases stay out of a passing verdict's messages
+
+    failure = _attempt(qid, check)
+    if failure is None:
+        return PartResult(part.name, part.title, part.weight, "passed")
+    del notes[shown:]
+    return PartResult(part.name, part.title, part.weight, *failure)
+
+
+def _attempt(qid: str, thunk) -> tuple[str, str] | None:
+    """None when `thunk` ran through; else (status, message for the student), whatever it raised."""
+    try:
+        thunk()
     except AssertionError as exc:
-        del notes[shown:]
-        return PartResult(part.name, part.title, part.weight, "failed", str(exc) or f"{qid}: a check failed")
+        return "failed", str(exc) or f"{qid}: a check failed"
     except ProbeFailed as exc:
-        status = exc.status if exc.status in ("error", "timeout") else "error"
-        return PartResult(part.name, part.title, part.weight, status, f"{qid}: {exc.message}")
+        return (exc.status if exc.status in ("error", "timeout") else "error"), f"{qid}: {exc.message}"
     except Exception as exc:  # a check that breaks must not leak its internals to a student
-        return PartResult(part.name, part.title, part.weight, "error",
-                          f"{qid}: the grader could not check this part ({type(exc).__name__}); "
-                          "a TA has been told")
-    return PartResult(part.name, part.title, part.weight, "passed")
+        return "error", (f"{qid}: the grader could not check this ({type(exc).__name__}); "
+                         "a TA sees the details")
+    return None
 
 
 def _missing_message(names: list[str]) -> str:

@@ -128,7 +128,7 @@ MISSING = Missing()
 
 @dataclass(frozen=True)
 class Fn:
-    """An argument naming a function of grader/vocabulary.py."""
+    """An argument naming a function of an assignment's vocabulary (checks/vocabulary.py)."""
 
     name: str
 
@@ -412,6 +412,10 @@ def _shape(shape: Any) -> tuple[int, ...]:
         raise BadValue(f"tensor: shape must be a list of at most {MAX_NDIM} sizes")
     if not all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape):
         raise BadValue("tensor: shape must hold non-negative ints")
+    # An empty dimension makes any product 0: bound the others too, so a zero-size tensor of
+    # shape [0, 10**6, ...] cannot overflow the strides and sizes that torch computes from it.
+    if math.prod(max(n, 1) for n in shape) > MAX_ELEMENTS:
+        raise BadValue(f"tensor: shape {shape} spans more than {MAX_ELEMENTS} elements")
     return tuple(shape)
 
 
