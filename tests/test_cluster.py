@@ -348,7 +348,7 @@ def test_a_hostile_worker_cannot_run_code_on_the_course_machine(tls_cluster, cou
     assert not marker.exists()
     for student in ("ada", "ben", "cy"):
         record = _recorded(course, student)
-        assert (record["status"], record["score"]) == ("crashed", 0), record
+        assert (record["status"], record["autograded_score"]) == ("crashed", 0), record
     assert "NoneType came back instead of bytes" in _recorded(course, "ada")["notes"][0]
     assert "did not grade it" in _recorded(course, "ben")["notes"][0]
     assert "verdict was rejected: not JSON" in _recorded(course, "cy")["notes"][0]

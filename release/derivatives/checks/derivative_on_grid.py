@@ -4,6 +4,7 @@ import torch
 
 from .runtime import (
     Fn,
+    Part,
     Subject,
     TensorValue,
     assert_close,
@@ -14,7 +15,12 @@ from .runtime import (
 )
 from .vocabulary import f_text
 
-__all__ = ["visible", "check_grid", "mean_hint"]
+__all__ = ["PARTS", "values", "neighbour", "check_grid", "mean_hint"]
+
+PARTS = (
+    Part("values", "f'(x_i) at every point, by one backward pass through a sum"),
+    Part("neighbour", "the caller's x is left as it was, and the result does not require grad"),
+)
 
 NONE_HINT = ("Gradients land in .grad of the leaf (a copy of x that requires grad), "
              "not in y.grad; return that leaf's .grad.")
@@ -25,21 +31,22 @@ def _grid_text(x: torch.Tensor, text: str | None) -> str:
 
 
 def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Tensor,
-               text: str | None = None, hint=None) -> None:
-    """derivative_on_grid(f, x) must be `expected`, leave x as it was and not require grad.
-
-    `hint(value)`, if given, explains a wrong value.
-    """
+               text: str | None = None, hint=None, part: str = "values") -> None:
+    """derivative_on_grid(f, x): the values must be `expected` (part "values"), or x must be left
+    as it was and the result not require grad (part "neighbour"). `hint(value)` explains a wrong value."""
     call = f"derivative_on_grid({f_text(name)}, {_grid_text(x, text)})"
     reply = subject.call("derivative_on_grid", Fn(name), x)
     value = expect_float_tensor(reply.result, call, none_hint=NONE_HINT)
+    if part == "values":
+        assert_close(value, expected, call,
+                     hint=mean_hint(x, value, expected) or (hint(value) if hint else ""))
+        note(f"{call} = {show(value.tensor)}")
+        return
     _check_x_untouched(reply.args_after, x, call)
-    assert_close(value, expected, call,
-                 hint=mean_hint(x, value, expected) or (hint(value) if hint else ""))
     assert not value.requires_grad, (
         f"{call} returned a tensor that requires grad (it is still part of a graph). "
         "Return a tensor without history (a gradient is one; .detach() makes one).")
-    note(f"{call} = {show(value.tensor)}")
+    note(f"{call} leaves x as it was and returns a plain tensor")
 
 
 def _check_x_untouched(args_after: tuple, x: torch.Tensor, call: str) -> None:
@@ -62,7 +69,13 @@ def mean_hint(x: torch.Tensor, value: TensorValue, expected: torch.Tensor) -> st
     return ""
 
 
-def visible(subject: Subject) -> None:
+def values(subject: Subject) -> None:
     """The case shown in the notebook: x**2 on torch.linspace(-10, 10, 10) gives 2*x."""
     x = torch.linspace(-10, 10, 10)
     check_grid(subject, "square", x, 2 * x.to(torch.float64), "torch.linspace(-10, 10, 10)")
+
+
+def neighbour(subject: Subject) -> None:
+    """The same call leaves the caller's x untouched and returns a plain tensor."""
+    x = torch.linspace(-10, 10, 10)
+    check_grid(subject, "square", x, 2 * x.to(torch.float64), "torch.linspace(-10, 10, 10)", part="neighbour")

@@ -4,6 +4,7 @@ import torch
 
 from .runtime import (
     FunctionResult,
+    Part,
     Subject,
     TensorValue,
     assert_close,
@@ -16,7 +17,12 @@ from .runtime import (
     show,
 )
 
-__all__ = ["visible", "require_function", "check_mul_constant"]
+__all__ = ["PARTS", "forward", "backward", "require_function", "check_mul_constant"]
+
+PARTS = (
+    Part("forward", "forward returns k * x and keeps the number k on ctx"),
+    Part("backward", "backward returns the upstream gradient times k for x, and None for k"),
+)
 
 
 def require_function(subject: Subject) -> None:
@@ -69,17 +75,26 @@ def _check_ctx(result: FunctionResult, k: float, call: str) -> None:
         "which takes tensors only.")
 
 
-def check_mul_constant(subject: Subject, x: torch.Tensor, k: float, upstream: torch.Tensor) -> None:
+def check_mul_constant(subject: Subject, x: torch.Tensor, k: float, upstream: torch.Tensor, part: str) -> None:
+    """MulConstant.apply(x, k) and its gradients for `upstream`: the forward part or the backward part."""
+    require_function(subject)
     shape = "a scalar" if x.dim() == 0 else f"a tensor of shape {list(x.shape)}"
     call = f"MulConstant.apply(x, {number(k)}) on {shape}"
     result = subject.autograd_function("MulConstant", [x, k], upstream)
-    _check_output(result, x, k, call)
-    _check_grads(result, x, k, upstream, call)
-    _check_ctx(result, k, call)
-    note(f"{call}: output {show(k * x.detach())}, gradient for x {show(upstream * k)}")
+    if part == "forward":
+        _check_output(result, x, k, call)
+        _check_ctx(result, k, call)
+        note(f"{call}: output {show(k * x.detach())}, and k kept on ctx")
+    else:
+        _check_grads(result, x, k, upstream, call)
+        note(f"{call}: gradient for x {show(upstream * k)}, None for k")
 
 
-def visible(subject: Subject) -> None:
-    """The case shown in the notebook: k = 2 on [1, 2, 3] with upstream ones."""
-    require_function(subject)
-    check_mul_constant(subject, torch.tensor([1.0, 2.0, 3.0], requires_grad=True), 2.0, torch.ones(3))
+def forward(subject: Subject) -> None:
+    """The case shown in the notebook: k = 2 on [1, 2, 3]."""
+    check_mul_constant(subject, torch.tensor([1.0, 2.0, 3.0], requires_grad=True), 2.0, torch.ones(3), "forward")
+
+
+def backward(subject: Subject) -> None:
+    """k = 2 on [1, 2, 3], with an upstream gradient of ones."""
+    check_mul_constant(subject, torch.tensor([1.0, 2.0, 3.0], requires_grad=True), 2.0, torch.ones(3), "backward")

@@ -4,9 +4,9 @@ import random
 
 import torch
 
-from ..checks.MulConstant import check_mul_constant, require_function
+from ..checks.MulConstant import check_mul_constant
 
-__all__ = ["hidden"]
+__all__ = ["forward", "backward"]
 
 
 def _random(rng: random.Random, shape: list[int], dtype: torch.dtype) -> torch.Tensor:
@@ -16,14 +16,21 @@ def _random(rng: random.Random, shape: list[int], dtype: torch.dtype) -> torch.T
     return torch.tensor([rng.uniform(-3.0, 3.0) for _ in range(count)], dtype=dtype).reshape(shape)
 
 
-def hidden(subject: object, rng: random.Random) -> None:
+def _cases(rng: random.Random):
     """Random k (float and int), shapes, dtypes and upstream gradients."""
-    require_function(subject)
     k = round(rng.choice((-1, 1)) * rng.uniform(1.5, 4.0), 3)
     shape = [rng.randint(1, 4), rng.randint(1, 4)]
-    check_mul_constant(subject, _random(rng, shape, torch.float32).requires_grad_(True), k,
-           _random(rng, shape, torch.float32))
-    check_mul_constant(subject, torch.tensor(1.5, requires_grad=True), rng.choice((3, -2, 5)),
-           torch.tensor(round(rng.uniform(0.5, 2.0), 3)))
+    yield _random(rng, shape, torch.float32).requires_grad_(True), k, _random(rng, shape, torch.float32)
+    yield torch.tensor(1.5, requires_grad=True), rng.choice((3, -2, 5)), torch.tensor(round(rng.uniform(0.5, 2.0), 3))
     x64 = _random(rng, [rng.randint(2, 6)], torch.float64).requires_grad_(True)
-    check_mul_constant(subject, x64, round(rng.uniform(-3.0, -0.5), 3), _random(rng, list(x64.shape), torch.float64))
+    yield x64, round(rng.uniform(-3.0, -0.5), 3), _random(rng, list(x64.shape), torch.float64)
+
+
+def forward(subject, rng: random.Random) -> None:
+    for x, k, upstream in _cases(rng):
+        check_mul_constant(subject, x, k, upstream, "forward")
+
+
+def backward(subject, rng: random.Random) -> None:
+    for x, k, upstream in _cases(rng):
+        check_mul_constant(subject, x, k, upstream, "backward")

@@ -7,7 +7,7 @@ import torch
 from ..checks.derivative_on_grid import check_grid
 from .references import finite_difference_hint, reference_derivative
 
-__all__ = ["hidden"]
+__all__ = ["values", "neighbour"]
 
 
 def _check(subject, name: str, x: torch.Tensor, text: str | None = None) -> None:
@@ -16,12 +16,18 @@ def _check(subject, name: str, x: torch.Tensor, text: str | None = None) -> None
                hint=lambda value: finite_difference_hint(name, x, value.tensor, expected))
 
 
+def neighbour(subject, rng: random.Random) -> None:
+    """A float64 grid and a one-point grid are left as they were too."""
+    for x in (_random_grid(rng, -2.0, 2.0, torch.float64), torch.tensor([rng.uniform(-2.0, 2.0)])):
+        check_grid(subject, "cube_plus_x", x, reference_derivative("cube_plus_x", x), part="neighbour")
+
+
 def _random_grid(rng: random.Random, low: float, high: float, dtype: torch.dtype) -> torch.Tensor:
     points = sorted(round(rng.uniform(low, high), 4) for _ in range(rng.randint(5, 40)))
     return torch.tensor(points, dtype=dtype)
 
 
-def hidden(subject, rng: random.Random) -> None:
+def values(subject, rng: random.Random) -> None:
     """Polynomials, transcendental f on random grids, float64 grids, and autograd-only rules."""
     steps = rng.randint(7, 50)
     _check(subject, "cube_plus_x", torch.linspace(-3, 3, steps), f"torch.linspace(-3, 3, {steps})")
