@@ -44,7 +44,7 @@ from grader.course import Course
 from grader.judge.batch import autograde
 from grader.judge.grader import Grader
 from grader.judge.submission import judge_notebook
-from grader.record.gradebook import autograded_notebook
+from grader.record.notebook import autograded_notebook
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.worker.session import WorkerSession
 

@@ -263,7 +263,7 @@ def test_evidence_and_messages_from_a_worker_are_neutralised(judge_bytes, releas
     assert any("\\x1b[2K" in t for t in result.tamper), result.tamper
     for text in texts:
         assert not _TERMINAL_CONTROLS.search(text), repr(text)
-    from grader.record.gradebook import autograded_notebook
+    from grader.record.notebook import autograded_notebook
 
     for cell in autograded_notebook(release_nb, result).cells:
         for output in cell.get("outputs", []):
@@ -301,7 +301,7 @@ def test_every_added_cell_is_in_the_autograded_notebook(release_nb):
     raw cell, a second cell claiming an answer's id, an edited test cell, a markdown cell under
     a code answer's id?"""
     from grader.judge.results import CellOutcome, SubmissionResult
-    from grader.record.gradebook import autograded_notebook
+    from grader.record.notebook import autograded_notebook
 
     nb = solved(release_nb)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]

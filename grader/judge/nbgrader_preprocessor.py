@@ -51,7 +51,8 @@ class KitJudge(NbGraderPreprocessor):
     enabled = Bool(True, help="Grade with the kit's contained judge").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        from grader.record.gradebook import autograded_notebook, write_status
+        from grader.record.gradebook import write_status
+        from grader.record.notebook import autograded_notebook
 
         info = resources["nbgrader"]
         course = self._course(info["assignment"])
