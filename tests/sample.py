@@ -24,6 +24,21 @@ question = ASSIGNMENT.question
 with_answers, with_extra_cell = scenarios.with_answers, scenarios.with_extra_cell
 
 
+# A popular tutorial's SQ: its backward returns the local derivative alone, ignoring grad_output.
+TUTORIAL_SQ = """class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        i, = ctx.saved_tensors
+        grad_output = 2 * i
+        return grad_output
+"""
+
+
 def solved(nb, style: str = "reference"):
     """The notebook with every question answered from the sample's banks."""
     return scenarios.solved(nb, BANKS, style)

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 import torch
-from sample import CHECKS, check_visible, local_subject, run_question
+from sample import CHECKS, TUTORIAL_SQ, check_visible, local_subject, run_question
 from test_checks import CORRECT, HEADER, MISCONCEPTIONS, namespace_with
 
 from grader.judge.checks import seed_rng
@@ -17,19 +17,6 @@ from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.runtime.values import encode
 
 ANSWERS = {f"{q}-{name}": answer for q, name, answer, _ in MISCONCEPTIONS}
-TUTORIAL_SQ = """
-    class SQ(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, i):
-            ctx.save_for_backward(i)
-            return i ** 2
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            i, = ctx.saved_tensors
-            grad_output = 2 * i
-            return grad_output
-"""
 
 
 def _run(qid: str, answer: str) -> object:

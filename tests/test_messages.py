@@ -20,6 +20,7 @@ from sample import (  # noqa: E402
     ASSIGNMENT,
     AUTOGRADED,
     KIT_ROOT,
+    TUTORIAL_SQ,
     WRONG,
     local_subject,
     reference,
@@ -30,19 +31,6 @@ from sample import (  # noqa: E402
 
 from grader.release.leaks import find_leaks  # noqa: E402
 from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
-
-TUTORIAL_SQ = '''class SQ(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, i):
-        ctx.save_for_backward(i)
-        return i ** 2
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        i, = ctx.saved_tensors
-        grad_output = 2 * i
-        return grad_output
-'''
 
 
 def _messages(answer) -> list[str]:

@@ -12,23 +12,10 @@ import copy
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from sample import CORRECT, question, solved, with_answers, write_submission
+from sample import CORRECT, TUTORIAL_SQ, question, solved, with_answers, write_submission
 
 from grader.judge.batch import autograde
 from grader.judge.nbgrader_preprocessor import STOCK_AUTOGRADE_PREPROCESSORS
-
-TUTORIAL_SQ = """class SQ(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, i):
-        ctx.save_for_backward(i)
-        return i ** 2
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        i, = ctx.saved_tensors
-        grad_output = 2 * i
-        return grad_output
-"""
 
 
 def per_question(course, student: str) -> dict[str, float]:

@@ -11,25 +11,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sample import ASSIGNMENT, KIT_ROOT, check_visible, solved, with_answers
+from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, with_answers
 
 from grader.release.leaks import find_copied_answers, find_leaks
 
 pytestmark = pytest.mark.slow
 
 RELEASE = KIT_ROOT / "release" / ASSIGNMENT.id
-TUTORIAL_SQ = '''class SQ(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, i):
-        ctx.save_for_backward(i)
-        return i ** 2
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        i, = ctx.saved_tensors
-        grad_output = 2 * i
-        return grad_output
-'''
 # Runs inside the student's venv: execute a notebook with its own kernel, as Jupyter would.
 EXECUTE = """
 import sys, nbformat
