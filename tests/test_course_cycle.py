@@ -12,11 +12,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from sample import solved, with_answers, write_submission
+from sample import ASSIGNMENT, AUTOGRADED_POINTS, question, solved, with_answers, write_submission
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 COURSE_ID = "derivatives-in-pytorch"
 WRONG_GRAD_AT = "def grad_at(f, x0):\n    return torch.tensor(float(x0))\n"
+FULL, AUTO = ASSIGNMENT.max_score, AUTOGRADED_POINTS
+BOB = AUTO - question("grad_at").points  # everything right but grad_at, explain_bug not yet graded
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -68,8 +70,8 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
         student_nbgrader("fetch_feedback", student, homes / student, exchange)
         [page] = (homes / student / "derivatives" / "feedback").glob("*/derivatives.html")
         pages[student] = page.read_text()
-    assert "Total: 17 / 17" in pages["alice"] and "explain_bug 1/1" in pages["alice"]
-    assert "Total: 14 / 17" in pages["bob"] and "grad_at" in pages["bob"]
+    assert f"Total: {FULL:g} / {FULL:g}" in pages["alice"] and "explain_bug 1/1" in pages["alice"]
+    assert f"Total: {BOB:g} / {FULL:g}" in pages["bob"] and "grad_at" in pages["bob"]
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
     run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
@@ -77,8 +79,8 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
     assert [row["student"] for row in rows] == ["alice", "bob"]
     with Gradebook(course.db_url, course.course_id) as gb:
         totals = {s: gb.find_submission(course.assignment, s).score for s in answers}
-    assert {row["student"]: float(row["total_with_manual"]) for row in rows} == totals == {"alice": 17, "bob": 14}
-    assert {row["student"]: float(row["autograded"]) for row in rows} == {"alice": 16, "bob": 14}
+    assert {row["student"]: float(row["total_with_manual"]) for row in rows} == totals == {"alice": FULL, "bob": BOB}
+    assert {row["student"]: float(row["autograded"]) for row in rows} == {"alice": AUTO, "bob": BOB}
 
 
 @pytest.mark.slow
@@ -90,7 +92,7 @@ def test_nbgrader_generate_feedback_is_as_readable_as_the_kits(course, release_n
     autograde(course, jobs=1, show_progress=False)
     run([sys.executable, "-m", "nbgrader", "generate_feedback", "derivatives", "--force"], course.root)
     page = course.feedback_html("bob").read_text()
-    assert "overflow-wrap: anywhere" in page and "Total: 14 / 17" in page
+    assert "overflow-wrap: anywhere" in page and f"Total: {BOB:g} / {FULL:g}" in page
 
 
 def test_autograde_before_release_adds_the_assignment_to_the_gradebook(course, release_nb):
@@ -101,7 +103,7 @@ def test_autograde_before_release_adds_the_assignment_to_the_gradebook(course, r
     write_submission(course.root, "alice", solved(release_nb))
     [result] = autograde(course, jobs=1, show_progress=False)
     with Gradebook(course.db_url, course.course_id) as gb:
-        assert gb.find_submission(course.assignment, "alice").score == result.score == 16
+        assert gb.find_submission(course.assignment, "alice").score == result.score == AUTO
         assert {c.name for c in gb.find_notebook(course.notebook, course.assignment).grade_cells} >= {"explain_bug", "test_SQ"}
 
 
