@@ -110,3 +110,15 @@ def test_autograde_runs_the_jobs_asked_for_and_refuses_zero(course, solved_nb, m
     assert main(["--course", str(course.root), "autograde", "derivatives", "--jobs", "0"]) == 2
     error = capsys.readouterr().err.strip()
     assert error == "grader autograde: error: --jobs must be at least 1"
+
+
+def test_check_explains_why_the_tutorials_sq_fails(released_course, solved_nb, tmp_path):
+    """Does `grader check` fail the tutorial's SQ (backward ignores grad_output) and say so?"""
+    from sample import TUTORIAL_SQ, with_answers
+
+    path = tmp_path / "tutorial.ipynb"
+    nbformat.write(with_answers(solved_nb, {"SQ": TUTORIAL_SQ}), path)
+    done = run_cli("--course", str(released_course.root), "check", str(path))
+    assert done.returncode == 1
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("SQ ")]
+    assert "FAIL" in row and "ignores grad_output" in row
