@@ -54,10 +54,11 @@ def call_text(x: torch.Tensor, upstream: torch.Tensor) -> str:
     return f"SQ.apply(x) on a {dtype} tensor of shape {list(x.shape)} with a random upstream gradient"
 
 
-def check_output(result: FunctionResult, x: torch.Tensor, call: str) -> None:
+def check_output(result: FunctionResult, expected: torch.Tensor, call: str) -> None:
+    """forward's output must be `expected`."""
     fail_if_raised(result.output, f"{call}: forward")
     output = expect_float_tensor(result.output, f"{call}: forward")
-    assert_close(output, x.detach() ** 2, f"{call}: forward", hint="forward computes the square of i.")
+    assert_close(output, expected, f"{call}: forward", hint="forward computes the square of i.")
 
 
 def _input_grad(result: FunctionResult, call: str) -> TensorValue:
@@ -67,15 +68,17 @@ def _input_grad(result: FunctionResult, call: str) -> TensorValue:
                                none_hint="backward returns the gradient for its input i.")
 
 
-def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor) -> FunctionResult:
-    """SQ.apply(x) and its input gradient for the upstream gradient `upstream`."""
+def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output: torch.Tensor,
+              local: torch.Tensor) -> FunctionResult:
+    """SQ.apply(x) must give `output`, and its input gradient for `upstream` must be the upstream
+    gradient times `local`, the local derivative dy/di at x (the chain rule)."""
     call = call_text(x, upstream)
     result = apply(subject, x, upstream)
-    check_output(result, x, call)
+    check_output(result, output, call)
     grad = _input_grad(result, call)
-    expected = upstream * 2 * x.detach()
+    expected = upstream * local
     if not is_close(upstream, torch.ones_like(upstream), "float64") and is_close(
-            grad.tensor, 2 * x.detach(), grad.dtype):
+            grad.tensor, local, grad.dtype):
         raise AssertionError(
             f"SQ: your backward ignores grad_output (upstream gradient {show(upstream)}).\n"
             f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}, "
@@ -109,7 +112,7 @@ def forward(subject: Subject) -> None:
     require_function(subject)
     x = torch.tensor(2.0, requires_grad=True)
     result = apply(subject, x, torch.tensor(1.0))
-    check_output(result, x, call_text(x, torch.tensor(1.0)))
+    check_output(result, torch.tensor(4.0), call_text(x, torch.tensor(1.0)))
     check_saved(subject, result)
     note("SQ.apply(x) at x = 2: output 4, and forward saves i with ctx.save_for_backward")
 
@@ -117,7 +120,8 @@ def forward(subject: Subject) -> None:
 def chain_rule(subject: Subject) -> None:
     """(3 * SQ.apply(x)).backward() at x = 2 gives x.grad = 12: upstream gradients other than 1."""
     require_function(subject)
-    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(1.0))
-    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(3.0))
+    four = torch.tensor(4.0)  # at x = 2: the output 2 ** 2, and the local derivative 2 * 2
+    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(1.0), four, four)
+    check_vjp(subject, torch.tensor(2.0, requires_grad=True), torch.tensor(3.0), four, four)
     note("SQ at x = 2: x.grad is 4 after SQ.apply(x).backward() and 12 after "
          "(3 * SQ.apply(x)).backward()")

@@ -26,11 +26,16 @@ def _cases(rng: random.Random):
     yield x64, round(rng.uniform(-3.0, -0.5), 3), _random(rng, list(x64.shape), torch.float64)
 
 
+def _reference(x: torch.Tensor, k: float, upstream: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """k * x and the gradient for x, the upstream gradient times k, in float64."""
+    return k * x.detach().to(torch.float64), k * upstream.to(torch.float64)
+
+
 def forward(subject, rng: random.Random) -> None:
     for x, k, upstream in _cases(rng):
-        check_mul_constant(subject, x, k, upstream, "forward")
+        check_mul_constant(subject, x, k, upstream, "forward", _reference(x, k, upstream)[0])
 
 
 def backward(subject, rng: random.Random) -> None:
     for x, k, upstream in _cases(rng):
-        check_mul_constant(subject, x, k, upstream, "backward")
+        check_mul_constant(subject, x, k, upstream, "backward", _reference(x, k, upstream)[1])
