@@ -65,7 +65,7 @@ class Fault:
     edit: Callable[[dict], None] | None = None
     affects: tuple[str, ...] = ()
     hangs: bool = False
-    witnessed: bool = False  # kills or hangs its worker, which the tamper list rightly records
+    witnessed: bool = False  # kills or hangs its worker: the notes record that, the tamper list how
 
 
 def _cell(text: str) -> str:
@@ -665,7 +665,7 @@ while True:
     pass
 """),
         target="grad_at", hangs=True,
-        evidence=("imports signal", "ran past its time limit"),
+        evidence=("imports signal",), notes=("ran past its time limit",),
     ),
     Attack(
         "infinite_loop_in_answer", EXHAUSTION, _cell("""
@@ -710,12 +710,12 @@ while True:
         pass
 """),
         target="grad_at", hangs=True, detaches=True,
-        evidence=("forks a process (os.fork)", "ran past its time limit"),
+        evidence=("forks a process (os.fork)",), notes=("ran past its time limit",),
     ),
     Attack(
         "os_exit_at_top_level", EXHAUSTION, "import os\nos._exit(0)\n",
         target="grad_at",
-        evidence=("exits the interpreter (os._exit)", "killed its worker (exited with status 0)"),
+        evidence=("exits the interpreter (os._exit)",), notes=("killed its worker (exited with status 0)",),
     ),
     Attack(
         "sigkill_self", EXHAUSTION, "import os\nos.kill(os.getpid(), 9)\n",
@@ -734,7 +734,7 @@ for _ in range(10 ** 6):
 repr(nested)  # recursion in C: overflows the stack
 """),
         target="grad_at",
-        evidence=("killed its worker",),
+        notes=("killed its worker",),
     ),
     Attack(
         "os_exit_in_answer", EXHAUSTION, _cell("""
@@ -745,17 +745,17 @@ def grad_at(f, x0):
     os._exit(0)
 """),
         where="in:grad_at", target="grad_at",
-        evidence=("exits the interpreter (os._exit)", "during the grad_at check: exited with status 0"),
+        evidence=("exits the interpreter (os._exit)",), notes=("during the grad_at check: exited with status 0",),
     ),
     Attack(
         "exhaust_worker_restarts", EXHAUSTION, target="grad_at",
         edit=_code_cells([f"import os\nos._exit({i})\n" for i in range(14)]),
-        evidence=("killed its worker (exited with status 11)",),
+        notes=("killed its worker (exited with status 11)",),
     ),
     Attack(
         "slow_cells_replayed_after_exits", EXHAUSTION, target="grad_at", hangs=True,
         edit=_code_cells(["import time\ntime.sleep(1)\n", "import os\nos._exit(0)\n"] * 40),
-        evidence=("used up its time budget",),
+        notes=("used up its time budget",),
     ),
     # ------------------------------------------------------------ output flooding
     Attack(

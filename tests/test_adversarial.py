@@ -31,6 +31,7 @@ from attacks import (
 from nbgrader.api import Gradebook
 from sample import (
     AUTOGRADED,
+    CORRECT,
     answer,
     run_question,
     solved,
@@ -299,6 +300,23 @@ def test_honest_fault_keeps_full_marks(fault, judge, release_nb):
     assert not any("deleted or relabelled" in note for note in result.notes), result.notes
     if not fault.witnessed:
         assert result.tamper == [], "an honest fault is not tampering"
+    else:  # what the cell did is evidence (os._exit, say); that it died or hung is a note
+        assert any("skipped" in note or "time" in note for note in result.notes), result.notes
+        assert not any("skipped" in item for item in result.tamper), result.tamper
+
+
+def test_honest_acts_are_notes_not_tamper(judge, release_nb):
+    """Are a scratch cell that hangs, tempfile.gettempdir() and an answer style built with eval
+    recorded as notes for the TA, never as tamper evidence, and do they cost nothing?"""
+    evaluated = next(a for a in CORRECT if "eval(" in a.source)
+    nb = with_answers(solved(release_nb), {evaluated.question: evaluated.source})
+    nb = with_extra_cell(nb, "import tempfile\nprint(tempfile.gettempdir())\n")
+    nb = with_extra_cell(nb, "import time\nwhile True:\n    time.sleep(0.5)\n")
+    result = judge(nbformat.writes(nb).encode(), quick=True)
+    assert result.score == FULL_MARKS, result.questions
+    assert result.tamper == [], result.tamper
+    assert any("ran past its time limit" in note for note in result.notes), result.notes
+    assert any("eval" in note for note in result.notes), result.notes
 
 
 def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):

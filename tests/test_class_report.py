@@ -49,7 +49,7 @@ def graded_course(released_course: Course, tmp_path_factory) -> Course:
         "carol": with_answers(right, {"grad_at": RETURNS_FLOAT}),
         "dave": release,
         "erin": b"this is not a notebook",
-        "grace": with_extra_cell(right, "eval('1 + 1')\n"),
+        "grace": with_extra_cell(right, "import ctypes\n"),
     }
     for student, notebook in submissions.items():
         write_submission(course.root, student, notebook)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["scan_cell", "scan_cells", "python_source"]
+__all__ = ["scan_cell", "scan_cells", "python_source", "split_findings"]
 
 PATCHABLE_ROOTS = {"torch", "np", "numpy", "math", "builtins", "grader", "plt", "matplotlib", "sys", "os", "random", "nbgrader", "IPython"}
 SUSPICIOUS_MODULES = {"subprocess", "ctypes", "socket", "sqlite3", "pty", "multiprocessing", "resource", "signal", "gc", "importlib", "pickle", "marshal", "shutil"}
@@ -21,6 +21,9 @@ SUSPICIOUS_CALLS = {
     "inspect.currentframe": "inspects frames", "exec": "runs dynamically built code", "eval": "runs dynamically built code",
     "__import__": "imports dynamically", "setattr": "sets attributes dynamically",
 }
+# Findings that honest answers show too (an answer style that builds predictions with eval):
+# notes for the TA, not tamper evidence.
+NOTE_ONLY = ("runs dynamically built code",)
 IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_magic", "set_custom_exc", "set_hook", "run_cell", "user_ns")
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
 
@@ -39,6 +42,12 @@ def python_source(cell_source: str) -> str:
 def scan_cells(cells: Iterable[tuple[int, str]]) -> list[str]:
     """Evidence lines `cell N: ...` for every suspicious construct in the given (index, source) pairs."""
     return [f"cell {index}: {finding}" for index, source in cells for finding in scan_cell(source)]
+
+
+def split_findings(findings: list[str]) -> tuple[list[str], list[str]]:
+    """(tamper evidence, notes): findings honest code shows too are notes."""
+    notes = [f for f in findings if any(kind in f for kind in NOTE_ONLY)]
+    return [f for f in findings if f not in notes], notes
 
 
 def scan_cell(source: str) -> list[str]:

@@ -20,7 +20,7 @@ from grader.intake.notebook import (
     read_notebook,
     read_submitted_bytes,
 )
-from grader.intake.tamper import scan_cells
+from grader.intake.tamper import scan_cells, split_findings
 from grader.intake.text import printable
 from grader.judge.checks import grade_question, seed_rng
 from grader.judge.results import (
@@ -93,12 +93,13 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     refused = transform_refusals(runnable)  # the judge's own parsing is bounded before it starts
     runnable = [c for c in runnable if c.index not in refused]
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
-        tamper = scan_cells((c.index, c.source) for c in runnable)
+        tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
         outcomes = session.run_cells(runnable)
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest)
                      for q in plan.assignment.autograded]
         tamper += session.evidence()
-    notes = _structure_notes(intake, plan) + list(refused.values())
+        happened = _unique(session.notes)
+    notes = _structure_notes(intake, plan) + list(refused.values()) + [printable(n) for n in happened + dynamic]
     outcomes.update(_refused_outcomes(intake, refused))
     cells = _cell_outcomes(intake, outcomes)
     return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))

@@ -34,7 +34,8 @@ class WorkerSession:
         self.starts = 0
         self.check_starts = 0
         self.ran: list = []  # cells that completed, replayed after a restart
-        self.events: list[str] = []
+        self.events: list[str] = []  # tamper evidence
+        self.notes: list[str] = []  # what happened that a TA should know, not held against the student
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
@@ -167,7 +168,9 @@ class WorkerSession:
         return self.worker.run_cell(cell.index, python_source(cell.source), timeout=timeout, is_python=True)
 
     def _note_failure(self, text: str) -> None:
-        self.events.append(text)
+        """A cell or probe that hung, died or ran out of time: recorded for the TA, not as tamper
+        (an honest scratch cell can hang; what it did to get there is evidence of its own)."""
+        self.notes.append(text)
 
 
 class WorkerSubject(ProbeSubject):
