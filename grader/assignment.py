@@ -45,10 +45,6 @@ class Question:
     def test_cell_id(self) -> str:
         return f"test_{self.id}"
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.answers
-
 
 @dataclass(frozen=True)
 class Assignment:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.assignment import AssignmentError
-from grader.course import Course, CourseError
+from grader.course import Course, CourseError, course_root
 from grader.intake.text import printable
 
 __all__ = ["main", "build_parser"]
@@ -76,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 def _new(args) -> int:
     from grader.release.scaffold import new_assignment
 
-    root = Path(args.course).resolve()
-    if not (root / "nbgrader_config.py").is_file():
-        raise CourseError(f"{root} is not a course directory (no nbgrader_config.py)")
+    root = course_root(args.course)
     try:
         folder = new_assignment(root, args.assignment)
     except (ValueError, FileExistsError) as exc:
@@ -97,7 +95,7 @@ def _release(args) -> int:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
     try:
         with previous_release_kept(course):
-            path = generate_release(course)
+            path = generate_release(course, keep_previous=False)
             print(f"released {path.relative_to(course.root)}")
             report = audit_assignment(course, question=args.question)
             print(report.table())
@@ -217,15 +215,8 @@ def _course_of(args) -> Course:
 
     if args.assignment is not None:
         return Course.at(args.course, args.assignment)
-    root = Course.at(args.course, _any_assignment(args.course)).root
+    root = course_root(args.course)
     return Course.at(root, assignment_of(read_notebook(Path(args.notebook)), root))
-
-
-def _any_assignment(course_root) -> str | None:
-    from grader.course import assignments_of
-
-    known = assignments_of(Path(course_root).resolve())
-    return known[0] if known else None
 
 
 def _unreadable(path: Path) -> str | None:

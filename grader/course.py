@@ -10,7 +10,7 @@ from pathlib import Path
 
 from grader.assignment import Assignment, AssignmentError, notebook_in
 
-__all__ = ["Course", "CourseError", "assignments_of"]
+__all__ = ["Course", "CourseError", "assignments_of", "course_root"]
 
 SECRET_FILE = ".grader-secret"
 
@@ -33,9 +33,7 @@ class Course:
 
         CourseError when `root` has no nbgrader_config.py or no source/<assignment>/ folder.
         """
-        root = Path(root).resolve()
-        if not (root / "nbgrader_config.py").is_file():
-            raise CourseError(f"{root} is not a course directory (no nbgrader_config.py)")
+        root = course_root(root)
         known = assignments_of(root)
         if assignment is None:
             if len(known) != 1:
@@ -123,6 +121,14 @@ class Course:
         if not text:
             raise CourseError(f"{path} is empty; delete it to make a new secret (hidden inputs will change)")
         return text.encode()
+
+
+def course_root(path: str | os.PathLike) -> Path:
+    """The course directory at `path`; CourseError when it has no nbgrader_config.py."""
+    root = Path(path).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise CourseError(f"{root} is not a course directory (no nbgrader_config.py)")
+    return root
 
 
 def assignments_of(root: Path) -> list[str]:

@@ -41,7 +41,7 @@ def _wrong_params():
 def _subject(ans: Answer) -> LocalSubject:
     """The reference answers in notebook order, with `ans` in place of its question's reference."""
     cells = {q.id: reference(q.id) for q in AUTOGRADED} | {ans.question: ans}
-    sources = {name: cells[q.id].source for q in AUTOGRADED for name in q.names}
+    sources = {name: cells[q.id].source for q in AUTOGRADED for name in q.answers}
     namespace = {"torch": torch, "plt": plt, "__name__": "__main__"}
     for q in AUTOGRADED:
         exec(compile(cells[q.id].source, f"<{cells[q.id].name}>", "exec"), namespace)

@@ -94,16 +94,17 @@ def _kept_on_failure(folder: Path):
             raise
 
 
-def generate_release(course) -> Path:
+def generate_release(course, *, keep_previous: bool = True) -> Path:
     """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry), the
     check runtime beside its visible checks, and the assignment's id in the notebook's metadata.
 
-    Returns the release notebook. On any failure the previous release/ is left as it was.
+    Returns the release notebook. On any failure the previous release/ is left as it was
+    (keep_previous=False: the caller keeps it, with previous_release_kept around more work).
     """
     root = Path(course.root).resolve()
     folder = root / "release" / course.assignment
     (root / "release").mkdir(exist_ok=True)
-    with _kept_on_failure(folder):
+    with _kept_on_failure(folder) if keep_previous else contextlib.nullcontext():
         with alembic_on_path():
             result = _api(root).generate_assignment(course.assignment, force=True, create=True)
         if not result.get("success"):

@@ -54,15 +54,25 @@ def _secret_cell_lines(cell) -> list[str]:
     return lines
 
 
+def _notebook_lines(assignment) -> tuple[object, set[str], set[str]]:
+    """The source notebook, its secret lines (solutions, hidden tests) and the lines it shows students."""
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    secret = {_normalize(ln) for c in nb.cells for ln in _secret_cell_lines(c)}
+    public = {_normalize(ln) for c in nb.cells for ln in c.source.splitlines()} - secret
+    return nb, secret, public
+
+
+def _bank_answers(assignment) -> tuple:
+    if not (assignment.folder / "banks" / "__init__.py").is_file():
+        return ()
+    return (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
+
+
 def secret_lines(assignment) -> tuple[set[str], set[str]]:
     """Normalised secret lines: (answer lines, from solutions, hidden tests and the banks;
     module lines, from the hidden checks). A line the notebook shows students anyway is public."""
-    nb = nbformat.read(assignment.notebook_path, as_version=4)
-    answers = {_normalize(ln) for c in nb.cells for ln in _secret_cell_lines(c)}
-    public = {_normalize(ln) for c in nb.cells for ln in c.source.splitlines()} - answers
-    if (assignment.folder / "banks" / "__init__.py").is_file():
-        bank = (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
-        answers |= {_normalize(ln) for a in bank for ln in a.source.splitlines()}
+    _, answers, public = _notebook_lines(assignment)
+    answers |= {_normalize(ln) for a in _bank_answers(assignment) for ln in a.source.splitlines()}
     visible = {_normalize(ln) for p in (assignment.folder / "checks").glob("*.py") for ln in p.read_text().splitlines()}
     modules = {_normalize(ln) for m in (assignment.folder / "hidden").glob("*.py")
                for ln in m.read_text().splitlines() if len(_normalize(ln)) >= _MIN_MODULE_LINE} - visible
@@ -120,12 +130,9 @@ def find_leaks(assignment, folder: Path, *, embedded: bool = True) -> list[str]:
 def answer_windows(assignment, size: int = 3) -> set[str]:
     """Every run of `size` consecutive lines of a solution region or bank answer that students
     are not shown anyway (the notebook's own lines, like a stub's `def`, are skipped)."""
-    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    nb, _, public = _notebook_lines(assignment)
     answers = [_region_lines(c.source, SOLUTION_REGION) for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    secret = {_normalize(ln) for c in nb.cells for ln in _secret_cell_lines(c)}
-    public = {_normalize(ln) for c in nb.cells for ln in c.source.splitlines()} - secret
-    bank = (*assignment.banks.correct, *assignment.banks.wrong, *assignment.banks.manual)
-    answers += [a.source.splitlines() for a in bank]
+    answers += [a.source.splitlines() for a in _bank_answers(assignment)]
     windows = set()
     for lines in answers:
         kept = [ln for ln in map(_normalize, lines) if not _is_trivial(ln) and ln not in public]
