@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
-import nbformat
+from grader.ipynb import read_ipynb
 
 __all__ = ["Assignment", "AssignmentError", "Question", "INSTRUCTOR_ONLY", "VISIBLE_CHECKS"]
 
@@ -62,7 +62,7 @@ class Assignment:
         folder = Path(folder).resolve()
         path = notebook_in(folder)
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = read_ipynb(path)
         except Exception as exc:
             raise AssignmentError(f"{path}: not a readable notebook ({exc})") from None
         questions = tuple(_questions(nb, path))
@@ -125,6 +125,12 @@ class Assignment:
         if not (self.folder / "hidden" / f"{question_id}.py").is_file():
             return None
         return self.module(f"hidden.{question_id}")
+
+    def load_checks(self) -> None:
+        """Import every question's visible and hidden checks (a judge does it while its worker starts)."""
+        for q in self.autograded:
+            self.visible_checks(q.id)
+            self.hidden_checks(q.id)
 
     @cached_property
     def functions(self) -> dict:
@@ -199,6 +205,6 @@ def _points(meta: dict, path: Path, cell_id: str) -> float:
 
 def _setup(nb) -> str:
     for cell in nb.cells:
-        if cell.cell_type == "code":
+        if cell.get("cell_type") == "code":
             return cell.source
     return ""

@@ -27,8 +27,8 @@ from grader.judge.cluster import (
     submission_seeds,
     verdict_from_json,
 )
+from grader.judge.plan import GradingPlan
 from grader.judge.results import ungraded_result
-from grader.judge.submission import GradingPlan
 
 STATUS_FILE = "grading.json"
 

@@ -35,8 +35,9 @@ from grader.intake.notebook import (
 )
 from grader.judge.certificates import cluster_security, require_tls_address
 from grader.judge.checks import seed_rng
+from grader.judge.plan import GradingPlan
 from grader.judge.results import STATUSES, CellOutcome, SubmissionResult, ungraded_result
-from grader.judge.submission import GradingPlan, _inside_own_folder, _timestamp
+from grader.judge.submission import _inside_own_folder, _timestamp
 
 __all__ = ["grade_on_cluster", "grade_remote", "submission_seeds", "verdict_from_json",
            "bytes_only_loads", "MAX_VERDICT_BYTES"]

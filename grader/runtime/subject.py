@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .failures import ProbeFailed
 from .probes import run_probe
 from .values import MAX_NAME, BadValue, Fn, decode, encode
 
@@ -13,15 +14,6 @@ __all__ = [
     "Subject", "ProbeSubject", "LocalSubject", "CallResult", "FunctionResult", "CtxInfo",
     "ProbeFailed", "BadReply", "Fn", "decode_reply", "make_request", "inspect_source",
 ]
-
-
-class ProbeFailed(Exception):
-    """The probe could not answer (worker died, timed out, or replied with an error)."""
-
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status  # "error" or "timeout"
-        self.message = message
 
 
 class BadReply(AssertionError):

@@ -32,7 +32,7 @@ _MAX_FDS = 4
 try:  # the judge-facing module owns this class; reuse it so `except` clauses agree
     if os.environ.get("GRADER_SANDBOX_ROLE") == "warm-parent":
         raise ImportError("the warm parent imports no judge modules")
-    from grader.runtime.subject import ProbeFailed  # type: ignore[attr-defined]
+    from grader.runtime.failures import ProbeFailed  # type: ignore[attr-defined]
 except ImportError:
 
     class ProbeFailed(Exception):  # type: ignore[no-redef]

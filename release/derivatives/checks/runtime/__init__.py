@@ -3,52 +3,63 @@
 Student-safe by design: it holds no assignment's questions, answers or hidden cases, imports
 nothing else from the kit, and `grader release` ships a copy of it beside each release's
 visible checks. Checks import from it as `from .runtime import ...`.
+
+Names load on first use (PEP 562): importing one small module of it, such as the exception
+the judge's worker client shares, does not import torch.
 """
 
-from .cell import CheckFailed, notebook_check, run_visible
-from .compare import (
-    TOLERANCES,
-    assert_close,
-    collecting_notes,
-    describe,
-    expect_float_tensor,
-    explain_raised,
-    fail_if_raised,
-    is_close,
-    note,
-    number,
-    show,
-)
-from .parts import STATUSES, Part, PartResult, Verdict, parts_of, run_question
-from .probes import run_probe
-from .subject import (
-    BadReply,
-    CallResult,
-    CtxInfo,
-    FunctionResult,
-    LocalSubject,
-    ProbeFailed,
-    ProbeSubject,
-    Subject,
-)
-from .values import (
-    AxesValue,
-    BadValue,
-    FigureValue,
-    Fn,
-    LineValue,
-    Missing,
-    OtherValue,
-    RaisedValue,
-    TensorValue,
-)
+from importlib import import_module
 
-__all__ = [
-    "TOLERANCES", "assert_close", "collecting_notes", "describe", "expect_float_tensor",
-    "explain_raised", "fail_if_raised", "is_close", "note", "number", "show",
-    "CheckFailed", "notebook_check", "run_visible",
-    "STATUSES", "Part", "PartResult", "Verdict", "parts_of", "run_question", "run_probe",
-    "BadReply", "CallResult", "CtxInfo", "FunctionResult", "LocalSubject", "ProbeFailed",
-    "ProbeSubject", "Subject",
-    "AxesValue", "BadValue", "FigureValue", "Fn", "LineValue", "Missing", "OtherValue", "RaisedValue", "TensorValue",
-]
+_EXPORTS = {
+    "CheckFailed": ".cell",
+    "notebook_check": ".cell",
+    "run_visible": ".cell",
+    "TOLERANCES": ".compare",
+    "assert_close": ".compare",
+    "collecting_notes": ".compare",
+    "describe": ".compare",
+    "expect_float_tensor": ".compare",
+    "explain_raised": ".compare",
+    "fail_if_raised": ".compare",
+    "is_close": ".compare",
+    "note": ".compare",
+    "number": ".compare",
+    "show": ".compare",
+    "STATUSES": ".parts",
+    "Part": ".parts",
+    "PartResult": ".parts",
+    "Verdict": ".parts",
+    "parts_of": ".parts",
+    "run_question": ".parts",
+    "run_probe": ".probes",
+    "ProbeFailed": ".failures",
+    "BadReply": ".subject",
+    "CallResult": ".subject",
+    "CtxInfo": ".subject",
+    "FunctionResult": ".subject",
+    "LocalSubject": ".subject",
+    "ProbeSubject": ".subject",
+    "Subject": ".subject",
+    "AxesValue": ".values",
+    "BadValue": ".values",
+    "FigureValue": ".values",
+    "Fn": ".values",
+    "LineValue": ".values",
+    "Missing": ".values",
+    "OtherValue": ".values",
+    "RaisedValue": ".values",
+    "TensorValue": ".values",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

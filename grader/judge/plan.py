@@ -1,0 +1,40 @@
+"""What the judge trusts, read from the instructor's files and never from a submission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.assignment import Assignment
+from grader.course import Course
+from grader.ipynb import read_ipynb
+
+__all__ = ["GradingPlan"]
+
+
+@dataclass(frozen=True)
+class GradingPlan:
+    """The assignment, the ids of its answer cells, its test cells' sources and the course secret."""
+
+    assignment: Assignment
+    solution_ids: tuple[str, ...]
+    test_sources: frozenset[str]
+    secret: bytes
+
+    @property
+    def notebook(self) -> str:
+        return self.assignment.notebook
+
+    @classmethod
+    def for_course(cls, course: Course) -> "GradingPlan":
+        assignment = course.spec
+        notebooks = [read_ipynb(assignment.notebook_path)]
+        if course.release_notebook().is_file():
+            notebooks.append(read_ipynb(course.release_notebook()))
+        ids = tuple(q.id for q in assignment.questions)
+        tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
+        return cls(assignment, ids, frozenset(tests), course.secret())
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
