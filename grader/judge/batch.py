@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -10,7 +11,6 @@ from pathlib import Path
 from grader.course import Course
 from grader.judge.pool import JudgePool
 from grader.judge.results import SubmissionResult
-from grader.record.gradebook import GradebookWriter, prepare_gradebook
 from grader.report.progress import Progress
 
 __all__ = ["autograde", "default_jobs", "grade_in_parallel"]
@@ -34,41 +34,54 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     `pool` reuses judge processes that are already warm (the benchmark uses it to time
     grading apart from start-up).
     """
-    if prepare_gradebook(course) and show_progress:
-        print(f"the gradebook did not know {course.assignment!r}: added it as "
-              f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
-    students = students if students is not None else course.students()
-    progress = Progress(len(students), enabled=show_progress)
-    if cluster:
-        from grader.judge.certificates import DEFAULT_DIR
-        from grader.judge.cluster import grade_on_cluster
+    jobs = jobs or default_jobs()
+    own = None
+    if cluster is None and pool is None and jobs > 1:
+        own = JudgePool(course, jobs, wait=False)  # the judges warm up while the gradebook opens
+    try:
+        from grader.record.gradebook import GradebookWriter, prepare_gradebook
 
-        results = grade_on_cluster(course, students, cluster, cluster_certs or course.root / DEFAULT_DIR)
-    elif pool is not None:
-        results = pool.grade(students)
-    else:
-        results = grade_in_parallel(course, students, jobs or default_jobs(),
-                                    on_start=_announce if show_progress else None)
-    recorded = []
-    with GradebookWriter(course) as writer:
-        for result in results:
-            writer.record(result)
-            progress.advance(result)
-            recorded.append(_summary_only(result))
-    progress.finish()
-    return recorded
+        if prepare_gradebook(course) and show_progress:
+            print(f"the gradebook did not know {course.assignment!r}: added it as "
+                  f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
+        students = students if students is not None else course.students()
+        progress = Progress(len(students), enabled=show_progress)
+        if cluster:
+            from grader.judge.certificates import DEFAULT_DIR
+            from grader.judge.cluster import grade_on_cluster
+
+            results = grade_on_cluster(course, students, cluster, cluster_certs or course.root / DEFAULT_DIR)
+        elif pool is not None:
+            results = pool.grade(students)
+        else:
+            results = grade_in_parallel(course, students, jobs, on_start=_announce if show_progress else None,
+                                        pool=own)
+        recorded = []
+        with GradebookWriter(course) as writer:
+            for result in results:
+                writer.record(result)
+                progress.advance(result)
+                recorded.append(_summary_only(result))
+        progress.finish()
+        return recorded
+    finally:
+        if own is not None:
+            own.close()
 
 
 def grade_in_parallel(course: Course, students: list[str], jobs: int, *,
-                      on_start=None) -> Iterator[SubmissionResult]:
+                      on_start=None, pool: JudgePool | None = None) -> Iterator[SubmissionResult]:
     """Results in completion order from `jobs` judge processes (or this process for one job).
 
     `on_start(containment)` is called once the judges are ready, with what their workers get.
+    `pool` is a pool of judges already started (and left open) for this course.
     """
-    if jobs <= 1:
+    if jobs <= 1 and pool is None:
         yield from _grade_here(course, students, on_start)
         return
-    with JudgePool(course, jobs) as pool:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(JudgePool(course, jobs))
         if on_start:
             on_start(pool.containment)
         yield from pool.grade(students)

@@ -6,9 +6,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader.course import Course
+from grader.judge.plan import GradingPlan
 from grader.judge.results import SubmissionResult, ungraded_result
-from grader.judge.submission import GradingPlan, judge_notebook, judge_submission
-from grader.worker.session import WorkerSession
 
 __all__ = ["Grader"]
 
@@ -16,40 +15,46 @@ __all__ = ["Grader"]
 class Grader:
     """Grades submissions of one course, one worker per submission, from one warm parent."""
 
-    def __init__(self, course: Course | None, plan: GradingPlan | None = None, *, limits=None):
+    def __init__(self, course: Course | None, plan: GradingPlan | None = None, *, limits=None,
+                 single: bool = False):
+        """single=True: a judge for one notebook (`grader grade`, one student from nbgrader),
+        whose warm parent skips the preparation that pays off only over many workers."""
         from grader.worker import WarmParent
 
         self.course = course
-        self.plan = plan or GradingPlan.for_course(course)
+        self.assignment = assignment = plan.assignment if plan is not None else course.spec
+        self._plan = plan
         # The course root is hidden from workers even when it sits under a directory they see
         # (a course kept under /usr/local or beside the venv): source/, gradebook.db, autograded/.
         hidden = course.root if course is not None else None
-        self.parent = WarmParent(limits=limits, course_root=hidden,
-                                 functions=self.plan.assignment.vocabulary_path)
+        # Launched first, so its warm-up overlaps this process's own imports (torch, the checks).
+        self.parent = WarmParent(limits=limits, course_root=hidden, functions=assignment.vocabulary_path,
+                                 wait=False, many_workers=not single)
+        self._prepare()
         self._killed: list[int] = []
         self._unsettled: list[list[int]] = []
 
-    def warm_up(self) -> None:
-        """Run every check once against the kit's own reference answers, in this (trusted) process.
+    @property
+    def plan(self) -> GradingPlan:
+        """Read when first needed: a judge started before `grader release` rewrites the release
+        notebook reads its test cells only when it is asked to grade."""
+        if self._plan is None:
+            self._plan = GradingPlan.for_course(self.course)
+        return self._plan
 
-        The first check of a kind pays one-time costs (lazy imports inside torch, first
-        autograd calls, IPython's cell transformer, nbgrader's timestamp parser); paying them
-        here keeps them out of the first students' grading.
-        """
-        import matplotlib.pyplot as plt
+    def _prepare(self) -> None:
+        """What every judge pays before its first verdict, paid while the warm parent starts:
+        torch, the checks, IPython's cell transformer, and torch's first explicit-gradient
+        backward (which imports its symbolic-shapes module and sympy)."""
+        import torch
 
+        import grader.judge.submission  # noqa: F401
         from grader.intake.tamper import scan_cells
-        from grader.judge.checks import grade_question, seed_rng
-        from grader.runtime import LocalSubject
 
-        assignment = self.plan.assignment
-        ids = [q.id for q in assignment.autograded]
-        subject = LocalSubject(assignment.banks.reference_namespace(ids, assignment.setup), assignment.functions)
-        for qid in ids:
-            grade_question(assignment, qid, subject, seed_rng(b"warm-up", "warm-up", qid))
-        plt.close("all")
-        scan_cells([(0, "%matplotlib inline\nimport torch\n")])  # imports IPython's cell transformer
-        _import_timestamp_parser()
+        self.assignment.load_checks()
+        scan_cells([(0, "%matplotlib inline\nimport torch\n")])
+        x = torch.ones(2, requires_grad=True)
+        (2 * x).backward(torch.ones(2))
 
     def __enter__(self) -> "Grader":
         return self
@@ -71,6 +76,8 @@ class Grader:
         With settle=False the caller must call `settle()` before recording the result: the
         workers were killed, but their deaths are confirmed later so the next job can start.
         """
+        from grader.judge.submission import judge_submission
+
         notebook = f"{self.course.notebook}.ipynb"
         return self._judged(lambda: judge_submission(self.course, student, self.plan, self._session),
                             student, notebook, settle)
@@ -80,6 +87,8 @@ class Grader:
 
         `draw_rng` replaces drawing hidden inputs from the plan's secret (see judge_notebook).
         """
+        from grader.judge.submission import judge_notebook
+
         return self._judged(lambda: judge_notebook(Path(path), student, self.plan, self._session, draw_rng=draw_rng),
                             student, Path(path).name, True)
 
@@ -87,7 +96,7 @@ class Grader:
         try:
             result = judge()
         except Exception as exc:  # the batch must never lose a student to a judge-side fault
-            result = _crashed(student, notebook, exc, self.plan.assignment.autograded)
+            result = _crashed(student, notebook, exc, self.assignment.autograded)
         self._unsettled.append(self._killed)
         self._killed = []
         if settle:
@@ -101,6 +110,8 @@ class Grader:
 
     @contextmanager
     def _session(self):
+        from grader.worker.session import WorkerSession
+
         with WorkerSession(self.parent) as session:
             try:
                 yield session
@@ -116,8 +127,3 @@ def _crashed(student: str, notebook: str, exc: Exception, autograded) -> Submiss
     for question in result.questions:
         question.messages = [f"grading failed ({type(exc).__name__}); the instructor can regrade this notebook"]
     return result
-
-
-def _import_timestamp_parser() -> None:
-    """Submission timestamps are parsed with nbgrader's parser; importing nbgrader takes about a second."""
-    from nbgrader.utils import parse_utc  # noqa: F401

@@ -14,6 +14,7 @@ import selectors
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from grader.course import Course
 from grader.judge.results import SubmissionResult, ungraded_result
@@ -26,18 +27,33 @@ QUEUE_PER_JUDGE = 2
 class JudgePool:
     """`jobs` judge processes for one course; `grade(students)` yields results as they finish."""
 
-    def __init__(self, course: Course, jobs: int):
+    def __init__(self, course: Course, jobs: int, *, wait: bool = True):
+        """Start `jobs` judges together, so their warm-ups overlap. With wait=False this returns
+        at once and the caller's own start-up overlaps theirs; `ready()` waits for them."""
         self.course = course
         course.secret()  # made once here, before judges that would each try to make it
         self.judges = [self._start() for _ in range(jobs)]
         self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
-        self.containment: dict = {}
-        for judge in self.judges:  # started together, so their warm-ups overlap
-            hello = _hello(self.readers[judge.pid].read_one())
-            if not hello.get("ready"):
-                self.close()
-                raise RuntimeError("a judge process did not start (see the messages above)")
-            self.containment = self.containment or hello.get("containment") or {}
+        self._containment: dict | None = None
+        if wait:
+            self.ready()
+
+    def ready(self) -> dict:
+        """Wait until every judge is warm; what isolation their workers get. RuntimeError if one failed."""
+        if self._containment is None:
+            containment = {}
+            for judge in self.judges:
+                hello = _hello(self.readers[judge.pid].read_one())
+                if not hello.get("ready"):
+                    self.close()
+                    raise RuntimeError("a judge process did not start (see the messages above)")
+                containment = containment or hello.get("containment") or {}
+            self._containment = containment
+        return self._containment
+
+    @property
+    def containment(self) -> dict:
+        return self.ready()
 
     def __enter__(self) -> "JudgePool":
         return self
@@ -58,7 +74,16 @@ class JudgePool:
 
     def grade(self, students: Iterable[str]) -> Iterator[SubmissionResult]:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
-        queue = iter(students)
+        return self._run(students)
+
+    def grade_notebooks(self, notebooks: Iterable[tuple[str, str]]) -> Iterator[SubmissionResult]:
+        """Results for (student, notebook path) pairs outside submitted/ (the release audit's cases),
+        in completion order; each student id must be unique in the call."""
+        return self._run({"student": student, "notebook": str(path)} for student, path in notebooks)
+
+    def _run(self, requests: Iterable[str | dict]) -> Iterator[SubmissionResult]:
+        self.ready()
+        queue = iter(requests)
         outstanding = {judge.pid: [] for judge in self.judges}
         selector = selectors.DefaultSelector()
         for judge in self.judges:
@@ -69,28 +94,28 @@ class JudgePool:
                 judge, lines = key.data
                 yield from self._collect(judge, lines, selector, queue, outstanding[judge.pid])
 
-    def _collect(self, judge, lines: "_Lines", selector, queue, pending: list[str]) -> Iterator[SubmissionResult]:
+    def _collect(self, judge, lines: "_Lines", selector, queue, pending: list) -> Iterator[SubmissionResult]:
         received = lines.read()
         if received is None:
             selector.unregister(judge.stdout.fileno())
-            for student in pending:
-                yield ungraded_result(student, f"{self.course.notebook}.ipynb", "crashed",
+            for request in pending:
+                yield ungraded_result(_student_of(request), f"{self.course.notebook}.ipynb", "crashed",
                                       ["the judge process stopped"], self.course.autograded)
             pending.clear()
             return
         for line in received:
             result = SubmissionResult.from_dict(json.loads(line))
-            pending.remove(result.student)
+            pending.remove(next(r for r in pending if _student_of(r) == result.student))
             self._feed(judge, queue, pending)
             yield result
 
-    def _feed(self, judge, queue, pending: list[str]) -> None:
+    def _feed(self, judge, queue, pending: list) -> None:
         while len(pending) < QUEUE_PER_JUDGE:
-            student = next(queue, None)
-            if student is None:
+            request = next(queue, None)
+            if request is None:
                 return
-            pending.append(student)
-            judge.stdin.write(json.dumps(student) + "\n")
+            pending.append(request)
+            judge.stdin.write(json.dumps(request) + "\n")
             judge.stdin.flush()
 
     def _start(self) -> subprocess.Popen:
@@ -100,6 +125,10 @@ class JudgePool:
             [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
+
+
+def _student_of(request: str | dict) -> str:
+    return request["student"] if isinstance(request, dict) else request
 
 
 def _hello(line: bytes | None) -> dict:
@@ -149,7 +178,6 @@ def serve(course_root: str, assignment: str) -> None:
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     held: list[SubmissionResult] = []
     with Grader(Course.at(course_root, assignment)) as grader:
-        grader.warm_up()
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True, "containment": grader.containment}) + "\n")
         while True:
@@ -158,9 +186,16 @@ def serve(course_root: str, assignment: str) -> None:
             line = sys.stdin.readline()
             if not line:
                 break
-            held.append(grader.grade_student(json.loads(line), settle=False))
+            held.append(_grade(grader, json.loads(line)))
             _release(grader, held, results, keep=1)
         _release(grader, held, results, keep=0)
+
+
+def _grade(grader, request: str | dict) -> SubmissionResult:
+    """A student id grades submitted/<id>/; {"student", "notebook"} grades that notebook file."""
+    if isinstance(request, dict):
+        return grader.grade_notebook(Path(request["notebook"]), request["student"])
+    return grader.grade_student(request, settle=False)
 
 
 def _release(grader, held: list, results, keep: int) -> None:

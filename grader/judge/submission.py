@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-import nbformat
 
 from grader.assignment import Assignment
 from grader.course import Course
@@ -23,6 +20,7 @@ from grader.intake.notebook import (
 from grader.intake.tamper import scan_cells, split_findings
 from grader.intake.text import printable
 from grader.judge.checks import grade_question, seed_rng
+from grader.judge.plan import GradingPlan
 from grader.judge.results import (
     CellOutcome,
     PartScore,
@@ -34,30 +32,6 @@ from grader.runtime.subject import ProbeFailed
 from grader.worker.session import WorkerSession
 
 __all__ = ["GradingPlan", "judge_submission", "judge_notebook", "ungraded_result"]
-
-
-@dataclass(frozen=True)
-class GradingPlan:
-    """What the judge trusts, all read from the instructor's files and never from a submission."""
-
-    assignment: Assignment
-    solution_ids: tuple[str, ...]
-    test_sources: frozenset[str]
-    secret: bytes
-
-    @property
-    def notebook(self) -> str:
-        return self.assignment.notebook
-
-    @classmethod
-    def for_course(cls, course: Course) -> "GradingPlan":
-        assignment = course.spec
-        notebooks = [nbformat.read(assignment.notebook_path, as_version=4)]
-        if course.release_notebook().is_file():
-            notebooks.append(nbformat.read(course.release_notebook(), as_version=4))
-        ids = tuple(q.id for q in assignment.questions)
-        tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
-        return cls(assignment, ids, frozenset(tests), course.secret())
 
 
 def judge_submission(course: Course, student: str, plan: GradingPlan, session_factory) -> SubmissionResult:
@@ -178,28 +152,17 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     return notes
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
-
-
 TIMESTAMP_BYTES = 100
 
 
 def _timestamp(folder: Path) -> str | None:
     """nbgrader's timestamp.txt, read as a bounded regular file of the folder (a FIFO, a link
-    to /dev/zero or a hard link is ignored, never waited on or read whole)."""
+    to /dev/zero or a hard link is ignored, never waited on or read whole). The recorder
+    parses it, with nbgrader's parser, and ignores it if malformed."""
     try:
-        text = read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip()
+        return read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip() or None
     except (UnreadableNotebook, UnicodeDecodeError):
         return None
-    from nbgrader.utils import parse_utc
-
-    try:
-        parse_utc(text)
-    except Exception:  # a malformed timestamp is ignored, never fatal
-        return None
-    return text
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -129,7 +129,7 @@ class GradebookWriter:
     def _files(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> dict[str, bytes]:
         path = self.course.autograded_notebook(result.student)
         files = {path.name: notebook_json(nb).encode("utf-8")}
-        if result.timestamp:
+        if submission_time(result) is not None:
             files["timestamp.txt"] = result.timestamp.encode("utf-8")
         # one line through the C encoder: an indented dump takes the pure-Python encoder
         files[STATUS_FILE] = (json.dumps(_status_record(result), ensure_ascii=False) + "\n").encode("utf-8")
@@ -172,7 +172,7 @@ class GradebookWriter:
 
     def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
         """This submission's notebook row, the submission (and student) created if new."""
-        timestamp = nbutils.parse_utc(result.timestamp) if result.timestamp else None
+        timestamp = submission_time(result)
         if result.student in self.uncommitted:
             self.commit()  # the same student twice in one run: find the row just written
         if result.student not in self.submitted:
@@ -315,3 +315,13 @@ def _submission_secret(submitted: Path) -> bytes | None:
     if len(data) <= SECRET_BYTES and data.isascii() and data.strip() and data.decode().isprintable():
         return data
     return None
+
+
+def submission_time(result: SubmissionResult):
+    """The submission's timestamp.txt parsed as nbgrader does; None when absent or malformed."""
+    if not result.timestamp:
+        return None
+    try:
+        return nbutils.parse_utc(result.timestamp)
+    except Exception:  # a malformed timestamp is ignored, never fatal
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,15 +46,29 @@ class AuditReport:
         return "\n".join([*lines, f"{verdict} ({self.summary()})"])
 
 
-def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None) -> AuditReport:
-    """Run every audit check (those of one question with `question`); the report says which failed and why."""
-    from grader.judge.grader import Grader
+def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None,
+                     judges=None) -> AuditReport:
+    """Run every audit check (those of one question with `question`); the report says which failed and why.
+
+    The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
+    `jobs` judges started here.
+    """
+    from grader.judge.batch import default_jobs
+    from grader.judge.pool import JudgePool
 
     report = AuditReport()
     report.findings += static_findings(course)
-    with Grader(course) as grader, tempfile.TemporaryDirectory() as scratch:
-        for check, notebook, expected, scope in _cases(course, question):
-            report.findings.append(_judge_case(grader, Path(scratch), check, notebook, expected, scope))
+    cases = list(_cases(course, question))
+    with contextlib.ExitStack() as stack:
+        if judges is None:
+            judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        names = [f"audit-{i}" for i in range(len(cases))]
+        for name, (_, notebook, _, _) in zip(names, cases):
+            nbformat.write(notebook, scratch / f"{name}.ipynb")
+        results = {r.student: r for r in judges.grade_notebooks((n, scratch / f"{n}.ipynb") for n in names)}
+    for name, (check, _, expected, scope) in zip(names, cases):
+        report.findings.append(_finding(check, results[name], expected, scope))
     return report
 
 
@@ -130,10 +145,7 @@ def _cases(course: Course, only: str | None):
                    with_answers(reference, {answer.question: answer.source}), everything - {answer.question}, scope)
 
 
-def _judge_case(grader, scratch: Path, check: str, notebook, expected: set[str], scope: set[str]) -> Finding:
-    path = scratch / f"{len(list(scratch.iterdir()))}.ipynb"
-    nbformat.write(notebook, path)
-    result = grader.grade_notebook(path, student="audit")
+def _finding(check: str, result, expected: set[str], scope: set[str]) -> Finding:
     passed = {q.id for q in result.questions if q.status == "passed"} & scope
     expected = expected & scope
     if passed == expected:

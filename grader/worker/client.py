@@ -154,11 +154,17 @@ class WarmParent:
         mode: str | None = None,
         prefork: bool = True,
         functions: str | os.PathLike | None = None,
+        wait: bool = True,
+        many_workers: bool = True,
     ) -> None:
         """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available.
 
         `functions` is the path of an assignment's vocabulary, the functions probes may pass to
-        student code; the warm parent loads it before it forks any worker.
+        student code; the warm parent loads it before it forks any worker. With wait=False this
+        returns as soon as the warm parent is launched, so the caller's own start-up overlaps its
+        warm-up; the first worker (or `wait_ready`) waits for it and raises if it did not start.
+        With many_workers=False it prepares for one worker: no warm-up exercise, no heap freeze,
+        no spare worker forked ahead.
         """
         self._functions = str(functions) if functions else None
         self.limits = limits or Limits()
@@ -167,19 +173,37 @@ class WarmParent:
         self._workers: dict[int, Worker] = {}
         self._dying: dict[int, Worker] = {}  # killed, death not yet confirmed
         self._spare: tuple | None = None
-        self.prefork = prefork
+        self.prefork = prefork and many_workers
+        self._many_workers = many_workers
         self._last_containment: dict | None = None
+        self._start_timeout = start_timeout
+        self._ready: dict | None = None
         hidden = _default_hidden(course_root, tuple(hidden_paths))
         self._process, self._link = self._launch(hidden)
-        try:
-            ready = self._link.wait_reply(("ready",), None, start_timeout)
-        except (FrameError, FrameTimeout) as exc:
-            self._process.kill()
-            self._process.wait()
-            self._link.sock.close()
-            raise RuntimeError(f"the warm parent did not start: {exc}") from None
-        self.mode = ready["mode"]
-        self.plan = ready["containment"]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> dict:
+        """The warm parent's "ready" report, waiting for it once; RuntimeError if it did not start."""
+        if self._ready is None:
+            try:
+                self._ready = self._link.wait_reply(("ready",), None, self._start_timeout)
+            except (FrameError, FrameTimeout) as exc:
+                self._process.kill()
+                self._process.wait()
+                self._link.sock.close()
+                raise RuntimeError(f"the warm parent did not start: {exc}") from None
+        return self._ready
+
+    @property
+    def mode(self) -> str:
+        """How workers are contained: "root", "userns" or "none"."""
+        return self.wait_ready()["mode"]
+
+    @property
+    def plan(self) -> dict:
+        """The containment the warm parent plans for its workers, and what it warmed up."""
+        return self.wait_ready()["containment"]
 
     def _launch(self, hidden: list[str]) -> tuple[subprocess.Popen, _ControlLink]:
         judge_end, parent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -198,7 +222,7 @@ class WarmParent:
         link = _ControlLink(judge_end)
         try:  # on the socket, not the command line: `ps` would show the course's paths
             link.send({"op": "config", "limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode,
-                       "functions": self._functions})
+                       "functions": self._functions, "many_workers": self._many_workers})
         except OSError:
             pass  # the parent died at once; waiting for its "ready" reports it
         return process, link
@@ -215,6 +239,7 @@ class WarmParent:
         One spare is always being forked ahead, so the next job does not wait for fork and
         containment. A spare has never run anything but the kit's own worker loop.
         """
+        self.wait_ready()
         pending = self._spare or self._request_start()
         self._spare = None
         try:
@@ -281,6 +306,9 @@ class WarmParent:
         for worker in list(self._workers.values()):
             worker.close()
         self.confirm_dead(list(self._dying))
+        if self._ready is None and self._process.poll() is None:  # still warming up: no worker to wait for
+            self._process.kill()
+            self._process.wait()
         if self._process.poll() is None:
             try:
                 self._link.send({"op": "shutdown"})

@@ -278,13 +278,20 @@ def main(argv: list[str] | None = None) -> None:
     config, _ = recv_frame_blocking(control)
     if not isinstance(config, dict) or config.get("op") != "config":
         raise SystemExit("warm parent: the judge's first frame is not its configuration")
-    warm, run_probe = warm_up(config.get("functions"))
-    _freeze_heap()
-    warm["huge_pages"] = collapse_private_memory()
+    many = config.get("many_workers", True)
+    warm, run_probe = warm_up(config.get("functions"), exercise=many)
+    if many:  # both pay off over many forks; one worker would only wait for them
+        _freeze_heap()
+        warm["huge_pages"] = collapse_private_memory()
+    else:
+        warm["huge_pages"] = "not used: one worker"
     mode = config.get("mode") or choose_mode()
     plan = plan_containment(mode, config["limits"]) | warm
     send_frame(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
     WarmParentServer(control, mode, config["limits"], config["hidden"], run_probe).serve()
+    # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
+    # orderly interpreter exit would spend half a second tearing down torch's state.
+    os._exit(0)
 
 
 if __name__ == "__main__":

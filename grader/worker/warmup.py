@@ -7,8 +7,11 @@ import functools
 __all__ = ["warm_up", "warm_probes"]
 
 
-def warm_up(functions_path: str | None = None) -> tuple[dict, object]:
+def warm_up(functions_path: str | None = None, *, exercise: bool = True) -> tuple[dict, object]:
     """Import and exercise what cells use, so each worker starts with it already initialised.
+
+    With exercise=False (a warm parent that forks one worker) the first-call costs are left to
+    that worker, which would pay them once either way.
 
     Returns what it did (for the containment report) and the probe function workers answer
     with (None when the probes could not be imported). Nothing of an assignment's answers or
@@ -29,10 +32,11 @@ def warm_up(functions_path: str | None = None) -> tuple[dict, object]:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     TransformerManager().transform_cell("%matplotlib inline\nx = 1\n!echo\n")
-    _warm_figure(plt, torch)  # drawing: the probes below only build figures
+    if exercise:
+        _warm_figure(plt, torch)  # drawing: the probes below only build figures
     functions = _load_functions(functions_path)
     probes = _import_probes(functions)
-    if run_probe is not None:
+    if run_probe is not None and exercise:
         warm_probes(torch, plt, functions)
     return {"probes": probes, "functions": len(functions)}, run_probe
 
