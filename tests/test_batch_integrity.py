@@ -441,7 +441,7 @@ def test_a_result_the_gradebook_refuses_costs_no_classmate(course, release_nb, m
 def test_a_judge_crash_names_no_kit_internals_to_the_student(grader, course, release_nb, monkeypatch):
     """When the judge itself fails on a submission, is the student told so without the exception's
     text (kit paths), while the TA's note keeps it?"""
-    import grader.judge.grader as judging
+    import grader.judge.submission as judging
 
     def broken(*args, **kwargs):
         raise FileNotFoundError(f"{course.source_notebook()} vanished")

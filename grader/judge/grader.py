@@ -24,6 +24,8 @@ class Grader:
         self.course = course
         self.assignment = assignment = plan.assignment if plan is not None else course.spec
         self._plan = plan
+        if course is not None:
+            course.secret()  # made now, not midway through the first submission
         # The course root is hidden from workers even when it sits under a directory they see
         # (a course kept under /usr/local or beside the venv): source/, gradebook.db, autograded/.
         hidden = course.root if course is not None else None

@@ -10,6 +10,9 @@ the judge's worker client shares, does not import torch.
 
 from importlib import import_module
 
+if not __debug__:
+    raise RuntimeError("the checks rely on assert statements: do not run them under python -O")
+
 _EXPORTS = {
     "CheckFailed": ".cell",
     "notebook_check": ".cell",
