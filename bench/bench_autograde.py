@@ -1,14 +1,23 @@
-"""Throughput of the kit's autograde against stock nbgrader and against a warm in-process floor.
+"""What people wait for, measured side by side with stock nbgrader in one run on one machine.
 
-Everything is measured in one run on one machine, so the printed ratios compare like with like.
-The last line is stable: `ratio_vs_nbgrader=<x> ratio_to_floor=<y> per_submission_s=<z> peak_rss_mb=<m>`.
+Every figure is a median of several passes, and every ratio compares like with like:
+- one notebook: `grader grade NB --json` against `nbgrader autograde --student S` of the same
+  submission, each from process start to exit;
+- one release: `grader release` with its full audit against `nbgrader generate_assignment`,
+  and `grader release --question ID`;
+- a class of `--class` (200): `grader autograde` from process start to exit against stock
+  nbgrader's per-submission rate (`nbgrader autograde` of a sample, start to exit, divided by
+  its size);
+- a class of `--students` (1,000): `grader autograde` from start to exit, its peak memory,
+  and its per-submission time with judges warm against a warm in-process floor per core.
+
+The last line is stable: each figure as `name=value(target)`, then `targets_met=k/n`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import shutil
 import statistics
@@ -26,8 +35,10 @@ from grader.judge.batch import autograde, default_jobs
 
 __all__ = ["main"]
 
+# nbgrader's own autograde: its Execute preprocessor instead of the course's, which routes
+# autograde through the kit's judge
+STOCK = ["--Autograde.autograde_preprocessors=['nbgrader.preprocessors.Execute']"]
 FLOOR_PASSES = 3  # before the class and again after it
-SAMPLE_PASSES = 3
 
 
 class PeakMemory:
@@ -56,11 +67,11 @@ class PeakMemory:
     def _run(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(me))
+            self.peak = max(self.peak, _tree_pss(me))
             time.sleep(self.interval)
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_pss(process: psutil.Process) -> int:
     total = 0
     for p in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error, OSError, ValueError):
@@ -75,6 +86,9 @@ def _pss_bytes(pid: int) -> int:
             if line.startswith("Pss:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+# ------------------------------------------------------------------ courses
 
 
 def make_course(folder: Path, students: int) -> Course:
@@ -98,51 +112,65 @@ def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
     return sample
 
 
-def time_stock_nbgrader(course: Course, students: list[str]) -> float:
-    """Seconds per submission of nbgrader's own autograde, one student after another."""
-    from nbgrader.apps import NbGraderAPI
-
-    # No config: nbgrader's stock preprocessors (Execute), not the course's, which route
-    # autograde through the kit's judge.
-    api = NbGraderAPI(coursedir=course.coursedir)
-    started = time.perf_counter()
-    with _quiet_stderr():
-        for student in students:
-            api.autograde(course.assignment, student, force=True, create=True)
-    return (time.perf_counter() - started) / len(students)
+# ------------------------------------------------------------------ timing
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Keep nbgrader's log and its kernels' start-up warnings (written to fd 2) off the report."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(io.StringIO()):
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+def seconds_of(command: list[str], course: Course, passes: int = 1) -> float:
+    """Median wall-clock seconds of `command` run in the course's folder, process start to exit."""
+    seconds = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=course.root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
-def time_kit(course: Course, jobs: int, passes: int = 1) -> tuple[float, float, dict]:
-    """Start-up seconds, then seconds per submission of the kit's autograde with its judges warm
-    (the median of `passes` passes over the class), and the scores of the first pass."""
+def tool(name: str) -> str:
+    """A command of this environment (`grader`, `nbgrader`), beside this interpreter."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def one_notebook(course: Course, student: str, passes: int) -> tuple[float, float]:
+    """Seconds of stock `nbgrader autograde --student`, then of `grader grade --json`, same submission."""
+    stock = seconds_of([tool("nbgrader"), "autograde", course.assignment, "--student", student, "--force", *STOCK],
+                       course, passes)
+    notebook = course.submission_folder(student) / f"{course.notebook}.ipynb"
+    kit = seconds_of([tool("grader"), "grade", str(notebook), "--json"], course, passes)
+    return stock, kit
+
+
+def one_release(course: Course, question: str, passes: int) -> tuple[float, float, float]:
+    """Seconds of `nbgrader generate_assignment`, `grader release` (full audit) and `--question`."""
+    stock = seconds_of([tool("nbgrader"), "generate_assignment", course.assignment, "--force"], course, passes)
+    kit = seconds_of([tool("grader"), "release", course.assignment], course, passes)
+    one = seconds_of([tool("grader"), "release", course.assignment, "--question", question], course, passes)
+    return stock, kit, one
+
+
+def stock_rate(sample: Course) -> float:
+    """Seconds per submission of stock `nbgrader autograde` over the whole sample, start to exit."""
+    return seconds_of([tool("nbgrader"), "autograde", sample.assignment, "--force", *STOCK], sample) / len(sample.students())
+
+
+def kit_class(course: Course, jobs: int) -> tuple[float, int]:
+    """Seconds of `grader autograde` from process start to exit, and the peak PSS of its process tree."""
+    with PeakMemory() as memory:
+        seconds = seconds_of([tool("grader"), "autograde", course.assignment, "--jobs", str(jobs)], course)
+    return seconds, memory.peak
+
+
+def kit_warm(course: Course, jobs: int) -> tuple[float, dict]:
+    """Seconds per submission with the judges already warm, and the scores."""
     from grader.judge.pool import JudgePool
 
-    started = time.perf_counter()
-    seconds, scores = [], None
     with JudgePool(course, jobs) as pool:
-        ready = time.perf_counter()
-        for _ in range(passes):
-            begun = time.perf_counter()
-            results = autograde(course, pool=pool, show_progress=False)
-            seconds.append((time.perf_counter() - begun) / len(results))
-            scores = scores or {r.student: r.to_json() for r in results}
-    return ready - started, statistics.median(seconds), scores
+        started = time.perf_counter()
+        results = autograde(course, pool=pool, show_progress=False)
+        per_submission = (time.perf_counter() - started) / len(results)
+    return per_submission, {r.student: r.to_json() for r in results}
 
 
-def time_kit_serial(course: Course) -> dict:
+def one_at_a_time(course: Course) -> dict:
     """The scores of a one-at-a-time run (one judge, in this process's child), to compare with."""
     return {r.student: r.to_json() for r in autograde(course, jobs=1, show_progress=False)}
 
@@ -159,46 +187,68 @@ def time_floor(course: Course, students: list[str]) -> list[float]:
     return [float(value) for value in done.stdout.strip().splitlines()[-1].split()]
 
 
+# ------------------------------------------------------------------ report
+
+
+def figure(name: str, value: float, op: str, target: float, digits: int = 1) -> tuple[str, bool]:
+    met = {">=": value >= target, "<=": value <= target, "<": value < target}[op]
+    return f"{name}={value:.{digits}f}({op}{target:g})", met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=1000)
-    parser.add_argument("--sample", type=int, default=40, help="students graded by stock nbgrader too")
+    parser.add_argument("--students", type=int, default=1000, help="the large class")
+    parser.add_argument("--class", dest="class_size", type=int, default=200, help="the class timed against nbgrader")
+    parser.add_argument("--sample", type=int, default=8, help="students graded by stock nbgrader")
+    parser.add_argument("--passes", type=int, default=3, help="passes of each one-notebook and release timing")
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--output", type=Path, default=Path("bench-output"))
     args = parser.parse_args(argv)
     out = args.output.resolve()
-    big = make_course(out / "class", args.students)
-    sample_ids = big.students()[: args.sample]
+    big = make_course(out / "class", max(args.students, args.class_size))
+    everyone = big.students()
+    sample_ids = everyone[: args.sample]
     sample = copy_sample(big, out / "sample", sample_ids)
-    stock = time_stock_nbgrader(sample, sample_ids)
-    # a pass over the sample takes two seconds: the median of three keeps one noisy pass out
-    _, kit_sample, kit_scores = time_kit(sample, args.jobs, passes=SAMPLE_PASSES)
-    serial_scores = time_kit_serial(sample)
-    # the machine's speed drifts over the minute the class takes: the floor is measured on both
-    # sides of it, and the median pass stands for it
+    middle = copy_sample(big, out / "middle", everyone[: args.class_size])
+    question = big.autograded[-1].id
+
+    stock_one, kit_one = one_notebook(sample, sample_ids[0], args.passes)
+    stock_release, kit_release, question_release = one_release(sample, question, args.passes)
+    per_stock = stock_rate(sample)
+    middle_seconds, _ = kit_class(middle, args.jobs)
     floor_passes = time_floor(sample, sample_ids)
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        startup, kit_big, _ = time_kit(big, args.jobs)
-        whole = time.perf_counter() - started
+    big_seconds, peak = kit_class(big, args.jobs)
+    warm_big, _ = kit_warm(big, args.jobs)
     floor_passes += time_floor(sample, sample_ids)
     floor_per_core = statistics.median(floor_passes) / args.jobs
-    same = kit_scores == serial_scores
-    print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}")
-    print(f"stock nbgrader autograde: {stock:.3f} s/submission (sample of {len(sample_ids)})")
-    print(f"kit autograde, same sample, judges warm: {kit_sample:.4f} s/submission (median of {SAMPLE_PASSES} passes)")
-    print(f"kit autograde, N={args.students}: {kit_big:.4f} s/submission; {whole:.1f} s in all "
-          f"including {startup:.1f} s to start the judges")
+    warm_sample, parallel = kit_warm(sample, args.jobs)
+    same = parallel == one_at_a_time(sample)
+
+    print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
+    print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s")
+    print(f"one release: nbgrader generate_assignment {stock_release:.2f} s, grader release (full audit) "
+          f"{kit_release:.2f} s, grader release --question {question} {question_release:.2f} s")
+    print(f"stock nbgrader autograde: {per_stock:.3f} s/submission (a class of {len(sample_ids)}, start to exit)")
+    print(f"grader autograde, {args.class_size} students: {middle_seconds:.1f} s start to exit "
+          f"(stock nbgrader would take {per_stock * args.class_size:.0f} s)")
+    print(f"grader autograde, {len(everyone)} students: {big_seconds:.1f} s start to exit, "
+          f"{warm_big:.4f} s/submission with judges warm, peak {peak / 2**20:.0f} MB (PSS of the process tree)")
     print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission; median of {len(floor_passes)} "
           f"passes before and after the class, {min(floor_passes) / args.jobs:.4f} to {max(floor_passes) / args.jobs:.4f}")
-    print(f"stock nbgrader on the sample / the kit on the whole class: {stock / kit_big:.1f}")
+    print(f"kit, judges warm, on the sample: {warm_sample:.4f} s/submission")
     print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
-    for student in sorted(kit_scores):
-        if kit_scores[student] != serial_scores.get(student):
-            print(f"  differs for {student}: {kit_scores[student]} / {serial_scores.get(student)}")
-    print(f"peak memory of the N={args.students} run (PSS of the whole process tree): {memory.peak / 2**20:.0f} MB")
-    print(f"ratio_vs_nbgrader={stock / kit_sample:.1f} ratio_to_floor={kit_big / floor_per_core:.2f} "
-          f"per_submission_s={kit_big:.4f} peak_rss_mb={memory.peak / 2**20:.0f}")
+    figures = [
+        figure("grade_vs_nbgrader", stock_one / kit_one, ">=", 3),
+        figure("release_vs_generate", kit_release / stock_release, "<=", 3),
+        figure("question_release_s", question_release, "<=", 5),
+        figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
+        figure(f"class{len(everyone)}_s", big_seconds, "<", 60),
+        figure("ratio_to_floor", warm_big / floor_per_core, "<=", 2.0, digits=2),
+        figure("peak_mb", peak / 2**20, "<", 1500, digits=0),
+    ]
+    texts = [text for text, _ in figures]
+    met = sum(ok for _, ok in figures)
+    print(" ".join([*texts, f"grades_equal={same}", f"targets_met={met}/{len(figures)}"]))
     return 0 if same else 1
 
 
