@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/grader demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)

@@ -41,7 +41,7 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
 def test_release_fails_loudly_when_the_source_solution_is_wrong(fresh_course, capsys):
     """Does a source notebook whose SQ ignores grad_output fail the audit with exit 1?"""
     edit_source(fresh_course, "SQ", lambda s: s.replace("grad_output * 2 * i", "2 * i"))
-    code = main(["--course", str(fresh_course.root), "release", "derivatives"])
+    code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "SQ"])
     out = capsys.readouterr().out
     assert code == 1
     assert "FAIL the source notebook passes all its own tests" in out and "SQ" in out
@@ -55,7 +55,7 @@ def test_release_fails_loudly_when_a_solution_leaks(fresh_course, capsys):
     answer = leaked.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
     source.cells.insert(0, nbformat.v4.new_markdown_cell("Hint:\n" + answer))
     nbformat.write(source, fresh_course.source_notebook())
-    assert main(["--course", str(fresh_course.root), "release", "derivatives"]) == 1
+    assert main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"]) == 1
     assert "FAIL no solution text in any released file" in capsys.readouterr().out
 
 

@@ -15,7 +15,8 @@ from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, wit
 
 from grader.release.leaks import find_copied_answers, find_leaks
 
-pytestmark = pytest.mark.slow
+# the student venv is built once per test session, and its tests stay on one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("student_venv")]
 
 RELEASE = KIT_ROOT / "release" / ASSIGNMENT.id
 # Runs inside the student's venv: execute a notebook with its own kernel, as Jupyter would.
@@ -29,13 +30,13 @@ nbformat.write(nb, sys.argv[1])
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def student_venv(tmp_path_factory) -> Path:
     """A fresh venv with nothing but release/<assignment>/requirements.txt installed."""
     folder = tmp_path_factory.mktemp("student") / "venv"
     venv.EnvBuilder(with_pip=True).create(folder)
     python = folder / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
                     "-r", str(RELEASE / "requirements.txt")], check=True, timeout=1200)
     return folder
 
