@@ -16,9 +16,10 @@ class Grader:
     """Grades submissions of one course, one worker per submission, from one warm parent."""
 
     def __init__(self, course: Course | None, plan: GradingPlan | None = None, *, limits=None,
-                 single: bool = False):
+                 single: bool = False, control=None):
         """single=True: a judge for one notebook (`grader grade`, one student from nbgrader),
-        whose warm parent skips the preparation that pays off only over many workers."""
+        whose warm parent skips the preparation that pays off only over many workers.
+        `control`: this judge's socket to a warm parent that its JudgePool shares among judges."""
         from grader.worker import WarmParent
 
         self.course = course
@@ -31,7 +32,7 @@ class Grader:
         hidden = course.root if course is not None else None
         # Launched first, so its warm-up overlaps this process's own imports (torch, the checks).
         self.parent = WarmParent(limits=limits, course_root=hidden, functions=assignment.vocabulary_path,
-                                 wait=False, many_workers=not single)
+                                 wait=False, many_workers=not single, control=control)
         self._prepare()
         self._killed: list[int] = []
         self._unsettled: list[list[int]] = []

@@ -1,7 +1,8 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT` with its own warm parent; the
-pool keeps every judge busy with a small queue, so memory stays flat in the size of the class.
+Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT FD`; the judges share one warm
+parent that the pool starts (FD is a judge's control socket to it). The pool keeps every judge busy
+with a small queue, so memory stays flat in the size of the class.
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ class JudgePool:
     def __init__(self, course: Course, jobs: int, *, wait: bool = True):
         """Start `jobs` judges together, so their warm-ups overlap. With wait=False this returns
         at once and the caller's own start-up overlaps theirs; `ready()` waits for them."""
+        from grader.worker.client import launch_warm_parent, warm_parent_config
+        from grader.worker.limits import Limits
+
         self.course = course
         course.secret()  # made once here, before judges that would each try to make it
-        self.judges = [self._start() for _ in range(jobs)]
+        # One warm parent for every judge: one warm image to start and to hold in memory.
+        config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
+        self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
+        self.judges = [self._start(end) for end in ends]
+        for end in ends:
+            end.close()
         self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
         self._containment: dict | None = None
         if wait:
@@ -71,6 +80,12 @@ class JudgePool:
             except subprocess.TimeoutExpired:
                 judge.kill()
                 judge.wait()
+        self._parent_link.sock.close()  # the last control socket: the warm parent exits
+        try:
+            self.parent.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.parent.kill()
+            self.parent.wait()
 
     def grade(self, students: Iterable[str]) -> Iterator[SubmissionResult]:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
@@ -118,11 +133,12 @@ class JudgePool:
             judge.stdin.write(json.dumps(request) + "\n")
             judge.stdin.flush()
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self, control) -> subprocess.Popen:
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment], env=env,
+            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment,
+             str(control.fileno())], env=env, pass_fds=[control.fileno()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
 
@@ -165,7 +181,7 @@ class _Lines:
         return line
 
 
-def serve(course_root: str, assignment: str) -> None:
+def serve(course_root: str, assignment: str, control_fd: int) -> None:
     """In a judge process: grade each student id read from stdin, one JSON line per verdict.
 
     A verdict is written only once its workers are confirmed dead; that confirmation is
@@ -177,7 +193,10 @@ def serve(course_root: str, assignment: str) -> None:
     results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     held: list[SubmissionResult] = []
-    with Grader(Course.at(course_root, assignment)) as grader:
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+    with Grader(Course.at(course_root, assignment), control=control) as grader:
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True, "containment": grader.containment}) + "\n")
         while True:
@@ -209,4 +228,4 @@ def _input_waiting() -> bool:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

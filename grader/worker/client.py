@@ -23,7 +23,7 @@ from grader.worker.channel import (
 from grader.worker.handle import _EXIT_WAIT, _LOST, Worker
 from grader.worker.limits import Limits
 
-__all__ = ["WarmParent", "Worker"]
+__all__ = ["WarmParent", "Worker", "launch_warm_parent", "warm_parent_config"]
 
 # Environment variables the warm parent (and so every worker) may inherit; everything else is dropped.
 _KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
@@ -141,6 +141,40 @@ class _ControlLink:
                 pass
 
 
+def warm_parent_config(limits: Limits, *, course_root=None, hidden_paths: tuple = (), mode: str | None = None,
+                       functions=None, many_workers: bool = True) -> dict:
+    """The warm parent's configuration frame (sent on its socket: `ps` would show a command line)."""
+    return {"op": "config", "limits": limits.to_json(), "hidden": _default_hidden(course_root, tuple(hidden_paths)),
+            "mode": mode, "functions": str(functions) if functions else None, "many_workers": many_workers}
+
+
+def launch_warm_parent(config: dict, judges: int) -> tuple[subprocess.Popen, list]:
+    """Start a warm parent process; its control links: the launcher's (which sends `config`),
+    then one socket per judge that will share it, to pass to that judge (`judges` of them)."""
+    ours, *theirs = pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(1 + judges)]
+    package_root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "grader.worker.warm_parent"]
+    for _, parent_end in pairs:
+        command += ["--control-fd", str(parent_end.fileno())]
+    process = subprocess.Popen(
+        command,
+        env=_warm_parent_env(package_root),
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        pass_fds=[parent_end.fileno() for _, parent_end in pairs],
+        start_new_session=True,
+    )
+    for _, parent_end in pairs:
+        parent_end.close()
+    link = _ControlLink(ours[0])
+    try:
+        link.send(config)
+    except OSError:
+        pass  # the parent died at once; waiting for its "ready" reports it
+    return process, [link, *(judge_end for judge_end, _ in theirs)]
+
+
 class WarmParent:
     """A warm parent process (never forked from the judge) that forks contained workers on request."""
 
@@ -156,6 +190,7 @@ class WarmParent:
         functions: str | os.PathLike | None = None,
         wait: bool = True,
         many_workers: bool = True,
+        control: socket.socket | None = None,
     ) -> None:
         """Start the warm parent; mode forces "userns" or "none" (for tests), default: the best available.
 
@@ -164,22 +199,25 @@ class WarmParent:
         returns as soon as the warm parent is launched, so the caller's own start-up overlaps its
         warm-up; the first worker (or `wait_ready`) waits for it and raises if it did not start.
         With many_workers=False it prepares for one worker: no warm-up exercise, no heap freeze,
-        no spare worker forked ahead.
+        no spare worker forked ahead. With `control` (a judge's end of a warm parent that a
+        JudgePool started for all its judges, see `launch_warm_parent`) nothing is launched: the
+        judge shares that parent, and only its own workers are its concern.
         """
-        self._functions = str(functions) if functions else None
         self.limits = limits or Limits()
-        self._mode = mode
         self._ids = itertools.count(1)
         self._workers: dict[int, Worker] = {}
         self._dying: dict[int, Worker] = {}  # killed, death not yet confirmed
         self._spare: tuple | None = None
         self.prefork = prefork and many_workers
-        self._many_workers = many_workers
         self._last_containment: dict | None = None
         self._start_timeout = start_timeout
         self._ready: dict | None = None
-        hidden = _default_hidden(course_root, tuple(hidden_paths))
-        self._process, self._link = self._launch(hidden)
+        if control is not None:
+            self._process, self._link = None, _ControlLink(control)
+        else:
+            config = warm_parent_config(self.limits, course_root=course_root, hidden_paths=hidden_paths,
+                                        mode=mode, functions=functions, many_workers=many_workers)
+            self._process, [self._link] = launch_warm_parent(config, judges=0)
         if wait:
             self.wait_ready()
 
@@ -189,8 +227,9 @@ class WarmParent:
             try:
                 self._ready = self._link.wait_reply(("ready",), None, self._start_timeout)
             except (FrameError, FrameTimeout) as exc:
-                self._process.kill()
-                self._process.wait()
+                if self._process is not None:
+                    self._process.kill()
+                    self._process.wait()
                 self._link.sock.close()
                 raise RuntimeError(f"the warm parent did not start: {exc}") from None
         return self._ready
@@ -205,27 +244,8 @@ class WarmParent:
         """The containment the warm parent plans for its workers, and what it warmed up."""
         return self.wait_ready()["containment"]
 
-    def _launch(self, hidden: list[str]) -> tuple[subprocess.Popen, _ControlLink]:
-        judge_end, parent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        package_root = Path(__file__).resolve().parents[2]
-        command = [sys.executable, "-m", "grader.worker.warm_parent", "--control-fd", str(parent_end.fileno())]
-        process = subprocess.Popen(
-            command,
-            env=_warm_parent_env(package_root),
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            pass_fds=[parent_end.fileno()],
-            start_new_session=True,
-        )
-        parent_end.close()
-        link = _ControlLink(judge_end)
-        try:  # on the socket, not the command line: `ps` would show the course's paths
-            link.send({"op": "config", "limits": self.limits.to_json(), "hidden": hidden, "mode": self._mode,
-                       "functions": self._functions, "many_workers": self._many_workers})
-        except OSError:
-            pass  # the parent died at once; waiting for its "ready" reports it
-        return process, link
+    def _running(self) -> bool:
+        return self._process.poll() is None if self._process is not None else self._link.sock.fileno() != -1
 
     def __enter__(self) -> WarmParent:
         return self
@@ -245,7 +265,7 @@ class WarmParent:
         try:
             worker = self._finish_start(pending, timeout)
         finally:
-            if self.prefork and self._process.poll() is None:
+            if self.prefork and self._running():
                 self._spare = self._request_start()
         return worker
 
@@ -306,10 +326,15 @@ class WarmParent:
         for worker in list(self._workers.values()):
             worker.close()
         self.confirm_dead(list(self._dying))
-        if self._ready is None and self._process.poll() is None:  # still warming up: no worker to wait for
+        if self._process is None:  # a shared parent: hanging up kills what is left of ours
+            try:
+                self._link.send({"op": "shutdown"})
+            except OSError:
+                pass
+        elif self._ready is None and self._process.poll() is None:  # still warming up: no worker to wait for
             self._process.kill()
             self._process.wait()
-        if self._process.poll() is None:
+        elif self._process.poll() is None:
             try:
                 self._link.send({"op": "shutdown"})
             except OSError:

@@ -70,18 +70,23 @@ class _Running:
     id: int
     status_fd: int
     kill_signal: int
+    control: socket.socket  # the judge that asked for it, told of its exit
     killed: bool = False
 
 
 class WarmParentServer:
-    """The control loop: start and kill workers on request, report every exit."""
+    """The control loop: start and kill workers on request of each judge, report every exit to it.
 
-    def __init__(self, control: socket.socket, mode: str, limits: dict, hidden: list[str],
+    Each judge has a control socket of its own; worker ids are per judge. A judge that closes its
+    socket has its workers killed; the parent returns once every judge has gone.
+    """
+
+    def __init__(self, controls: list[socket.socket], mode: str, limits: dict, hidden: list[str],
                  run_probe=None) -> None:
-        self.control, self.mode, self.limits, self.hidden = control, mode, limits, hidden
+        self.controls, self.mode, self.limits, self.hidden = list(controls), mode, limits, hidden
         self.run_probe = run_probe  # what workers answer probes with
         self.running: dict[int, _Running] = {}
-        self.by_id: dict[int, int] = {}
+        self.by_id: dict[tuple[int, int], int] = {}  # (control fd, worker id) -> pid
         self.own_pidns = (
             os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if mode == "root" else None
         )
@@ -91,8 +96,8 @@ class WarmParentServer:
 
     def forget_in_child(self) -> None:
         """In a forked child: drop the parent's objects without closing fds twice later."""
-        control = self.control.detach()
-        for fd in [control, self.wake_r, self.wake_w] + [
+        controls = [control.detach() for control in self.controls]
+        for fd in [*controls, self.wake_r, self.wake_w] + [
             r.status_fd for r in self.running.values()
         ]:
             _close_quietly(fd)
@@ -100,57 +105,64 @@ class WarmParentServer:
             _close_quietly(self.own_pidns)
 
     def serve(self) -> None:
-        """Run until the judge closes the control socket, then kill every worker."""
+        """Run until every judge has closed its control socket, then kill every worker."""
         selector = selectors.DefaultSelector()
-        selector.register(self.control, selectors.EVENT_READ)
+        for control in self.controls:
+            selector.register(control, selectors.EVENT_READ)
         selector.register(self.wake_r, selectors.EVENT_READ)
         try:
-            while True:
+            while self.controls:
                 for key, _ in selector.select():
-                    if key.fileobj is self.control and not self._handle_request():
-                        return
                     if key.fileobj == self.wake_r:
                         _drain(self.wake_r)
+                    elif not self._handle_request(key.fileobj):
+                        selector.unregister(key.fileobj)
+                        self._hang_up(key.fileobj)
                 self._reap()
         finally:
             self._kill_all()
 
-    def _handle_request(self) -> bool:
+    def _hang_up(self, control: socket.socket) -> None:
+        """A judge has gone: its workers are killed (and reaped like any other)."""
+        self.controls.remove(control)
+        for pid, record in self.running.items():
+            if record.control is control:
+                record.killed = True
+                self.by_id.pop((control.fileno(), record.id), None)
+                _signal_quietly(pid, record.kill_signal)
+        control.close()
+
+    def _handle_request(self, control: socket.socket) -> bool:
         try:
-            message, fds = recv_frame_blocking(self.control)
+            message, fds = recv_frame_blocking(control)
         except (ChannelClosed, FrameError, OSError):
             return False
         op = message.get("op") if isinstance(message, dict) else None
         if op == "start":
-            self._start(message, fds)
+            self._start(control, message, fds)
         elif op == "kill":
-            self._kill(message.get("id"))
+            self._kill(control, message.get("id"))
         elif op == "shutdown":
             return False
         return True
 
-    def _start(self, message: dict, fds: list[int]) -> None:
+    def _start(self, control: socket.socket, message: dict, fds: list[int]) -> None:
         worker_id = message.get("id")
-        if len(fds) != 1:
+        if len(fds) != 1 or not isinstance(worker_id, int):
             for fd in fds:
                 _close_quietly(fd)
-            send_frame(
-                self.control, {"op": "start_failed", "id": worker_id, "error": "no channel fd"}
-            )
+            _tell(control, {"op": "start_failed", "id": worker_id, "error": "no channel fd or id"})
             return
         try:
-            pid = self._fork_worker(worker_id, int(message["uid"]), fds[0])
+            pid = self._fork_worker(control, worker_id, int(message["uid"]), fds[0])
         except Exception as exc:
-            send_frame(
-                self.control,
-                {"op": "start_failed", "id": worker_id, "error": f"{type(exc).__name__}: {exc}"},
-            )
+            _tell(control, {"op": "start_failed", "id": worker_id, "error": f"{type(exc).__name__}: {exc}"})
         else:
-            send_frame(self.control, {"op": "started", "id": worker_id, "pid": pid})
+            _tell(control, {"op": "started", "id": worker_id, "pid": pid})
         finally:
             _close_quietly(fds[0])
 
-    def _fork_worker(self, worker_id: int, uid: int, channel_fd: int) -> int:
+    def _fork_worker(self, control: socket.socket, worker_id: int, uid: int, channel_fd: int) -> int:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         job = Job(
             worker_id,
@@ -170,12 +182,12 @@ class WarmParentServer:
             raise
         finally:
             os.close(status_w)
-        self.running[pid] = _Running(worker_id, status_r, kill_signal)
-        self.by_id[worker_id] = pid
+        self.running[pid] = _Running(worker_id, status_r, kill_signal, control)
+        self.by_id[(control.fileno(), worker_id)] = pid
         return pid
 
-    def _kill(self, worker_id: object) -> None:
-        pid = self.by_id.get(worker_id)  # type: ignore[arg-type]
+    def _kill(self, control: socket.socket, worker_id: object) -> None:
+        pid = self.by_id.get((control.fileno(), worker_id))  # type: ignore[arg-type]
         if pid is None:  # already reaped; its exit was reported
             return
         record = self.running[pid]
@@ -192,11 +204,10 @@ class WarmParentServer:
                 return
             record = self.running.pop(pid, None)
             if record is not None:
-                self.by_id.pop(record.id, None)
-                send_frame(
-                    self.control,
-                    {"op": "exited", "id": record.id, "outcome": self._outcome(record, status, usage)},
-                )
+                outcome = self._outcome(record, status, usage)
+                if record.control in self.controls:
+                    self.by_id.pop((record.control.fileno(), record.id), None)
+                    _tell(record.control, {"op": "exited", "id": record.id, "outcome": outcome})
 
     def _outcome(self, record: _Running, status: int, usage) -> dict:
         written = _written_outcome(record)
@@ -233,6 +244,14 @@ def _written_outcome(record: _Running) -> dict | None:
         return None
 
 
+def _tell(control: socket.socket, message: dict) -> None:
+    """A frame to one judge; a judge that has gone is noticed when its socket reads closed."""
+    try:
+        send_frame(control, message)
+    except OSError:
+        pass
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 4096):
@@ -266,16 +285,18 @@ def _freeze_heap() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: python -m grader.worker.warm_parent --control-fd N.
+    """Entry point: python -m grader.worker.warm_parent --control-fd N [--control-fd M ...].
 
-    The configuration (limits, the paths to hide) arrives as the first frame on the control
-    socket, not on the command line, where any local user's `ps` would read the course's paths.
+    The configuration (limits, the paths to hide) arrives as the first frame on the first
+    control socket, not on the command line, where any local user's `ps` would read the
+    course's paths. Every control socket is a judge's (or the pool's that started the parent
+    for its judges); each is told when the parent is ready.
     """
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--control-fd", type=int, action="append", required=True)
     args = parser.parse_args(argv)
-    control = socket.socket(fileno=args.control_fd)
-    config, _ = recv_frame_blocking(control)
+    controls = [socket.socket(fileno=fd) for fd in args.control_fd]
+    config, _ = recv_frame_blocking(controls[0])
     if not isinstance(config, dict) or config.get("op") != "config":
         raise SystemExit("warm parent: the judge's first frame is not its configuration")
     many = config.get("many_workers", True)
@@ -287,8 +308,9 @@ def main(argv: list[str] | None = None) -> None:
         warm["huge_pages"] = "not used: one worker"
     mode = config.get("mode") or choose_mode()
     plan = plan_containment(mode, config["limits"]) | warm
-    send_frame(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
-    WarmParentServer(control, mode, config["limits"], config["hidden"], run_probe).serve()
+    for control in controls:
+        _tell(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
+    WarmParentServer(controls, mode, config["limits"], config["hidden"], run_probe).serve()
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
     # orderly interpreter exit would spend half a second tearing down torch's state.
     os._exit(0)
