@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
     grade.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     grade.add_argument("--student", default="student", help="student id that seeds the hidden inputs")
+    _add(commands, "serve", "keep a warm judge that `grader grade` asks, until Ctrl-C (reloads when "
+         "source/<assignment>/ changes)", assignment=True)
     check = _add(commands, "check", "run the visible tests of a notebook (what students run)")
     check.add_argument("notebook", type=Path)
     check.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
@@ -133,7 +135,7 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from grader.judge.grader import Grader
+    from grader.judge.service import ask_server
     from grader.report.tables import question_table
 
     problem = _unreadable(args.notebook)
@@ -141,13 +143,23 @@ def _grade(args) -> int:
         print(f"grader grade: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     course = _course_of(args)
-    with Grader(course, single=True) as grader:
-        result = grader.grade_notebook(args.notebook, args.student)
+    result = ask_server(course, args.notebook, args.student)  # a running `grader serve` is already warm
+    if result is None:
+        from grader.judge.grader import Grader
+
+        with Grader(course, single=True) as grader:
+            result = grader.grade_notebook(args.notebook, args.student)
     if result.status == "unreadable":
         print(f"grader grade: error: {args.notebook}: {printable(result.notes[0])}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(result.to_json(), indent=2) if args.json else question_table(result))
     return EXIT_OK
+
+
+def _serve(args) -> int:
+    from grader.judge.service import serve
+
+    return serve(Course.at(args.course, args.assignment))
 
 
 def _check(args) -> int:
@@ -258,7 +270,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 COMMANDS = {
-    "new": _new, "release": _release, "grade": _grade, "check": _check, "autograde": _autograde,
+    "new": _new, "release": _release, "grade": _grade, "serve": _serve, "check": _check, "autograde": _autograde,
     "export": _export, "feedback": _feedback, "report": _report, "demo": _demo,
     "cluster-certs": _cluster_certs,
 }
