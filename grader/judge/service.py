@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from grader.course import Course, CourseError
@@ -37,8 +38,8 @@ def ask_server(course: Course, notebook: Path, student: str) -> SubmissionResult
     if not path.exists():
         return None
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(str(path))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock, _address(path) as address:
+            sock.connect(address)
             send_frame(sock, {"notebook": str(Path(notebook).resolve()), "student": student}, MAX_REQUEST)
             reply, fds = recv_frame_blocking(sock, MAX_FRAME)
         for fd in fds:
@@ -53,12 +54,26 @@ def ask_server(course: Course, notebook: Path, student: str) -> SubmissionResult
 
 
 def _answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock, _address(path) as address:
         try:
-            sock.connect(str(path))
+            sock.connect(address)
         except OSError:
             return False
     return True
+
+
+@contextmanager
+def _address(path: Path):
+    """`path` as bind and connect take it: a course deep in a home folder can make it longer than
+    AF_UNIX's 108 bytes, so then it goes through a descriptor of its folder."""
+    if len(os.fsencode(path)) < 100:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 # ------------------------------------------------------------------ server
@@ -167,7 +182,8 @@ def _listen(path: Path) -> socket.socket:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     umask = os.umask(0o177)
     try:
-        listener.bind(str(path))
+        with _address(path) as address:
+            listener.bind(address)
     finally:
         os.umask(umask)
     os.chmod(path, 0o600)
