@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -129,6 +130,7 @@ def _forget_modules(assignment: str) -> None:
     prefix = "_assignment_" + re.sub(r"\W", "_", assignment) + "_"  # Assignment.package's names
     for name in [n for n in sys.modules if n.startswith(prefix)]:
         del sys.modules[name]
+    importlib.invalidate_caches()  # a check file added since the last import is found
 
 
 def serve(course: Course) -> int:
