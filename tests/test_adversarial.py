@@ -49,9 +49,6 @@ from grader.record.notebook import autograded_notebook
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.worker.session import WorkerSession
 
-# attacks are graded once per test session, and its tests stay on one xdist worker
-pytestmark = pytest.mark.xdist_group("adversarial")
-
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
 FULL_MARKS = sum(q.points for q in AUTOGRADED)
@@ -67,7 +64,7 @@ def _ids(items) -> list[str]:
 # ---------------------------------------------------------------- grading helpers
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def judge(grader, tmp_path_factory):
     """Grade notebook bytes through judge_notebook (a judge-side exception fails the test)."""
     folder = tmp_path_factory.mktemp("adversarial")
@@ -91,7 +88,7 @@ def judge(grader, tmp_path_factory):
     return grade
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def graded(judge, release_nb, released_course):
     """Each attack graded once per module and kept (fresh=True grades it again)."""
     cache: dict[str, object] = {}
@@ -105,7 +102,7 @@ def graded(judge, release_nb, released_course):
     return result_of
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def baseline_of(judge, release_nb):
     """The score of the submission without the attack (its target answer WRONG), per target."""
     cache: dict[str | None, object] = {}

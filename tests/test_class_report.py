@@ -18,9 +18,6 @@ from grader.report.class_report import gather_report
 from grader.report.misconceptions import misconception_key
 from grader.report.publish import write_report
 
-# the graded course is built once per test session, and its tests stay on one xdist worker
-pytestmark = pytest.mark.xdist_group("class_report")
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -35,7 +32,7 @@ HOSTILE_ID = "<img src=x onerror=alert(1)>&amp;"
 NOT_SUBMITTED = ("frank", HOSTILE_ID)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def graded_course(released_course: Course, tmp_path_factory) -> Course:
     """Seven students: right, two with the same wrong grad_at, blank, unreadable, flagged, a TA-graded
     explain_bug; two more in the gradebook who never submitted."""
@@ -145,7 +142,7 @@ def test_report_cli_writes_the_page_and_charts(graded_course, tmp_path):
     assert "6 submissions" in done.stdout and (tmp_path / "report.html").is_file()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Path:
     """Debian's Chromium, installed with apt when it is missing (the browser test is never skipped)."""
     if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):

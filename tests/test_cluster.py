@@ -30,9 +30,6 @@ from grader.judge.cluster import (
 from grader.judge.plan import GradingPlan
 from grader.judge.results import ungraded_result
 
-# the TLS cluster is started once per test session, and its tests stay on one xdist worker
-pytestmark = pytest.mark.xdist_group("cluster")
-
 STATUS_FILE = "grading.json"
 
 
@@ -229,7 +226,7 @@ def _tls_without_certificate_refused(address: str, ca: Path) -> bool:
             return True
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tls_cluster(tmp_path_factory):
     """A LocalCluster (one worker process) over mutual TLS with the kit's certificates.
 

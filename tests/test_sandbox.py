@@ -16,9 +16,6 @@ import pytest
 from grader.worker import CellReport, Limits, ProbeFailed, WarmParent, hugepages
 from grader.worker.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
 
-# the warm parents are started once per test session, and its tests stay on one xdist worker
-pytestmark = pytest.mark.xdist_group("sandbox")
-
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
 HIDDEN_INSIDE_PREFIX = Path(pytest.__file__).resolve().parents[1] / "_pytest"
@@ -27,7 +24,7 @@ SECRETS = {"NBGRADER_EXECUTION": "autograde", "GRADER_SECRET": "hunter2"}
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def parent():
     saved = {key: os.environ.get(key) for key in SECRETS}
     os.environ.update(SECRETS)  # the judge holds these; no worker may see them
@@ -39,7 +36,7 @@ def parent():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tight_parent():
     with WarmParent(limits=Limits(cpu_seconds=2, address_space=2 * 1024**3)) as warm:
         yield warm

@@ -23,8 +23,6 @@ from sample import with_answers
 from grader.course import Course, CourseError
 from grader.judge.service import _address, _listen, socket_path
 
-pytestmark = pytest.mark.xdist_group("serve")
-
 RELATIVE = b'{"notebook": "derivatives.ipynb", "student": "x"}'
 WRONG_GRAD_AT = {"grad_at": "def grad_at(f, x0):\n    return torch.tensor(0.0)\n"}
 

@@ -15,8 +15,7 @@ from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, wit
 
 from grader.release.leaks import find_copied_answers, find_leaks
 
-# the student venv is built once per test session, and its tests stay on one xdist worker
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("student_venv")]
+pytestmark = pytest.mark.slow
 
 RELEASE = KIT_ROOT / "release" / ASSIGNMENT.id
 # Runs inside the student's venv: execute a notebook with its own kernel, as Jupyter would.
@@ -30,7 +29,7 @@ nbformat.write(nb, sys.argv[1])
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def student_venv(tmp_path_factory) -> Path:
     """A fresh venv with nothing but release/<assignment>/requirements.txt installed."""
     folder = tmp_path_factory.mktemp("student") / "venv"
