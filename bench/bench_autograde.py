@@ -2,7 +2,8 @@
 
 Every figure is a median of several passes, and every ratio compares like with like:
 - one notebook: `grader grade NB --json` against `nbgrader autograde --student S` of the same
-  submission, each from process start to exit;
+  submission, each from process start to exit; `grader grade` cold, and while `grader serve`
+  keeps a warm judge;
 - one release: `grader release` with its full audit against `nbgrader generate_assignment`,
   and `grader release --question ID`;
 - a class of `--class` (200): `grader autograde` from process start to exit against stock
@@ -137,6 +138,28 @@ def one_notebook(course: Course, student: str, passes: int) -> tuple[float, floa
     return stock, kit
 
 
+@contextlib.contextmanager
+def grading_service(course: Course):
+    """`grader serve` running for the course, until the block ends."""
+    server = subprocess.Popen([tool("grader"), "serve", course.assignment], cwd=course.root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stderr:  # its ready line names the socket
+            if "Ctrl-C to stop" in line:
+                break
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def served_notebook(course: Course, student: str, passes: int) -> float:
+    """Seconds of `grader grade --json` while `grader serve` runs (the TA's warm judge)."""
+    notebook = course.submission_folder(student) / f"{course.notebook}.ipynb"
+    with grading_service(course):
+        return seconds_of([tool("grader"), "grade", str(notebook), "--json"], course, passes)
+
+
 def one_release(course: Course, question: str, passes: int) -> tuple[float, float, float]:
     """Seconds of `nbgrader generate_assignment`, `grader release` (full audit) and `--question`."""
     stock = seconds_of([tool("nbgrader"), "generate_assignment", course.assignment, "--force"], course, passes)
@@ -211,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     question = big.autograded[-1].id
 
     stock_one, kit_one = one_notebook(sample, sample_ids[0], args.passes)
+    served_one = served_notebook(sample, sample_ids[0], args.passes)
     stock_release, kit_release, question_release = one_release(sample, question, args.passes)
     per_stock = stock_rate(sample)
     middle_seconds, _ = kit_class(middle, args.jobs)
@@ -223,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     same = parallel == one_at_a_time(sample)
 
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
-    print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s")
+    print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
+          f"(cold), {served_one:.2f} s (while grader serve runs)")
     print(f"one release: nbgrader generate_assignment {stock_release:.2f} s, grader release (full audit) "
           f"{kit_release:.2f} s, grader release --question {question} {question_release:.2f} s")
     print(f"stock nbgrader autograde: {per_stock:.3f} s/submission (a class of {len(sample_ids)}, start to exit)")
@@ -237,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
     figures = [
         figure("grade_vs_nbgrader", stock_one / kit_one, ">=", 3),
+        figure("served_grade_vs_nbgrader", stock_one / served_one, ">=", 3),
         figure("release_vs_generate", kit_release / stock_release, "<=", 3),
         figure("question_release_s", question_release, "<=", 5),
         figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
