@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 import time
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
 from grader.runtime.subject import ProbeFailed, ProbeSubject
+from grader.runtime.values import MISSING, Missing
+from grader.worker.outside import OutsideView
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
 
@@ -36,6 +39,8 @@ class WorkerSession:
         self.ran: list = []  # cells that completed, replayed after a restart
         self.events: list[str] = []  # tamper evidence
         self.notes: list[str] = []  # what happened that a TA should know, not held against the student
+        self.review: list[str] = []  # why the verdict cannot be trusted: a TA must review it
+        self._views: dict[int, OutsideView] = {}
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
@@ -96,6 +101,24 @@ class WorkerSession:
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
 
+    def look_from_outside(self, where: str) -> None:
+        """What the judge itself sees of the worker through /proc (student code cannot hide it):
+        machinery changed since before the first cell (a review), processes alive, files left in
+        the worker's private /tmp outside its working directory (evidence)."""
+        if self.worker is None or not self.worker.alive:
+            return
+        view = self._views.get(self.worker.id)
+        if view is None:
+            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello)
+        for label in view.machinery_changes():
+            self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
+        self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
+
+    def contradiction(self, text: str) -> None:
+        """A worker's reply that the judge's own reading of the submitted source contradicts."""
+        where = f"during the {self.checking.id} check" if self.checking is not None else "during the checks"
+        self.review.append(f"{where}: {text}")
+
     def source_of(self, name: str) -> str | None:
         return definition_source(self.sources, name)
 
@@ -134,6 +157,7 @@ class WorkerSession:
             self.close()
         else:
             self.ran.append(cell)
+            self.look_from_outside(f"cell {cell.index}")
         return outcome
 
     def _why_not_run(self) -> str | None:
@@ -184,6 +208,23 @@ class WorkerSubject(ProbeSubject):
 
     def source_of(self, name: str) -> str | None:
         return self.session.source_of(name)
+
+    def get(self, name: str):
+        """The value bound to `name`; MISSING when no submitted cell names it, whatever the worker says."""
+        value = super().get(name)
+        if not isinstance(value, Missing) and not mentions(self.session.sources, name):
+            self.contradiction(f"a worker reply claimed {name} is defined, but no submitted cell names it")
+            return MISSING
+        return value
+
+    def contradiction(self, text: str) -> None:
+        self.session.contradiction(text)
+
+
+def mentions(sources: list[str], name: str) -> bool:
+    """Whether `name` appears in the submitted cells at all (as a word, in code or in a string)."""
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+    return any(pattern.search(text) for text in sources)
 
 
 def definition_cell(indices: list[int], sources: list[str], name: str) -> int | None:
