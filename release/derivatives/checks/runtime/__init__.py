@@ -21,6 +21,7 @@ from .compare import (
 )
 from .parts import STATUSES, Part, PartResult, Verdict, parts_of, run_question
 from .probes import run_probe
+from .structure import confirm, is_plain_class, parameters_unused
 from .subject import (
     BadReply,
     CallResult,
@@ -49,6 +50,6 @@ __all__ = [
     "CheckFailed", "notebook_check", "run_visible",
     "STATUSES", "Part", "PartResult", "Verdict", "parts_of", "run_question", "run_probe",
     "BadReply", "CallResult", "CtxInfo", "FunctionResult", "LocalSubject", "ProbeFailed",
-    "ProbeSubject", "Subject",
+    "ProbeSubject", "Subject", "confirm", "is_plain_class", "parameters_unused",
     "AxesValue", "BadValue", "FigureValue", "Fn", "LineValue", "Missing", "OtherValue", "RaisedValue", "TensorValue",
 ]
