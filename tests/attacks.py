@@ -918,15 +918,16 @@ class SQ(torch.autograd.Function):
         return 2 * i  # ignores grad_output
 
 
-_gradients = probes._gradients
+_grad = probes._autograd_grad
 
 
-def _scaled(output, inputs, upstream, second, budget):
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
     # Report the gradient the chain rule would give: the local one times the upstream gradient.
-    return _gradients(output * upstream.detach(), inputs, torch.ones_like(upstream), second, budget)
+    ones = tuple(torch.ones_like(g) for g in grad_outputs)
+    return tuple(None if g is None else g * grad_outputs[0] for g in _grad(outputs, inputs, ones, **kwargs))
 
 
-probes._gradients = _scaled
+probes._autograd_grad = _scaled
 """),
         where="in:SQ", target="SQ", review=True,
     ),
@@ -983,11 +984,13 @@ class Drawn(Figure):
     # Describes two perfect lines; nothing is ever plotted.
     def __init__(self, start, end, steps, f):
         super().__init__()
-        self._fake = (start, end, steps, f)
+        self.__dict__["fake"] = (start, end, steps, f)
 
     @property
     def axes(self):
-        start, end, steps, f = self._fake
+        if "fake" not in self.__dict__:  # while matplotlib builds the figure
+            return super().axes
+        start, end, steps, f = self.__dict__["fake"]
         x = torch.linspace(start, end, steps, requires_grad=True)
         f(x).sum().backward()
         xs = x.detach().numpy()

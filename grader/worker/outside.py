@@ -68,6 +68,7 @@ class OutsideView:
         self.known = {p for p in (top, self.worker) if p is not None}
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[int] = set()
+        self.seen_files: set[str] = set()
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")
@@ -121,6 +122,7 @@ class OutsideView:
             names = sorted(os.listdir(f"/proc/{self.worker}/root/tmp"))
         except OSError:
             return []
-        outside = [f"/tmp/{n}" for n in names if f"/tmp/{n}" != workdir]
+        outside = [f"/tmp/{n}" for n in names if f"/tmp/{n}" != workdir and f"/tmp/{n}" not in self.seen_files]
+        self.seen_files.update(outside)
         return [f"left {path[:200]} outside its working directory, seen from outside the worker"
                 for path in outside[:MAX_LISTED]]
