@@ -369,6 +369,39 @@ def test_changed_machinery_withholds_the_score(item, graded):
     assert document["status"] == "review" and document["review"] == result.review
 
 
+def test_a_review_reaches_every_table_export_and_report(course, release_nb):
+    """Does a notebook sent to review show as review, with 0 points and the reason, in the
+    autograde summary, `grader grade`'s table, grading.json, grades.csv, the class report's
+    flagged list and the student's feedback, while a classmate keeps full marks?"""
+    import csv
+
+    from grader.report.class_report import gather_report
+    from grader.report.export import export_grades, read_status
+    from grader.report.feedback import generate_feedback
+    from grader.report.tables import class_table, question_table
+
+    write_submission(course.root, "alice", solved(release_nb))
+    write_submission(course.root, "mallory", build(attack("rewrite_worker_probe_code"), release_nb, course.root)[0])
+    results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+    assert results["alice"].status == "graded" and results["alice"].score == FULL_MARKS
+    assert results["mallory"].status == "review" and results["mallory"].score == 0
+    summary = class_table(list(results.values()))
+    assert any(line.startswith("mallory") and " review " in line and REVIEW_NOTE[:40] in line
+               for line in summary.splitlines()), summary
+    assert "(review;" in question_table(results["mallory"])
+    record = read_status(course, "mallory")
+    assert record["status"] == "review" and record["review"] == results["mallory"].review
+    with open(export_grades(course)) as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["mallory"]["status"] == "review" and float(rows["mallory"]["autograded"]) == 0
+    assert rows["alice"]["status"] == "graded"
+    flagged = {s.student: s.reasons for s in gather_report(course.root, "derivatives").needs_help}
+    assert any(r.kind == "flagged for review" and r.detail.startswith("review:") for r in flagged["mallory"])
+    assert "alice" not in flagged
+    (feedback,) = generate_feedback(course, ["mallory"])
+    assert REVIEW_MESSAGE in feedback.read_text()
+
+
 # ---------------------------------------------------------------- 3. a batch with an attacker
 
 

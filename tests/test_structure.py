@@ -6,7 +6,7 @@ import pytest
 import torch
 from sample import CORRECT, WRONG, local_subject, reference, run_question
 
-from grader.runtime import FunctionResult, is_plain_class, parameters_unused
+from grader.runtime import CtxInfo, FunctionResult, is_plain_class, parameters_unused
 from grader.worker.session import definition_source, mentions
 
 FUNCTION_STYLES = {
@@ -125,6 +125,26 @@ def test_forged_replies_about_sq_are_not_believed(source):
     verdict = run_question("SQ", subject, random.Random(0))
     assert verdict.status == "failed" and verdict.fraction < 1, verdict
     assert subject.contradictions, verdict.messages
+
+
+def test_forged_saved_tensors_are_not_believed():
+    """Does an SQ that keeps i as a plain attribute of ctx lose the forward part even when the
+    reply claims ctx.saved_tensors holds it (the source must call ctx.save_for_backward)?"""
+    source = next(a.source for a in WRONG if a.name == "sq_ctx_attribute")
+    assert "save_for_backward" not in source
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    subject = ForgingSubject(source, namespace)
+    real = subject.autograd_function
+
+    def claims_saved(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return FunctionResult(result.output, result.grads, result.second, CtxInfo(1, result.ctx.attributes))
+
+    subject.autograd_function = claims_saved
+    verdict = run_question("SQ", subject, random.Random(0))
+    forward = next(p for p in verdict.parts if p.name == "forward")
+    assert forward.status == "failed" and "save_for_backward" in forward.message, forward
 
 
 def test_honest_sq_is_not_contradicted():
