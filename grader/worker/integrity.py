@@ -12,13 +12,14 @@ manifest says it is unsupported and nothing is compared).
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import struct
 import sys
 import types
 from collections.abc import Callable, Iterable
 
-__all__ = ["machinery_manifest", "changed_machinery", "MemoryReader", "read_dict"]
+__all__ = ["prepare_manifest", "machinery_manifest", "changed_machinery", "MemoryReader", "read_dict"]
 
 Reader = Callable[[int, int], bytes]
 _PTR = 8
@@ -70,12 +71,10 @@ def read_dict(read: Reader, address: int) -> dict[int, int]:
     span = (1 << log2_index) + entries * width
     if span > _MAX_KEYS_BYTES or entries < 0:
         raise ValueError("implausible dict")
-    table = read(keys + _KEYS_HEADER + (1 << log2_index), entries * width)
-    found = {}
-    for offset in range(0, len(table), width):
-        key, value = struct.unpack_from("<QQ", table, offset + width - 16)
-        if key and value:
-            found[key] = value
+    words = memoryview(read(keys + _KEYS_HEADER + (1 << log2_index), entries * width)).cast("Q")
+    step = width // _PTR  # (key, value) or (hash, key, value)
+    found = dict(zip(words[step - 2::step], words[step - 1::step], strict=True))
+    found.pop(0, None)  # deleted entries
     if len(found) != used:
         raise ValueError("dict entries do not add up")
     return found
@@ -142,10 +141,20 @@ def _machinery_modules() -> list[tuple[str, types.ModuleType]]:
                   if name.startswith(_MACHINERY) and isinstance(module, types.ModuleType))
 
 
-def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
-    """Where the worker's machinery lives, for the judge to re-read later; call before student code."""
+# The kit's and libraries' part, made once in the warm parent (a dict's content, not a global
+# rebound, so the namespace it is listed in stays as listed).
+_PREPARED: dict[str, dict] = {}
+
+
+def prepare_manifest(watched: tuple[str, ...]) -> dict:
+    """The namespaces and functions part of the manifest, checked against this process's memory.
+
+    Called in the warm parent before any fork: every worker shares these addresses, so each
+    only adds its own cell runner (see machinery_manifest).
+    """
     if sys.implementation.name != "cpython" or sys.version_info < (3, 11) or ctypes.sizeof(ctypes.c_void_p) != _PTR:
-        return {"unsupported": f"{sys.implementation.name} {sys.version_info[:2]}"}
+        _PREPARED["manifest"] = {"unsupported": f"{sys.implementation.name} {sys.version_info[:2]}"}
+        return _PREPARED["manifest"]
     manifest = _Manifest()
     for name, module in _machinery_modules():
         manifest.namespace(name, vars(module), None, sized=not hasattr(module, "__path__"))
@@ -153,13 +162,23 @@ def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ..
             if isinstance(value, type) and value.__module__ == name:
                 manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, None, sized=True)
     _watched_namespaces(manifest, watched)
-    if isinstance(run_probe, __import__("functools").partial):
+    prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
+    problems = changed_machinery(prepared, _own_memory)
+    _PREPARED["manifest"] = {"unsupported": f"layout not understood ({problems[0]})"} if problems else prepared
+    return _PREPARED["manifest"]
+
+
+def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
+    """Where the worker's machinery lives, for the judge to re-read later; call before student code."""
+    prepared = _PREPARED.get("manifest") or prepare_manifest(watched)
+    if "unsupported" in prepared:
+        return prepared
+    manifest = _Manifest()
+    if isinstance(run_probe, functools.partial):
         manifest.region("run_probe", id(run_probe) + _PTR, 4 * _PTR)  # type, func, args, keywords
     for owner, obj in _collectors(runner):
         manifest.slots(owner, obj, _FIXED_SLOTS.get(type(obj).__name__, ()))
-    result = {"namespaces": manifest.namespaces, "regions": manifest.regions}
-    problems = changed_machinery(result, _own_memory)
-    return {"unsupported": f"layout not understood ({problems[0]})"} if problems else result
+    return {"namespaces": prepared["namespaces"], "regions": prepared["regions"] + manifest.regions}
 
 
 def _collectors(runner: object) -> list[tuple[str, object]]:
@@ -203,12 +222,27 @@ def changed_machinery(manifest: dict, read: Reader) -> list[str]:
                 changed.append(f"{space['label']}.{name}")
         if space["size"] is not None and len(now) != space["size"]:
             changed.append(f"{space['label']} (names added or removed)")
-    for region in manifest.get("regions", []):
-        expected = bytes.fromhex(region["bytes"])
+    for span_start, span, regions in _spans(manifest.get("regions", [])):
         try:
-            same = read(region["address"], len(expected)) == expected
+            memory = read(span_start, span)
         except OSError:
-            same = False
-        if not same:
-            changed.append(region["label"])
+            memory = b""
+        for region in regions:
+            expected = bytes.fromhex(region["bytes"])
+            offset = region["address"] - span_start
+            if memory[offset:offset + len(expected)] != expected:
+                changed.append(region["label"])
     return changed
+
+
+def _spans(regions: list[dict], gap: int = 4096) -> list[tuple[int, int, list[dict]]]:
+    """Regions grouped into spans read at once: functions of a module often lie close together."""
+    spans: list[tuple[int, int, list[dict]]] = []
+    for region in sorted(regions, key=lambda r: r["address"]):
+        start, end = region["address"], region["address"] + len(region["bytes"]) // 2
+        if spans and start - (spans[-1][0] + spans[-1][1]) <= gap and end - spans[-1][0] <= 16 * gap:
+            first, _, members = spans[-1]
+            spans[-1] = (first, max(spans[-1][1], end - first), [*members, region])
+        else:
+            spans.append((start, end - start, [region]))
+    return spans

@@ -66,6 +66,7 @@ class WorkerSession:
         outcomes = {}
         for cell in cells:
             outcomes[cell.index] = self._run_one(cell)
+        self.look_from_outside("after the cells")
         self.deadline = time.monotonic() + self.budget  # the checks' own budget
         return outcomes
 
@@ -101,16 +102,20 @@ class WorkerSession:
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
 
-    def look_from_outside(self, where: str) -> None:
+    def look_from_outside(self, where: str, *, machinery: bool = True) -> None:
         """What the judge itself sees of the worker through /proc (student code cannot hide it):
         machinery changed since before the first cell (a review), processes alive, files left in
-        the worker's private /tmp outside its working directory (evidence)."""
+        the worker's private /tmp outside its working directory (evidence).
+
+        The machinery is compared after the cells and after the checks (2 to 3 ms a look), not
+        after every cell or question: a change that stays is caught all the same, only not named
+        with its cell (and one undone before a look is missed either way)."""
         if self.worker is None or not self.worker.alive:
             return
         view = self._views.get(self.worker.id)
         if view is None:
             view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello)
-        for label in view.machinery_changes():
+        for label in view.machinery_changes() if machinery else ():
             self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
 
@@ -157,7 +162,7 @@ class WorkerSession:
             self.close()
         else:
             self.ran.append(cell)
-            self.look_from_outside(f"cell {cell.index}")
+            self.look_from_outside(f"cell {cell.index}", machinery=False)
         return outcome
 
     def _why_not_run(self) -> str | None:
