@@ -107,9 +107,10 @@ class WorkerSession:
         machinery changed since before the first cell (a review), processes alive, files left in
         the worker's private /tmp outside its working directory (evidence).
 
-        The machinery is compared after the cells and after the checks (2 to 3 ms a look), not
-        after every cell or question: a change that stays is caught all the same, only not named
-        with its cell (and one undone before a look is missed either way)."""
+        The machinery is compared after the cells and after each question's checks (about 1 ms
+        a look), not after every cell: a change that stays is caught all the same, only not
+        named with its cell. A look per question, not just one at the end, catches a change
+        whose worker a later question's probe kills (its replacement replays only the cells)."""
         if self.worker is None or not self.worker.alive:
             return
         view = self._views.get(self.worker.id)
