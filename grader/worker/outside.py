@@ -51,6 +51,15 @@ def _namespace_pid(pid: int) -> int | None:
     return None
 
 
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def _command(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as comm:
@@ -99,9 +108,11 @@ class OutsideView:
         except OSError:
             return []  # the worker has ended: nothing left to compare
         try:
-            return changed_machinery(manifest, reader)
+            changed = changed_machinery(manifest, reader)
         finally:
             reader.close()
+        # Memory that vanished with a worker that just ended is no change (it may die at any time).
+        return changed if not changed or _running(self.worker) else []
 
     def new_processes(self) -> list[str]:
         """Processes the worker started that are alive now and were not reported before."""
