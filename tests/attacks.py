@@ -1025,12 +1025,16 @@ with open("/tmp/unlisted", "w") as out:
     Attack(
         "libc_fork_and_execve", ESCAPE, _cell("""
 import ctypes
+import os
 
 libc = ctypes.CDLL(None, use_errno=True)
+started, exec_done = os.pipe()  # both close on exec: EOF once the child runs sleep
 if libc.fork() == 0:
     argv = (ctypes.c_char_p * 3)(b"sleep", b"300", None)
     libc.execve(b"/bin/sleep", argv, (ctypes.c_char_p * 1)(None))
     libc._exit(0)
+os.close(exec_done)
+os.read(started, 1)
 if libc.fork() == 0:
     libc.pause()  # a copy of the worker that waits
 """),

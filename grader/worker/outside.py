@@ -76,7 +76,7 @@ class OutsideView:
         self.worker = self._find_worker()
         self.known = {p for p in (top, self.worker) if p is not None}
         self.known |= {p for p in self._supervisors()}
-        self.seen_processes: set[int] = set()
+        self.seen_processes: set[tuple[int, str]] = set()
         self.seen_files: set[str] = set()
 
     def _find_worker(self) -> int | None:
@@ -120,9 +120,10 @@ class OutsideView:
             return []
         found = []
         for pid in _descendants(self.top):
-            if pid not in self.known and pid not in self.seen_processes:
-                self.seen_processes.add(pid)
-                found.append(f"started a process ({_command(pid)}), seen from outside the worker")
+            seen = (pid, _command(pid))  # a process that runs another program is listed again
+            if pid not in self.known and seen not in self.seen_processes:
+                self.seen_processes.add(seen)
+                found.append(f"started a process ({seen[1]}), seen from outside the worker")
         return found[:MAX_LISTED]
 
     def files_outside(self, workdir: str = "/tmp/work") -> list[str]:
