@@ -14,14 +14,15 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import os
 import struct
 import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-__all__ = ["prepare_manifest", "machinery_manifest", "changed_machinery", "MemoryReader", "read_dict"]
+__all__ = ["prepare_manifest", "machinery_manifest", "changed_machinery", "MachineryCheck", "MemoryReader",
+           "read_tables"]
 
-Reader = Callable[[int, int], bytes]
 _PTR = 8
 _DICT_HEADER = 48  # refcnt, type, ma_used, ma_version_tag, ma_keys, ma_values
 _KEYS_HEADER = 32  # refcnt, log2_size, log2_index_bytes, kind, pad, version, usable, nentries
@@ -42,42 +43,105 @@ def _own_memory(address: int, size: int) -> bytes:
     return ctypes.string_at(address, size)
 
 
+class _OwnMemory:
+    """This process's memory, for checking a manifest where it is made."""
+
+    def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
+        return [_own_memory(address, size) for address, size in requests]
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+
+
+_IOV_MAX = 1024
+
+
 class MemoryReader:
-    """Reads another process's memory through /proc/<pid>/mem (the judge's side)."""
+    """Reads another process's memory (the judge's side): many pieces per process_vm_readv
+    call, or one pread of /proc/<pid>/mem each where that call is refused."""
 
     def __init__(self, pid: int) -> None:
+        self.pid = pid
         self._file = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115 -- closed by close()
+        self._vm_readv = getattr(ctypes.CDLL(None, use_errno=True), "process_vm_readv", None)
 
-    def __call__(self, address: int, size: int) -> bytes:
-        import os
+    def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
+        """The bytes at each (address, size); None for a piece that cannot be read whole."""
+        found: list[bytes | None] = []
+        for first in range(0, len(requests), _IOV_MAX):
+            batch = requests[first:first + _IOV_MAX]
+            found += self._batch(batch) or [self._pread(address, size) for address, size in batch]
+        return found
 
-        data = os.pread(self._file.fileno(), size, address)
-        if len(data) != size:
-            raise OSError("short read")
-        return data
+    def _batch(self, batch: list[tuple[int, int]]) -> list[bytes] | None:
+        if self._vm_readv is None or not batch:
+            return None
+        buffers = [ctypes.create_string_buffer(size) for _, size in batch]
+        local = (_Iovec * len(batch))(*[_Iovec(ctypes.addressof(b), len(b)) for b in buffers])
+        remote = (_Iovec * len(batch))(*[_Iovec(address, size) for address, size in batch])
+        total = self._vm_readv(self.pid, local, len(batch), remote, len(batch), 0)
+        if total != sum(size for _, size in batch):
+            return None  # some piece failed: read them one by one to tell which
+        return [b.raw for b in buffers]
+
+    def _pread(self, address: int, size: int) -> bytes | None:
+        try:
+            data = os.pread(self._file.fileno(), size, address)
+        except OSError:
+            return None
+        return data if len(data) == size else None
 
     def close(self) -> None:
         self._file.close()
 
 
-def read_dict(read: Reader, address: int) -> dict[int, int]:
-    """{key address: value address} of a combined-table dict, read through `read`."""
-    _, kind_ptr, used, _, keys, values = struct.unpack("<qQqQQQ", read(address, _DICT_HEADER))
-    if values:
-        raise ValueError("split-table dict")
-    _, log2_size, log2_index, kind, _, _, _, entries = struct.unpack(
-        "<qBBBBIqq", read(keys, _KEYS_HEADER))
+def read_tables(reader, addresses: list[int]) -> list[tuple[int, bytes, int] | str]:
+    """(entries in use, raw entry table, entry width) of each combined-table dict, or why it
+    cannot be read; three rounds of reads whatever the number of dicts."""
+    headers = reader.many([(address, _DICT_HEADER) for address in addresses])
+    keys = [_keys_of(header) for header in headers]
+    keys_headers = iter(reader.many([k[0:2] for k in keys if type(k) is tuple]))
+    found = [_table_of(k, next(keys_headers)) if type(k) is tuple else k for k in keys]
+    tables = iter(reader.many([t[:2] for t in found if type(t) is tuple]))
+    return [_with_data(t, next(tables)) if type(t) is tuple else t for t in found]
+
+
+def _keys_of(header: bytes | None) -> tuple | str:
+    if header is None:
+        return "unreadable"
+    _, _, used, _, keys, values = struct.unpack("<qQqQQQ", header)
+    return "split-table dict" if values else (keys, _KEYS_HEADER, used)
+
+
+def _table_of(keys: tuple, header: bytes | None) -> tuple | str:
+    if header is None:
+        return "unreadable keys"
+    _, _, log2_index, kind, _, _, _, entries = struct.unpack("<qBBBBIqq", header)
     width = 16 if kind else 24  # unicode-keyed entries hold no hash
-    span = (1 << log2_index) + entries * width
-    if span > _MAX_KEYS_BYTES or entries < 0:
-        raise ValueError("implausible dict")
-    words = memoryview(read(keys + _KEYS_HEADER + (1 << log2_index), entries * width)).cast("Q")
+    if (1 << log2_index) + entries * width > _MAX_KEYS_BYTES or entries < 0:
+        return "implausible dict"
+    return keys[0] + _KEYS_HEADER + (1 << log2_index), entries * width, width, keys[2]
+
+
+def _with_data(table: tuple, data: bytes | None) -> tuple[int, bytes, int] | str:
+    return "unreadable entries" if data is None else (table[3], data, table[2])
+
+
+def _holds(data: bytes, width: int, key: int, value: int) -> bool:
+    """Whether the entry table maps key to value (value 0: has any entry for key)."""
+    wanted = struct.pack("<QQ", key, value) if value else struct.pack("<Q", key)
+    at = data.find(wanted)
+    while at >= 0 and at % width != width - 16:  # only where an entry's key sits
+        at = data.find(wanted, at + 1)
+    return at >= 0
+
+
+def _pairs(data: bytes, width: int) -> set[tuple[int, int]]:
+    """The (key, value) addresses an entry table holds."""
+    words = memoryview(data).cast("Q")
     step = width // _PTR  # (key, value) or (hash, key, value)
-    found = dict(zip(words[step - 2::step], words[step - 1::step], strict=True))
-    found.pop(0, None)  # deleted entries
-    if len(found) != used:
-        raise ValueError("dict entries do not add up")
-    return found
+    return set(zip(words[step - 2::step], words[step - 1::step], strict=True))
 
 
 # ---------------------------------------------------------------- the worker's side
@@ -163,7 +227,7 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
                 manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, None, sized=True)
     _watched_namespaces(manifest, watched)
     prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
-    problems = changed_machinery(prepared, _own_memory)
+    problems = changed_machinery(prepared, _OwnMemory())
     _PREPARED["manifest"] = {"unsupported": f"layout not understood ({problems[0]})"} if problems else prepared
     return _PREPARED["manifest"]
 
@@ -208,31 +272,50 @@ def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------- the judge's side
 
 
-def changed_machinery(manifest: dict, read: Reader) -> list[str]:
-    """What no longer holds what it held when the manifest was made (empty when all is intact)."""
-    changed = []
-    for space in manifest.get("namespaces", []):
-        try:
-            now = read_dict(read, space["address"])
-        except (OSError, ValueError, struct.error) as exc:
-            changed.append(f"{space['label']} (unreadable: {exc})")
-            continue
-        for key, value, name in space["entries"]:
-            if now.get(key, 0) != value:
-                changed.append(f"{space['label']}.{name}")
-        if space["size"] is not None and len(now) != space["size"]:
-            changed.append(f"{space['label']} (names added or removed)")
-    for span_start, span, regions in _spans(manifest.get("regions", [])):
-        try:
-            memory = read(span_start, span)
-        except OSError:
-            memory = b""
-        for region in regions:
-            expected = bytes.fromhex(region["bytes"])
-            offset = region["address"] - span_start
-            if memory[offset:offset + len(expected)] != expected:
-                changed.append(region["label"])
-    return changed
+class MachineryCheck:
+    """A manifest made ready for repeated comparison (spans and expected bytes worked out once)."""
+
+    def __init__(self, manifest: dict) -> None:
+        self.spaces = manifest.get("namespaces", [])
+        # What each namespace must hold, and the keys it must not (watched names it lacked).
+        self.held = [frozenset((k, v) for k, v, _ in space["entries"] if v) for space in self.spaces]
+        self.absent = [frozenset(k for k, v, _ in space["entries"] if not v) for space in self.spaces]
+        self.spans = [(start, size, [(r["address"] - start, bytes.fromhex(r["bytes"]), r["label"]) for r in members])
+                      for start, size, members in _spans(manifest.get("regions", []))]
+
+    def changes(self, reader) -> list[str]:
+        """What no longer holds what it held when the manifest was made (empty when all is intact).
+
+        `reader.many([(address, size), ...])` gives the bytes at each place (None if unreadable).
+        """
+        changed = []
+        tables = read_tables(reader, [space["address"] for space in self.spaces])
+        for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
+            if type(table) is str:
+                changed.append(f"{space['label']} (unreadable: {table})")
+                continue
+            used, data, width = table
+            if 8 * len(space["entries"]) < len(data) // width:  # a few names of a library's namespace
+                changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
+                            if _holds(data, width, key, value) != bool(value)]
+            else:
+                pairs = _pairs(data, width)
+                if not held <= pairs or (absent and not absent.isdisjoint(key for key, _ in pairs)):
+                    keys = {key for key, _ in pairs}
+                    changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
+                                if ((key, value) not in pairs if value else key in keys)]
+            if space["size"] is not None and used != space["size"]:
+                changed.append(f"{space['label']} (names added or removed)")
+        memories = reader.many([span[:2] for span in self.spans])
+        for (_, _, regions), memory in zip(self.spans, memories, strict=True):
+            changed += [label for offset, expected, label in regions
+                        if (memory or b"")[offset:offset + len(expected)] != expected]
+        return changed
+
+
+def changed_machinery(manifest: dict, reader) -> list[str]:
+    """What of `manifest` no longer holds what it held (see MachineryCheck)."""
+    return MachineryCheck(manifest).changes(reader)
 
 
 def _spans(regions: list[dict], gap: int = 4096) -> list[tuple[int, int, list[dict]]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from grader.worker.integrity import MemoryReader, changed_machinery
+from grader.worker.integrity import MachineryCheck, MemoryReader
 
 __all__ = ["OutsideView"]
 
@@ -78,6 +78,9 @@ class OutsideView:
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[tuple[int, str]] = set()
         self.seen_files: set[str] = set()
+        manifest = hello.get("machinery")
+        usable = isinstance(manifest, dict) and "unsupported" not in manifest
+        self.machinery = MachineryCheck(manifest) if usable else None
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")
@@ -100,15 +103,14 @@ class OutsideView:
 
     def machinery_changes(self) -> list[str]:
         """Labels of the worker's machinery that changed since before its first cell."""
-        manifest = self.hello.get("machinery")
-        if self.worker is None or not isinstance(manifest, dict) or "unsupported" in manifest:
+        if self.worker is None or self.machinery is None:
             return []
         try:
             reader = MemoryReader(self.worker)
         except OSError:
             return []  # the worker has ended: nothing left to compare
         try:
-            changed = changed_machinery(manifest, reader)
+            changed = self.machinery.changes(reader)
         finally:
             reader.close()
         # Memory that vanished with a worker that just ended is no change (it may die at any time).
