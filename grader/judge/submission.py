@@ -118,7 +118,7 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
                               [f"{question.id}: {failure.message}"])
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
-    session.look_from_outside(f"during the {question.id} check")
+    session.look_from_outside(f"during the {question.id} check", quick=True)
     score = round(question.points * verdict.fraction, 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)

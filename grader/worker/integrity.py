@@ -14,13 +14,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import json
 import os
 import struct
 import sys
 import types
 from collections.abc import Iterable
 
-__all__ = ["prepare_manifest", "machinery_manifest", "changed_machinery", "MachineryCheck", "MemoryReader",
+__all__ = ["prepare_manifest", "machinery_manifest", "decoded_manifest", "changed_machinery", "MachineryCheck", "MemoryReader",
            "read_tables"]
 
 _PTR = 8
@@ -28,6 +29,7 @@ _DICT_HEADER = 48  # refcnt, type, ma_used, ma_version_tag, ma_keys, ma_values
 _KEYS_HEADER = 32  # refcnt, log2_size, log2_index_bytes, kind, pad, version, usable, nentries
 _FUNCTION_FIELDS = (16, 64)  # globals, builtins, name, qualname, code, defaults, kwdefaults, closure
 _MAX_KEYS_BYTES = 4 << 20
+_VERSION_OFFSET = 24  # ma_version_tag: changes whenever an entry is set or deleted
 # Machinery a probe or the evidence runs through; the packages' own dicts grow when a submodule
 # is first imported, so their size is not held (their entries are).
 _MACHINERY = ("grader.",)
@@ -96,11 +98,14 @@ class MemoryReader:
         self._file.close()
 
 
-def read_tables(reader, addresses: list[int]) -> list[tuple[int, bytes, int] | str]:
+def read_tables(reader, addresses: list[int], versions: list[int | None] | None = None) -> list:
     """(entries in use, raw entry table, entry width) of each combined-table dict, or why it
-    cannot be read; three rounds of reads whatever the number of dicts."""
+    cannot be read, or None for a dict still at its version in `versions` (none of its
+    entries has been set or deleted since); three rounds of reads whatever the number of dicts."""
     headers = reader.many([(address, _DICT_HEADER) for address in addresses])
     keys = [_keys_of(header) for header in headers]
+    if versions is not None:
+        keys = [None if type(k) is tuple and k[3] == v else k for k, v in zip(keys, versions, strict=True)]
     keys_headers = iter(reader.many([k[0:2] for k in keys if type(k) is tuple]))
     found = [_table_of(k, next(keys_headers)) if type(k) is tuple else k for k in keys]
     tables = iter(reader.many([t[:2] for t in found if type(t) is tuple]))
@@ -110,8 +115,8 @@ def read_tables(reader, addresses: list[int]) -> list[tuple[int, bytes, int] | s
 def _keys_of(header: bytes | None) -> tuple | str:
     if header is None:
         return "unreadable"
-    _, _, used, _, keys, values = struct.unpack("<qQqQQQ", header)
-    return "split-table dict" if values else (keys, _KEYS_HEADER, used)
+    _, _, used, version, keys, values = struct.unpack("<qQqQQQ", header)
+    return "split-table dict" if values else (keys, _KEYS_HEADER, used, version)
 
 
 def _table_of(keys: tuple, header: bytes | None) -> tuple | str:
@@ -171,8 +176,9 @@ class _Manifest:
         # A watched name the namespace lacks (an inherited method) must stay absent: setattr
         # would add it under the interned string, so that is the key to look for.
         absent = [sys.intern(n) for n in sorted(names or ()) if n not in real]
+        version = struct.unpack("<Q", _own_memory(id(real) + _VERSION_OFFSET, _PTR))[0]
         self.namespaces.append({
-            "label": label, "address": id(real), "size": len(real) if sized else None,
+            "label": label, "address": id(real), "size": len(real) if sized else None, "version": version,
             "entries": [[id(k), id(real[k]), k] for k in wanted] + [[id(n), 0, n] for n in absent],
         })
         for name in wanted:
@@ -229,11 +235,17 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
     prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
     problems = changed_machinery(prepared, _OwnMemory())
     _PREPARED["manifest"] = {"unsupported": f"layout not understood ({problems[0]})"} if problems else prepared
+    # Encoded once here: a worker that encoded the lists itself would touch thousands of shared
+    # objects (copying their pages) before its first cell.
+    _PREPARED["encoded"] = {"encoded": json.dumps(_PREPARED["manifest"])}
     return _PREPARED["manifest"]
 
 
 def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
-    """Where the worker's machinery lives, for the judge to re-read later; call before student code."""
+    """Where the worker's machinery lives, for the judge to re-read later; call before student code.
+
+    The warm parent's part travels as the JSON text it encoded (see `decoded_manifest`).
+    """
     prepared = _PREPARED.get("manifest") or prepare_manifest(watched)
     if "unsupported" in prepared:
         return prepared
@@ -242,7 +254,19 @@ def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ..
         manifest.region("run_probe", id(run_probe) + _PTR, 4 * _PTR)  # type, func, args, keywords
     for owner, obj in _collectors(runner):
         manifest.slots(owner, obj, _FIXED_SLOTS.get(type(obj).__name__, ()))
-    return {"namespaces": prepared["namespaces"], "regions": prepared["regions"] + manifest.regions}
+    return {**_PREPARED["encoded"], "regions": manifest.regions}
+
+
+def decoded_manifest(manifest: object) -> dict | None:
+    """A worker's manifest as the judge uses it, or None when it is missing or unsupported."""
+    if not isinstance(manifest, dict) or "unsupported" in manifest:
+        return None
+    try:
+        prepared = json.loads(manifest["encoded"])
+        regions = [*prepared["regions"], *manifest["regions"]]
+        return {"namespaces": prepared["namespaces"], "regions": regions}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _collectors(runner: object) -> list[tuple[str, object]]:
@@ -283,14 +307,19 @@ class MachineryCheck:
         self.spans = [(start, size, [(r["address"] - start, bytes.fromhex(r["bytes"]), r["label"]) for r in members])
                       for start, size, members in _spans(manifest.get("regions", []))]
 
-    def changes(self, reader) -> list[str]:
+    def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
 
         `reader.many([(address, size), ...])` gives the bytes at each place (None if unreadable).
+        `quick` skips the entries of a namespace whose dict version is still the manifest's: any
+        setattr or del changes it, only a raw write into its memory does not.
         """
         changed = []
-        tables = read_tables(reader, [space["address"] for space in self.spaces])
+        versions = [space.get("version") for space in self.spaces] if quick else None
+        tables = read_tables(reader, [space["address"] for space in self.spaces], versions)
         for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
+            if table is None:
+                continue
             if type(table) is str:
                 changed.append(f"{space['label']} (unreadable: {table})")
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from grader.worker.integrity import MachineryCheck, MemoryReader
+from grader.worker.integrity import MachineryCheck, MemoryReader, decoded_manifest
 
 __all__ = ["OutsideView"]
 
@@ -78,9 +78,8 @@ class OutsideView:
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[tuple[int, str]] = set()
         self.seen_files: set[str] = set()
-        manifest = hello.get("machinery")
-        usable = isinstance(manifest, dict) and "unsupported" not in manifest
-        self.machinery = MachineryCheck(manifest) if usable else None
+        manifest = decoded_manifest(hello.get("machinery"))
+        self.machinery = MachineryCheck(manifest) if manifest is not None else None
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")
@@ -101,8 +100,9 @@ class OutsideView:
     def available(self) -> bool:
         return self.worker is not None
 
-    def machinery_changes(self) -> list[str]:
-        """Labels of the worker's machinery that changed since before its first cell."""
+    def machinery_changes(self, *, quick: bool = False) -> list[str]:
+        """Labels of the worker's machinery that changed since before its first cell (`quick`:
+        namespaces whose dict versions are unchanged are not re-read entry by entry)."""
         if self.worker is None or self.machinery is None:
             return []
         try:
@@ -110,7 +110,7 @@ class OutsideView:
         except OSError:
             return []  # the worker has ended: nothing left to compare
         try:
-            changed = self.machinery.changes(reader)
+            changed = self.machinery.changes(reader, quick=quick)
         finally:
             reader.close()
         # Memory that vanished with a worker that just ended is no change (it may die at any time).

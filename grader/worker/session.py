@@ -102,7 +102,7 @@ class WorkerSession:
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
 
-    def look_from_outside(self, where: str, *, machinery: bool = True) -> None:
+    def look_from_outside(self, where: str, *, machinery: bool = True, quick: bool = False) -> None:
         """What the judge itself sees of the worker through /proc (student code cannot hide it):
         machinery changed since before the first cell (a review), processes alive, files left in
         the worker's private /tmp outside its working directory (evidence).
@@ -110,13 +110,15 @@ class WorkerSession:
         The machinery is compared after the cells and after each question's checks (about 1 ms
         a look), not after every cell: a change that stays is caught all the same, only not
         named with its cell. A look per question, not just one at the end, catches a change
-        whose worker a later question's probe kills (its replacement replays only the cells)."""
+        whose worker a later question's probe kills (its replacement replays only the cells);
+        those are `quick` (a namespace whose dict version is unchanged is not re-read), the
+        looks after the cells and after the checks read everything."""
         if self.worker is None or not self.worker.alive:
             return
         view = self._views.get(self.worker.id)
         if view is None:
             view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello)
-        for label in view.machinery_changes() if machinery else ():
+        for label in view.machinery_changes(quick=quick) if machinery else ():
             self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
 
