@@ -21,7 +21,7 @@ import sys
 import types
 from collections.abc import Iterable
 
-__all__ = ["prepare_manifest", "machinery_manifest", "decoded_manifest", "changed_machinery", "MachineryCheck", "MemoryReader",
+__all__ = ["prepare_manifest", "machinery_manifest", "machinery_checks", "changed_machinery", "MachineryCheck", "MemoryReader",
            "read_tables"]
 
 _PTR = 8
@@ -244,7 +244,7 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
 def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
     """Where the worker's machinery lives, for the judge to re-read later; call before student code.
 
-    The warm parent's part travels as the JSON text it encoded (see `decoded_manifest`).
+    The warm parent's part travels as the JSON text it encoded (see `machinery_checks`).
     """
     prepared = _PREPARED.get("manifest") or prepare_manifest(watched)
     if "unsupported" in prepared:
@@ -255,18 +255,6 @@ def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ..
     for owner, obj in _collectors(runner):
         manifest.slots(owner, obj, _FIXED_SLOTS.get(type(obj).__name__, ()))
     return {**_PREPARED["encoded"], "regions": manifest.regions}
-
-
-def decoded_manifest(manifest: object) -> dict | None:
-    """A worker's manifest as the judge uses it, or None when it is missing or unsupported."""
-    if not isinstance(manifest, dict) or "unsupported" in manifest:
-        return None
-    try:
-        prepared = json.loads(manifest["encoded"])
-        regions = [*prepared["regions"], *manifest["regions"]]
-        return {"namespaces": prepared["namespaces"], "regions": regions}
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _collectors(runner: object) -> list[tuple[str, object]]:
@@ -340,6 +328,22 @@ class MachineryCheck:
             changed += [label for offset, expected, label in regions
                         if (memory or b"")[offset:offset + len(expected)] != expected]
         return changed
+
+
+def machinery_checks(manifest: object) -> list[MachineryCheck] | None:
+    """The checks for a worker's manifest (None when missing or unsupported): the warm parent's
+    part, made ready once for every worker it forks, and the worker's own regions."""
+    if not isinstance(manifest, dict) or "unsupported" in manifest:
+        return None
+    try:
+        return [_prepared_check(manifest["encoded"]), MachineryCheck({"regions": manifest["regions"]})]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_check(encoded: str) -> MachineryCheck:
+    return MachineryCheck(json.loads(encoded))
 
 
 def changed_machinery(manifest: dict, reader) -> list[str]:

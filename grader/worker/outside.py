@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from grader.worker.integrity import MachineryCheck, MemoryReader, decoded_manifest
+from grader.worker.integrity import MemoryReader, machinery_checks
 
 __all__ = ["OutsideView"]
 
@@ -78,8 +78,7 @@ class OutsideView:
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[tuple[int, str]] = set()
         self.seen_files: set[str] = set()
-        manifest = decoded_manifest(hello.get("machinery"))
-        self.machinery = MachineryCheck(manifest) if manifest is not None else None
+        self.machinery = machinery_checks(hello.get("machinery"))
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")
@@ -110,7 +109,7 @@ class OutsideView:
         except OSError:
             return []  # the worker has ended: nothing left to compare
         try:
-            changed = self.machinery.changes(reader, quick=quick)
+            changed = [label for check in self.machinery for label in check.changes(reader, quick=quick)]
         finally:
             reader.close()
         # Memory that vanished with a worker that just ended is no change (it may die at any time).
