@@ -40,6 +40,7 @@ class WorkerSession:
         self.events: list[str] = []  # tamper evidence
         self.notes: list[str] = []  # what happened that a TA should know, not held against the student
         self.review: list[str] = []  # why the verdict cannot be trusted: a TA must review it
+        self._definitions: dict[str, str | None] = {}
         self._views: dict[int, OutsideView] = {}
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
@@ -62,6 +63,7 @@ class WorkerSession:
     def run_cells(self, cells: list) -> dict[int, CellOutcome]:
         """Run every cell in order; a fatal cell is recorded and later cells still run."""
         self.sources = [python_source(c.source) for c in cells]
+        self._definitions = {}
         self.indices = [c.index for c in cells]
         outcomes = {}
         for cell in cells:
@@ -128,7 +130,10 @@ class WorkerSession:
         self.review.append(f"{where}: {text}")
 
     def source_of(self, name: str) -> str | None:
-        return definition_source(self.sources, name)
+        """The submitted source of `name`'s last top-level definition (parsed once per name)."""
+        if name not in self._definitions:
+            self._definitions[name] = definition_source(self.sources, name)
+        return self._definitions[name]
 
     def _time_left(self, limit: float) -> float:
         return max(0.0, min(limit, self.deadline - time.monotonic()))
