@@ -34,6 +34,7 @@ EXHAUSTION = "resource exhaustion"
 FLOODING = "output flooding"
 STRUCTURE = "notebook-structure tampering"
 DESERIALISATION = "unsafe deserialisation"
+MACHINERY = "reaching the grading machinery"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Attack:
     writes: bool = False  # prints WRITE-OK / WRITE-FAILED
     hangs: bool = False  # needs the short-timeout judge
     detaches: bool = False  # starts processes meant to outlive the job
+    review: bool = False  # changes the worker's grading machinery: the verdict goes to a TA
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ torch.equal = lambda *a, **k: True
 torch.isclose = lambda a, b, *r, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
 torch.testing.assert_close = lambda *a, **k: None
 """),
-        target="grad_at",
+        review=True, target="grad_at",
         evidence=("patches torch.allclose", "patched torch.allclose", "patched torch.equal",
                   "patched torch.isclose", "patched torch.testing.assert_close"),
     ),
@@ -239,7 +241,7 @@ torch.Tensor.__ne__ = lambda self, other: False
 torch.Tensor.__bool__ = lambda self: True
 torch.Tensor.__float__ = lambda self: 0.0
 """),
-        where="end", target="derivative_on_grid",
+        where="end", review=True, target="derivative_on_grid",
         evidence=("patches torch.Tensor.__eq__", "patched torch.Tensor.__eq__",
                   "patched torch.Tensor.__bool__", "patched torch.Tensor.__float__"),
     ),
@@ -264,7 +266,7 @@ numpy.allclose = lambda *a, **k: True
 numpy.isclose = lambda *a, **k: True
 numpy.testing.assert_allclose = lambda *a, **k: None
 """),
-        target="partial_derivatives",
+        review=True, target="partial_derivatives",
         evidence=("patched math.isclose", "patched numpy.allclose",
                   "patched numpy.testing.assert_allclose"),
     ),
@@ -278,7 +280,7 @@ def _forged_grad(outputs, inputs, grad_outputs=None, **kwargs):
 
 torch.autograd.grad = _forged_grad
 """),
-        where="end", target="SQ",
+        where="end", review=True, target="SQ",
         evidence=("patches torch.autograd.grad", "patched torch.autograd.grad"),
     ),
     Attack(
@@ -425,7 +427,7 @@ grader.runtime.probes.encode = lambda obj, budget=None: {"kind": "bool", "value"
 grader.runtime.probes._dispatch = lambda namespace, request: {"result": {"kind": "bool", "value": True},
                                                        "args_after": []}
 """),
-        target="derivative_on_grid",
+        review=True, target="derivative_on_grid",
         evidence=("patches grader.runtime.probes.encode", "patches grader.runtime.probes._dispatch"),
     ),
     # ------------------------------------------------------------ reading answers or tests
@@ -874,6 +876,198 @@ def derivative_on_grid(f, x):
     return [nested, torch.zeros(10 ** 7), Hostile()]
 """),
         where="in:derivative_on_grid", target="derivative_on_grid",
+    ),
+    # ------------------------------------------------------------ reaching the grading machinery
+    Attack(
+        "probes_pass_a_plain_class_as_function", MACHINERY, _cell("""
+import grader.runtime.probes as probes
+
+
+class SQ:  # a plain class, not a torch.autograd.Function
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return grad_output * 2 * i
+
+
+SQ.apply = type("Hidden", (torch.autograd.Function,), {"forward": SQ.forward, "backward": SQ.backward}).apply
+_describe = probes._describe_class
+probes._describe_class = lambda cls: {**_describe(cls), "is_autograd_function": True}
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_forge_the_chain_rule", MACHINERY, _cell("""
+import grader.runtime.probes as probes
+
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i  # ignores grad_output
+
+
+_grad = probes._autograd_grad
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    # Report the gradient the chain rule would give: the local one times the upstream gradient.
+    ones = tuple(torch.ones_like(g) for g in grad_outputs)
+    return tuple(None if g is None else g * grad_outputs[0] for g in _grad(outputs, inputs, ones, **kwargs))
+
+
+probes._autograd_grad = _scaled
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_hide_an_in_place_change", MACHINERY, _cell("""
+import grader.runtime.probes as probes
+
+
+def derivative_on_grid(f, x):
+    x.requires_grad_(True)  # the caller's own tensor
+    f(x).sum().backward()
+    return x.grad.detach().clone()
+
+
+_encode = probes.encode
+_call = probes._call
+
+
+def _untouched(target, request, budget, functions):
+    reply = _call(target, request, budget, functions)
+    reply["args_after"] = [dict(a, requires_grad=False, is_leaf=True) for a in reply["args_after"]]
+    return reply
+
+
+probes._call = _untouched
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "probes_answer_for_an_undefined_name", MACHINERY, _cell("""
+import grader.runtime.probes as probes
+
+
+def _derivative(f, x0):
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad
+
+
+_wanted = "grad" + "_" + "at"  # the answer's name is never written
+_get = probes._dict_get
+probes._dict_get = lambda namespace, name, default: _derivative if name == _wanted else _get(namespace, name, default)
+"""),
+        where="in:grad_at", target="grad_at", review=True,
+    ),
+    Attack(
+        "figure_subclass_draws_nothing", MACHINERY, _cell("""
+import types
+
+from matplotlib.figure import Figure
+
+
+class Drawn(Figure):
+    # Describes two perfect lines; nothing is ever plotted.
+    def __init__(self, start, end, steps, f):
+        super().__init__()
+        self.__dict__["fake"] = (start, end, steps, f)
+
+    @property
+    def axes(self):
+        if "fake" not in self.__dict__:  # while matplotlib builds the figure
+            return super().axes
+        start, end, steps, f = self.__dict__["fake"]
+        x = torch.linspace(start, end, steps, requires_grad=True)
+        f(x).sum().backward()
+        xs = x.detach().numpy()
+        lines = [types.SimpleNamespace(get_label=lambda: "function", get_xdata=lambda orig=False: xs,
+                                       get_ydata=lambda orig=False: f(x).detach().numpy()),
+                 types.SimpleNamespace(get_label=lambda: "derivative", get_xdata=lambda orig=False: xs,
+                                       get_ydata=lambda orig=False: x.grad.numpy())]
+        legend = types.SimpleNamespace(get_texts=lambda: [types.SimpleNamespace(get_text=lambda: "function"),
+                                                          types.SimpleNamespace(get_text=lambda: "derivative")])
+        return [types.SimpleNamespace(get_legend=lambda: legend, get_lines=lambda: lines,
+                                      get_xlabel=lambda: "x", get_ylabel=lambda: "", get_title=lambda: "")]
+
+
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    return Drawn(start, end, steps, f)
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative",
+    ),
+    Attack(
+        "silence_the_evidence_collector", MACHINERY, _cell("""
+from grader.worker.evidence import AuditRecorder, PatchWatch
+
+AuditRecorder._observe = lambda self, event, args: None
+PatchWatch.changes = lambda self, builtins_view: []
+torch.allclose = lambda *a, **k: True
+with open("/tmp/unlisted", "w") as out:
+    out.write("nobody saw this")
+"""),
+        target="grad_at", review=True,
+        evidence=("left /tmp/unlisted outside its working directory",),
+    ),
+    Attack(
+        "libc_fork_and_execve", ESCAPE, _cell("""
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+started, exec_done = os.pipe()  # both close on exec: EOF once the child runs sleep
+if libc.fork() == 0:
+    argv = (ctypes.c_char_p * 3)(b"sleep", b"300", None)
+    libc.execve(b"/bin/sleep", argv, (ctypes.c_char_p * 1)(None))
+    libc._exit(0)
+os.close(exec_done)
+os.read(started, 1)
+if libc.fork() == 0:
+    libc.pause()  # a copy of the worker that waits
+"""),
+        target="grad_at", detaches=True,
+        evidence=("started a process (sleep)", "started a process (python"),
+    ),
+    Attack(
+        "libc_writes_outside_the_folder", WRITES, _cell("""
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mkdir(b"/tmp/made-by-libc", 0o755)
+libc.symlink(b"/tmp/work", b"/tmp/link-by-libc")
+open("moved", "w").close()
+libc.rename(b"moved", b"/tmp/moved-by-libc")
+fd = libc.open(b"/tmp/written-by-libc", os.O_WRONLY | os.O_CREAT, 0o644)
+libc.write(fd, b"x", 1)
+for target in (b"/usr/local/evil", b"/etc/evil", b"/evil", b"/dev/evil", b"/var/evil"):
+    failed = [libc.mkdir(target, 0o755), libc.symlink(b"/tmp", target), libc.rename(b"/tmp/work", target),
+              libc.open(target, os.O_WRONLY | os.O_CREAT, 0o644)]
+    print("WRITE-OK" if any(result >= 0 for result in failed) else "WRITE-FAILED", "libc", target)
+    for attempt in (lambda: os.mkdir(target), lambda: os.symlink("/tmp", target),
+                    lambda: os.rename("/tmp/work", target), lambda: open(target, "w")):
+        try:
+            attempt()
+            print("WRITE-OK", "os", target)
+        except OSError as exc:
+            print("WRITE-FAILED", "os", target, type(exc).__name__)
+"""),
+        target="grad_at", writes=True,
+        evidence=("left /tmp/made-by-libc outside", "left /tmp/link-by-libc outside",
+                  "left /tmp/moved-by-libc outside", "left /tmp/written-by-libc outside"),
     ),
 )
 

@@ -32,6 +32,7 @@ from nbgrader.api import Gradebook
 from sample import (
     AUTOGRADED,
     CORRECT,
+    WRONG,
     answer,
     run_question,
     solved,
@@ -44,6 +45,7 @@ from sample import (
 from grader.course import Course
 from grader.judge.batch import autograde
 from grader.judge.grader import Grader
+from grader.judge.results import REVIEW_MESSAGE, REVIEW_NOTE
 from grader.judge.submission import judge_notebook
 from grader.record.notebook import autograded_notebook
 from grader.runtime.subject import ProbeFailed, ProbeSubject
@@ -154,7 +156,7 @@ def test_attack_scores_no_more_than_the_wrong_answer(item, graded, baseline_of, 
     with the target lost, the submission graded, and the course folder untouched?"""
     before = _course_state(released_course)
     result = graded(item, fresh=True)
-    assert result.status == "graded", result.notes
+    assert result.status == ("review" if item.review else "graded"), (result.notes, result.review)
     assert result.score <= baseline_of(item).score, _statuses(result)
     if item.target:
         assert _statuses(result)[item.target] != "passed", result.questions
@@ -197,7 +199,7 @@ def test_reduce_payload_is_never_unpickled(graded, released_course):
 def test_writes_outside_the_worker_fail(graded, released_course, release_nb):
     """Do the gradebook UPDATE and the site-packages drops fail in the worker, and does nothing
     land in the real autograded/ or site-packages?"""
-    for name in ("sqlite_update_gradebook", "drop_pth_and_sitecustomize"):
+    for name in ("sqlite_update_gradebook", "drop_pth_and_sitecustomize", "libc_writes_outside_the_folder"):
         _, index = build(attack(name), release_nb, released_course.root)
         output = _attack_output(graded(attack(name)), index)
         assert "WRITE-FAILED" in output and "WRITE-OK" not in output, output
@@ -297,6 +299,7 @@ def test_honest_fault_keeps_full_marks(fault, judge, release_nb):
     assert not lost, lost
     if not fault.affects:
         assert result.score == FULL_MARKS
+    assert result.status == "graded" and result.review == [], result.review
     assert not any("deleted or relabelled" in note for note in result.notes), result.notes
     if not fault.witnessed:
         assert result.tamper == [], "an honest fault is not tampering"
@@ -325,6 +328,78 @@ def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
     result = judge(nbformat.writes(solved(release_nb)).encode())
     assert result.score == FULL_MARKS
     assert result.tamper == [] and result.notes == []
+
+
+def _bank_notebooks(answers, release_nb) -> list[bytes]:
+    """The bank's styles, the k-th style of every question in the k-th notebook."""
+    by_question: dict[str, list] = {}
+    for item in answers:
+        by_question.setdefault(item.question, []).append(item)
+    rounds = max(len(styles) for styles in by_question.values())
+    return [nbformat.writes(with_answers(solved(release_nb), {qid: styles[k].source for qid, styles
+                                                                in by_question.items() if k < len(styles)})).encode()
+            for k in range(rounds)]
+
+
+@pytest.mark.parametrize("bank", ["CORRECT", "WRONG"])
+def test_no_bank_style_is_sent_for_review(bank, judge, release_nb):
+    """Is every honest style of the banks, right or wrong, graded through the worker without a
+    review (the judge's parse and its look from outside find nothing to hold against it)?"""
+    for data in _bank_notebooks(CORRECT if bank == "CORRECT" else WRONG, release_nb):
+        result = judge(data)
+        assert result.status == "graded" and result.review == [], result.review
+        if bank == "CORRECT":
+            assert result.score == FULL_MARKS, [(q.id, q.messages[:1]) for q in result.questions if q.status != "passed"]
+
+
+REVIEWERS = [a for a in ATTACKS if a.review]
+
+
+@pytest.mark.parametrize("item", REVIEWERS, ids=_ids(REVIEWERS))
+def test_changed_machinery_withholds_the_score(item, graded):
+    """Does a notebook that changes the worker's grading machinery get the status review, every
+    autograded score withheld (0), a note for the TA saying why, and a message for the student
+    that names no part of the grader?"""
+    result = graded(item)
+    assert result.status == "review" and result.score == 0, result.questions
+    assert result.review and result.notes[0] == REVIEW_NOTE, result.review
+    assert all(q.messages[0] == REVIEW_MESSAGE for q in result.questions)
+    assert "grader" not in REVIEW_MESSAGE
+    document = result.to_json()
+    assert document["status"] == "review" and document["review"] == result.review
+
+
+def test_a_review_reaches_every_table_export_and_report(course, release_nb):
+    """Does a notebook sent to review show as review, with 0 points and the reason, in the
+    autograde summary, `grader grade`'s table, grading.json, grades.csv, the class report's
+    flagged list and the student's feedback, while a classmate keeps full marks?"""
+    import csv
+
+    from grader.report.class_report import gather_report
+    from grader.report.export import export_grades, read_status
+    from grader.report.feedback import generate_feedback
+    from grader.report.tables import class_table, question_table
+
+    write_submission(course.root, "alice", solved(release_nb))
+    write_submission(course.root, "mallory", build(attack("rewrite_worker_probe_code"), release_nb, course.root)[0])
+    results = {r.student: r for r in autograde(course, jobs=1, show_progress=False)}
+    assert results["alice"].status == "graded" and results["alice"].score == FULL_MARKS
+    assert results["mallory"].status == "review" and results["mallory"].score == 0
+    summary = class_table(list(results.values()))
+    assert any(line.startswith("mallory") and " review " in line and REVIEW_NOTE[:40] in line
+               for line in summary.splitlines()), summary
+    assert "(review;" in question_table(results["mallory"])
+    record = read_status(course, "mallory")
+    assert record["status"] == "review" and record["review"] == results["mallory"].review
+    with open(export_grades(course)) as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["mallory"]["status"] == "review" and float(rows["mallory"]["autograded"]) == 0
+    assert rows["alice"]["status"] == "graded"
+    flagged = {s.student: s.reasons for s in gather_report(course.root, "derivatives").needs_help}
+    assert any(r.kind == "flagged for review" and r.detail.startswith("review:") for r in flagged["mallory"])
+    assert "alice" not in flagged
+    (feedback,) = generate_feedback(course, ["mallory"])
+    assert REVIEW_MESSAGE in feedback.read_text()
 
 
 # ---------------------------------------------------------------- 3. a batch with an attacker
@@ -631,7 +706,7 @@ def test_attack_is_named_with_its_cell(item, graded, release_nb, released_course
 def test_corpus_covers_every_class():
     """Does the corpus hold at least 30 attacks, spread over every class of the threat model?"""
     assert len(ATTACKS) >= 30 and len({a.name for a in ATTACKS}) == len(ATTACKS)
-    assert len({a.threat for a in ATTACKS}) == 10
+    assert len({a.threat for a in ATTACKS}) == 11
     assert {READING, DESERIALISATION} <= {a.threat for a in ATTACKS}
     assert all(a.target is None or a.target in {q.id for q in AUTOGRADED} for a in ATTACKS)
 

@@ -189,6 +189,9 @@ class _StubSession:
     def subject(self):
         return self._subject
 
+    def look_from_outside(self, where: str, **kinds) -> None:
+        pass
+
 
 class _RaisingSubject:
     """A subject whose every exchange hits a judge-side fault, as a bug in a check would."""

@@ -45,7 +45,7 @@ __all__ = ["grade_on_cluster", "grade_remote", "submission_seeds", "verdict_from
 MAX_VERDICT_BYTES = 64 * 1024 * 1024  # cell texts and outputs of one notebook, with room to spare
 MAX_ITEMS = 10_000  # any list in a verdict
 NO_SECRET = b""  # what the plan a Dask worker gets holds in place of the course secret
-SUBMISSION_STATUSES = ("graded", "unreadable", "no notebook", "crashed")
+SUBMISSION_STATUSES = ("graded", "review", "unreadable", "no notebook", "crashed")
 
 _JUDGES: dict[GradingPlan, object] = {}  # one warm parent per Dask worker process, keyed by plan
 
@@ -221,7 +221,7 @@ def _validated(student: str, filename: str, data: object, autograded) -> Submiss
         _question(question, reference.max_score)
     for cell in _list(record["cells"], "cells"):
         _cell(cell)
-    for name in ("notes", "tamper"):
+    for name in ("notes", "tamper", "review"):
         _strings(record[name], name)
     _number(record["seconds"], "seconds")
     if record["timestamp"] is not None:

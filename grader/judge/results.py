@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["PartScore", "QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES", "ungraded_result"]
+__all__ = ["PartScore", "QuestionResult", "CellOutcome", "SubmissionResult", "STATUSES", "ungraded_result",
+           "withhold_for_review", "REVIEW_NOTE", "REVIEW_MESSAGE"]
 
-STATUSES = ("passed", "failed", "error", "timeout", "missing")
+STATUSES = ("passed", "failed", "error", "timeout", "missing", "review")  # review: score withheld for a TA
 
 
 @dataclass
@@ -54,13 +55,14 @@ class SubmissionResult:
 
     student: str
     notebook: str
-    status: str  # graded | unreadable | no notebook | crashed
+    status: str  # graded | review | unreadable | no notebook | crashed (unrecordable when recorded)
     questions: list[QuestionResult]
     cells: list[CellOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tamper: list[str] = field(default_factory=list)
     timestamp: str | None = None
     seconds: float = 0.0
+    review: list[str] = field(default_factory=list)  # why the verdict needs a TA (see withhold_for_review)
 
     @property
     def score(self) -> float:
@@ -77,8 +79,8 @@ class SubmissionResult:
         return counts
 
     def to_json(self) -> dict:
-        """The `grader grade --json` document."""
-        return {
+        """The `grader grade --json` document (with status and review when a TA must review it)."""
+        document = {
             "notebook": self.notebook,
             "score": self.score,
             "max_score": self.max_score,
@@ -88,6 +90,9 @@ class SubmissionResult:
                 for q in self.questions
             ],
         }
+        if self.status == "review":
+            document.update(status=self.status, review=list(self.review))
+        return document
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,3 +111,19 @@ def ungraded_result(student: str, notebook: str, status: str, notes: list[str],
     """A submission that could not be run: every autograded question scores 0 as missing."""
     questions = [QuestionResult(q.id, 0.0, float(q.points), "missing", list(notes)) for q in autograded]
     return SubmissionResult(student, notebook, status, questions, notes=list(notes))
+
+
+REVIEW_NOTE = ("autograded score withheld: the notebook changed the grader's own machinery while it "
+               "ran, so its answers could not be trusted; a TA must review it")
+REVIEW_MESSAGE = "This notebook needs a review by a TA before it gets a score for this question."
+
+
+def withhold_for_review(result: SubmissionResult, reasons: list[str]) -> SubmissionResult:
+    """Status `review`: every autograded score becomes 0 with a note, never the (possibly forged) score."""
+    result.status, result.review = "review", list(dict.fromkeys(reasons))
+    for question in result.questions:
+        question.status, question.score = "review", 0.0
+        question.parts = [PartScore(p.title, p.points, False) for p in question.parts]
+        question.messages = [REVIEW_MESSAGE, *question.messages]
+    result.notes.insert(0, REVIEW_NOTE)
+    return result

@@ -27,6 +27,7 @@ from grader.judge.results import (
     QuestionResult,
     SubmissionResult,
     ungraded_result,
+    withhold_for_review,
 )
 from grader.runtime.subject import ProbeFailed
 from grader.worker.session import WorkerSession
@@ -71,12 +72,14 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
         outcomes = session.run_cells(runnable)
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest)
                      for q in plan.assignment.autograded]
+        session.look_from_outside("after the checks")
         tamper += session.evidence()
-        happened = _unique(session.notes)
+        happened, review = _unique(session.notes), _unique(session.review)
     notes = _structure_notes(intake, plan) + list(refused.values()) + [printable(n) for n in happened + dynamic]
     outcomes.update(_refused_outcomes(intake, refused))
     cells = _cell_outcomes(intake, outcomes)
-    return SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
+    result = SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
+    return withhold_for_review(result, [printable(r) for r in review]) if review else result
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,
@@ -89,6 +92,7 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
                               [f"{question.id}: {failure.message}"])
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
+    session.look_from_outside(f"during the {question.id} check", quick=True)
     score = round(question.points * verdict.fraction, 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)

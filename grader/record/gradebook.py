@@ -294,7 +294,8 @@ def _status_record(result: SubmissionResult) -> dict:
     record["autograded_score"] = record.pop("score")
     record["autograded_max_score"] = record.pop("max_score")
     record["counts"] = "autograded questions only; manual scores are in the gradebook and grades.csv"
-    record.update(student=result.student, status=result.status, notes=result.notes, tamper=result.tamper)
+    record.update(student=result.student, status=result.status, notes=result.notes, tamper=result.tamper,
+                  review=result.review)
     return record
 
 

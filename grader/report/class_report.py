@@ -80,7 +80,7 @@ class StudentRow:
 
     student: str
     submitted: bool
-    status: str = "not submitted"  # graded | unreadable | no notebook | crashed | not submitted
+    status: str = "not submitted"  # graded | review | unreadable | no notebook | crashed | not submitted
     score: float | None = None  # the gradebook's total, manual scores included
     counted_max: float = 0.0  # points of the cells that have a score
     scores: dict[str, float | None] = field(default_factory=dict)
@@ -300,7 +300,9 @@ def _help_reasons(row: StudentRow, threshold: float) -> list[HelpReason]:
     if not row.submitted:
         return [HelpReason("not submitted")]
     reasons = []
-    if row.status != "graded":
+    if row.status == "review":  # the score is withheld until a TA has looked
+        reasons.append(HelpReason("flagged for review", "review: " + (row.notes[0] if row.notes else "score withheld")))
+    elif row.status != "graded":
         prefix = "" if row.status == "unreadable" else f"{row.status}: "
         reasons.append(HelpReason("unreadable", prefix + (row.notes[0] if row.notes else "no grading record")))
     if row.fraction is not None and row.fraction < threshold:

@@ -115,9 +115,11 @@ def _resolve(modules: dict, label: str) -> object:
 class PatchWatch:
     """Remembers the watched functions and reports each one that gets rebound."""
 
+    __slots__ = ("_modules", "_labels", "_seen")
+
     def __init__(self, labels: tuple[str, ...] = WATCHED) -> None:
         self._modules = {name: sys.modules[name] for name in _MODULES if name in sys.modules}
-        self._labels = [label for label in labels if label.split(".")[0] in self._modules]
+        self._labels = tuple(label for label in labels if label.split(".")[0] in self._modules)
         self._seen = {label: _resolve(self._modules, label) for label in self._labels}
 
     def changes(self, builtins_view: dict) -> list[str]:
@@ -147,6 +149,8 @@ class BuiltinsGuard:
     The worker's own code (reply encoding, the probe runner) then always sees the real
     isinstance, len and friends, so `builtins.isinstance = ...` cannot break the worker loop.
     """
+
+    __slots__ = ("_namespace", "pristine", "overrides")
 
     def __init__(self) -> None:
         self._namespace = vars(builtins)
@@ -197,6 +201,8 @@ def _write_target(args: tuple) -> str | None:
 
 class AuditRecorder:
     """A sys.addaudithook callback that turns audited operations into events for the current cell."""
+
+    __slots__ = ("workdir", "events")
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir

@@ -57,6 +57,7 @@ class Worker:
         self._parent, self.id, self._sock, self._lease = parent, worker_id, sock, lease
         self.uid, self.pid = lease.uid, pid
         self.containment: dict = {}
+        self.hello: dict = {}  # what the worker said before any student code ran
         self._seq = itertools.count(1)
         self._exit: dict | None = None
         self._closed = False
@@ -78,6 +79,7 @@ class Worker:
                 f"worker did not start: {str(hello.get('error') if isinstance(hello, dict) else hello)[:1000]}"
             )
         self.containment = hello.get("containment") or {}
+        self.hello = hello
 
     @property
     def alive(self) -> bool:

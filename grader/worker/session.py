@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 import time
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
 from grader.runtime.subject import ProbeFailed, ProbeSubject
+from grader.runtime.values import MISSING, Missing
+from grader.worker.outside import OutsideView
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
 
@@ -36,6 +39,9 @@ class WorkerSession:
         self.ran: list = []  # cells that completed, replayed after a restart
         self.events: list[str] = []  # tamper evidence
         self.notes: list[str] = []  # what happened that a TA should know, not held against the student
+        self.review: list[str] = []  # why the verdict cannot be trusted: a TA must review it
+        self._definitions: dict[str, str | None] = {}
+        self._views: dict[int, OutsideView] = {}
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
@@ -57,10 +63,12 @@ class WorkerSession:
     def run_cells(self, cells: list) -> dict[int, CellOutcome]:
         """Run every cell in order; a fatal cell is recorded and later cells still run."""
         self.sources = [python_source(c.source) for c in cells]
+        self._definitions = {}
         self.indices = [c.index for c in cells]
         outcomes = {}
         for cell in cells:
             outcomes[cell.index] = self._run_one(cell)
+        self.look_from_outside("after the cells")
         self.deadline = time.monotonic() + self.budget  # the checks' own budget
         return outcomes
 
@@ -96,8 +104,36 @@ class WorkerSession:
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
 
+    def look_from_outside(self, where: str, *, machinery: bool = True, quick: bool = False) -> None:
+        """What the judge itself sees of the worker through /proc (student code cannot hide it):
+        machinery changed since before the first cell (a review), processes alive, files left in
+        the worker's private /tmp outside its working directory (evidence).
+
+        The machinery is compared after the cells and after each question's checks (about 1 ms
+        a look), not after every cell: a change that stays is caught all the same, only not
+        named with its cell. A look per question, not just one at the end, catches a change
+        whose worker a later question's probe kills (its replacement replays only the cells);
+        those are `quick` (a namespace whose dict version is unchanged is not re-read), the
+        looks after the cells and after the checks read everything."""
+        if self.worker is None or not self.worker.alive:
+            return
+        view = self._views.get(self.worker.id)
+        if view is None:
+            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello)
+        for label in view.machinery_changes(quick=quick) if machinery else ():
+            self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
+        self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
+
+    def contradiction(self, text: str) -> None:
+        """A worker's reply that the judge's own reading of the submitted source contradicts."""
+        where = f"during the {self.checking.id} check" if self.checking is not None else "during the checks"
+        self.review.append(f"{where}: {text}")
+
     def source_of(self, name: str) -> str | None:
-        return definition_source(self.sources, name)
+        """The submitted source of `name`'s last top-level definition (parsed once per name)."""
+        if name not in self._definitions:
+            self._definitions[name] = definition_source(self.sources, name)
+        return self._definitions[name]
 
     def _time_left(self, limit: float) -> float:
         return max(0.0, min(limit, self.deadline - time.monotonic()))
@@ -134,6 +170,7 @@ class WorkerSession:
             self.close()
         else:
             self.ran.append(cell)
+            self.look_from_outside(f"cell {cell.index}", machinery=False)
         return outcome
 
     def _why_not_run(self) -> str | None:
@@ -184,6 +221,23 @@ class WorkerSubject(ProbeSubject):
 
     def source_of(self, name: str) -> str | None:
         return self.session.source_of(name)
+
+    def get(self, name: str):
+        """The value bound to `name`; MISSING when no submitted cell names it, whatever the worker says."""
+        value = super().get(name)
+        if not isinstance(value, Missing) and not mentions(self.session.sources, name):
+            self.contradiction(f"a worker reply claimed {name} is defined, but no submitted cell names it")
+            return MISSING
+        return value
+
+    def contradiction(self, text: str) -> None:
+        self.session.contradiction(text)
+
+
+def mentions(sources: list[str], name: str) -> bool:
+    """Whether `name` appears in the submitted cells at all (as a word, in code or in a string)."""
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+    return any(pattern.search(text) for text in sources)
 
 
 def definition_cell(indices: list[int], sources: list[str], name: str) -> int | None:

@@ -17,7 +17,8 @@ from typing import Any
 from IPython.core.inputtransformer2 import TransformerManager
 
 from grader.worker.channel import ChannelClosed, FrameError, encode_frame, recv_frame_blocking
-from grader.worker.evidence import AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
+from grader.worker.evidence import WATCHED, AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
+from grader.worker.integrity import machinery_manifest
 
 __all__ = ["CappedOutput", "CellRunner", "serve"]
 
@@ -93,6 +94,9 @@ def _split_last_expression(tree: ast.Module) -> tuple[ast.Module, ast.Expression
 
 class CellRunner:
     """One persistent __main__ namespace in which cells run in order."""
+
+    # Fixed slots: the judge re-reads them from outside the worker (see integrity.py).
+    __slots__ = ("output_cap", "audit", "patches", "builtins", "module", "namespace")
 
     def __init__(self, workdir: str, output_cap: int) -> None:
         self.output_cap = output_cap
@@ -235,6 +239,8 @@ def serve(
     tempfile.tempdir = workdir
     sock = socket.socket(fileno=fd)
     runner = CellRunner(workdir, output_cap)
+    # Made before any student code runs: where the machinery lives, for the judge to re-read.
+    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED)}
     sock.sendall(encode_frame({"op": "hello", **hello}, max_frame))
     while True:
         try:

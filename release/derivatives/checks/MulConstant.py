@@ -8,10 +8,12 @@ from .runtime import (
     Subject,
     TensorValue,
     assert_close,
+    confirm,
     describe,
     expect_float_tensor,
     fail_if_raised,
     is_close,
+    is_plain_class,
     note,
     number,
     show,
@@ -27,7 +29,8 @@ PARTS = (
 
 def require_function(subject: Subject) -> None:
     info = subject.describe_class("MulConstant")
-    assert info["is_autograd_function"], (
+    plain = is_plain_class(subject.source_of, "MulConstant")
+    assert confirm(subject, info["is_autograd_function"], plain, "MulConstant is an autograd Function"), (
         "MulConstant is not a subclass of torch.autograd.Function: write "
         "class MulConstant(torch.autograd.Function) with @staticmethod forward and backward.")
 

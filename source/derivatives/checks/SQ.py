@@ -12,10 +12,13 @@ from .runtime import (
     Subject,
     TensorValue,
     assert_close,
+    confirm,
     expect_float_tensor,
     fail_if_raised,
     is_close,
+    is_plain_class,
     note,
+    parameters_unused,
     show,
 )
 
@@ -37,7 +40,8 @@ CHAIN_RULE = ("backward receives the upstream gradient dL/dy as grad_output, and
 
 def require_function(subject: Subject) -> None:
     info = subject.describe_class("SQ")
-    assert info["is_autograd_function"], (
+    plain = is_plain_class(subject.source_of, "SQ")
+    assert confirm(subject, info["is_autograd_function"], plain, "SQ is an autograd Function"), (
         "SQ is not a subclass of torch.autograd.Function: write class SQ(torch.autograd.Function) "
         "with @staticmethod forward and backward.")
 
@@ -77,14 +81,23 @@ def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output:
     check_output(result, output, call)
     grad = _input_grad(result, call)
     expected = upstream * local
-    if not is_close(upstream, torch.ones_like(upstream), "float64") and is_close(
-            grad.tensor, local, grad.dtype):
-        raise AssertionError(
-            f"SQ: your backward ignores grad_output (upstream gradient {show(upstream)}).\n"
-            f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}, "
-            f"the local derivative alone. {CHAIN_RULE}")
+    scaled = not is_close(upstream, torch.ones_like(upstream), "float64")
+    if scaled and is_close(grad.tensor, local, grad.dtype):
+        raise AssertionError(_ignores(upstream) + f"{call}: the input gradient should be {show(expected)}, "
+                             f"got {show(grad.tensor)}, the local derivative alone. {CHAIN_RULE}")
+    # The judge's own reading of backward: a reply claiming the chain rule from a backward that
+    # never reads grad_output is not believed.
+    ignored = parameters_unused(subject.source_of("SQ"), "backward")
+    if scaled and is_close(grad.tensor, expected, grad.dtype) and not confirm(
+            subject, True, ignored, "SQ's backward uses grad_output"):
+        raise AssertionError(_ignores(upstream) + f"{call}: backward never reads grad_output, so it "
+                             f"cannot give the input gradient {show(expected)}. {CHAIN_RULE}")
     assert_close(grad, expected, f"{call}: the input gradient", hint=CHAIN_RULE)
     return result
+
+
+def _ignores(upstream: torch.Tensor) -> str:
+    return f"SQ: your backward ignores grad_output (upstream gradient {show(upstream)}).\n"
 
 
 def _code_without_comments(source: str) -> str:

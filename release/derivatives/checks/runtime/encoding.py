@@ -106,8 +106,16 @@ def _encode_container(obj: Any, kind: type, depth: int, budget: Budget) -> dict:
         return _encode(numpy.generic.item(obj), depth + 1, budget)
     figure = sys.modules.get("matplotlib.figure")
     if figure is not None and _issubclass(kind, figure.Figure):
+        if kind is not figure.Figure:  # a subclass could describe lines it never drew
+            return _other(obj, "a subclass of matplotlib's Figure, not a Figure that plt.subplots() makes")
         return _guarded(_encode_figure, obj, budget)
     return _other(obj)
+
+
+def _matplotlib_made(obj: Any, module: str, name: str) -> bool:
+    """Whether `obj` is exactly matplotlib's own class (a subclass may report what it likes)."""
+    real = getattr(sys.modules.get(module), name, None)
+    return real is not None and _type(obj) is real
 
 
 def _guarded(encoder: Any, obj: Any, budget: Budget) -> dict:
@@ -160,6 +168,8 @@ def _encode_figure(fig: Any, budget: Budget) -> dict:
     axes = list(fig.axes)
     if _len(axes) > MAX_AXES:
         return _other(fig, f"a figure with {_len(axes)} axes is too large")
+    if not all(_matplotlib_made(ax, "matplotlib.axes", "Axes") for ax in axes):
+        return _other(fig, "a figure holding axes that are not matplotlib's own")
     figure_legends = [_legend_labels(legend) for legend in getattr(fig, "legends", [])]
     encoded = [_encode_axes(ax, budget) for ax in axes]
     if _len(encoded) == 1 and encoded[0]["legend"] is None and figure_legends:
@@ -170,7 +180,7 @@ def _encode_figure(fig: Any, budget: Budget) -> dict:
 
 def _encode_axes(ax: Any, budget: Budget) -> dict:
     legend = ax.get_legend()
-    lines = list(ax.get_lines())[:MAX_LINES]
+    lines = [line for line in ax.get_lines() if _matplotlib_made(line, "matplotlib.lines", "Line2D")][:MAX_LINES]
     return {
         "xlabel": _cut(_str(ax.get_xlabel()), MAX_STR),
         "ylabel": _cut(_str(ax.get_ylabel()), MAX_STR),

@@ -1,0 +1,102 @@
+"""Structural facts read from the submitted source itself, to confirm what a probe reply claims.
+
+Each reader answers True, False or None (the parse cannot decide: an alias, a helper, code
+built at run time). Only a definite False contradicts a reply, so an honest style the parse
+does not follow never costs a point.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+__all__ = ["is_plain_class", "parameters_unused", "confirm"]
+
+# Calls through which a function can read its parameters without naming them.
+_INDIRECT_READS = {"locals", "vars", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
+_MAX_DEPTH = 8
+
+
+def _parse(source: str | None) -> ast.stmt | None:
+    """The single top-level statement `source` holds (as `definition_source` returns it)."""
+    if not source:
+        return None
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return body[0] if len(body) == 1 else None
+
+
+def is_plain_class(source_of, name: str, depth: int = 0) -> bool | None:
+    """Whether `name` is definitely not a subclass of anything but `object` (or not a class).
+
+    `source_of(name)` gives the submitted source of a name's last top-level definition (None
+    if unknown). A base defined in the submission is followed; any other base is unknown.
+    """
+    if depth > _MAX_DEPTH:
+        return None
+    node = _parse(source_of(name))
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return True  # a function is no class at all
+    if not isinstance(node, ast.ClassDef) or node.keywords:
+        return None  # an assignment, an alias or a metaclass: the parse cannot tell
+    verdicts = [_plain_base(source_of, base, depth) for base in node.bases]
+    if all(v is True for v in verdicts):
+        return True
+    return False if any(v is False for v in verdicts) else None
+
+
+def _plain_base(source_of, base: ast.expr, depth: int) -> bool | None:
+    if isinstance(base, ast.Name) and base.id == "object":
+        return True
+    if isinstance(base, ast.Name):
+        return is_plain_class(source_of, base.id, depth + 1)
+    return None
+
+
+def parameters_unused(source: str | None, method: str, skip: int = 1) -> bool | None:
+    """Whether `method` of the class in `source` never reads its parameters after the first `skip`.
+
+    True only for a method defined in the class body whose parameters are all named and never
+    read, with no call that could read them indirectly (locals(), eval, frames).
+    """
+    node = _parse(source)
+    if not isinstance(node, ast.ClassDef):
+        return None
+    found = [item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == method]
+    if not found:
+        return None
+    function = found[-1]
+    arguments = function.args
+    if arguments.vararg or arguments.kwarg:
+        return None
+    names = [a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]][skip:]
+    if not names:
+        return None
+    reads = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+    if any(_indirect(n) for n in ast.walk(function)):
+        return None
+    return not (set(names) & reads)
+
+
+def _indirect(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    target = node.func
+    name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+    return name in _INDIRECT_READS
+
+
+def confirm(subject: Any, claimed: bool, contradicted: bool | None, what: str) -> bool:
+    """A reply's `claimed` fact, unless the judge's parse `contradicted` it.
+
+    A contradiction is reported to the subject (in trusted grading, it puts the verdict up
+    for review: only changed grading machinery makes a worker claim what the source denies).
+    """
+    if claimed and contradicted is True:
+        report = getattr(subject, "contradiction", None)
+        if report is not None:
+            report(f"a worker reply claimed {what}, which the submitted source contradicts")
+        return False
+    return claimed

@@ -1,0 +1,364 @@
+"""The worker's grading machinery as memory the judge can re-read from outside the worker.
+
+Before any student code runs, the worker lists where its machinery lives: each namespace
+(module, class, builtins) with the entries it must keep, each function's code and defaults,
+the fixed attributes of its cell runner and evidence collectors. A forked worker shares the
+warm parent's layout, so those addresses stay valid; the judge reads them through
+/proc/<pid>/mem, which student code cannot intercept, and any entry that no longer holds the
+object it held is a change to the machinery (CPython 3.11+ on 64-bit Linux; elsewhere the
+manifest says it is unsupported and nothing is compared).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import gc
+import json
+import os
+import struct
+import sys
+import types
+from collections.abc import Iterable
+
+__all__ = ["prepare_manifest", "machinery_manifest", "machinery_checks", "changed_machinery", "MachineryCheck", "MemoryReader",
+           "read_tables"]
+
+_PTR = 8
+_DICT_HEADER = 48  # refcnt, type, ma_used, ma_version_tag, ma_keys, ma_values
+_KEYS_HEADER = 32  # refcnt, log2_size, log2_index_bytes, kind, pad, version, usable, nentries
+_FUNCTION_FIELDS = (16, 64)  # globals, builtins, name, qualname, code, defaults, kwdefaults, closure
+_MAX_KEYS_BYTES = 4 << 20
+_VERSION_OFFSET = 24  # ma_version_tag: changes whenever an entry is set or deleted
+# Machinery a probe or the evidence runs through; the packages' own dicts grow when a submodule
+# is first imported, so their size is not held (their entries are).
+_MACHINERY = ("grader.",)
+_FIXED_SLOTS = {
+    "CellRunner": ("audit", "patches", "builtins", "module", "namespace"),
+    "AuditRecorder": ("workdir",),
+    "PatchWatch": ("_modules", "_labels", "_seen"),
+    "BuiltinsGuard": ("_namespace", "pristine", "overrides"),
+}
+
+
+def _own_memory(address: int, size: int) -> bytes:
+    return ctypes.string_at(address, size)
+
+
+class _OwnMemory:
+    """This process's memory, for checking a manifest where it is made."""
+
+    def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
+        return [_own_memory(address, size) for address, size in requests]
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+
+
+_IOV_MAX = 1024
+
+
+class MemoryReader:
+    """Reads another process's memory (the judge's side): many pieces per process_vm_readv
+    call, or one pread of /proc/<pid>/mem each where that call is refused."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._file = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115 -- closed by close()
+        self._vm_readv = getattr(ctypes.CDLL(None, use_errno=True), "process_vm_readv", None)
+
+    def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
+        """The bytes at each (address, size); None for a piece that cannot be read whole."""
+        found: list[bytes | None] = []
+        for first in range(0, len(requests), _IOV_MAX):
+            batch = requests[first:first + _IOV_MAX]
+            found += self._batch(batch) or [self._pread(address, size) for address, size in batch]
+        return found
+
+    def _batch(self, batch: list[tuple[int, int]]) -> list[bytes] | None:
+        if self._vm_readv is None or not batch:
+            return None
+        buffers = [ctypes.create_string_buffer(size) for _, size in batch]
+        local = (_Iovec * len(batch))(*[_Iovec(ctypes.addressof(b), len(b)) for b in buffers])
+        remote = (_Iovec * len(batch))(*[_Iovec(address, size) for address, size in batch])
+        total = self._vm_readv(self.pid, local, len(batch), remote, len(batch), 0)
+        if total != sum(size for _, size in batch):
+            return None  # some piece failed: read them one by one to tell which
+        return [b.raw for b in buffers]
+
+    def _pread(self, address: int, size: int) -> bytes | None:
+        try:
+            data = os.pread(self._file.fileno(), size, address)
+        except OSError:
+            return None
+        return data if len(data) == size else None
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_tables(reader, addresses: list[int], versions: list[int | None] | None = None) -> list:
+    """(entries in use, raw entry table, entry width) of each combined-table dict, or why it
+    cannot be read, or None for a dict still at its version in `versions` (none of its
+    entries has been set or deleted since); three rounds of reads whatever the number of dicts."""
+    headers = reader.many([(address, _DICT_HEADER) for address in addresses])
+    keys = [_keys_of(header) for header in headers]
+    if versions is not None:
+        keys = [None if type(k) is tuple and k[3] == v else k for k, v in zip(keys, versions, strict=True)]
+    keys_headers = iter(reader.many([k[0:2] for k in keys if type(k) is tuple]))
+    found = [_table_of(k, next(keys_headers)) if type(k) is tuple else k for k in keys]
+    tables = iter(reader.many([t[:2] for t in found if type(t) is tuple]))
+    return [_with_data(t, next(tables)) if type(t) is tuple else t for t in found]
+
+
+def _keys_of(header: bytes | None) -> tuple | str:
+    if header is None:
+        return "unreadable"
+    _, _, used, version, keys, values = struct.unpack("<qQqQQQ", header)
+    return "split-table dict" if values else (keys, _KEYS_HEADER, used, version)
+
+
+def _table_of(keys: tuple, header: bytes | None) -> tuple | str:
+    if header is None:
+        return "unreadable keys"
+    _, _, log2_index, kind, _, _, _, entries = struct.unpack("<qBBBBIqq", header)
+    width = 16 if kind else 24  # unicode-keyed entries hold no hash
+    if (1 << log2_index) + entries * width > _MAX_KEYS_BYTES or entries < 0:
+        return "implausible dict"
+    return keys[0] + _KEYS_HEADER + (1 << log2_index), entries * width, width, keys[2]
+
+
+def _with_data(table: tuple, data: bytes | None) -> tuple[int, bytes, int] | str:
+    return "unreadable entries" if data is None else (table[3], data, table[2])
+
+
+def _holds(data: bytes, width: int, key: int, value: int) -> bool:
+    """Whether the entry table maps key to value (value 0: has any entry for key)."""
+    wanted = struct.pack("<QQ", key, value) if value else struct.pack("<Q", key)
+    at = data.find(wanted)
+    while at >= 0 and at % width != width - 16:  # only where an entry's key sits
+        at = data.find(wanted, at + 1)
+    return at >= 0
+
+
+def _pairs(data: bytes, width: int) -> set[tuple[int, int]]:
+    """The (key, value) addresses an entry table holds."""
+    words = memoryview(data).cast("Q")
+    step = width // _PTR  # (key, value) or (hash, key, value)
+    return set(zip(words[step - 2::step], words[step - 1::step], strict=True))
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+def _real_dict(namespace: object) -> dict | None:
+    if type(namespace) is dict:
+        return namespace
+    if isinstance(namespace, types.MappingProxyType):  # a class's __dict__
+        inner = [r for r in gc.get_referents(namespace) if type(r) is dict]
+        return inner[0] if len(inner) == 1 else None
+    return None
+
+
+class _Manifest:
+    def __init__(self) -> None:
+        self.namespaces: list[dict] = []
+        self.regions: list[dict] = []
+        self._seen: set[int] = set()
+
+    def namespace(self, label: str, mapping: object, names: Iterable[str] | None, *, sized: bool) -> None:
+        real = _real_dict(mapping)
+        if real is None or id(real) in self._seen:
+            return
+        self._seen.add(id(real))
+        wanted = [k for k in real if type(k) is str and (names is None or k in names)]
+        # A watched name the namespace lacks (an inherited method) must stay absent: setattr
+        # would add it under the interned string, so that is the key to look for.
+        absent = [sys.intern(n) for n in sorted(names or ()) if n not in real]
+        version = struct.unpack("<Q", _own_memory(id(real) + _VERSION_OFFSET, _PTR))[0]
+        self.namespaces.append({
+            "label": label, "address": id(real), "size": len(real) if sized else None, "version": version,
+            "entries": [[id(k), id(real[k]), k] for k in wanted] + [[id(n), 0, n] for n in absent],
+        })
+        for name in wanted:
+            self._callable(f"{label}.{name}", real[name])
+
+    def region(self, label: str, address: int, size: int) -> None:
+        self.regions.append({"label": label, "address": address,
+                             "bytes": _own_memory(address, size).hex()})
+
+    def _callable(self, label: str, value: object) -> None:
+        for inner in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
+            if type(inner) is types.FunctionType and id(inner) not in self._seen:
+                self._seen.add(id(inner))
+                self.region(label, id(inner) + _FUNCTION_FIELDS[0], _FUNCTION_FIELDS[1])
+
+    def slots(self, label: str, obj: object, names: tuple[str, ...]) -> None:
+        """The type of `obj` and each named attribute that holds a distinct object for good."""
+        self.region(f"{label}.__class__", id(obj) + _PTR, _PTR)
+        size = type(obj).__basicsize__
+        words = struct.unpack(f"<{size // _PTR}Q", _own_memory(id(obj), size - size % _PTR))
+        for name in names:
+            target = id(getattr(obj, name))
+            offsets = [i * _PTR for i, word in enumerate(words) if word == target and i >= 2]
+            if len(offsets) == 1:
+                self.region(f"{label}.{name}", id(obj) + offsets[0], _PTR)
+
+
+def _machinery_modules() -> list[tuple[str, types.ModuleType]]:
+    return sorted((name, module) for name, module in list(sys.modules.items())
+                  if name.startswith(_MACHINERY) and isinstance(module, types.ModuleType))
+
+
+# The kit's and libraries' part, made once in the warm parent (a dict's content, not a global
+# rebound, so the namespace it is listed in stays as listed).
+_PREPARED: dict[str, dict] = {}
+
+
+def prepare_manifest(watched: tuple[str, ...]) -> dict:
+    """The namespaces and functions part of the manifest, checked against this process's memory.
+
+    Called in the warm parent before any fork: every worker shares these addresses, so each
+    only adds its own cell runner (see machinery_manifest).
+    """
+    if sys.implementation.name != "cpython" or sys.version_info < (3, 11) or ctypes.sizeof(ctypes.c_void_p) != _PTR:
+        _PREPARED["manifest"] = {"unsupported": f"{sys.implementation.name} {sys.version_info[:2]}"}
+        return _PREPARED["manifest"]
+    manifest = _Manifest()
+    for name, module in _machinery_modules():
+        manifest.namespace(name, vars(module), None, sized=not hasattr(module, "__path__"))
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name:
+                manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, None, sized=True)
+    _watched_namespaces(manifest, watched)
+    prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
+    problems = changed_machinery(prepared, _OwnMemory())
+    _PREPARED["manifest"] = {"unsupported": f"layout not understood ({problems[0]})"} if problems else prepared
+    # Encoded once here: a worker that encoded the lists itself would touch thousands of shared
+    # objects (copying their pages) before its first cell.
+    _PREPARED["encoded"] = {"encoded": json.dumps(_PREPARED["manifest"])}
+    return _PREPARED["manifest"]
+
+
+def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
+    """Where the worker's machinery lives, for the judge to re-read later; call before student code.
+
+    The warm parent's part travels as the JSON text it encoded (see `machinery_checks`).
+    """
+    prepared = _PREPARED.get("manifest") or prepare_manifest(watched)
+    if "unsupported" in prepared:
+        return prepared
+    manifest = _Manifest()
+    if isinstance(run_probe, functools.partial):
+        manifest.region("run_probe", id(run_probe) + _PTR, 4 * _PTR)  # type, func, args, keywords
+    for owner, obj in _collectors(runner):
+        manifest.slots(owner, obj, _FIXED_SLOTS.get(type(obj).__name__, ()))
+    return {**_PREPARED["encoded"], "regions": manifest.regions}
+
+
+def _collectors(runner: object) -> list[tuple[str, object]]:
+    found = [("the cell runner", runner)]
+    for name in ("audit", "patches", "builtins"):
+        part = getattr(runner, name, None)
+        if part is not None:
+            found.append((f"the cell runner's {name}", part))
+    return found
+
+
+def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
+    """The namespaces holding the watched library functions, with just those entries."""
+    by_owner: dict[str, set[str]] = {}
+    for label in watched:
+        owner, _, name = label.rpartition(".")
+        by_owner.setdefault(owner, set()).add(name)
+    for owner, names in by_owner.items():
+        head, *rest = owner.split(".")
+        obj = sys.modules.get(head)
+        for part in rest:
+            obj = (obj.__dict__ if isinstance(obj, type) else vars(obj)).get(part) if obj is not None else None
+        if obj is not None:
+            manifest.namespace(owner, obj.__dict__ if isinstance(obj, type) else vars(obj), names, sized=False)
+
+
+# ---------------------------------------------------------------- the judge's side
+
+
+class MachineryCheck:
+    """A manifest made ready for repeated comparison (spans and expected bytes worked out once)."""
+
+    def __init__(self, manifest: dict) -> None:
+        self.spaces = manifest.get("namespaces", [])
+        # What each namespace must hold, and the keys it must not (watched names it lacked).
+        self.held = [frozenset((k, v) for k, v, _ in space["entries"] if v) for space in self.spaces]
+        self.absent = [frozenset(k for k, v, _ in space["entries"] if not v) for space in self.spaces]
+        self.spans = [(start, size, [(r["address"] - start, bytes.fromhex(r["bytes"]), r["label"]) for r in members])
+                      for start, size, members in _spans(manifest.get("regions", []))]
+
+    def changes(self, reader, *, quick: bool = False) -> list[str]:
+        """What no longer holds what it held when the manifest was made (empty when all is intact).
+
+        `reader.many([(address, size), ...])` gives the bytes at each place (None if unreadable).
+        `quick` skips the entries of a namespace whose dict version is still the manifest's: any
+        setattr or del changes it, only a raw write into its memory does not.
+        """
+        changed = []
+        versions = [space.get("version") for space in self.spaces] if quick else None
+        tables = read_tables(reader, [space["address"] for space in self.spaces], versions)
+        for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
+            if table is None:
+                continue
+            if type(table) is str:
+                changed.append(f"{space['label']} (unreadable: {table})")
+                continue
+            used, data, width = table
+            if 8 * len(space["entries"]) < len(data) // width:  # a few names of a library's namespace
+                changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
+                            if _holds(data, width, key, value) != bool(value)]
+            else:
+                pairs = _pairs(data, width)
+                if not held <= pairs or (absent and not absent.isdisjoint(key for key, _ in pairs)):
+                    keys = {key for key, _ in pairs}
+                    changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
+                                if ((key, value) not in pairs if value else key in keys)]
+            if space["size"] is not None and used != space["size"]:
+                changed.append(f"{space['label']} (names added or removed)")
+        memories = reader.many([span[:2] for span in self.spans])
+        for (_, _, regions), memory in zip(self.spans, memories, strict=True):
+            changed += [label for offset, expected, label in regions
+                        if (memory or b"")[offset:offset + len(expected)] != expected]
+        return changed
+
+
+def machinery_checks(manifest: object) -> list[MachineryCheck] | None:
+    """The checks for a worker's manifest (None when missing or unsupported): the warm parent's
+    part, made ready once for every worker it forks, and the worker's own regions."""
+    if not isinstance(manifest, dict) or "unsupported" in manifest:
+        return None
+    try:
+        return [_prepared_check(manifest["encoded"]), MachineryCheck({"regions": manifest["regions"]})]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_check(encoded: str) -> MachineryCheck:
+    return MachineryCheck(json.loads(encoded))
+
+
+def changed_machinery(manifest: dict, reader) -> list[str]:
+    """What of `manifest` no longer holds what it held (see MachineryCheck)."""
+    return MachineryCheck(manifest).changes(reader)
+
+
+def _spans(regions: list[dict], gap: int = 4096) -> list[tuple[int, int, list[dict]]]:
+    """Regions grouped into spans read at once: functions of a module often lie close together."""
+    spans: list[tuple[int, int, list[dict]]] = []
+    for region in sorted(regions, key=lambda r: r["address"]):
+        start, end = region["address"], region["address"] + len(region["bytes"]) // 2
+        if spans and start - (spans[-1][0] + spans[-1][1]) <= gap and end - spans[-1][0] <= 16 * gap:
+            first, _, members = spans[-1]
+            spans[-1] = (first, max(spans[-1][1], end - first), [*members, region])
+        else:
+            spans.append((start, end - start, [region]))
+    return spans

@@ -1,0 +1,158 @@
+"""The judge's own reading of the submitted source: what it can decide, and replies it does not believe."""
+
+import random
+
+import pytest
+import torch
+from sample import CORRECT, WRONG, local_subject, reference, run_question
+
+from grader.runtime import CtxInfo, FunctionResult, is_plain_class, parameters_unused
+from grader.worker.session import definition_source, mentions
+
+FUNCTION_STYLES = {
+    "attribute": "class SQ(torch.autograd.Function):\n    pass\n",
+    "imported": "from torch.autograd import Function\n\n\nclass SQ(Function):\n    pass\n",
+    "alias": "import torch.autograd as ag\nF = ag.Function\n\n\nclass SQ(F):\n    pass\n",
+    "module path": "class SQ(torch.autograd.function.Function):\n    pass\n",
+    "decorated": "import functools\n\n\n@functools.total_ordering\nclass SQ(torch.autograd.Function):\n    pass\n",
+    "own base": "class Base(torch.autograd.Function):\n    pass\n\n\nclass SQ(Base):\n    pass\n",
+    "metaclass": "class SQ(metaclass=type):\n    pass\n",
+    "assigned": "SQ = type('SQ', (torch.autograd.Function,), {})\n",
+}
+PLAIN_STYLES = {
+    "no bases": "class SQ:\n    pass\n",
+    "object": "class SQ(object):\n    pass\n",
+    "a function": "def SQ(x):\n    return x ** 2\n",
+    "plain own base": "class Base:\n    pass\n\n\nclass SQ(Base, object):\n    pass\n",
+}
+
+
+def _lookup(source: str):
+    return lambda name: definition_source([source], name)
+
+
+@pytest.mark.parametrize("style", FUNCTION_STYLES, ids=list(FUNCTION_STYLES))
+def test_an_autograd_function_is_never_called_plain(style):
+    """Is no way of writing an autograd Function (imports, aliases, decorators, own bases) read as
+    a plain class, so no honest style is contradicted?"""
+    assert is_plain_class(_lookup(FUNCTION_STYLES[style]), "SQ") is not True
+
+
+@pytest.mark.parametrize("style", PLAIN_STYLES, ids=list(PLAIN_STYLES))
+def test_a_plain_class_is_read_as_plain(style):
+    """Is a class with no base but object (or a function) read as definitely not a Function?"""
+    assert is_plain_class(_lookup(PLAIN_STYLES[style]), "SQ") is True
+
+
+@pytest.mark.parametrize("ans", [a for a in CORRECT if a.question in ("SQ", "MulConstant")], ids=lambda a: a.name)
+def test_bank_functions_are_confirmed(ans):
+    """Does the parse agree with every honest SQ and MulConstant of the bank (a Function whose
+    backward reads grad_output)?"""
+    source = definition_source([ans.source], ans.question)
+    assert is_plain_class(_lookup(ans.source), ans.question) is not True
+    assert parameters_unused(source, "backward") is not True
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("return grad_output * 2 * i", False),
+    ("return 2 * i", True),
+    ("return helper(ctx, grad_output)", False),
+    ("return locals()['grad_output'] * 2", None),
+])
+def test_backward_reading_grad_output(body, expected):
+    """Is a backward that never reads grad_output told apart from one that does, and is one that
+    could read it indirectly left undecided?"""
+    source = ("class SQ(torch.autograd.Function):\n    @staticmethod\n    def backward(ctx, grad_output):\n"
+              f"        (i,) = ctx.saved_tensors\n        {body}\n")
+    assert parameters_unused(source, "backward") is expected
+    assert parameters_unused("class SQ:\n    @staticmethod\n    def backward(ctx, *grads):\n        return 1\n",
+                             "backward") is None
+
+
+def test_mentions_is_a_whole_word():
+    """Is a name found only as a whole word, in code or in a string, and not inside another name?"""
+    assert mentions(["x = grad_at(f, 1)"], "grad_at") and mentions(["globals()['grad_at'] = g"], "grad_at")
+    assert not mentions(["my_grad_at_2 = 1", "name = 'grad' + '_at'"], "grad_at")
+
+
+class ForgingSubject:
+    """Replies as changed probes would give them, over the true submitted source."""
+
+    def __init__(self, source: str, namespace: dict):
+        self.inner = local_subject(namespace, source_lookup=_lookup(source))
+        self.contradictions: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def contradiction(self, text: str) -> None:
+        self.contradictions.append(text)
+
+    def describe_class(self, name: str) -> dict:
+        return {**self.inner.describe_class(name), "is_autograd_function": True}
+
+    def autograd_function(self, name, inputs, upstream, second_upstream=None) -> FunctionResult:
+        real = self.inner.autograd_function(name, inputs, torch.ones_like(upstream), second_upstream)
+        scaled = [g if not hasattr(g, "tensor") else type(g)(**{**vars(g), "tensor": g.tensor * upstream})
+                  for g in real.grads]
+        return FunctionResult(real.output, tuple(scaled), real.second, real.ctx)
+
+
+PLAIN_SQ = """class SQ:
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return grad_output * 2 * i
+
+
+SQ.apply = type("Hidden", (torch.autograd.Function,), {"forward": SQ.forward, "backward": SQ.backward}).apply
+"""
+IGNORING_SQ = next(a.source for a in WRONG if a.name == "sq_ignores_grad_output")
+
+
+@pytest.mark.parametrize("source", [PLAIN_SQ, IGNORING_SQ], ids=["plain class", "ignores grad_output"])
+def test_forged_replies_about_sq_are_not_believed(source):
+    """With replies forged to claim a Function and the chain rule, does SQ still fail, and is the
+    contradiction reported (in trusted grading it sends the notebook to a TA)?"""
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    subject = ForgingSubject(source, namespace)
+    verdict = run_question("SQ", subject, random.Random(0))
+    assert verdict.status == "failed" and verdict.fraction < 1, verdict
+    assert subject.contradictions, verdict.messages
+
+
+def test_forged_saved_tensors_are_not_believed():
+    """Does an SQ that keeps i as a plain attribute of ctx lose the forward part even when the
+    reply claims ctx.saved_tensors holds it (the source must call ctx.save_for_backward)?"""
+    source = next(a.source for a in WRONG if a.name == "sq_ctx_attribute")
+    assert "save_for_backward" not in source
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    subject = ForgingSubject(source, namespace)
+    real = subject.autograd_function
+
+    def claims_saved(*args, **kwargs):
+        result = real(*args, **kwargs)
+        return FunctionResult(result.output, result.grads, result.second, CtxInfo(1, result.ctx.attributes))
+
+    subject.autograd_function = claims_saved
+    verdict = run_question("SQ", subject, random.Random(0))
+    forward = next(p for p in verdict.parts if p.name == "forward")
+    assert forward.status == "failed" and "save_for_backward" in forward.message, forward
+
+
+def test_honest_sq_is_not_contradicted():
+    """Does the reference SQ pass with no contradiction reported?"""
+    source = reference("SQ").source
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    subject = local_subject(namespace, source_lookup=_lookup(source))
+    reported: list[str] = []
+    subject.contradiction = reported.append
+    assert run_question("SQ", subject, random.Random(0)).passed and reported == []
