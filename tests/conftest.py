@@ -71,3 +71,10 @@ def grade_nb(grader, tmp_path: Path):
 def statuses(result) -> dict[str, str]:
     """{question id: status} of a SubmissionResult."""
     return {q.id: q.status for q in result.questions}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Files with slow end-to-end tests start first (order within a file is kept), so the two
+    xdist workers of `make test` are not left waiting on one long file at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

@@ -11,9 +11,11 @@ manifest says it is unsupported and nothing is compared).
 
 from __future__ import annotations
 
+import array
 import ctypes
 import functools
 import gc
+import itertools
 import json
 import os
 import struct
@@ -79,13 +81,21 @@ class MemoryReader:
     def _batch(self, batch: list[tuple[int, int]]) -> list[bytes] | None:
         if self._vm_readv is None or not batch:
             return None
-        buffers = [ctypes.create_string_buffer(size) for _, size in batch]
-        local = (_Iovec * len(batch))(*[_Iovec(ctypes.addressof(b), len(b)) for b in buffers])
-        remote = (_Iovec * len(batch))(*[_Iovec(address, size) for address, size in batch])
-        total = self._vm_readv(self.pid, local, len(batch), remote, len(batch), 0)
-        if total != sum(size for _, size in batch):
+        # one local buffer for the whole batch, and both iovec arrays packed in one go: a ctypes
+        # object per piece cost more than the read itself
+        sizes = [size for _, size in batch]
+        offsets = list(itertools.accumulate(sizes, initial=0))
+        buffer = ctypes.create_string_buffer(offsets[-1] or 1)
+        base = ctypes.addressof(buffer)
+        local = array.array("Q", [n for offset, size in zip(offsets, sizes) for n in (base + offset, size)])
+        remote = array.array("Q", [n for piece in batch for n in piece])
+        count = len(batch)
+        total = self._vm_readv(self.pid, (_Iovec * count).from_buffer(local), count,
+                               (_Iovec * count).from_buffer(remote), count, 0)
+        if total != offsets[-1]:
             return None  # some piece failed: read them one by one to tell which
-        return [b.raw for b in buffers]
+        raw = buffer.raw
+        return [raw[offset:offset + size] for offset, size in zip(offsets, sizes)]
 
     def _pread(self, address: int, size: int) -> bytes | None:
         try:
