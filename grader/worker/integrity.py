@@ -87,7 +87,7 @@ class MemoryReader:
         offsets = list(itertools.accumulate(sizes, initial=0))
         buffer = ctypes.create_string_buffer(offsets[-1] or 1)
         base = ctypes.addressof(buffer)
-        local = array.array("Q", [n for offset, size in zip(offsets, sizes) for n in (base + offset, size)])
+        local = array.array("Q", [n for offset, size in zip(offsets[:-1], sizes, strict=True) for n in (base + offset, size)])
         remote = array.array("Q", [n for piece in batch for n in piece])
         count = len(batch)
         total = self._vm_readv(self.pid, (_Iovec * count).from_buffer(local), count,
@@ -95,7 +95,7 @@ class MemoryReader:
         if total != offsets[-1]:
             return None  # some piece failed: read them one by one to tell which
         raw = buffer.raw
-        return [raw[offset:offset + size] for offset, size in zip(offsets, sizes)]
+        return [raw[offset:offset + size] for offset, size in zip(offsets[:-1], sizes, strict=True)]
 
     def _pread(self, address: int, size: int) -> bytes | None:
         try:
