@@ -15,6 +15,7 @@ import array
 import ctypes
 import functools
 import gc
+import hashlib
 import itertools
 import json
 import os
@@ -245,16 +246,24 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
     prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
     problems = changed_machinery(prepared, _OwnMemory())
     _PREPARED["manifest"] = {"unsupported": f"layout not understood ({problems[0]})"} if problems else prepared
-    # Encoded once here: a worker that encoded the lists itself would touch thousands of shared
-    # objects (copying their pages) before its first cell.
-    _PREPARED["encoded"] = {"encoded": json.dumps(_PREPARED["manifest"])}
+    # Encoded once here, and sent to the judge once, in the warm parent's "ready": a worker that
+    # encoded the lists itself would touch thousands of shared objects (copying their pages)
+    # before its first cell, and one that sent them would add some 170 KB to every hello.
+    _PREPARED["encoded"] = json.dumps(_PREPARED["manifest"])
+    _PREPARED["digest"] = hashlib.sha256(_PREPARED["encoded"].encode()).hexdigest()
     return _PREPARED["manifest"]
+
+
+def prepared_manifest() -> str | None:
+    """The warm parent's part of every worker's manifest, as JSON text (None before it is made)."""
+    return _PREPARED.get("encoded")
 
 
 def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ...]) -> dict:
     """Where the worker's machinery lives, for the judge to re-read later; call before student code.
 
-    The warm parent's part travels as the JSON text it encoded (see `machinery_checks`).
+    The warm parent's part is named by its digest: the judge has its text from the warm
+    parent's "ready" (see `machinery_checks`).
     """
     prepared = _PREPARED.get("manifest") or prepare_manifest(watched)
     if "unsupported" in prepared:
@@ -264,7 +273,7 @@ def machinery_manifest(runner: object, run_probe: object, watched: tuple[str, ..
         manifest.region("run_probe", id(run_probe) + _PTR, 4 * _PTR)  # type, func, args, keywords
     for owner, obj in _collectors(runner):
         manifest.slots(owner, obj, _FIXED_SLOTS.get(type(obj).__name__, ()))
-    return {**_PREPARED["encoded"], "regions": manifest.regions}
+    return {"prepared": _PREPARED["digest"], "regions": manifest.regions}
 
 
 def _collectors(runner: object) -> list[tuple[str, object]]:
@@ -340,20 +349,24 @@ class MachineryCheck:
         return changed
 
 
-def machinery_checks(manifest: object) -> list[MachineryCheck] | None:
+def machinery_checks(manifest: object, prepared: str | None) -> list[MachineryCheck] | None:
     """The checks for a worker's manifest (None when missing or unsupported): the warm parent's
-    part, made ready once for every worker it forks, and the worker's own regions."""
-    if not isinstance(manifest, dict) or "unsupported" in manifest:
+    part (`prepared`, the text its "ready" carried, which the worker's manifest names by digest),
+    made ready once for every worker it forks, and the worker's own regions."""
+    if not isinstance(manifest, dict) or "unsupported" in manifest or not isinstance(prepared, str):
         return None
     try:
-        return [_prepared_check(manifest["encoded"]), MachineryCheck({"regions": manifest["regions"]})]
+        check = _prepared_check(prepared)
+        if manifest["prepared"] != check[0]:
+            return None
+        return [check[1], MachineryCheck({"regions": manifest["regions"]})]
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
 @functools.lru_cache(maxsize=4)
-def _prepared_check(encoded: str) -> MachineryCheck:
-    return MachineryCheck(json.loads(encoded))
+def _prepared_check(encoded: str) -> tuple[str, MachineryCheck]:
+    return hashlib.sha256(encoded.encode()).hexdigest(), MachineryCheck(json.loads(encoded))
 
 
 def changed_machinery(manifest: dict, reader) -> list[str]:

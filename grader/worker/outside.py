@@ -71,14 +71,15 @@ def _command(pid: int) -> str:
 class OutsideView:
     """One worker seen from the judge: `top` is the process the warm parent forked."""
 
-    def __init__(self, top: int | None, hello: dict) -> None:
+    def __init__(self, top: int | None, hello: dict, prepared: str | None = None) -> None:
+        """`prepared`: the warm parent's part of the machinery manifest, from its "ready"."""
         self.top, self.hello = top, hello
         self.worker = self._find_worker()
         self.known = {p for p in (top, self.worker) if p is not None}
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[tuple[int, str]] = set()
         self.seen_files: set[str] = set()
-        self.machinery = machinery_checks(hello.get("machinery"))
+        self.machinery = machinery_checks(hello.get("machinery"), prepared)
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")

@@ -119,7 +119,8 @@ class WorkerSession:
             return
         view = self._views.get(self.worker.id)
         if view is None:
-            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello)
+            prepared = self.parent.wait_ready().get("machinery")
+            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared)
         for label in view.machinery_changes(quick=quick) if machinery else ():
             self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())

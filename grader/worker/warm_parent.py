@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from grader.worker import isolation
 from grader.worker.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
 from grader.worker.hugepages import collapse_private_memory
+from grader.worker.integrity import prepared_manifest
 from grader.worker.spawn import Job, describe_limits, describe_memory, outcome, spawn
 from grader.worker.warmup import warm_up
 
@@ -308,8 +309,9 @@ def main(argv: list[str] | None = None) -> None:
         warm["huge_pages"] = "not used: one worker"
     mode = config.get("mode") or choose_mode()
     plan = plan_containment(mode, config["limits"]) | warm
+    ready = {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid(), "machinery": prepared_manifest()}
     for control in controls:
-        _tell(control, {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid()})
+        _tell(control, ready)
     WarmParentServer(controls, mode, config["limits"], config["hidden"], run_probe).serve()
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
     # orderly interpreter exit would spend half a second tearing down torch's state.
