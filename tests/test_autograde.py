@@ -90,6 +90,21 @@ def test_regrading_gives_identical_verdicts(small_class):
     assert first == second
 
 
+def test_judges_share_a_warm_parent_as_root_and_start_their_own_otherwise(small_class, monkeypatch):
+    """Do two judges grade alike whether they share the pool's warm parent (as root) or each start
+    their own (not root, so that each judge is an ancestor of its workers)?"""
+    import grader.judge.pool as pool
+
+    with pool.JudgePool(small_class, 2) as shared:
+        assert shared.parent is not None
+        together = {r.student: r.to_json() for r in shared.grade(small_class.students())}
+    monkeypatch.setattr(pool.os, "geteuid", lambda: 1000)
+    with pool.JudgePool(small_class, 2) as apart:
+        assert apart.parent is None
+        alone = {r.student: r.to_json() for r in apart.grade(small_class.students())}
+    assert together == alone
+
+
 class ReplayPool:
     """Stands in for the judges: hands over results graded earlier, then maybe an interruption."""
 

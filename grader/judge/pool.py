@@ -1,8 +1,9 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT FD`; the judges share one warm
-parent that the pool starts (FD is a judge's control socket to it). The pool keeps every judge busy
-with a small queue, so memory stays flat in the size of the class.
+Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT [FD]`; as root the judges share
+one warm parent that the pool starts (FD is a judge's control socket to it), otherwise each starts
+its own. The pool keeps every judge busy with a small queue, so memory stays flat in the size of the
+class.
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ class JudgePool:
 
         self.course = course
         course.secret()  # made once here, before judges that would each try to make it
-        # One warm parent for every judge: one warm image to start and to hold in memory.
-        config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
-        self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
+        # As root, one warm parent for every judge: one warm image to start and to hold in
+        # memory. Otherwise each judge starts its own, so that its workers are its descendants:
+        # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
+        self.parent = self._parent_link = None
+        ends = [None] * jobs
+        if os.geteuid() == 0:
+            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
+            self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
         self.judges = [self._start(end) for end in ends]
         for end in ends:
-            end.close()
+            if end is not None:
+                end.close()
         self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
         self._containment: dict | None = None
         if wait:
@@ -80,12 +87,13 @@ class JudgePool:
             except subprocess.TimeoutExpired:
                 judge.kill()
                 judge.wait()
-        self._parent_link.sock.close()  # the last control socket: the warm parent exits
-        try:
-            self.parent.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.parent.kill()
-            self.parent.wait()
+        if self.parent is not None:
+            self._parent_link.sock.close()  # the last control socket: the warm parent exits
+            try:
+                self.parent.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.parent.kill()
+                self.parent.wait()
 
     def grade(self, students: Iterable[str]) -> Iterator[SubmissionResult]:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
@@ -136,9 +144,10 @@ class JudgePool:
     def _start(self, control) -> subprocess.Popen:
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        shared = [str(control.fileno())] if control is not None else []
         return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment,
-             str(control.fileno())], env=env, pass_fds=[control.fileno()],
+            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment, *shared],
+            env=env, pass_fds=[control.fileno()] if control is not None else [],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
         )
 
@@ -181,7 +190,7 @@ class _Lines:
         return line
 
 
-def serve(course_root: str, assignment: str, control_fd: int) -> None:
+def serve(course_root: str, assignment: str, control_fd: int | None = None) -> None:
     """In a judge process: grade each student id read from stdin, one JSON line per verdict.
 
     A verdict is written only once its workers are confirmed dead; that confirmation is
@@ -195,7 +204,7 @@ def serve(course_root: str, assignment: str, control_fd: int) -> None:
     held: list[SubmissionResult] = []
     import socket
 
-    control = socket.socket(fileno=control_fd)
+    control = socket.socket(fileno=control_fd) if control_fd is not None else None
     with Grader(Course.at(course_root, assignment), control=control) as grader:
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True, "containment": grader.containment}) + "\n")
@@ -228,4 +237,4 @@ def _input_waiting() -> bool:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
