@@ -78,7 +78,10 @@ class OutsideView:
         self.known = {p for p in (top, self.worker) if p is not None}
         self.known |= {p for p in self._supervisors()}
         self.seen_processes: set[tuple[int, str]] = set()
-        self.seen_files: set[str] = set()
+        # what the kit put in the worker's /tmp before any student code ran is not the student's
+        entries = hello.get("tmp_entries")
+        self.seen_files: set[str] = (
+            {f"/tmp/{n}" for n in entries if isinstance(n, str)} if isinstance(entries, list) else set())
         self.machinery = machinery_checks(hello.get("machinery"), prepared)
 
     def _find_worker(self) -> int | None:

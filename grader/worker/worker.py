@@ -6,6 +6,7 @@ import ast
 import builtins
 import io
 import linecache
+import os
 import socket
 import sys
 import tempfile
@@ -230,6 +231,13 @@ def _answer(runner: CellRunner, run_probe: Callable | None, message: Any) -> dic
         }
 
 
+def _tmp_entries() -> list[str]:
+    try:
+        return sorted(os.listdir("/tmp"))[:100]
+    except OSError:
+        return []
+
+
 def serve(
     fd: int, workdir: str, hello: dict, output_cap: int, max_frame: int, run_probe: Callable | None
 ) -> None:
@@ -240,7 +248,9 @@ def serve(
     sock = socket.socket(fileno=fd)
     runner = CellRunner(workdir, output_cap)
     # Made before any student code runs: where the machinery lives, for the judge to re-read.
-    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED)}
+    # And what the kit itself put in /tmp (the working directory, the skeleton of a venv or
+    # course kept under /tmp), which the judge's looks from outside then do not list.
+    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries()}
     sock.sendall(encode_frame({"op": "hello", **hello}, max_frame))
     while True:
         try:
