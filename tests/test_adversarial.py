@@ -330,6 +330,28 @@ def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
     assert result.tamper == [] and result.notes == []
 
 
+def test_what_the_kit_put_in_tmp_is_not_the_students(tmp_path):
+    """When the venv or the course sits under /tmp (a CI checkout), the worker's /tmp holds the
+    skeleton of its bind mounts: is that left out of the looks from outside, while a file the
+    student leaves there is listed?"""
+    from grader.worker.outside import OutsideView
+
+    kit, student = f"0000-kit-{tmp_path.name}", f"0001-student-{tmp_path.name}"  # listed first
+    view = OutsideView(None, {"tmp_entries": [kit, "work"]})
+    view.worker = os.getpid()  # a stand-in whose /proc/<pid>/root/tmp is this machine's /tmp
+    view.hello = {"containment": {"filesystem": "private read-only root"}}
+    made = [Path("/tmp") / kit, Path("/tmp") / student]
+    for path in made:
+        path.write_text("x")
+    try:
+        listed = view.files_outside()
+    finally:
+        for path in made:
+            path.unlink()
+    assert not any(f"/tmp/{kit} " in line for line in listed), listed
+    assert any(f"/tmp/{student} " in line for line in listed), listed
+
+
 def _bank_notebooks(answers, release_nb) -> list[bytes]:
     """The bank's styles, the k-th style of every question in the k-th notebook."""
     by_question: dict[str, list] = {}
