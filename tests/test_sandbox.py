@@ -196,6 +196,38 @@ def test_recursive_fork_bomb_is_contained(worker):
     assert processes_of(worker.uid) == []
 
 
+TREE_BOMB = """
+import os
+size = int(1.2 * 1024**3)
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(size)
+        block[::4096] = b"\\x01" * len(range(0, size, 4096))  # every page really used
+        os._exit(0)
+    children.append(pid)
+held = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in children)
+print("children that held 1.2 GiB:", held)
+"""
+
+
+def test_a_workers_children_share_one_memory_limit(parent):
+    """Can three forked children of one worker hold 1.2 GiB each (3.6 GiB, each under its own
+    3 GiB address space)? With a memory cgroup per worker, at most two can."""
+    if parent.mode != "root" or not parent.plan["memory"].startswith("a memory cgroup"):
+        pytest.skip(f"no memory cgroup per worker here: {parent.plan['memory']}")
+    worker = parent.start_worker()
+    try:
+        report = run(worker, TREE_BOMB, timeout=60.0)
+    finally:
+        worker.close()
+    assert report.status == "died" or report.output.strip() in (
+        "children that held 1.2 GiB: 0", "children that held 1.2 GiB: 1", "children that held 1.2 GiB: 2"), report
+    fresh = parent.start_worker()
+    assert run(fresh, "print(sum(range(4)))").output == "6\n"
+
+
 def test_memory_bomb_hits_the_address_space_limit(tight_parent):
     """Does unbounded allocation end in MemoryError (or a dead worker), with the judge unaffected?"""
     bomb = tight_parent.start_worker()

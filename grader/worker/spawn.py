@@ -57,11 +57,14 @@ def describe_limits(limits: dict) -> str:
 
 
 def describe_memory(limits: dict) -> str:
-    """How a worker's memory is bounded: only per process (RLIMIT_AS), so a tree of forked
-    children together may hold up to the process limit times that."""
+    """How a worker's memory is bounded: by a memory cgroup for its whole tree where the warm
+    parent could make one (`tree_memory` says so), else only per process (RLIMIT_AS), so a tree
+    of forked children together may hold up to the process limit times that."""
     gib = 1024**3
-    return (f"per process only: address space {limits['address_space'] / gib:g} GiB each, up to "
-            f"{limits['processes']} processes; no per-worker memory cgroup")
+    per_process = f"address space {limits['address_space'] / gib:g} GiB each, up to {limits['processes']} processes"
+    if limits.get("tree_memory"):
+        return f"{limits['tree_memory']}; {per_process}"
+    return f"per process only: {per_process}; no per-worker memory cgroup"
 
 
 def _in_child(body: Callable[[], None], job: Job) -> None:

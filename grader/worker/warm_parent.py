@@ -10,12 +10,14 @@ import selectors
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 from grader.worker import isolation
 from grader.worker.channel import ChannelClosed, FrameError, recv_frame_blocking, send_frame
 from grader.worker.hugepages import collapse_private_memory
 from grader.worker.integrity import prepared_manifest
+from grader.worker.memcg import WorkerMemory
 from grader.worker.spawn import Job, describe_limits, describe_memory, outcome, spawn
 from grader.worker.warmup import warm_up
 
@@ -83,8 +85,9 @@ class WarmParentServer:
     """
 
     def __init__(self, controls: list[socket.socket], mode: str, limits: dict, hidden: list[str],
-                 run_probe=None) -> None:
+                 run_probe=None, memory: WorkerMemory | None = None) -> None:
         self.controls, self.mode, self.limits, self.hidden = list(controls), mode, limits, hidden
+        self.memory = memory  # a memory cgroup per worker, where the machine allows one
         self.run_probe = run_probe  # what workers answer probes with
         self.running: dict[int, _Running] = {}
         self.by_id: dict[tuple[int, int], int] = {}  # (control fd, worker id) -> pid
@@ -183,6 +186,12 @@ class WarmParentServer:
             raise
         finally:
             os.close(status_w)
+        if self.memory is not None:
+            try:  # before "started" reaches the judge, so before any student code runs
+                self.memory.place(f"{pid}", pid)
+            except OSError:
+                _signal_quietly(pid, kill_signal)
+                raise
         self.running[pid] = _Running(worker_id, status_r, kill_signal, control)
         self.by_id[(control.fileno(), worker_id)] = pid
         return pid
@@ -204,6 +213,8 @@ class WarmParentServer:
             if pid == 0:
                 return
             record = self.running.pop(pid, None)
+            if self.memory is not None:
+                self.memory.release(f"{pid}")
             if record is not None:
                 outcome = self._outcome(record, status, usage)
                 if record.control in self.controls:
@@ -229,6 +240,14 @@ class WarmParentServer:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+            if self.memory is not None:
+                self.memory.release(f"{pid}")
+        if self.memory is not None:  # the last processes of a killed tree may take a moment
+            for _ in range(50):
+                if not self.memory.stale:
+                    break
+                time.sleep(0.02)
+                self.memory.release_stale()
 
 
 def _written_outcome(record: _Running) -> dict | None:
@@ -308,11 +327,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         warm["huge_pages"] = "not used: one worker"
     mode = config.get("mode") or choose_mode()
-    plan = plan_containment(mode, config["limits"]) | warm
+    limits = dict(config["limits"])
+    memory = WorkerMemory(limits["address_space"]) if mode == "root" else None
+    if memory is not None and memory.available:
+        limits["tree_memory"] = memory.describe()
+    else:
+        memory = None
+    plan = plan_containment(mode, limits) | warm
     ready = {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid(), "machinery": prepared_manifest()}
     for control in controls:
         _tell(control, ready)
-    WarmParentServer(controls, mode, config["limits"], config["hidden"], run_probe).serve()
+    WarmParentServer(controls, mode, limits, config["hidden"], run_probe, memory).serve()
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
     # orderly interpreter exit would spend half a second tearing down torch's state.
     os._exit(0)
