@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.assignment import AssignmentError
 from grader.course import Course, CourseError, course_root
-from grader.intake.text import printable
+from grader.intake.text import first_line, printable
 
 __all__ = ["main", "build_parser"]
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (CourseError, FileNotFoundError, RuntimeError) as exc:
-        print(f"grader {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"grader {args.command}: error: {first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, (CourseError, AssignmentError, FileNotFoundError)) else EXIT_FAILED
 
 
@@ -262,11 +262,6 @@ def _unreadable(path: Path) -> str | None:
     except UnreadableNotebook as exc:
         return f"{path}: {exc}"
     return None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return printable(text[0]) if text else type(exc).__name__
 
 
 COMMANDS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["storable", "printable", "storable_tree"]
+__all__ = ["first_line", "storable", "printable", "storable_tree"]
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional marks, embeddings,
 # overrides and isolates that reorder what a terminal or an editor shows.
@@ -43,3 +43,9 @@ def printable(text: str, *, multiline: bool = False) -> str:
 def _escape(match: re.Match) -> str:
     code = ord(match.group(0))
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one printable line; its type's name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return printable(lines[0]) if lines else type(exc).__name__

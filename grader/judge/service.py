@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader.course import Course, CourseError
-from grader.intake.text import printable
+from grader.intake.text import first_line, printable
 from grader.judge.results import SubmissionResult
 from grader.worker.channel import MAX_FRAME, FrameError, recv_frame_blocking, send_frame
 
@@ -235,8 +235,8 @@ def _reply(conn: socket.socket, reply: dict) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {printable(lines[0])[:400]}" if lines else type(exc).__name__
+    line = first_line(exc)
+    return f"{type(exc).__name__}: {line[:400]}" if str(exc).strip() else line
 
 
 def _log(line: str) -> None:
