@@ -8,6 +8,7 @@ does not follow never costs a point.
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Any
 
 __all__ = ["is_plain_class", "parameters_unused", "confirm"]
@@ -17,6 +18,7 @@ _INDIRECT_READS = {"locals", "vars", "eval", "exec", "_getframe", "currentframe"
 _MAX_DEPTH = 8
 
 
+@functools.lru_cache(maxsize=64)  # the same definitions are read by several checks; nodes are only read
 def _parse(source: str | None) -> ast.stmt | None:
     """The single top-level statement `source` holds (as `definition_source` returns it)."""
     if not source:

@@ -41,6 +41,7 @@ class WorkerSession:
         self.notes: list[str] = []  # what happened that a TA should know, not held against the student
         self.review: list[str] = []  # why the verdict cannot be trusted: a TA must review it
         self._definitions: dict[str, str | None] = {}
+        self._parsed: list[dict] | None = None
         self._views: dict[int, OutsideView] = {}
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
@@ -63,7 +64,7 @@ class WorkerSession:
     def run_cells(self, cells: list) -> dict[int, CellOutcome]:
         """Run every cell in order; a fatal cell is recorded and later cells still run."""
         self.sources = [python_source(c.source) for c in cells]
-        self._definitions = {}
+        self._definitions, self._parsed = {}, None
         self.indices = [c.index for c in cells]
         outcomes = {}
         for cell in cells:
@@ -133,7 +134,9 @@ class WorkerSession:
     def source_of(self, name: str) -> str | None:
         """The submitted source of `name`'s last top-level definition (parsed once per name)."""
         if name not in self._definitions:
-            self._definitions[name] = definition_source(self.sources, name)
+            if self._parsed is None:  # each cell parsed once, however many names are looked up
+                self._parsed = [top_level_definitions(text) for text in self.sources]
+            self._definitions[name] = definition_source(self.sources, name, self._parsed)
         return self._definitions[name]
 
     def _time_left(self, limit: float) -> float:
@@ -250,25 +253,37 @@ def definition_cell(indices: list[int], sources: list[str], name: str) -> int | 
     return found
 
 
-def definition_source(sources: list[str], name: str) -> str | None:
-    """Source text of the last top-level def, class or assignment of `name` across the cells."""
-    found = None
-    for text in sources:
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        for node in tree.body:
-            if _defines(node, name):
-                found = ast.get_source_segment(text, node) or found
+def definition_source(sources: list[str], name: str, parsed: list[dict] | None = None) -> str | None:
+    """Source text of the last top-level def, class or assignment of `name` across the cells.
+
+    `parsed`: `top_level_definitions` of each source, when the caller keeps them."""
+    parsed = parsed if parsed is not None else [top_level_definitions(text) for text in sources]
+    for text, definitions in zip(reversed(sources), reversed(parsed), strict=True):
+        for node in reversed(definitions.get(name, ())):
+            segment = ast.get_source_segment(text, node)
+            if segment:
+                return segment
+    return None
+
+
+def top_level_definitions(text: str) -> dict[str, list[ast.AST]]:
+    """The top-level statements of one cell that define each name, in order ({} if it does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    found: dict[str, list[ast.AST]] = {}
+    for node in tree.body:
+        for name in _defined_names(node):
+            found.setdefault(name, []).append(node)
     return found
 
 
-def _defines(node: ast.AST, name: str) -> bool:
+def _defined_names(node: ast.AST) -> list[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return node.name == name
+        return [node.name]
     targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-    return any(isinstance(t, ast.Name) and t.id == name for t in targets)
+    return [t.id for t in targets if isinstance(t, ast.Name)]
 
 
 # A worker limit shows in a cell's report as its error or the capture's truncation note.
