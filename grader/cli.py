@@ -114,23 +114,24 @@ def _release(args) -> int:
     autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
     if args.question is not None and args.question not in autograded:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
-    from grader.release.audit import audit_assignment
-    from grader.release.generate import ReleaseError, generate_release, previous_release_kept
+    # the audit's judges warm up while nbgrader is imported and generates the release
+    with JudgePool(course, default_jobs(), wait=False) as judges:
+        from grader.release.audit import audit_assignment
+        from grader.release.generate import ReleaseError, generate_release, previous_release_kept
 
-    try:
-        # the audit's judges warm up while nbgrader generates the release
-        with JudgePool(course, default_jobs(), wait=False) as judges, previous_release_kept(course):
-            path = generate_release(course, keep_previous=False)
-            print(f"released {path.relative_to(course.root)}")
-            report = audit_assignment(course, question=args.question, judges=judges)
-            print(report.table())
-            if not report.passed:
-                raise ReleaseError("audit failed")
-    except ReleaseError as exc:
-        if str(exc) != "audit failed":
-            raise
-        print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
-        return EXIT_FAILED
+        try:
+            with previous_release_kept(course):
+                path = generate_release(course, keep_previous=False)
+                print(f"released {path.relative_to(course.root)}")
+                report = audit_assignment(course, question=args.question, judges=judges)
+                print(report.table())
+                if not report.passed:
+                    raise ReleaseError("audit failed")
+        except ReleaseError as exc:
+            if str(exc) != "audit failed":
+                raise
+            print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
+            return EXIT_FAILED
     return EXIT_OK
 
 
