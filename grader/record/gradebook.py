@@ -23,6 +23,7 @@ from nbgrader.api import (
     SubmittedNotebook,
 )
 from sqlalchemy.exc import SAWarning
+from sqlalchemy.orm import contains_eager, selectinload
 
 from grader.course import Course, CourseError
 from grader.intake.text import printable, storable_tree
@@ -178,11 +179,22 @@ class GradebookWriter:
         if result.student not in self.submitted:
             return self._new_submission(result.student, timestamp)
         with self.gradebook.db.no_autoflush:
-            submission = self.gradebook.find_submission(self.course.assignment, result.student)
+            notebook = self._existing_notebook(result.student)
             if timestamp:
-                submission.timestamp = timestamp
-            [notebook] = [n for n in submission.notebooks if n.notebook_id == self.notebook_id]
+                notebook.assignment.timestamp = timestamp
         return notebook
+
+    def _existing_notebook(self, student_id: str) -> SubmittedNotebook:
+        """The student's row for this notebook with its grades and comments, in three queries
+        (nbgrader's find_submission and the lazy loads behind it take five)."""
+        return (self.gradebook.db.query(SubmittedNotebook)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .filter(SubmittedAssignment.assignment_id == self.assignment_id,
+                        SubmittedAssignment.student_id == student_id,
+                        SubmittedNotebook.notebook_id == self.notebook_id)
+                .options(contains_eager(SubmittedNotebook.assignment),
+                         selectinload(SubmittedNotebook.grades), selectinload(SubmittedNotebook.comments))
+                .one())
 
     def _new_submission(self, student_id: str, timestamp) -> SubmittedNotebook:
         """As nbgrader's add_submission: the submission mirrors every notebook and cell of the assignment."""
