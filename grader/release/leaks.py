@@ -16,6 +16,7 @@ HIDDEN_REGION = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 _TRIVIAL = re.compile(r"^(|pass|return|return [\[({]|\.\.\.|else:|try:|finally:|\"\"\"|'''|#.*|[\[\](){}:,;.]+)$")
 _IMPORT = re.compile(r"^(import\s|from\s+\S+\s+import\s)")
 _OPENING = re.compile(r"^\w+ = [\[({]$")  # `NAME = {`: the name is public, the content is not
+_TRIVIAL_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in (_TRIVIAL, _IMPORT, _OPENING)))
 _MIN_SUBSTRING = 16  # shorter fragments (`x.grad, y.grad`) are too generic to flag inside prose
 _MIN_MODULE_LINE = 24  # lines of hidden check modules: only distinctive ones
 # Packages a student's requirements.txt must never install: the kit, or nbgrader with its course tooling.
@@ -141,15 +142,28 @@ def answer_windows(assignment, size: int = 3) -> set[str]:
 
 
 def find_copied_answers(assignment, folder: Path) -> list[str]:
-    """Text files under `folder` (a whole site-packages, say) holding three consecutive lines of an answer."""
-    windows = answer_windows(assignment)
+    """Text files under `folder` (a whole site-packages, say) holding three consecutive lines of an answer.
+
+    A file holds a run when its lines, normalized and without trivial ones, joined by newlines,
+    contain the run's text: the line before the run's middle ends with its first line, the
+    line after starts with its last. Runs are looked up by their middle lines, so each file is
+    read once whatever the number of runs.
+    """
+    by_middle: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
+    for window in answer_windows(assignment):
+        lines = window.split("\n")
+        by_middle.setdefault(tuple(lines[1:-1]), []).append((lines[0], lines[-1], window))
+    size = len(next(iter(by_middle), ())) + 2
     found = []
     for path in sorted(Path(folder).rglob("*")):
         if not path.is_file() or path.suffix not in TEXT_SUFFIXES or "__pycache__" in path.parts:
             continue
-        lines = [ln for ln in map(_normalize, path.read_text(errors="replace").splitlines()) if not _is_trivial(ln)]
-        text = "\n".join(lines)
-        found += [f"{path.relative_to(folder)}: {w.splitlines()[0]}" for w in windows if w in text]
+        lines = [ln for ln in (" ".join(raw.split()) for raw in path.read_text(errors="replace").splitlines())
+                 if not _TRIVIAL_LINE.match(ln)]
+        hits = {window for i in range(len(lines) - size + 1)
+                for first, last, window in by_middle.get(tuple(lines[i + 1:i + size - 1]), ())
+                if lines[i].endswith(first) and lines[i + size - 1].startswith(last)}
+        found += [f"{path.relative_to(folder)}: {w.splitlines()[0]}" for w in sorted(hits)]
     return found
 
 
