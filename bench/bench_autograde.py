@@ -32,6 +32,7 @@ import psutil
 from grader.course import Course
 from grader.demo.run import kit_course_root, prepare_course
 from grader.judge.batch import autograde, default_jobs
+from grader.judge.pool import JudgePool
 
 __all__ = ["main"]
 
@@ -180,20 +181,17 @@ def kit_class(course: Course, jobs: int) -> tuple[float, int]:
     return seconds, memory.peak
 
 
-def kit_warm(course: Course, jobs: int) -> tuple[float, dict]:
-    """Seconds per submission with the judges already warm, and the scores."""
-    from grader.judge.pool import JudgePool
-
-    with JudgePool(course, jobs) as pool:
-        started = time.perf_counter()
-        results = autograde(course, pool=pool, show_progress=False)
-        per_submission = (time.perf_counter() - started) / len(results)
+def kit_warm(course: Course, pool, students: list[str] | None = None) -> tuple[float, dict]:
+    """Seconds per submission with the judges of `pool` already warm, and the scores."""
+    started = time.perf_counter()
+    results = autograde(course, pool=pool, students=students, show_progress=False)
+    per_submission = (time.perf_counter() - started) / len(results)
     return per_submission, {r.student: r.to_json() for r in results}
 
 
-def one_at_a_time(course: Course) -> dict:
+def one_at_a_time(course: Course, students: list[str]) -> dict:
     """The scores of a one-at-a-time run (one judge, in this process's child), to compare with."""
-    return {r.student: r.to_json() for r in autograde(course, jobs=1, show_progress=False)}
+    return {r.student: r.to_json() for r in autograde(course, jobs=1, students=students, show_progress=False)}
 
 
 def time_floor(course: Course, students: list[str]) -> list[float]:
@@ -240,11 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     middle_seconds, _ = kit_class(middle, args.jobs)
     floor_passes = time_floor(sample, sample_ids)
     big_seconds, peak = kit_class(big, args.jobs)
-    warm_big, _ = kit_warm(big, args.jobs)
+    with JudgePool(big, args.jobs) as pool:  # the sample's students are the big class's first ones
+        warm_big, _ = kit_warm(big, pool)
+        warm_sample, parallel = kit_warm(big, pool, sample_ids)
     floor_passes += time_floor(sample, sample_ids)
     floor_per_core = statistics.median(floor_passes) / args.jobs
-    warm_sample, parallel = kit_warm(sample, args.jobs)
-    same = parallel == one_at_a_time(sample)
+    same = parallel == one_at_a_time(big, sample_ids)
 
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
     print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
