@@ -34,7 +34,9 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     `pool` reuses judge processes that are already warm (the benchmark uses it to time
     grading apart from start-up).
     """
-    jobs = jobs or default_jobs()
+    students = students if students is not None else course.students()
+    # no more judges than submissions: a late submission or two starts no idle judge
+    jobs = max(1, min(jobs or default_jobs(), len(students)))
     own = None
     if cluster is None and pool is None and jobs > 1:
         own = JudgePool(course, jobs, wait=False)  # the judges warm up while the gradebook opens
@@ -44,7 +46,6 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
         if prepare_gradebook(course) and show_progress:
             print(f"the gradebook did not know {course.assignment!r}: added it as "
                   f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
-        students = students if students is not None else course.students()
         progress = Progress(len(students), enabled=show_progress)
         if cluster:
             from grader.judge.certificates import DEFAULT_DIR
@@ -96,7 +97,9 @@ def _announce(containment: dict) -> None:
 def _grade_here(course: Course, students: list[str], on_start=None) -> Iterator[SubmissionResult]:
     from grader.judge.grader import Grader
 
-    with Grader(course) as grader:
+    if not students:
+        return
+    with Grader(course, single=len(students) == 1) as grader:  # one notebook: no warm-up for many
         if on_start:
             on_start(grader.containment)
         for student in students:
