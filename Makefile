@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/grader demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_autograde.py $(BENCH_ARGS)

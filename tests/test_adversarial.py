@@ -51,7 +51,10 @@ from grader.record.notebook import autograded_notebook
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.worker.session import WorkerSession
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only"),
+    pytest.mark.duration(0.8),  # each grades attack notebooks
+]
 
 FULL_MARKS = sum(q.points for q in AUTOGRADED)
 QUICK = {"cell_timeout": 2.0, "probe_timeout": 2.0, "budget": 5.0}  # for attacks that hang
@@ -446,6 +449,7 @@ def _gradebook_grades(course: Course, students) -> dict[tuple[str, str], float |
                 for student in students for q in AUTOGRADED}
 
 
+@pytest.mark.slow(16)
 def test_batch_with_attackers_leaves_classmates_and_gradebook_intact(course, release_nb):
     """Do attackers in a parallel batch leave their classmates' verdicts and gradebook rows exactly
     as in a batch without them, and is the gradebook untouched after autograde returns?"""

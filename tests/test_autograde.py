@@ -28,6 +28,9 @@ SQ_POINTS = question("SQ").points
 BOB = AUTOGRADED_POINTS - SQ_POINTS * 2 / 3  # the tutorial's SQ earns its forward part of three: partial credit
 
 
+pytestmark = pytest.mark.duration(1.7)  # each autogrades a small class
+
+
 @pytest.fixture
 def small_class(course, release_nb):
     """Five students: correct, one mistake, blank, unreadable, renamed file."""
@@ -83,6 +86,7 @@ def test_autograded_notebooks_are_valid_and_show_each_verdict(small_class):
     assert determine_grade(sq_test)[0] == pytest.approx(SQ_POINTS / 3)
 
 
+@pytest.mark.slow(10)
 def test_regrading_gives_identical_verdicts(small_class):
     """Does a second autograde give the same score and messages for every question?"""
     first = {r.student: r.to_json() for r in autograde(small_class, jobs=1, show_progress=False)}
@@ -90,6 +94,7 @@ def test_regrading_gives_identical_verdicts(small_class):
     assert first == second
 
 
+@pytest.mark.slow(12)
 def test_judges_share_a_warm_parent_as_root_and_start_their_own_otherwise(small_class, monkeypatch):
     """Do two judges grade alike whether they share the pool's warm parent (as root) or each start
     their own (not root, so that each judge is an ancestor of its workers)?"""
@@ -128,6 +133,7 @@ def test_recorded_results_keep_no_cell_texts(small_class):
     assert "return 2 * i" in bob, "the answers were written to autograded/ before they were dropped"
 
 
+@pytest.mark.slow(12)
 def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class):
     """Does regrading keep a TA's manual score, flag it for review, and update the auto score?"""
     autograde(small_class, jobs=1, show_progress=False)

@@ -18,7 +18,10 @@ from sample import AUTOGRADED, EXPLAIN_BUG, solved, with_answers, write_submissi
 from grader.judge.batch import autograde
 from grader.judge.grader import Grader
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only"),
+    pytest.mark.duration(0.5),  # each grades a batch
+]
 
 FULL_MARKS = sum(q.points for q in AUTOGRADED)
 
@@ -42,6 +45,7 @@ def _cli(*args: str):
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, timeout=600)
 
 
+@pytest.mark.slow(30)
 def test_poisoned_submissions_do_not_stop_the_batch(course, release_nb):
     """Through `grader autograde` (twice) and `grader feedback`: do a lone surrogate in a cell, a
     non-UTF-8 byte in a file name and in a student folder's name, and control codes in another's,

@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_autograde.py"
 FIGURE = r"[a-z_0-9]+=[\d.]+\((>=|<=|<)[\d.]+\)"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(55)
 def test_bench_prints_each_figure_next_to_its_target(tmp_path):
     """Does the benchmark run end to end and end with every figure next to its target?"""
     done = subprocess.run([sys.executable, str(BENCH), "--students", "3", "--class", "2", "--sample", "1",

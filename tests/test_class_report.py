@@ -27,7 +27,10 @@ RETURNS_FLOAT = """def grad_at(f, x0):
     return x.grad.item()
 """
 # nbgrader's own row-by-row API, used here to set up gradebooks, trips SQLAlchemy's relationship warnings
-pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
+    pytest.mark.duration(2),  # each autogrades and reports a class
+]
 HOSTILE_ID = "<img src=x onerror=alert(1)>&amp;"
 NOT_SUBMITTED = ("frank", HOSTILE_ID)
 

@@ -40,7 +40,7 @@ def student_nbgrader(verb: str, student: str, home: Path, exchange: Path) -> sub
                     f"--Exchange.cache={home / '.cache'}", cwd=home, exchange=exchange)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(60)
 def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_path):
     """Does every student get feedback through the exchange, with totals that agree everywhere?"""
     exchange, homes = tmp_path / "exchange", tmp_path / "home"

@@ -11,7 +11,7 @@ from sample import question
 from grader.demo.run import run_demo
 
 
-@pytest.mark.slow
+@pytest.mark.slow(25)
 def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
     """Does the demo grade 30 simulated students exactly as their answers deserve (a mistake loses at
     least part of its question, an honest answer keeps all of it), with charts and CSV?"""

@@ -13,6 +13,8 @@ from sample import AUTOGRADED, write_submission
 import grader.judge.batch
 from grader.cli import main
 
+pytestmark = pytest.mark.duration(3)  # each runs the grader command
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=300)

@@ -32,6 +32,8 @@ from sample import (  # noqa: E402
 from grader.release.leaks import find_leaks  # noqa: E402
 from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
 
+pytestmark = pytest.mark.duration(3)  # each runs a notebook or nbgrader
+
 
 def _messages(answer) -> list[str]:
     namespace: dict = {"__name__": "__main__"}

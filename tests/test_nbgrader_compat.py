@@ -31,7 +31,7 @@ def ran_in_a_kernel(course, student: str) -> bool:
     return any(cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 def test_stock_nbgrader_gives_the_kit_scores_for_honest_submissions(course, release_nb):
     """Does nbgrader's own autograde (stock preprocessors, a real kernel) score honest styles, and the
     tutorial's SQ with its partial credit, as the kit does?"""

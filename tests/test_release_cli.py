@@ -26,7 +26,7 @@ def edit_source(course: Course, grade_id: str, edit) -> None:
     nbformat.write(nb, path)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(17)
 def test_release_generates_the_student_version_and_passes_the_audit(fresh_course, capsys):
     """Does `grader release derivatives` write release/ and report a passing audit with exit 0?"""
     code = main(["--course", str(fresh_course.root), "release", "derivatives"])
@@ -37,7 +37,7 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     assert out.count("wrong answer ") >= 30 and "FAIL" not in out
 
 
-@pytest.mark.slow
+@pytest.mark.slow(8)
 def test_release_fails_loudly_when_the_source_solution_is_wrong(fresh_course, capsys):
     """Does a source notebook whose SQ ignores grad_output fail the audit with exit 1?"""
     edit_source(fresh_course, "SQ", lambda s: s.replace("grad_output * 2 * i", "2 * i"))
@@ -47,7 +47,7 @@ def test_release_fails_loudly_when_the_source_solution_is_wrong(fresh_course, ca
     assert "FAIL the source notebook passes all its own tests" in out and "SQ" in out
 
 
-@pytest.mark.slow
+@pytest.mark.slow(10)
 def test_release_fails_loudly_when_a_solution_leaks(fresh_course, capsys):
     """Does solution text copied outside the solution region fail the audit?"""
     source = nbformat.read(fresh_course.source_notebook(), as_version=4)

@@ -21,7 +21,10 @@ COURSE_ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_INSIDE_PREFIX = Path(pytest.__file__).resolve().parents[1] / "_pytest"
 SECRETS = {"NBGRADER_EXECUTION": "autograde", "GRADER_SECRET": "hunter2"}
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only"),
+    pytest.mark.duration(0.4),  # each starts workers
+]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, wit
 
 from grader.release.leaks import find_copied_answers, find_leaks
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(10)  # its venv takes about 45 s to build
 
 RELEASE = KIT_ROOT / "release" / ASSIGNMENT.id
 # Runs inside the student's venv: execute a notebook with its own kernel, as Jupyter would.
