@@ -134,10 +134,14 @@ class WorkerSession:
     def source_of(self, name: str) -> str | None:
         """The submitted source of `name`'s last top-level definition (parsed once per name)."""
         if name not in self._definitions:
-            if self._parsed is None:  # each cell parsed once, however many names are looked up
-                self._parsed = [top_level_definitions(text) for text in self.sources]
-            self._definitions[name] = definition_source(self.sources, name, self._parsed)
+            self._definitions[name] = definition_source(self.sources, name, self._parsed_sources())
         return self._definitions[name]
+
+    def _parsed_sources(self) -> list[dict]:
+        """Each submitted cell's top-level definitions, parsed once however many names are looked up."""
+        if self._parsed is None:
+            self._parsed = [top_level_definitions(text) for text in self.sources]
+        return self._parsed
 
     def _time_left(self, limit: float) -> float:
         return max(0.0, min(limit, self.deadline - time.monotonic()))
@@ -156,7 +160,7 @@ class WorkerSession:
     def _answer_cell(self) -> str:
         """`cell N: ` for the cell defining the checked question's answer, if known."""
         names = self.checking.answers if self.checking is not None else ()
-        found = [definition_cell(self.indices, self.sources, name) for name in names]
+        found = [definition_cell(self.indices, self.sources, name, self._parsed_sources()) for name in names]
         found = [index for index in found if index is not None]
         return f"cell {found[0]}: " if found else ""
 
@@ -244,11 +248,12 @@ def mentions(sources: list[str], name: str) -> bool:
     return any(pattern.search(text) for text in sources)
 
 
-def definition_cell(indices: list[int], sources: list[str], name: str) -> int | None:
-    """Index of the last cell with a top-level def, class or assignment of `name`."""
+def definition_cell(indices: list[int], sources: list[str], name: str, parsed: list[dict]) -> int | None:
+    """Index of the last cell with a top-level def, class or assignment of `name`
+    (`parsed`: `top_level_definitions` of each source)."""
     found = None
-    for index, text in zip(indices, sources, strict=False):
-        if definition_source([text], name) is not None:
+    for index, text, definitions in zip(indices, sources, parsed, strict=False):
+        if definition_source([text], name, [definitions]) is not None:
             found = index
     return found
 
