@@ -186,14 +186,20 @@ class GradebookWriter:
 
     def _existing_notebook(self, student_id: str) -> SubmittedNotebook:
         """The student's row for this notebook with its grades and comments, in three queries
-        (nbgrader's find_submission and the lazy loads behind it take five)."""
+        (nbgrader's find_submission and the lazy loads behind it take five).
+
+        Grades and comments are looked up by cell as well as by notebook: nbgrader's only index
+        on them starts with the cell, so a lookup by notebook alone reads every row of the class.
+        """
+        cells = list(self.cell_names)
         return (self.gradebook.db.query(SubmittedNotebook)
                 .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
                 .filter(SubmittedAssignment.assignment_id == self.assignment_id,
                         SubmittedAssignment.student_id == student_id,
                         SubmittedNotebook.notebook_id == self.notebook_id)
                 .options(contains_eager(SubmittedNotebook.assignment),
-                         selectinload(SubmittedNotebook.grades), selectinload(SubmittedNotebook.comments))
+                         selectinload(SubmittedNotebook.grades.and_(Grade.cell_id.in_(cells))),
+                         selectinload(SubmittedNotebook.comments.and_(Comment.cell_id.in_(cells))))
                 .one())
 
     def _new_submission(self, student_id: str, timestamp) -> SubmittedNotebook:
