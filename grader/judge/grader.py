@@ -9,7 +9,7 @@ from grader.course import Course
 from grader.judge.plan import GradingPlan
 from grader.judge.results import SubmissionResult, ungraded_result
 
-__all__ = ["Grader"]
+__all__ = ["Grader", "prepare_judge"]
 
 
 class Grader:
@@ -46,18 +46,7 @@ class Grader:
         return self._plan
 
     def _prepare(self) -> None:
-        """What every judge pays before its first verdict, paid while the warm parent starts:
-        torch, the checks, IPython's cell transformer, and torch's first explicit-gradient
-        backward (which imports its symbolic-shapes module and sympy)."""
-        import torch
-
-        import grader.judge.submission  # noqa: F401
-        from grader.intake.tamper import scan_cells
-
-        self.assignment.load_checks()
-        scan_cells([(0, "%matplotlib inline\nimport torch\n")])
-        x = torch.ones(2, requires_grad=True)
-        (2 * x).backward(torch.ones(2))
+        prepare_judge(self.assignment)
 
     def __enter__(self) -> "Grader":
         return self
@@ -121,6 +110,22 @@ class Grader:
             finally:
                 session.close()
                 self._killed.extend(session.killed)
+
+
+def prepare_judge(assignment) -> None:
+    """What every judge pays before its first verdict, paid while the warm parent starts:
+    torch, the checks, IPython's cell transformer, and torch's first explicit-gradient
+    backward (which imports its symbolic-shapes module and sympy). A judge forked from a
+    process that did this already finds it done."""
+    import torch
+
+    import grader.judge.submission  # noqa: F401
+    from grader.intake.tamper import scan_cells
+
+    assignment.load_checks()
+    scan_cells([(0, "%matplotlib inline\nimport torch\n")])
+    x = torch.ones(2, requires_grad=True)
+    (2 * x).backward(torch.ones(2))
 
 
 def _crashed(student: str, notebook: str, exc: Exception, autograded) -> SubmissionResult:

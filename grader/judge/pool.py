@@ -1,9 +1,11 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-Each judge is a fresh `python -m grader.judge.pool COURSE ASSIGNMENT [FD]`; as root the judges share
-one warm parent that the pool starts (FD is a judge's control socket to it), otherwise each starts
-its own. The pool keeps every judge busy with a small queue, so memory stays flat in the size of the
-class.
+As root the judges share one warm parent that the pool starts, and one process,
+`python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT,CONTROL ...`, pays their start-up
+(torch, the checks) once and forks the others from it: each judge reads student ids on its IN
+pipe, writes verdicts on its OUT pipe and asks the warm parent for workers on its CONTROL socket.
+Otherwise each judge is a process of its own that starts its own warm parent at once. The pool
+keeps every judge busy with a small queue, so memory stays flat in the size of the class.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import select
 import selectors
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -41,15 +44,18 @@ class JudgePool:
         # memory. Otherwise each judge starts its own, so that its workers are its descendants:
         # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
         self.parent = self._parent_link = None
-        ends = [None] * jobs
         if os.geteuid() == 0:
             config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
             self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
-        self.judges = [self._start(end) for end in ends]
-        for end in ends:
-            if end is not None:
-                end.close()
-        self.readers = {judge.pid: _Lines(judge.stdout.fileno()) for judge in self.judges}
+            groups = [ends]  # one process starts every judge
+        else:
+            groups = [[None] for _ in range(jobs)]  # each judge starts its own warm parent at once
+        self.processes, self.judges = [], []
+        for group in groups:
+            process, judges = self._start(group)
+            self.processes.append(process)
+            self.judges += judges
+        self.readers = {judge.id: _Lines(judge.verdicts) for judge in self.judges}
         self._containment: dict | None = None
         if wait:
             self.ready()
@@ -59,7 +65,7 @@ class JudgePool:
         if self._containment is None:
             containment = {}
             for judge in self.judges:
-                hello = _hello(self.readers[judge.pid].read_one())
+                hello = _hello(self.readers[judge.id].read_one())
                 if not hello.get("ready"):
                     self.close()
                     raise RuntimeError("a judge process did not start (see the messages above)")
@@ -79,14 +85,15 @@ class JudgePool:
 
     def close(self) -> None:
         for judge in self.judges:
-            if judge.stdin and not judge.stdin.closed:
-                judge.stdin.close()
-        for judge in self.judges:
+            judge.close()
+        for process in self.processes:  # a process that forked judges ends after them
             try:
-                judge.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                judge.kill()
-                judge.wait()
+                process.kill()  # the judges it forked die with it
+                process.wait()
+        for judge in self.judges:
+            judge.forget()
         if self.parent is not None:
             self._parent_link.sock.close()  # the last control socket: the warm parent exits
             try:
@@ -107,20 +114,20 @@ class JudgePool:
     def _run(self, requests: Iterable[str | dict]) -> Iterator[SubmissionResult]:
         self.ready()
         queue = iter(requests)
-        outstanding = {judge.pid: [] for judge in self.judges}
+        outstanding = {judge.id: [] for judge in self.judges}
         selector = selectors.DefaultSelector()
         for judge in self.judges:
-            selector.register(judge.stdout.fileno(), selectors.EVENT_READ, (judge, self.readers[judge.pid]))
-            self._feed(judge, queue, outstanding[judge.pid])
+            selector.register(judge.verdicts, selectors.EVENT_READ, (judge, self.readers[judge.id]))
+            self._feed(judge, queue, outstanding[judge.id])
         while any(outstanding.values()):
             for key, _ in selector.select():
                 judge, lines = key.data
-                yield from self._collect(judge, lines, selector, queue, outstanding[judge.pid])
+                yield from self._collect(judge, lines, selector, queue, outstanding[judge.id])
 
     def _collect(self, judge, lines: "_Lines", selector, queue, pending: list) -> Iterator[SubmissionResult]:
         received = lines.read()
         if received is None:
-            selector.unregister(judge.stdout.fileno())
+            selector.unregister(judge.verdicts)
             for request in pending:
                 yield ungraded_result(_student_of(request), f"{self.course.notebook}.ipynb", "crashed",
                                       ["the judge process stopped"], self.course.autograded)
@@ -138,18 +145,59 @@ class JudgePool:
             if request is None:
                 return
             pending.append(request)
-            judge.stdin.write(json.dumps(request) + "\n")
-            judge.stdin.flush()
+            judge.send(json.dumps(request) + "\n")
 
-    def _start(self, control) -> subprocess.Popen:
+    def _start(self, controls: list) -> tuple[subprocess.Popen, list["_Judge"]]:
+        """One process that runs a judge per entry of `controls` (its socket to the shared warm
+        parent, or None for a judge that starts its own)."""
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        shared = [str(control.fileno())] if control is not None else []
-        return subprocess.Popen(
-            [sys.executable, "-m", "grader.judge.pool", str(self.course.root), self.course.assignment, *shared],
-            env=env, pass_fds=[control.fileno()] if control is not None else [],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,  # stdout is read raw, by _Lines
-        )
+        judges, theirs, command = [], [], [sys.executable, "-m", "grader.judge.pool", str(self.course.root),
+                                           self.course.assignment]
+        for control in controls:
+            requests_r, requests_w = os.pipe()
+            verdicts_r, verdicts_w = os.pipe()
+            ends = [requests_r, verdicts_w] + ([control.fileno()] if control is not None else [])
+            command += ["--judge", ",".join(map(str, ends))]
+            theirs += ends
+            judges.append(_Judge(len(self.judges) + len(judges), requests_w, verdicts_r))
+        try:  # stdout too: nothing a judge's libraries print may reach the pool's own output
+            process = subprocess.Popen(command, env=env, pass_fds=theirs, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL)
+        finally:
+            for control in controls:
+                if control is not None:
+                    theirs.remove(control.fileno())
+                    control.close()  # the judge holds its own copy
+            for fd in theirs:
+                os.close(fd)
+        return process, judges
+
+
+class _Judge:
+    """The pool's ends of one judge: its requests pipe (student ids in) and verdicts pipe (JSON lines out)."""
+
+    def __init__(self, id: int, requests: int, verdicts: int):
+        self.id, self.verdicts = id, verdicts
+        self.requests = os.fdopen(requests, "w", buffering=1)
+
+    def send(self, line: str) -> None:
+        self.requests.write(line)
+        self.requests.flush()
+
+    def close(self) -> None:
+        """No more requests: the judge finishes what it has, then exits."""
+        if not self.requests.closed:
+            try:
+                self.requests.close()
+            except OSError:  # a judge that has died: nothing to tell it
+                pass
+
+    def forget(self) -> None:
+        """Once the judge has exited: let go of its verdicts pipe."""
+        if self.verdicts >= 0:
+            os.close(self.verdicts)
+            self.verdicts = -1
 
 
 def _student_of(request: str | dict) -> str:
@@ -190,8 +238,57 @@ class _Lines:
         return line
 
 
-def serve(course_root: str, assignment: str, control_fd: int | None = None) -> None:
-    """In a judge process: grade each student id read from stdin, one JSON line per verdict.
+def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]]) -> None:
+    """The judges' process: each (IN, OUT[, CONTROL]) in `judges` is a judge that grades each
+    student id read from IN and writes one JSON line per verdict on OUT.
+
+    Several judges share a warm parent (each has a CONTROL socket to it). Their start-up is
+    paid once here: torch, the checks and their first calls; then the others are forked from
+    this process, which serves the first one and ends after them.
+    """
+    from grader.judge.grader import prepare_judge
+
+    sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
+    course = Course.at(course_root, assignment)
+    if len(judges) > 1:
+        prepare_judge(course.spec)
+        gc.collect()
+        gc.freeze()  # the forked judges share these pages; their collections skip them
+    forked = []
+    for mine in judges[1:]:
+        pid = os.fork()
+        if pid == 0:
+            _serve_forked(course, mine, [fd for other in judges if other is not mine for fd in other])
+        forked.append(pid)
+        for fd in mine:
+            os.close(fd)
+    try:
+        _serve_one(course, *judges[0])
+    finally:
+        for pid in forked:
+            os.waitpid(pid, 0)
+
+
+def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> None:
+    """In a forked judge: only its own pipes, gone with the process that forked it; never returns."""
+    from grader.worker.isolation import set_parent_death_signal
+
+    code = 1
+    try:
+        for fd in others:
+            os.close(fd)
+        set_parent_death_signal()
+        _serve_one(course, *mine)
+        code = 0
+    except BaseException:  # noqa: B036 -- said on stderr; the pool sees the verdicts pipe close
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _serve_one(course: Course, requests_fd: int, verdicts_fd: int, control_fd: int | None = None) -> None:
+    """One judge: grade each request read from requests_fd, one JSON line per verdict on verdicts_fd.
 
     A verdict is written only once its workers are confirmed dead; that confirmation is
     deferred until the next submission has started, so the kernel's teardown of one job
@@ -199,19 +296,19 @@ def serve(course_root: str, assignment: str, control_fd: int | None = None) -> N
     """
     from grader.judge.grader import Grader
 
-    results = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
+    requests = os.fdopen(requests_fd, "r")
+    results = os.fdopen(verdicts_fd, "w", buffering=1)
     held: list[SubmissionResult] = []
     import socket
 
     control = socket.socket(fileno=control_fd) if control_fd is not None else None
-    with Grader(Course.at(course_root, assignment), control=control) as grader:
+    with Grader(course, control=control) as grader:
         gc.freeze()  # later collections skip torch's and nbgrader's long-lived objects
         results.write(json.dumps({"ready": True, "containment": grader.containment}) + "\n")
         while True:
-            if held and not _input_waiting():
+            if held and not _input_waiting(requests):
                 _release(grader, held, results, keep=0)
-            line = sys.stdin.readline()
+            line = requests.readline()
             if not line:
                 break
             held.append(_grade(grader, json.loads(line)))
@@ -232,9 +329,20 @@ def _release(grader, held: list, results, keep: int) -> None:
         results.write(json.dumps(held.pop(0).to_dict()) + "\n")
 
 
-def _input_waiting() -> bool:
-    return bool(select.select([sys.stdin], [], [], 0)[0])
+def _input_waiting(requests) -> bool:
+    return bool(select.select([requests], [], [], 0)[0])
+
+
+def _judge_fds(text: str) -> tuple[int, ...]:
+    return tuple(int(fd) for fd in text.split(","))
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="judge processes of a JudgePool")
+    parser.add_argument("course_root")
+    parser.add_argument("assignment")
+    parser.add_argument("--judge", type=_judge_fds, action="append", required=True, metavar="IN,OUT[,CONTROL]")
+    arguments = parser.parse_args()
+    serve(arguments.course_root, arguments.assignment, arguments.judge)
