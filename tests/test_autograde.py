@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 import re
 
 import nbformat
@@ -108,6 +109,39 @@ def test_judges_share_a_warm_parent_as_root_and_start_their_own_otherwise(small_
         assert apart.parent is None
         alone = {r.student: r.to_json() for r in apart.grade(small_class.students())}
     assert together == alone
+
+
+@pytest.mark.slow(8)
+@pytest.mark.skipif(os.geteuid() != 0, reason="judges are forked from one process when they share a warm parent (root)")
+def test_a_judge_that_dies_costs_only_its_own_queued_students(course, release_nb):
+    """When one of the judges forked from the pool's judge process is killed mid-class, do only
+    the students queued on it end `crashed` (0 points, "the judge process stopped"), while the
+    other judge grades everyone else and the pool still closes?"""
+    import signal
+
+    import psutil
+
+    from grader.judge.pool import QUEUE_PER_JUDGE, JudgePool
+
+    reference = solved(release_nb)
+    students = [f"s{i:02d}" for i in range(10)]
+    for student in students:
+        write_submission(course.root, student, reference)
+    results = {}
+    with JudgePool(course, 2) as pool:
+        judges = psutil.Process(pool.processes[0].pid).children()
+        assert len(judges) == 2, "both judges are forked from the one judge process"
+        for result in pool.grade(students):
+            if not results:
+                judges[0].send_signal(signal.SIGKILL)
+            results[result.student] = result
+        assert judges[1].is_running() and pool.processes[0].poll() is None, "the other judge is unharmed"
+    assert sorted(results) == students
+    crashed = [r for r in results.values() if r.status == "crashed"]
+    assert 1 <= len(crashed) <= QUEUE_PER_JUDGE
+    assert all(r.score == 0 and "the judge process stopped" in r.notes[0] for r in crashed)
+    graded = [r for r in results.values() if r.status != "crashed"]
+    assert all(r.status == "graded" and r.score == AUTOGRADED_POINTS for r in graded)
 
 
 class ReplayPool:

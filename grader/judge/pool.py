@@ -2,7 +2,7 @@
 
 As root the judges share one warm parent that the pool starts, and one process,
 `python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT,CONTROL ...`, pays their start-up
-(torch, the checks) once and forks the others from it: each judge reads student ids on its IN
+(torch, the checks) once and forks every judge from it: each judge reads student ids on its IN
 pipe, writes verdicts on its OUT pipe and asks the warm parent for workers on its CONTROL socket.
 Otherwise each judge is a process of its own that starts its own warm parent at once. The pool
 keeps every judge busy with a small queue, so memory stays flat in the size of the class.
@@ -242,35 +242,36 @@ def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]]) -> N
     """The judges' process: each (IN, OUT[, CONTROL]) in `judges` is a judge that grades each
     student id read from IN and writes one JSON line per verdict on OUT.
 
-    Several judges share a warm parent (each has a CONTROL socket to it). Their start-up is
-    paid once here: torch, the checks and their first calls; then the others are forked from
-    this process, which serves the first one and ends after them.
+    One judge is served here. Several (which share a warm parent, each with a CONTROL socket
+    to it) have their start-up paid once here, torch, the checks and their first calls, and
+    are each forked from this process, which waits for them: a judge that dies takes no
+    other judge with it.
     """
     from grader.judge.grader import prepare_judge
 
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     course = Course.at(course_root, assignment)
-    if len(judges) > 1:
-        prepare_judge(course.spec)
-        gc.collect()
-        gc.freeze()  # the forked judges share these pages; their collections skip them
+    if len(judges) == 1:
+        _serve_one(course, *judges[0])
+        return
+    prepare_judge(course.spec)
+    gc.collect()
+    gc.freeze()  # the forked judges share these pages; their collections skip them
     forked = []
-    for mine in judges[1:]:
+    for number, mine in enumerate(judges):
         pid = os.fork()
-        if pid == 0:
-            _serve_forked(course, mine, [fd for other in judges if other is not mine for fd in other])
+        if pid == 0:  # the ends of the judges forked before it are closed here already
+            _serve_forked(course, mine, [fd for other in judges[number + 1:] for fd in other])
         forked.append(pid)
         for fd in mine:
             os.close(fd)
-    try:
-        _serve_one(course, *judges[0])
-    finally:
-        for pid in forked:
-            os.waitpid(pid, 0)
+    for pid in forked:
+        os.waitpid(pid, 0)
 
 
 def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> None:
-    """In a forked judge: only its own pipes, gone with the process that forked it; never returns."""
+    """In a forked judge: only its own pipes; it dies with the process that forked it (which the
+    pool kills if the judges do not end when asked); never returns."""
     from grader.worker.isolation import set_parent_death_signal
 
     code = 1
