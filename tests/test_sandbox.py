@@ -575,3 +575,19 @@ def test_workers_run_torch_on_one_thread(worker):
     """Are torch's intra-op and inter-op threads pinned, so parallel workers do not oversubscribe cores?"""
     assert value_of(worker, "__import__('torch').get_num_threads()") == 1
     assert value_of(worker, "__import__('torch').get_num_interop_threads()") == 1
+
+
+@pytest.mark.parametrize("many", [True, False], ids=["many_workers", "one_worker"])
+def test_a_workers_collector_runs_and_skips_the_warm_image(many):
+    """Is the garbage collector on in a worker (the warm parent imports with it off), so a
+    student's reference cycles are freed, with the warm image frozen out of its reach?"""
+    with WarmParent(many_workers=many) as warm:
+        started = warm.start_worker()
+        try:
+            assert value_of(started, "__import__('gc').isenabled()") is True
+            assert value_of(started, "__import__('gc').get_freeze_count() > 100_000") is True
+            report = run(started, "import gc\ngc.collect()\ndef cycle():\n    c = []\n    c.append(c)\n"
+                                  "cycle()\nprint(gc.collect())")
+            assert report.status == "ok" and int(report.output) >= 1, report
+        finally:
+            started.close()

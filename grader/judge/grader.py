@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,16 +117,26 @@ def prepare_judge(assignment) -> None:
     """What every judge pays before its first verdict, paid while the warm parent starts:
     torch, the checks, IPython's cell transformer, and torch's first explicit-gradient
     backward (which imports its symbolic-shapes module and sympy). A judge forked from a
-    process that did this already finds it done."""
-    import torch
+    process that did this already finds it done.
 
-    import grader.judge.submission  # noqa: F401
-    from grader.intake.tamper import scan_cells
+    It runs with the collector off (0.15 s less), then freezes what it made, which later
+    collections need not walk again."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        import torch
 
-    assignment.load_checks()
-    scan_cells([(0, "%matplotlib inline\nimport torch\n")])
-    x = torch.ones(2, requires_grad=True)
-    (2 * x).backward(torch.ones(2))
+        import grader.judge.submission  # noqa: F401
+        from grader.intake.tamper import scan_cells
+
+        assignment.load_checks()
+        scan_cells([(0, "%matplotlib inline\nimport torch\n")])
+        x = torch.ones(2, requires_grad=True)
+        (2 * x).backward(torch.ones(2))
+    finally:
+        gc.freeze()
+        if was_on:
+            gc.enable()
 
 
 def _crashed(student: str, notebook: str, exc: Exception, autograded) -> SubmissionResult:

@@ -254,9 +254,7 @@ def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]]) -> N
     if len(judges) == 1:
         _serve_one(course, *judges[0])
         return
-    prepare_judge(course.spec)
-    gc.collect()
-    gc.freeze()  # the forked judges share these pages; their collections skip them
+    prepare_judge(course.spec)  # and frozen: the forked judges share these pages, their collections skip them
     forked = []
     for number, mine in enumerate(judges):
         pid = os.fork()
