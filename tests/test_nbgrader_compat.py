@@ -56,3 +56,28 @@ def test_stock_nbgrader_gives_the_kit_scores_for_honest_submissions(course, rele
         assert per_question(course, student) == kit[student], f"{student}: stock nbgrader and the kit disagree"
     assert kit["wrong"]["test_grad_at"] == 0 and kit["ref"]["test_grad_at"] == 2
     assert 0 < kit["tutorial"]["test_SQ"] < question("SQ").points, "the tutorial's SQ earns partial credit"
+
+
+@pytest.mark.duration(2)
+def test_validation_without_the_iri_format_checker_still_refuses_a_broken_notebook():
+    """With jsonschema's IRI format checker kept out (the kit's commands and judges do, as it
+    compiles grammars for most of a second), does nbformat still validate, accepting a good
+    notebook and refusing a broken one, without loading the grammar library?"""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from grader.ipynb import without_iri_format_checker\n"
+        "without_iri_format_checker()\n"
+        "import nbformat\n"
+        "good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+        "nbformat.validate(good)\n"
+        "broken = nbformat.v4.new_notebook(); broken.cells = [{'cell_type': 'code'}]\n"
+        "try:\n"
+        "    nbformat.validate(broken)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused', 'lark' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "refused False", done.stdout + done.stderr

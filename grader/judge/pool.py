@@ -339,6 +339,9 @@ def _judge_fds(text: str) -> tuple[int, ...]:
 if __name__ == "__main__":
     import argparse
 
+    from grader.ipynb import without_iri_format_checker
+
+    without_iri_format_checker()  # a judge that upgrades an old notebook loads nbformat
     parser = argparse.ArgumentParser(description="judge processes of a JudgePool")
     parser.add_argument("course_root")
     parser.add_argument("assignment")
