@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import time
 
@@ -271,8 +272,11 @@ def definition_source(sources: list[str], name: str, parsed: list[dict] | None =
     return None
 
 
+@functools.lru_cache(maxsize=64)  # the release's own cells recur in every submission; trees are large
 def top_level_definitions(text: str) -> dict[str, list[ast.AST]]:
-    """The top-level statements of one cell that define each name, in order ({} if it does not parse)."""
+    """The top-level statements of one cell that define each name, in order ({} if it does not parse).
+
+    Shared between submissions with the same cell text: callers only read it."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

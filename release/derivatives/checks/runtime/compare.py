@@ -2,6 +2,7 @@
 
 import contextlib
 import contextvars
+import math
 from collections.abc import Iterator
 
 import torch
@@ -123,11 +124,38 @@ def is_close(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> bool:
     """Same shape, finite, and within the tolerance of `dtype` (compared in float64)."""
     if tuple(actual.shape) != tuple(expected.shape):
         return False
+    rtol, atol = TOLERANCES.get(dtype, TOLERANCES["float32"])
+    if actual.numel() <= _FEW and _plain(actual) and _plain(expected):
+        return _values_close(actual.reshape(-1).tolist(), expected.reshape(-1).tolist(), rtol, atol)
     actual, expected = actual.to(torch.float64), expected.to(torch.float64)
     if not bool(torch.isfinite(actual).all()):
         return False
-    rtol, atol = TOLERANCES.get(dtype, TOLERANCES["float32"])
     return bool(torch.allclose(actual, expected, rtol=rtol, atol=atol))
+
+
+_FEW = 256  # up to this many values, Python floats compare faster than half a dozen tensor calls
+
+
+def _plain(tensor: torch.Tensor) -> bool:
+    return tensor.layout == torch.strided and not tensor.is_complex()
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    if tensor.numel() <= _FEW and _plain(tensor):
+        return all(math.isfinite(float(v)) for v in tensor.reshape(-1).tolist())
+    return bool(torch.isfinite(tensor.to(torch.float64)).all())
+
+
+def _values_close(actual: list, expected: list, rtol: float, atol: float) -> bool:
+    """torch.allclose on float64 values, one pair at a time, the actual values finite."""
+    for a, e in zip(actual, expected, strict=True):  # the shapes are equal
+        a, e = float(a), float(e)
+        if not math.isfinite(a):
+            return False
+        error = abs(a - e)
+        if not (a == e or (math.isfinite(error) and error <= atol + abs(rtol * e))):
+            return False
+    return True
 
 
 def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
@@ -136,7 +164,7 @@ def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
     assert tuple(value.shape) == tuple(expected.shape), (
         f"{call}: got a tensor of shape {list(value.shape)}; expected shape "
         f"{list(expected.shape)} (no broadcasting). {hint}".strip())
-    assert bool(torch.isfinite(value.tensor.to(torch.float64)).all()), (
+    assert _finite(value.tensor), (
         f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
     assert is_close(value.tensor, expected, tolerance or value.dtype), (
         f"{call}: got {show(value.tensor)}; expected {show(expected)}. {hint}".strip())
