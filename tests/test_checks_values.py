@@ -200,3 +200,43 @@ def test_an_unreadable_tensor_does_not_hide_its_siblings():
     """Is a meta-device tensor inside a tuple 'other' while the readable tensor beside it survives?"""
     value = decode(encode((torch.empty(3, device="meta"), torch.tensor(1.0))))
     assert isinstance(value[0], OtherValue) and value[1].tensor.item() == 1.0
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-5, 1e-9, 5e-324, 1e308, -1e308, float("inf"), float("-inf"), float("nan"),
+           1.00001, 1.0001, 0.99999, 2.0]
+
+
+def _torch_rule(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> bool:
+    """The comparison as torch states it: shape, finite actual values, allclose in float64."""
+    from grader.runtime.compare import TOLERANCES
+
+    if tuple(actual.shape) != tuple(expected.shape):
+        return False
+    actual, expected = actual.to(torch.float64), expected.to(torch.float64)
+    rtol, atol = TOLERANCES[dtype]
+    return bool(torch.isfinite(actual).all()) and bool(torch.allclose(actual, expected, rtol=rtol, atol=atol))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_is_close_follows_torch_allclose_on_small_tensors(dtype):
+    """Does the comparison of a few values (done with Python floats) agree with torch.allclose
+    on infinities, NaNs, signed zeros, values at the tolerance's edge and mixed dtypes?"""
+    import random
+
+    from grader.runtime.compare import is_close
+
+    rng = random.Random(7)
+    dtypes = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+    for _ in range(3000):
+        size = rng.choice([0, 1, 3])
+        actual = [rng.choice([*SPECIAL, rng.uniform(-3, 3)]) for _ in range(size)]
+        expected = [a * (1 + rng.choice([0, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3])) if rng.random() < 0.7
+                    else rng.choice(SPECIAL) for a in actual]
+        a = torch.tensor(actual, dtype=rng.choice(dtypes))
+        e = torch.tensor(expected, dtype=rng.choice(dtypes))
+        if size == 1 and rng.random() < 0.5:
+            a, e = a.reshape(()), e.reshape(())
+        assert is_close(a, e, dtype) == _torch_rule(a, e, dtype), (a, e)
+    assert not is_close(torch.ones(2), torch.ones(2, 1), dtype)
+    big = torch.linspace(-1, 1, 1000, dtype=torch.float64)
+    assert is_close(big, big * (1 + 1e-12), dtype) and not is_close(big, big + 1e-2, dtype)
