@@ -348,3 +348,7 @@ if __name__ == "__main__":
     parser.add_argument("--judge", type=_judge_fds, action="append", required=True, metavar="IN,OUT[,CONTROL]")
     arguments = parser.parse_args()
     serve(arguments.course_root, arguments.assignment, arguments.judge)
+    # Every verdict is written and every judge has ended; an orderly interpreter exit would
+    # only spend a few tenths of a second tearing down torch's state while the pool waits.
+    sys.stderr.flush()
+    os._exit(0)
