@@ -120,7 +120,8 @@ def prepare_judge(assignment) -> None:
     process that did this already finds it done.
 
     It runs with the collector off (0.15 s less), then freezes what it made, which later
-    collections need not walk again."""
+    collections need not walk again. Only the first time in a process: a long-lived one
+    (`grader serve` reloading its checks) would otherwise freeze each reload's garbage."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -134,7 +135,8 @@ def prepare_judge(assignment) -> None:
         x = torch.ones(2, requires_grad=True)
         (2 * x).backward(torch.ones(2))
     finally:
-        gc.freeze()
+        if not gc.get_freeze_count():
+            gc.freeze()
         if was_on:
             gc.enable()
 
