@@ -27,14 +27,31 @@ def edit_source(course: Course, grade_id: str, edit) -> None:
 
 
 @pytest.mark.slow(17)
-def test_release_generates_the_student_version_and_passes_the_audit(fresh_course, capsys):
-    """Does `grader release derivatives` write release/ and report a passing audit with exit 0?"""
+def test_release_generates_the_student_version_and_passes_the_audit(fresh_course, capsys, monkeypatch):
+    """Does `grader release derivatives` write release/ and report a passing audit with exit 0,
+    grading each distinct case notebook once (a bank's correct answer that is the reference
+    solution's own gives the reference again) while reporting every case?"""
+    from grader.judge.pool import JudgePool
+    from grader.release.audit import _cases
+
+    graded = []
+    real = JudgePool.grade_notebooks
+
+    def counted(pool, notebooks):
+        notebooks = list(notebooks)
+        graded.extend(path.read_text() for _, path in notebooks)
+        return real(pool, notebooks)
+
+    monkeypatch.setattr(JudgePool, "grade_notebooks", counted)
     code = main(["--course", str(fresh_course.root), "release", "derivatives"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert fresh_course.release_notebook().is_file()
     assert "audit passed" in out
     assert out.count("wrong answer ") >= 30 and "FAIL" not in out
+    cases = [nbformat.writes(notebook) for _, notebook, _, _ in _cases(fresh_course, None)]
+    assert out.count("correct answer ") + out.count("wrong answer ") + 2 == len(cases), "every case is reported"
+    assert sorted(graded) == sorted(set(cases)) and len(graded) < len(cases), "each distinct notebook graded once"
 
 
 @pytest.mark.slow(8)
