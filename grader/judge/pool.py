@@ -152,25 +152,25 @@ class JudgePool:
         parent, or None for a judge that starts its own)."""
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        judges, theirs, command = [], [], [sys.executable, "-m", "grader.judge.pool", str(self.course.root),
-                                           self.course.assignment]
+        judges, pipe_ends, command = [], [], [sys.executable, "-m", "grader.judge.pool", str(self.course.root),
+                                              self.course.assignment]
         for control in controls:
             requests_r, requests_w = os.pipe()
             verdicts_r, verdicts_w = os.pipe()
+            pipe_ends += [requests_r, verdicts_w]
             ends = [requests_r, verdicts_w] + ([control.fileno()] if control is not None else [])
             command += ["--judge", ",".join(map(str, ends))]
-            theirs += ends
             judges.append(_Judge(len(self.judges) + len(judges), requests_w, verdicts_r))
+        shared = [control.fileno() for control in controls if control is not None]
         try:  # stdout too: nothing a judge's libraries print may reach the pool's own output
-            process = subprocess.Popen(command, env=env, pass_fds=theirs, stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(command, env=env, pass_fds=pipe_ends + shared, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL)
-        finally:
+        finally:  # the judges' process holds its own copies
+            for fd in pipe_ends:
+                os.close(fd)
             for control in controls:
                 if control is not None:
-                    theirs.remove(control.fileno())
-                    control.close()  # the judge holds its own copy
-            for fd in theirs:
-                os.close(fd)
+                    control.close()
         return process, judges
 
 

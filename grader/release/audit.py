@@ -59,28 +59,28 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
     report = AuditReport()
     report.findings += static_findings(course)
     cases = list(_cases(course, question))
-    graded_as = _graded_as([notebook for _, notebook, _, _ in cases])
+    graded_as, texts = _distinct([notebook for _, notebook, _, _ in cases])
     with contextlib.ExitStack() as stack:
         if judges is None:
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        distinct = {}
-        for (_, notebook, _, _), name in zip(cases, graded_as, strict=True):
-            if name not in distinct:
-                distinct[name] = scratch / f"{name}.ipynb"
-                distinct[name].write_text(nbformat.writes(notebook), encoding="utf-8")
-        results = {r.student: r for r in judges.grade_notebooks(distinct.items())}
+        for name, text in texts.items():
+            (scratch / f"{name}.ipynb").write_text(text, encoding="utf-8")
+        results = {r.student: r for r in judges.grade_notebooks((n, scratch / f"{n}.ipynb") for n in texts)}
     for (check, _, expected, scope), name in zip(cases, graded_as, strict=True):
         report.findings.append(_finding(check, results[name], expected, scope))
     return report
 
 
-def _graded_as(notebooks: list) -> list[str]:
-    """The name each case is graded under: the same notebook (a bank's correct answer that is
-    the reference solution's own gives the reference again) is graded once, and each case
-    holding it is judged against its own expectations."""
+def _distinct(notebooks: list) -> tuple[list[str], dict[str, str]]:
+    """The name each case is graded under, and each distinct notebook's text by that name.
+
+    The same notebook (a bank's correct answer that is the reference solution's own gives the
+    reference again) is graded once, and each case holding it is judged against its own
+    expectations."""
     first: dict[str, str] = {}
-    return [first.setdefault(nbformat.writes(notebook), f"audit-{i}") for i, notebook in enumerate(notebooks)]
+    graded_as = [first.setdefault(nbformat.writes(notebook), f"audit-{i}") for i, notebook in enumerate(notebooks)]
+    return graded_as, {name: text for text, name in first.items()}
 
 
 def static_findings(course: Course) -> list[Finding]:

@@ -125,8 +125,9 @@ def is_close(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> bool:
     if tuple(actual.shape) != tuple(expected.shape):
         return False
     rtol, atol = TOLERANCES.get(dtype, TOLERANCES["float32"])
-    if actual.numel() <= _FEW and _plain(actual) and _plain(expected):
-        return _values_close(actual.reshape(-1).tolist(), expected.reshape(-1).tolist(), rtol, atol)
+    few_actual, few_expected = _few_floats(actual), _few_floats(expected)
+    if few_actual is not None and few_expected is not None:
+        return _values_close(few_actual, few_expected, rtol, atol)
     actual, expected = actual.to(torch.float64), expected.to(torch.float64)
     if not bool(torch.isfinite(actual).all()):
         return False
@@ -136,20 +137,23 @@ def is_close(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> bool:
 _FEW = 256  # up to this many values, Python floats compare faster than half a dozen tensor calls
 
 
-def _plain(tensor: torch.Tensor) -> bool:
-    return tensor.layout == torch.strided and not tensor.is_complex()
+def _few_floats(tensor: torch.Tensor) -> list[float] | None:
+    """A tensor's values as Python floats (float64, as compared) when it holds few real ones; else None."""
+    if tensor.numel() > _FEW or tensor.layout != torch.strided or tensor.is_complex():
+        return None
+    return [float(v) for v in tensor.reshape(-1).tolist()]
 
 
 def _finite(tensor: torch.Tensor) -> bool:
-    if tensor.numel() <= _FEW and _plain(tensor):
-        return all(math.isfinite(float(v)) for v in tensor.reshape(-1).tolist())
+    values = _few_floats(tensor)
+    if values is not None:
+        return all(math.isfinite(v) for v in values)
     return bool(torch.isfinite(tensor.to(torch.float64)).all())
 
 
-def _values_close(actual: list, expected: list, rtol: float, atol: float) -> bool:
+def _values_close(actual: list[float], expected: list[float], rtol: float, atol: float) -> bool:
     """torch.allclose on float64 values, one pair at a time, the actual values finite."""
     for a, e in zip(actual, expected, strict=True):  # the shapes are equal
-        a, e = float(a), float(e)
         if not math.isfinite(a):
             return False
         error = abs(a - e)
