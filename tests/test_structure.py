@@ -6,7 +6,7 @@ import pytest
 import torch
 from sample import CORRECT, WRONG, local_subject, reference, run_question
 
-from grader.runtime import CtxInfo, FunctionResult, is_plain_class, parameters_unused
+from grader.runtime import CtxInfo, FunctionResult, is_plain_class, method_uses, parameters_unused
 from grader.worker.session import definition_source, mentions
 
 FUNCTION_STYLES = {
@@ -67,6 +67,35 @@ def test_backward_reading_grad_output(body, expected):
     assert parameters_unused(source, "backward") is expected
     assert parameters_unused("class SQ:\n    @staticmethod\n    def backward(ctx, *grads):\n        return 1\n",
                              "backward") is None
+
+
+_SQ_BODY = ("    @staticmethod\n    def forward(ctx, i):\n        {body}\n        return i ** 2\n\n"
+            "    @staticmethod\n    def backward(ctx, grad_output):\n        (i,) = ctx.saved_tensors\n"
+            "        return grad_output * 2 * i\n")
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("class SQ(torch.autograd.Function):\n" + _SQ_BODY.format(body="ctx.save_for_backward(i)"), True),
+    ("class SQ(torch.autograd.Function):\n" + _SQ_BODY.format(body="ctx.i = i"), False),
+    ("class Square(torch.autograd.Function):\n" + _SQ_BODY.format(body="ctx.save_for_backward(i)")
+     + "\n\nSQ = Square\n", True),
+    ("class Square(torch.autograd.Function):\n" + _SQ_BODY.format(body="ctx.save_for_backward(i)")
+     + "\n\nSQ: type = Square\n", True),
+    ("class Base(torch.autograd.Function):\n" + _SQ_BODY.format(body="ctx.save_for_backward(i)")
+     + "\n\nclass SQ(Base):\n    pass\n", True),
+    ("def keep(ctx, i):\n    ctx.save_for_backward(i)\n\n\nclass SQ(torch.autograd.Function):\n"
+     + _SQ_BODY.format(body="keep(ctx, i)"), None),
+    ("class SQ(torch.autograd.Function):\n" + _SQ_BODY.format(body="getattr(ctx, 'save_for_' + 'backward')(i)"),
+     None),
+    ("class SQ(torch.autograd.Function):\n" + _SQ_BODY.format(body="exec('ctx.save_for_backward(i)')"), None),
+    ("SQ = make_square()\n", None),
+], ids=["direct", "plain attribute", "alias", "annotated alias", "inherited", "helper", "getattr", "exec",
+        "built at run time"])
+def test_forward_reaching_save_for_backward(source, expected):
+    """Is a forward that saves found through aliases and the submission's own bases, one that only
+    keeps ctx attributes told apart, and one that hands ctx on or builds calls at run time left
+    undecided (so no honest style is contradicted)?"""
+    assert method_uses(_lookup(source), "SQ", "forward", "save_for_backward") is expected
 
 
 def test_mentions_is_a_whole_word():

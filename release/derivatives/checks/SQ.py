@@ -1,9 +1,5 @@
 """Visible checks for SQ: a custom autograd Function squaring its input, with save_for_backward."""
 
-import io
-import re
-import tokenize
-
 import torch
 
 from .runtime import (
@@ -17,6 +13,7 @@ from .runtime import (
     fail_if_raised,
     is_close,
     is_plain_class,
+    method_uses,
     note,
     parameters_unused,
     show,
@@ -100,24 +97,17 @@ def _ignores(upstream: torch.Tensor) -> str:
     return f"SQ: your backward ignores grad_output (upstream gradient {show(upstream)}).\n"
 
 
-def _code_without_comments(source: str) -> str:
-    try:
-        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-        return " ".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return source
-
-
 def check_saved(subject: Subject, result: FunctionResult) -> None:
     tensors_on_ctx = [k for k, v in result.ctx.attributes.items() if isinstance(v, TensorValue)]
     kept = f" (your forward keeps {', '.join('ctx.' + k for k in tensors_on_ctx)} instead)" \
         if tensors_on_ctx else ""
     assert result.ctx.saved_tensors >= 1, (
         f"SQ: after forward, ctx.saved_tensors is empty{kept}. {SAVE_HINT}")
-    source = subject.source_of("SQ")
-    if source is not None:
-        assert re.search(r"save_for_backward\s*\(", _code_without_comments(source)), (
-            f"SQ: your code does not call ctx.save_for_backward{kept}. {SAVE_HINT}")
+    # The judge's own reading of forward: a reply claiming saved tensors from a forward that
+    # never reaches ctx.save_for_backward is not believed.
+    saves = method_uses(subject.source_of, "SQ", "forward", "save_for_backward")
+    assert confirm(subject, True, saves is False, "SQ's forward calls ctx.save_for_backward"), (
+        f"SQ: your forward does not call ctx.save_for_backward{kept}. {SAVE_HINT}")
 
 
 def forward(subject: Subject) -> None:

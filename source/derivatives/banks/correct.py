@@ -318,6 +318,47 @@ CORRECT: tuple[Answer, ...] = (
         """),
         "torch.pow and torch.mul, prints to stderr and warns in backward",
     ),
+    Answer(
+        "sq_alias_of_a_named_function",
+        "SQ",
+        _cell("""
+            class Square(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+
+
+            SQ: type[torch.autograd.Function] = Square
+        """),
+        "the Function written under another name, then bound to SQ",
+    ),
+    Answer(
+        "sq_helper_saves",
+        "SQ",
+        _cell("""
+            def keep_for_backward(ctx, *tensors):
+                ctx.save_for_backward(*tensors)
+
+
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    keep_for_backward(ctx, i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "forward hands ctx to a helper that saves",
+    ),
     # ------------------------------------------------------------ MulConstant
     Answer(
         "mulconstant_ctx_k",

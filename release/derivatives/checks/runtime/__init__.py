@@ -37,6 +37,7 @@ _EXPORTS = {
     "run_probe": ".probes",
     "confirm": ".structure",
     "is_plain_class": ".structure",
+    "method_uses": ".structure",
     "parameters_unused": ".structure",
     "ProbeFailed": ".failures",
     "BadReply": ".subject",

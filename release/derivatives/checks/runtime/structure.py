@@ -11,10 +11,10 @@ import ast
 import functools
 from typing import Any
 
-__all__ = ["is_plain_class", "parameters_unused", "confirm"]
+__all__ = ["is_plain_class", "method_uses", "parameters_unused", "confirm"]
 
 # Calls through which a function can read its parameters without naming them.
-_INDIRECT_READS = {"locals", "vars", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
+_INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
 _MAX_DEPTH = 8
 
 
@@ -55,6 +55,52 @@ def _plain_base(source_of, base: ast.expr, depth: int) -> bool | None:
     if isinstance(base, ast.Name):
         return is_plain_class(source_of, base.id, depth + 1)
     return None
+
+
+def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 0) -> bool | None:
+    """Whether `method` of the class `name` reaches `<first parameter>.<attribute>` (a call or a read).
+
+    Aliases (`SQ = Square`) and bases defined in the submission are followed. False only when
+    the method is found in a class body and uses its first parameter (ctx) for nothing but its
+    own attributes: handing ctx to a helper, a decorator or an indirect read leaves it to None.
+    """
+    if depth > _MAX_DEPTH:
+        return None
+    node = _parse(source_of(name))
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name):
+        return method_uses(source_of, node.value.id, method, attribute, depth + 1)
+    if not isinstance(node, ast.ClassDef):
+        return None
+    bound = [item for item in node.body if method in _bound_names(item)]
+    if not bound:
+        verdicts = [method_uses(source_of, base.id, method, attribute, depth + 1)
+                    for base in node.bases if isinstance(base, ast.Name)]
+        return True if True in verdicts else None  # the first base that defines it is not worked out
+    function = bound[-1]
+    if not isinstance(function, ast.FunctionDef) or function.args.vararg or function.args.kwarg:
+        return None
+    if any(not (isinstance(d, ast.Name) and d.id == "staticmethod") for d in function.decorator_list):
+        return None
+    parameters = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if not parameters:
+        return None
+    if any(isinstance(n, ast.Attribute) and n.attr == attribute for n in ast.walk(function)):
+        return True
+    own = parameters[0]
+    attribute_owners = {id(n.value) for n in ast.walk(function) if isinstance(n, ast.Attribute)}
+    elsewhere = [n for n in ast.walk(function)
+                 if isinstance(n, ast.Name) and n.id == own and id(n) not in attribute_owners]
+    if elsewhere or any(_indirect(n) for n in ast.walk(function)):
+        return None
+    return False
+
+
+def _bound_names(item: ast.stmt) -> list[str]:
+    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [item.name]
+    targets = item.targets if isinstance(item, ast.Assign) else [item.target] if isinstance(
+        item, (ast.AnnAssign, ast.AugAssign)) else []
+    return [t.id for t in targets if isinstance(t, ast.Name)]
 
 
 def parameters_unused(source: str | None, method: str, skip: int = 1) -> bool | None:
