@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,8 @@ from sample import (  # noqa: E402
     with_answers,
 )
 
-from grader.release.leaks import find_leaks  # noqa: E402
+from grader.release.leaks import find_leaks, secret_lines  # noqa: E402
+from grader.runtime.compare import _RAISED_HINTS  # noqa: E402
 from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
 
 pytestmark = pytest.mark.duration(3)  # each runs a notebook or nbgrader
@@ -63,6 +65,18 @@ def test_no_failure_message_of_a_bank_answer_holds_a_solution_line(all_messages,
         assert messages, name
         (folder / f"{name}.txt").write_text("\n".join(messages))
     assert find_leaks(ASSIGNMENT, folder) == []
+
+
+def test_no_message_spells_out_a_short_solution_statement(all_messages):
+    """Does no message, nor any hint the runtime attaches to torch's errors, write out a solution's
+    assignment or call, however short (`ctx.k = k`), which prose-level leak checks let through?"""
+    answers, _ = secret_lines(ASSIGNMENT)
+    statements = {line for line in answers if len(line) >= 8 and ("=" in line or line.endswith(")"))
+                  and not line.startswith(("def ", "class ", "return", "@"))}
+    texts = [m for messages in all_messages.values() for m in messages] + [hint for _, hint in _RAISED_HINTS]
+    shown = [(line, text[:120]) for text in texts for line in statements
+             if re.search(rf"(?<![\w.]){re.escape(line)}(?![\w(])", text)]
+    assert shown == []
 
 
 def test_every_misconception_gets_a_headline_validate_can_show(all_messages):

@@ -65,6 +65,8 @@ def _holds(value: object, k: float) -> bool:
         return abs(value - k) <= 1e-9 * max(1.0, abs(k))
     if isinstance(value, TensorValue):
         return value.tensor.numel() == 1 and abs(float(value.tensor.reshape(())) - k) <= 1e-6 * max(1.0, abs(k))
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, (list, tuple)):
         return any(_holds(item, k) for item in value)
     return False

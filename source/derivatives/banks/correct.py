@@ -377,6 +377,22 @@ CORRECT: tuple[Answer, ...] = (
         "reference: k kept as ctx.k",
     ),
     Answer(
+        "mulconstant_k_in_a_dict",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.constants = {"k": k}
+                    return x * k
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.constants["k"], None
+        """),
+        "k kept in a dict on ctx",
+    ),
+    Answer(
         "mulconstant_ctx_constant",
         "MulConstant",
         _cell("""

@@ -62,7 +62,9 @@ def _check_decorations(ax: AxesValue, call: str) -> None:
     assert ax.xlabel == "x", (
         f"{call}: the x-axis label is {ax.xlabel!r}; expected 'x' (ax.set_xlabel('x') or "
         "plt.xlabel('x')).")
-    assert ax.legend is not None, f"{call}: the axes have no legend; call ax.legend() or plt.legend()."
+    assert ax.legend is not None, (
+        f"{call}: the axes have no legend; matplotlib draws one only when asked, with the legend "
+        "method of the Axes (or pyplot's), which shows each line's label.")
     missing = [label for label in LABELS if label not in ax.legend]
     assert not missing, f"{call}: the legend shows {list(ax.legend)}; it lacks {missing}."
 

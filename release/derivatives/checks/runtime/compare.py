@@ -25,7 +25,7 @@ _RAISED_HINTS: tuple[tuple[str, str], ...] = (
     ("can't call numpy() on tensor that requires grad", "call .detach() before .numpy() "
      "(matplotlib calls .numpy() on tensors you pass it)"),
     ("save_for_backward can only save variables", "save_for_backward only takes tensors; "
-     "keep a Python number on ctx instead (ctx.k = k)"),
+     "a Python number can be kept as an ordinary attribute of ctx instead"),
     ("incorrect number of gradients", "backward must return one gradient per input of "
      "forward, with None for non-tensor inputs"),
     ("does not require grad and does not have a grad_fn", "the leaf needs requires_grad=True "
