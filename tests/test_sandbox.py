@@ -15,6 +15,7 @@ import pytest
 
 from grader.worker import CellReport, Limits, ProbeFailed, WarmParent, hugepages
 from grader.worker.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
+from grader.runtime.subject import make_request
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
@@ -466,6 +467,44 @@ def test_rebinding_builtins_cannot_break_the_worker(worker):
     assert worker.probe({"op": "get", "name": "answer"}) == {
         "result": {"kind": "number", "value": 7}
     }
+
+
+def test_rebound_json_and_socket_methods_do_not_reach_the_replies(worker):
+    """Do replies still arrive whole and true after a cell rebinds every library function a frame
+    could pass through (json's encoder and decoder, the socket classes' send and receive)?"""
+    report = run(worker, """
+import _socket, json, socket
+json.dumps = json.loads = lambda *a, **k: "{}"
+json.encoder.JSONEncoder.encode = lambda self, o: "{}"
+json.decoder.JSONDecoder.decode = lambda self, s, *a: {}
+for cls in (socket.socket, _socket.socket):
+    try:  # _socket.socket is an immutable type in some builds
+        cls.sendall = lambda self, data, *a: None
+        cls.recvmsg = cls.recv = lambda self, *a: (b"", [], 0, None)
+    except TypeError:
+        pass
+answer = 7
+""")
+    assert report.status == "ok", report.error
+    assert worker.probe({"op": "get", "name": "answer"}) == {"result": {"kind": "number", "value": 7}}
+    assert run(worker, "print('still here')").output == "still here\n"
+
+
+def test_a_probe_reports_what_student_code_did_while_it_ran(worker):
+    """Are a profile function and a patch made inside a probe's call reported with that probe, and
+    is a trace function a cell left removed before the next probe starts?"""
+    run(worker, """
+import sys
+import torch
+def f(x):
+    getattr(sys, "setpro" + "file")(lambda *a: None)
+    torch.allclose = lambda *a, **k: True
+    return x
+sys.settrace(lambda *a: None)
+""")
+    worker.probe(make_request("call", "f", args=(1,)))
+    assert {"installed a profile function", "patched torch.allclose"} <= set(worker.probe_events)
+    assert run(worker, "import sys\nprint(sys.gettrace(), sys.getprofile())").output == "None None\n"
 
 
 # ---------------------------------------------------------------- probes

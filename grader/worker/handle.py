@@ -62,6 +62,7 @@ class Worker:
         self._exit: dict | None = None
         self._closed = False
         self._kill_sent = False
+        self.probe_events: list[str] = []  # what the student's code did during the last probe
         self._max_frame = parent.limits.max_frame
         self._poller = select.poll()  # this channel and the warm parent's link, registered once
         self._poller.register(sock.fileno(), select.POLLIN)
@@ -135,6 +136,7 @@ class Worker:
             raise ProbeFailed(
                 "error", "the worker's reply is not an object; the worker was stopped"
             )
+        self.probe_events = _events_of(reply)
         return reply["reply"]
 
     def _exchange(self, message: dict, timeout: float) -> dict:
@@ -260,6 +262,12 @@ def _clip(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def _events_of(reply: dict) -> list[str]:
+    """The events a worker reported with a cell or a probe, capped in number and length."""
+    events = reply.get("events") if isinstance(reply.get("events"), list) else []
+    return [_clip(e, MAX_EVENT_CHARS) for e in events[:MAX_EVENTS] if isinstance(e, str)]
+
+
 def _cell_report(index: int, reply: dict, output_cap: int) -> CellReport:
     """Validate a worker's cell reply; anything off the format becomes an error the student can read."""
     status = reply.get("status")
@@ -267,8 +275,7 @@ def _cell_report(index: int, reply: dict, output_cap: int) -> CellReport:
         return CellReport(index, "error", error="the worker sent a malformed cell report")
     output = _clip(reply.get("output"), output_cap + 200)
     error = _clip(reply.get("error"), MAX_ERROR_CHARS).split("\n")[0] or None
-    events = reply.get("events") if isinstance(reply.get("events"), list) else []
-    events = [_clip(e, MAX_EVENT_CHARS) for e in events[:MAX_EVENTS] if isinstance(e, str)]
+    events = _events_of(reply)
     if status == "error" and error is None:
         error = "error"
     return CellReport(index, status, output, error if status == "error" else None, events)

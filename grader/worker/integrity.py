@@ -18,6 +18,7 @@ import gc
 import hashlib
 import itertools
 import json
+import operator
 import os
 import struct
 import sys
@@ -36,6 +37,18 @@ _VERSION_OFFSET = 24  # ma_version_tag: changes whenever an entry is set or dele
 # Machinery a probe or the evidence runs through; the packages' own dicts grow when a submodule
 # is first imported, so their size is not held (their entries are).
 _MACHINERY = ("grader.",)
+# Libraries a reply is made with: the autograd engine the probes run, the figure and line
+# methods the value encoding reads, JSON and sockets. Of the first group's modules, every
+# entry the kit's own code names is held (torch itself rebinds others in use: torch.func
+# replaces torch.manual_seed, set_default_dtype torch.Storage); of the second group's, every
+# entry, and of the classes they define, every entry and every name they inherit. A module
+# may gain names (a lazy import adds its submodules), a class may gain new ones.
+_LIBRARY_MODULES = ("torch", "torch.overrides", "torch.functional", "numpy")
+_LIBRARY_CLASSES = ("torch._tensor", "torch.autograd", "torch.autograd.function", "torch.autograd.graph",
+                    "torch.autograd.grad_mode", "torch.autograd.variable", "json", "json.encoder",
+                    "json.decoder", "json.scanner", "socket", "_socket", "matplotlib.figure",
+                    "matplotlib.axes._base", "matplotlib.axes._axes", "matplotlib.artist", "matplotlib.lines",
+                    "matplotlib.legend", "matplotlib.text", "matplotlib.axis", "matplotlib.cbook")
 _FIXED_SLOTS = {
     "CellRunner": ("audit", "patches", "builtins", "module", "namespace"),
     "AuditRecorder": ("workdir",),
@@ -242,6 +255,11 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
         for value in list(vars(module).values()):
             if isinstance(value, type) and value.__module__ == name:
                 manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, None, sized=True)
+    used = _names_used(module for _, module in _machinery_modules())
+    for name in _LIBRARY_MODULES + _LIBRARY_CLASSES:
+        module = sys.modules.get(name)
+        if isinstance(module, types.ModuleType):
+            _library_namespaces(manifest, name, module, used if name in _LIBRARY_MODULES else None)
     _watched_namespaces(manifest, watched)
     prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
     problems = changed_machinery(prepared, _OwnMemory())
@@ -285,6 +303,35 @@ def _collectors(runner: object) -> list[tuple[str, object]]:
     return found
 
 
+def _names_used(modules: Iterable[types.ModuleType]) -> set[str]:
+    """Every name the functions and methods of these modules look up (globals and attributes)."""
+    names: set[str] = set()
+    codes = []
+    for module in modules:
+        for value in list(vars(module).values()):
+            members = list(vars(value).values()) if isinstance(value, type) and value.__module__ == module.__name__ else [value]
+            for member in members:
+                for inner in (member, getattr(member, "__func__", None), getattr(member, "fget", None)):
+                    if isinstance(inner, types.FunctionType):
+                        codes.append(inner.__code__)
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return names
+
+
+def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType, used: set[str] | None) -> None:
+    """A library module's entries (only those in `used`, if given; else all of them and, for
+    each class it defines, its own entries and the names it inherits, which it must go on
+    inheriting)."""
+    manifest.namespace(name, vars(module), None if used is None else used & set(vars(module)), sized=False)
+    for value in list(vars(module).values()) if used is None else ():
+        if isinstance(value, type) and value.__module__ == name:
+            inherited = set(type.__dir__(value)) | set(value.__dict__)
+            manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, inherited, sized=False)
+
+
 def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
     """The namespaces holding the watched library functions, with just those entries."""
     by_owner: dict[str, set[str]] = {}
@@ -301,6 +348,8 @@ def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
 
 
 # ---------------------------------------------------------------- the judge's side
+
+_first = operator.itemgetter(0)
 
 
 class MachineryCheck:
@@ -336,7 +385,7 @@ class MachineryCheck:
                             if _holds(data, width, key, value) != bool(value)]
             else:
                 pairs = _pairs(data, width)
-                if not held <= pairs or (absent and not absent.isdisjoint(key for key, _ in pairs)):
+                if not held <= pairs or (absent and not absent.isdisjoint(map(_first, pairs))):
                     keys = {key for key, _ in pairs}
                     changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
                                 if ((key, value) not in pairs if value else key in keys)]

@@ -11,6 +11,7 @@ from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.runtime.values import MISSING, Missing
+from grader.worker.evidence import HOOKS
 from grader.worker.outside import OutsideView
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
@@ -44,6 +45,7 @@ class WorkerSession:
         self._definitions: dict[str, str | None] = {}
         self._parsed: list[dict] | None = None
         self._views: dict[int, OutsideView] = {}
+        self._changed: set[str] = set()  # machinery labels already put up for review
         self.sources: list[str] = []
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
@@ -95,13 +97,21 @@ class WorkerSession:
         if self.worker is None or not self.worker.alive:
             raise ProbeFailed("error", "the worker is not running (an earlier call killed it)")
         self._check_time()
+        checked = self.checking.id if self.checking is not None else "a"
         try:
-            return self.worker.probe(request, timeout=self._time_left(self.probe_timeout))
+            reply = self.worker.probe(request, timeout=self._time_left(self.probe_timeout))
         except ProbeFailed as failure:
-            checked = self.checking.id if self.checking is not None else "a"
             self._note_failure(f"{self._answer_cell()}during the {checked} check: {failure.message}")
             self.close()
             raise
+        self._probe_events(f"during the {checked} check", self.worker.probe_events)
+        return reply
+
+    def _probe_events(self, where: str, events: list[str]) -> None:
+        """What student code did while a probe ran is evidence; a trace or profile function it
+        installed then saw the probe's own frames, so the verdict goes to review."""
+        self.events.extend(f"{where}: {event}" for event in events)
+        self.review.extend(f"{where}: {event} while the checks ran" for event in events if event in HOOKS)
 
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
@@ -124,7 +134,9 @@ class WorkerSession:
             prepared = self.parent.wait_ready().get("machinery")
             view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared)
         for label in view.machinery_changes(quick=quick) if machinery else ():
-            self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
+            if label not in self._changed:  # named where it is first seen, not again at each look
+                self._changed.add(label)
+                self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
 
     def contradiction(self, text: str) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 
 from IPython.core.inputtransformer2 import TransformerManager
 
-from grader.worker.channel import ChannelClosed, FrameError, encode_frame, recv_frame_blocking
+from grader.worker.channel import (
+    ChannelClosed,
+    FrameError,
+    encode_frame,
+    recv_frame_blocking,
+    send_all,
+)
 from grader.worker.evidence import WATCHED, AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
 from grader.worker.integrity import machinery_manifest
 
@@ -26,6 +32,15 @@ __all__ = ["CappedOutput", "CellRunner", "serve"]
 MAX_ERROR = 500
 # Bound at import: CappedOutput.write runs under the student's builtins, which may be rebound.
 _len, _min, _max, _isinstance, _str, _type = len, min, max, isinstance, str, type
+_gettrace, _getprofile, _settrace, _setprofile = sys.gettrace, sys.getprofile, sys.settrace, sys.setprofile
+
+
+def _drop_hooks() -> None:
+    """Remove a trace or profile function a cell left: it would run inside the probes' own frames."""
+    if _gettrace() is not None:
+        _settrace(None)
+    if _getprofile() is not None:
+        _setprofile(None)
 
 
 class CappedOutput(io.TextIOBase):
@@ -168,15 +183,25 @@ class CellRunner:
             self.builtins.leave_student()
         return None
 
-    def probe(self, run_probe: Callable[[dict, dict], dict] | None, request: Any) -> Any:
-        """One probe; output the student's code prints during it is discarded."""
+    def probe(self, run_probe: Callable[[dict, dict], dict] | None, request: Any) -> tuple[Any, list[str]]:
+        """One probe, and what the student's code did while it ran (its events, as a cell's).
+
+        Output the student's code prints during it is discarded; a trace or profile function,
+        left by a cell or installed during the probe, is removed before it starts and after.
+        """
+        _drop_hooks()
+        events = self.audit.begin()
         if run_probe is None:
-            return {"error": "probes unavailable"}
+            return {"error": "probes unavailable"}, []
         with _redirected(CappedOutput(0)):
             try:
-                return run_probe(self.namespace, request)
+                reply = run_probe(self.namespace, request)
             except BaseException as exc:  # noqa: B036
-                return {"error": f"probe failed: {one_line_error(exc)}"}
+                reply = {"error": f"probe failed: {one_line_error(exc)}"}
+        _drop_hooks()  # one the student's code installed: already among this probe's events
+        for event in self.patches.changes(self.builtins.student_view()):
+            self.audit.add(event)
+        return reply, list(events)
 
 
 class _redirected:
@@ -209,7 +234,8 @@ def handle(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict
     if op == "run":
         return runner.run_cell(int(message["index"]), str(message["source"]), is_python=message.get("python") is True)
     if op == "probe":
-        return {"reply": runner.probe(run_probe, message.get("request"))}
+        reply, events = runner.probe(run_probe, message.get("request"))
+        return {"reply": reply, "events": events}
     return {
         "status": "error",
         "error": f"unknown op {op!r}",
@@ -251,7 +277,7 @@ def serve(
     # And what the kit itself put in /tmp (the working directory, the skeleton of a venv or
     # course kept under /tmp), which the judge's looks from outside then do not list.
     hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries()}
-    sock.sendall(encode_frame({"op": "hello", **hello}, max_frame))
+    send_all(sock, encode_frame({"op": "hello", **hello}, max_frame))
     while True:
         try:
             message, _ = recv_frame_blocking(sock, max_frame)
@@ -259,6 +285,6 @@ def serve(
             return
         seq = message.get("seq") if isinstance(message, dict) else None
         try:
-            sock.sendall(_reply_frame(_answer(runner, run_probe, message), seq, max_frame))
+            send_all(sock, _reply_frame(_answer(runner, run_probe, message), seq, max_frame))
         except OSError:
             return
