@@ -168,8 +168,8 @@ def launch_warm_parent(config: dict, judges: int) -> tuple[subprocess.Popen, lis
     for _, parent_end in pairs:
         parent_end.close()
     link = _ControlLink(ours[0])
-    try:
-        link.send(config)
+    try:  # a launcher for judges only sends the configuration and holds the parent's lifetime
+        link.send({**config, "tell_launcher": judges == 0})
     except OSError:
         pass  # the parent died at once; waiting for its "ready" reports it
     return process, [link, *(judge_end for judge_end, _ in theirs)]

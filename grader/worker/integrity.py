@@ -41,14 +41,28 @@ _MACHINERY = ("grader.",)
 # methods the value encoding reads, JSON and sockets. Of the first group's modules, every
 # entry the kit's own code names is held (torch itself rebinds others in use: torch.func
 # replaces torch.manual_seed, set_default_dtype torch.Storage); of the second group's, every
-# entry, and of the classes they define, every entry and every name they inherit. A module
-# may gain names (a lazy import adds its submodules), a class may gain new ones.
+# entry, and of the classes named, every entry and every name they inherit. A module may gain
+# names (a lazy import adds its submodules), a class may gain new ones.
 _LIBRARY_MODULES = ("torch", "torch.overrides", "torch.functional", "numpy")
-_LIBRARY_CLASSES = ("torch._tensor", "torch.autograd", "torch.autograd.function", "torch.autograd.graph",
-                    "torch.autograd.grad_mode", "torch.autograd.variable", "json", "json.encoder",
-                    "json.decoder", "json.scanner", "socket", "_socket", "matplotlib.figure",
-                    "matplotlib.axes._base", "matplotlib.axes._axes", "matplotlib.artist", "matplotlib.lines",
-                    "matplotlib.legend", "matplotlib.text", "matplotlib.axis", "matplotlib.cbook")
+_LIBRARY_CLASSES = {
+    "torch._tensor": ("Tensor",),
+    "torch.autograd": (),
+    "torch.autograd.function": ("Function", "FunctionCtx", "_SingleLevelFunction", "BackwardCFunction"),
+    "torch.autograd.graph": (),
+    "torch.autograd.grad_mode": ("no_grad", "enable_grad", "set_grad_enabled"),
+    "torch.autograd.variable": (),
+    "json": (), "json.encoder": ("JSONEncoder",), "json.decoder": ("JSONDecoder",), "json.scanner": (),
+    "socket": ("socket",), "_socket": ("socket",),
+    "matplotlib.figure": ("Figure", "FigureBase"),
+    "matplotlib.axes._base": ("_AxesBase",),
+    "matplotlib.axes._axes": ("Axes",),
+    "matplotlib.artist": ("Artist",),
+    "matplotlib.lines": ("Line2D",),
+    "matplotlib.legend": ("Legend",),
+    "matplotlib.text": ("Text",),
+    "matplotlib.axis": ("Axis", "XAxis", "YAxis"),
+    "matplotlib.cbook": (),
+}
 _FIXED_SLOTS = {
     "CellRunner": ("audit", "patches", "builtins", "module", "namespace"),
     "AuditRecorder": ("workdir",),
@@ -256,10 +270,14 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
             if isinstance(value, type) and value.__module__ == name:
                 manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, None, sized=True)
     used = _names_used(module for _, module in _machinery_modules())
-    for name in _LIBRARY_MODULES + _LIBRARY_CLASSES:
+    for name in _LIBRARY_MODULES:
         module = sys.modules.get(name)
         if isinstance(module, types.ModuleType):
-            _library_namespaces(manifest, name, module, used if name in _LIBRARY_MODULES else None)
+            manifest.namespace(name, vars(module), used & set(vars(module)), sized=False)
+    for name, classes in _LIBRARY_CLASSES.items():
+        module = sys.modules.get(name)
+        if isinstance(module, types.ModuleType):
+            _library_namespaces(manifest, name, module, classes)
     _watched_namespaces(manifest, watched)
     prepared = {"namespaces": manifest.namespaces, "regions": manifest.regions}
     problems = changed_machinery(prepared, _OwnMemory())
@@ -321,15 +339,15 @@ def _names_used(modules: Iterable[types.ModuleType]) -> set[str]:
     return names
 
 
-def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType, used: set[str] | None) -> None:
-    """A library module's entries (only those in `used`, if given; else all of them and, for
-    each class it defines, its own entries and the names it inherits, which it must go on
-    inheriting)."""
-    manifest.namespace(name, vars(module), None if used is None else used & set(vars(module)), sized=False)
-    for value in list(vars(module).values()) if used is None else ():
-        if isinstance(value, type) and value.__module__ == name:
+def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType, classes: tuple[str, ...]) -> None:
+    """Every entry of a library module, and of each of the named classes it defines: its own
+    entries and the names it inherits (which it must go on inheriting)."""
+    manifest.namespace(name, vars(module), None, sized=False)
+    for class_name in classes:
+        value = vars(module).get(class_name)
+        if isinstance(value, type):
             inherited = set(type.__dir__(value)) | set(value.__dict__)
-            manifest.namespace(f"{name}.{value.__qualname__}", value.__dict__, inherited, sized=False)
+            manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False)
 
 
 def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:

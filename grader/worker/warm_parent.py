@@ -339,7 +339,9 @@ def main(argv: list[str] | None = None) -> None:
         memory = None
     plan = plan_containment(mode, limits) | warm
     ready = {"op": "ready", "mode": mode, "containment": plan, "pid": os.getpid(), "machinery": prepared_manifest()}
-    for control in controls:
+    # the judges are told; a launcher that started the parent for them reads no "ready", and a
+    # frame it never reads could fill its socket and hold the parent before the judges hear
+    for control in controls if config.get("tell_launcher", True) else controls[1:]:
         _tell(control, ready)
     WarmParentServer(controls, mode, limits, config["hidden"], run_probe, memory).serve()
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
