@@ -28,8 +28,12 @@ _RAISED_HINTS: tuple[tuple[str, str], ...] = (
      "a Python number can be kept as an ordinary attribute of ctx instead"),
     ("incorrect number of gradients", "backward must return one gradient per input of "
      "forward, with None for non-tensor inputs"),
-    ("does not require grad and does not have a grad_fn", "the leaf needs requires_grad=True "
-     "before you compute f"),
+    ("does not require grad and does not have a grad_fn", "what was differentiated is not "
+     "connected to a leaf that requires grad: the leaf needs requires_grad=True before f is "
+     "computed, and f must not be computed under torch.no_grad() or from a .detach()ed or .data "
+     "tensor"),
+    ("returned a gradient different than none at position", "backward returns one gradient per "
+     "input of forward, in forward's order, with None for an input that is not a tensor"),
     ("backward through the graph a second time", "a graph (or a leaf) from an earlier call "
      "is being reused: make a fresh leaf on every call"),
     ("grad can be implicitly created only for scalar outputs", "backward() without arguments "

@@ -2,6 +2,7 @@
 
 import torch
 
+from .grad_at import slip_hint
 from .runtime import (
     Fn,
     Part,
@@ -39,7 +40,8 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
     value = expect_float_tensor(reply.result, call, none_hint=NONE_HINT)
     if part == "values":
         assert_close(value, expected, call,
-                     hint=mean_hint(x, value, expected) or (hint(value) if hint else ""))
+                     hint=mean_hint(x, value, expected) or slip_hint(value.tensor, expected)
+                     or (hint(value) if hint else ""))
         note(f"{call} = {show(value.tensor)}")
         return
     _check_x_untouched(reply.args_after, x, call)

@@ -15,12 +15,16 @@ from .runtime import (
 )
 from .vocabulary import f_text
 
-__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "NONE_HINT", "ACCUMULATION_HINT"]
+__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "NONE_HINT",
+           "ACCUMULATION_HINT"]
 
 NONE_HINT = ("Gradients land in .grad of the leaf you made, not y.grad (y is a result, not a "
              "leaf); read it there after y.backward(), or use torch.autograd.grad.")
 ACCUMULATION_HINT = ("Gradients accumulate in .grad: make a fresh leaf inside grad_at on "
                      "every call instead of reusing one tensor.")
+DOUBLED_HINT = ("That is exactly twice the derivative: gradients add up in .grad, so a second "
+                "backward() through the same leaf (or a .grad left from an earlier call) doubles it.")
+NEGATED_HINT = "That is the derivative with the opposite sign."
 LEAF_HINT = ("You returned the leaf x itself (its value is x0), not its gradient: after "
              "backward() the derivative is stored on the leaf, in its .grad attribute.")
 
@@ -39,6 +43,15 @@ def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> str:
     return LEAF_HINT if returned_x0 and not is_close(expected, at_x0, "float32") else ""
 
 
+def slip_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """The hint for a derivative that came back doubled (accumulated in .grad) or negated."""
+    if tuple(got.shape) != tuple(expected.shape) or is_close(expected, torch.zeros_like(expected), "float32"):
+        return ""
+    if is_close(got, 2 * expected, "float32"):
+        return DOUBLED_HINT
+    return NEGATED_HINT if is_close(got, -expected, "float32") else ""
+
+
 def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor, hint=None) -> None:
     """grad_at(f, x0) must be `expected`, a 0-d tensor; a wrong answer that drifts is told why.
 
@@ -47,7 +60,8 @@ def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor
     call, value = ask(subject, name, x0)
     if tuple(value.shape) != () or not is_close(value.tensor, expected, value.dtype):
         check_repeatable(subject, [(name, x0), (name, x0)])
-    assert_close(value, expected, call, hint=leaf_hint(value, x0, expected) or (hint(value) if hint else ""))
+    assert_close(value, expected, call, hint=leaf_hint(value, x0, expected) or slip_hint(value.tensor, expected)
+                 or (hint(value) if hint else ""))
     note(f"{call} = {show(value.tensor)}")
 
 

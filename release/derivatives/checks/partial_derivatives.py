@@ -2,6 +2,7 @@
 
 import torch
 
+from .grad_at import slip_hint
 from .runtime import (
     Fn,
     Subject,
@@ -39,8 +40,8 @@ def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: t
         f"({show(want_du)}, {show(want_dv)}): the partials are swapped. Return the partial "
         "derivatives in the order of f's arguments.")
     hint = "Each partial derivative is stored on its own leaf: the one for u on u, the one for v on v."
-    assert_close(du, want_du, f"{call}[0] (df/du)", hint=hint)
-    assert_close(dv, want_dv, f"{call}[1] (df/dv)", hint=hint)
+    assert_close(du, want_du, f"{call}[0] (df/du)", hint=slip_hint(du.tensor, want_du) or hint)
+    assert_close(dv, want_dv, f"{call}[1] (df/dv)", hint=slip_hint(dv.tensor, want_dv) or hint)
     note(f"{call} = ({show(du.tensor)}, {show(dv.tensor)})")
 
 

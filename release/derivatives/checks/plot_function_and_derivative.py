@@ -51,7 +51,9 @@ def _lines_by_label(ax: AxesValue, call: str) -> dict[str, LineValue]:
     labels = _labels(ax)
     assert len(ax.lines) == 2, (
         f"{call}: the axes hold {len(ax.lines)} line(s) labelled {labels}; expected exactly two, "
-        "labelled 'function' and 'derivative' (plot f and f' on the same axes).")
+        "labelled 'function' and 'derivative' " + (
+            "(every line drawn on the axes counts, reference lines such as axhline too)."
+            if len(ax.lines) > 2 else "(plot f and f' on the same axes)."))
     assert sorted(labels) == sorted(LABELS), (
         f"{call}: the lines are labelled {labels}; expected 'function' and 'derivative' "
         "(pass label='function' and label='derivative' to plot).")

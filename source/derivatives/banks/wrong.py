@@ -118,6 +118,20 @@ WRONG: tuple[Answer, ...] = (
         """),
         "After backward() I thought y itself had become the derivative.",
     ),
+    Answer(
+        "grad_at_backward_twice",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                y = f(x)
+                y.backward(retain_graph=True)
+                print("dy/dx =", x.grad)
+                y.backward()
+                return x.grad
+        """),
+        "I called backward() once to print the gradient and again before returning it.",
+    ),
     # ------------------------------------------------------------- attributes
     Answer(
         "attributes_mulbackward",
@@ -339,6 +353,24 @@ WRONG: tuple[Answer, ...] = (
         "ctx is an object, so I stored i on it directly instead of save_for_backward.",
     ),
     Answer(
+        "sq_backward_under_no_grad",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    with torch.no_grad():  # backward computes gradients, so no graph needed
+                        return grad_output * 2 * i
+        """),
+        "backward computes gradients, so I thought it should run under torch.no_grad().",
+    ),
+    Answer(
         "sq_returns_grad_output",
         "SQ",
         _cell("""
@@ -404,6 +436,22 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * ctx.k
         """),
         "Only x needs a gradient, so I returned one thing from backward.",
+    ),
+    Answer(
+        "mulconstant_gradients_in_the_wrong_order",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return None, grad_output * ctx.k
+        """),
+        "k comes first in k * x, so I returned its gradient (None) first.",
     ),
     Answer(
         "mulconstant_save_for_backward_number",

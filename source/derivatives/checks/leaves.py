@@ -60,7 +60,9 @@ def check_grads(subject: Subject, x0: float) -> None:
     assert value[1] is not None, (
         f"{call} returned y.grad = None: y is not a leaf, so autograd does not keep its "
         "gradient unless you ask it to with retain_grad(), before the backward pass.")
-    x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)")
+    x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)", none_hint=(
+        "x.grad stays None when no gradient reaches x: backward must run on something computed "
+        "from x, through operations autograd records (y made from x, not as a new tensor)."))
     y_grad = expect_float_tensor(value[1], f"{call}[1] (y.grad)")
     assert_close(x_grad, torch.tensor(6 * x0, dtype=torch.float64), f"{call}[0] (x.grad)",
                  hint="z = 3*x**2, so dz/dx = 6*x.")

@@ -65,7 +65,9 @@ def _check_second_order(subject, x: torch.Tensor, upstream: torch.Tensor, rng: r
     if isinstance(second, RaisedValue):
         raise AssertionError(f"{call}: differentiating your backward raised {second.type}: "
                              f"{second.message}. Compute backward with torch operations on the "
-                             "saved tensor so autograd can differentiate it again.")
+                             "saved tensor so autograd can differentiate it again: backward itself "
+                             "must stay on the graph (not under torch.no_grad(), not on .data or a "
+                             ".detach()ed tensor, not marked @once_differentiable).")
     assert isinstance(second, TensorValue), (
         f"{call}: differentiating your backward gave {describe(second)}; expected "
         f"{show(expected)}. Compute backward with torch operations on the saved tensor.")
