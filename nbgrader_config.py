@@ -39,7 +39,8 @@ c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
 c.Exchange.root = "/srv/nbgrader/exchange"
 
 # Feedback HTML and formgrader's pages: failure messages wrap instead of scrolling sideways,
-# and the feedback says that its total includes the hand-graded questions. Formgrader's
+# the feedback says that its total includes the hand-graded questions, and markdown shows its
+# HTML as text (a student's `<!--` would otherwise hide the cells after it from the TA). Formgrader's
 # exporter runs HTMLExporter.preprocessors; feedback runs its own list after them, where the
 # step must follow GetGrades (the total) and CSSHTMLHeaderPreprocessor (which resets the CSS).
 # (Classes, not names: nbgrader lists this list's classes in its --help.)

@@ -95,6 +95,48 @@ def test_nbgrader_generate_feedback_is_as_readable_as_the_kits(course, release_n
     assert "overflow-wrap: anywhere" in page and f"Total: {BOB:g} / {FULL:g}" in page
 
 
+@pytest.mark.slow
+def test_no_cell_hides_from_the_feedback_or_the_grading_view(course, release_nb):
+    """Does a code cell a student wrapped in an HTML comment (markdown `<!--` before it, `-->`
+    after) or put under an unclosed hidden tag (a raw HTML cell) stay visible in nbgrader's
+    feedback, and does a script in markdown never run there? (Formgrader's grading view runs
+    the same HTMLExporter step.)"""
+    import re
+
+    from grader.judge.batch import autograde
+
+    notebook = solved(release_nb)
+    marker = "HIDDEN_FROM_THE_TA = 1"
+    raw = nbformat.v4.new_raw_cell("<div hidden>", metadata={"raw_mimetype": "text/html"})
+    notebook.cells[1:1] = [nbformat.v4.new_markdown_cell("<!--"), raw, nbformat.v4.new_code_cell(marker),
+                           nbformat.v4.new_markdown_cell("--> <script>document.title = 'owned'</script>")]
+    write_submission(course.root, "bob", notebook)
+    autograde(course, jobs=1, show_progress=False)
+    run([sys.executable, "-m", "nbgrader", "generate_feedback", "derivatives", "--force"], course.root)
+    feedback = course.feedback_html("bob").read_text()
+    for page in (feedback, _formgrader_view(course, "bob")):
+        outside_comments = re.sub(r"<!--.*?-->", "", page, flags=re.S)
+        assert "HIDDEN_FROM_THE_TA" in outside_comments
+        assert "<div hidden>" not in page and "document.title = 'owned'</script>" not in page
+
+
+def _formgrader_view(course, student: str) -> str:
+    """The page formgrader's submission view renders: its exporter, as formgrader configures it
+    from the course config (template `formgrade`), on the autograded notebook."""
+    from nbconvert import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config(course.coursedir.config)
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": course.assignment, "notebook_id": course.notebook, "submission_id": "x",
+                 "index": 0, "total": 1, "base_url": "", "student": student, "last_name": None,
+                 "first_name": None, "notebook_path": "autograded"}
+    page, _ = HTMLExporter(config=config).from_filename(str(course.autograded_notebook(student)), resources=resources)
+    return page
+
+
 def test_autograde_before_release_adds_the_assignment_to_the_gradebook(course, release_nb):
     """Does autograde on a gradebook that never heard of the assignment prepare it instead of a traceback?"""
     from grader.judge.batch import autograde

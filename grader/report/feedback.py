@@ -64,13 +64,19 @@ class ReadableFeedback(Preprocessor):
     """An HTMLExporter step (configured in nbgrader_config.py) for feedback and formgrader pages.
 
     Both nbgrader templates inline `resources.inlining.css`, so the wrap rules reach the
-    feedback files and formgrader's grading view alike. In feedback (the only conversion with
-    a total in resources), a first cell says what the total counts. Running twice adds nothing.
+    feedback files and formgrader's grading view alike. Markdown and raw cells show their HTML
+    as text: nbgrader's templates render markdown as live HTML (they ignore
+    `HTMLExporter.sanitize_html`), where a student's `<!--`, an unclosed tag or a script
+    would hide or restyle the cells after it. In feedback (the only conversion with a total in
+    resources), a first cell says what the total counts. Running twice adds nothing.
     """
 
-    enabled = Bool(True, help="Wrap long output lines; say what the feedback's total counts").tag(config=True)
+    enabled = Bool(True, help="Wrap long output lines; show markdown's HTML as text; say what the "
+                              "feedback's total counts").tag(config=True)
 
     def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            _show_html_as_text(cell)
         inlining = resources.setdefault("inlining", {})
         if WRAP_CSS not in inlining.get("css", []):
             inlining["css"] = [*inlining.get("css", []), WRAP_CSS]
@@ -78,6 +84,16 @@ class ReadableFeedback(Preprocessor):
         if "score" in info and "max_score" in info and not _has_note(nb):
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(_total_note(nb, info), metadata={"grader": "total"}))
         return nb, resources
+
+
+def _show_html_as_text(cell) -> None:
+    """A markdown or raw cell whose tags and comments read as text (markdown itself still renders)."""
+    if cell.cell_type == "raw":
+        cell.cell_type, cell.source = "markdown", "```\n" + cell.source.replace("```", "` ` `") + "\n```"
+        cell.metadata.pop("format", None)
+        cell.metadata.pop("raw_mimetype", None)
+    elif cell.cell_type == "markdown":
+        cell.source = cell.source.replace("<", "&lt;")
 
 
 def _has_note(nb) -> bool:
