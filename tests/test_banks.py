@@ -95,9 +95,10 @@ def _norm(value):
     return ("other", type(value).__name__)
 
 
-def _attempt(thunk):
+def _attempt(thunk, read: bool = True):
     try:
-        return _norm(thunk())
+        value = thunk()
+        return _norm(value) if read else value
     except Exception as e:  # a raised exception is an observation too
         return ("raised", type(e).__name__)
 
@@ -113,14 +114,16 @@ def _same(a, b) -> bool:
 def _observe_grad_at(ns):
     g = ns["grad_at"]
     cube = lambda x: x**3  # noqa: E731
-    return [
-        _attempt(lambda: g(lambda x: x**2, 3)),
-        _attempt(lambda: g(torch.sin, 0.7)),
-        _attempt(lambda: g(torch.relu, 0.0)),
-        _attempt(lambda: g(cube, 1.5)),
-        _attempt(lambda: g(cube, 1.5)),
-        _attempt(lambda: g(torch.exp, -0.3)),
+    returned = [
+        _attempt(lambda: g(lambda x: x**2, 3), read=False),
+        _attempt(lambda: g(torch.sin, 0.7), read=False),
+        _attempt(lambda: g(torch.relu, 0.0), read=False),
+        _attempt(lambda: g(cube, 1.5), read=False),
+        _attempt(lambda: g(cube, 1.5), read=False),
+        _attempt(lambda: g(torch.exp, -0.3), read=False),
     ]
+    # read once every call has run: an answer that later calls change shows as changed
+    return [value if isinstance(value, tuple) and value[:1] == ("raised",) else _norm(value) for value in returned]
 
 
 def _observe_attributes(ns):

@@ -31,8 +31,8 @@ from sample import (  # noqa: E402
 )
 
 from grader.release.leaks import find_leaks, secret_lines  # noqa: E402
-from grader.runtime.compare import _RAISED_HINTS  # noqa: E402
 from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
+from grader.runtime.compare import _RAISED_HINTS  # noqa: E402
 
 pytestmark = pytest.mark.duration(3)  # each runs a notebook or nbgrader
 

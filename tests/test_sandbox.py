@@ -13,9 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from grader.runtime.subject import decode_reply, make_request
+from grader.runtime.values import decode
 from grader.worker import CellReport, Limits, ProbeFailed, WarmParent, hugepages
 from grader.worker.channel import ChannelClosed, FrameBuffer, FrameTimeout, encode_frame
-from grader.runtime.subject import make_request
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 # A directory inside a read-only bound prefix, standing in for a course root kept under /usr or the venv.
@@ -516,6 +517,18 @@ def test_probe_reads_the_namespace(worker):
     assert worker.probe({"op": "get", "name": "answer"}) == {
         "result": {"kind": "number", "value": 42}
     }
+
+
+def test_a_kept_answer_is_read_again_as_it_is_now(worker):
+    """Does a call asked to keep its result let a later probe read that very object again, as it
+    is after the calls since (a shared .grad zeroed and refilled), and is an unknown number an error?"""
+    run(worker, "import torch\nshared = torch.zeros(())\ndef g(v):\n    shared.fill_(v)\n    return shared\n")
+    first = decode_reply(make_request("call", "g", args=(1.0,), keep=True),
+                         worker.probe(make_request("call", "g", args=(1.0,), keep=True)))
+    worker.probe(make_request("call", "g", args=(5.0,)))
+    again = worker.probe(make_request("kept", "kept", number=first.kept))
+    assert decode(again["result"]).tensor.item() == 5.0
+    assert "error" in worker.probe(make_request("kept", "kept", number=first.kept + 100))
 
 
 def test_hung_probe_raises_timeout(worker):

@@ -25,15 +25,22 @@ ACCUMULATION_HINT = ("Gradients accumulate in .grad: make a fresh leaf inside gr
 DOUBLED_HINT = ("That is exactly twice the derivative: gradients add up in .grad, so a second "
                 "backward() through the same leaf (or a .grad left from an earlier call) doubles it.")
 NEGATED_HINT = "That is the derivative with the opposite sign."
+SHARED_HINT = ("Each call must return a gradient of its own: a .grad that later calls zero "
+               "and fill again changes every answer already returned.")
 LEAF_HINT = ("You returned the leaf x itself (its value is x0), not its gradient: after "
              "backward() the derivative is stored on the leaf, in its .grad attribute.")
 
 
 def ask(subject: Subject, name: str, x0: float) -> tuple[str, TensorValue]:
     """Call grad_at(f, x0); the call as text and the tensor it returned."""
+    call, value, _ = _ask_and_keep(subject, name, x0, keep=False)
+    return call, value
+
+
+def _ask_and_keep(subject: Subject, name: str, x0: float, keep: bool) -> tuple[str, TensorValue, int | None]:
     call = f"grad_at({f_text(name)}, {number(x0)})"
-    result = subject.call("grad_at", Fn(name), x0).result
-    return call, expect_float_tensor(result, call, none_hint=NONE_HINT)
+    reply = subject.call_and_keep("grad_at", Fn(name), x0) if keep else subject.call("grad_at", Fn(name), x0)
+    return call, expect_float_tensor(reply.result, call, none_hint=NONE_HINT), reply.kept
 
 
 def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> str:
@@ -66,10 +73,12 @@ def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor
 
 
 def check_repeatable(subject: Subject, calls: list[tuple[str, float]]) -> None:
-    """The same call twice, with others in between, must give the same answer."""
-    answers = {}
+    """The same call twice, with others in between, must give the same answer, and an answer
+    must still hold its value once the calls after it have run."""
+    answers: dict[str, TensorValue] = {}
+    kept: list[tuple[str, TensorValue, int | None]] = []
     for name, x0 in calls:
-        call, value = ask(subject, name, x0)
+        call, value, number = _ask_and_keep(subject, name, x0, keep=True)
         if call in answers:
             before = answers[call]
             assert tuple(before.shape) == tuple(value.shape) and is_close(
@@ -77,6 +86,13 @@ def check_repeatable(subject: Subject, calls: list[tuple[str, float]]) -> None:
                 f"calling {call} twice gave {show(before.tensor)} and then "
                 f"{show(value.tensor)}. {ACCUMULATION_HINT}")
         answers[call] = value
+        kept.append((call, value, number))
+    for call, value, number in kept[:-1]:
+        now = subject.kept(number) if number is not None else value
+        assert not isinstance(now, TensorValue) or tuple(now.shape) != tuple(value.shape) or is_close(
+            now.tensor, value.tensor, "float32"), (
+            f"{call} returned {show(value.tensor)}, but once later calls had run, the tensor it "
+            f"returned held {show(now.tensor)}. {SHARED_HINT}")
 
 
 def visible(subject: Subject) -> None:

@@ -37,6 +37,22 @@ CORRECT: tuple[Answer, ...] = (
         "torch.autograd.grad on torch.as_tensor(x0, dtype=float32).requires_grad_()",
     ),
     Answer(
+        "grad_at_one_leaf_grad_reset",
+        "grad_at",
+        _cell("""
+            _x = torch.zeros((), requires_grad=True)
+
+
+            def grad_at(f, x0):
+                with torch.no_grad():
+                    _x.fill_(float(x0))
+                _x.grad = None  # backward then makes a new gradient tensor
+                f(_x).backward()
+                return _x.grad
+        """),
+        "one module-level leaf reused, its .grad reset to None on every call",
+    ),
+    Answer(
         "grad_at_float64_chatty",
         "grad_at",
         _cell("""

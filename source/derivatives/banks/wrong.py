@@ -132,6 +132,23 @@ WRONG: tuple[Answer, ...] = (
         """),
         "I called backward() once to print the gradient and again before returning it.",
     ),
+    Answer(
+        "grad_at_zeroes_a_shared_grad",
+        "grad_at",
+        _cell("""
+            _x = torch.zeros((), requires_grad=True)
+            _x.grad = torch.zeros(())
+
+
+            def grad_at(f, x0):
+                with torch.no_grad():
+                    _x.fill_(float(x0))
+                _x.grad.zero_()  # as in a training loop: zero the gradient before backward
+                f(_x).backward()
+                return _x.grad
+        """),
+        "Training loops zero the gradient before each backward, so I reuse one leaf and zero its .grad.",
+    ),
     # ------------------------------------------------------------- attributes
     Answer(
         "attributes_mulbackward",

@@ -21,8 +21,9 @@ from .values import (
 
 __all__ = ["run_probe", "OPS"]
 
-OPS = ("call", "get", "autograd_function", "describe_class")
+OPS = ("call", "get", "autograd_function", "describe_class", "kept")
 MAX_CTX_ATTRIBUTES = 20
+MAX_KEPT = 16  # values calls asked to keep, the latest ones: a check rereads them later
 
 # Real functions captured at import: student code may rebind the public names later.
 _autograd_grad = torch.autograd.grad
@@ -37,6 +38,7 @@ _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
 _dict_get, _dict_items = dict.get, dict.items
 _ABSENT = object()
+_KEPT: dict[int, Any] = {}
 
 
 def run_probe(namespace: dict, request: dict, functions: dict | None = None) -> dict:
@@ -65,8 +67,13 @@ def _dispatch(namespace: dict, request: dict, functions: dict) -> dict:
     name = request.get("name")
     if _type(name) is not str or _len(name) > MAX_NAME:
         return {"error": "bad request: name must be a short string"}
-    target = _dict_get(namespace, name, _ABSENT)
     op, budget = request["op"], Budget()  # one budget per reply: it must fit one frame
+    if op == "kept":
+        number = request.get("number")
+        if _type(number) is not int or number not in _KEPT:
+            return {"error": "bad request: no value kept under that number"}
+        return {"result": encode(_KEPT[number], budget)}
+    target = _dict_get(namespace, name, _ABSENT)
     if op == "get":
         return {"result": {"kind": "missing"} if target is _ABSENT else encode(target, budget)}
     if target is _ABSENT:
@@ -137,7 +144,16 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     after = [encode(t, budget) for t in tensors]  # the judge's own tensors: small, so first
     result = _result(ok, value, budget)
     _close_figures()
+    if request.get("keep") is True:  # the very object returned, to be read again after later calls
+        return {"result": result, "args_after": after, "kept": _keep(value if ok else None)}
     return {"result": result, "args_after": after}
+
+
+def _keep(value: Any) -> int:
+    number = max(_KEPT, default=-1) + 1
+    _KEPT[number] = value
+    _KEPT.pop(number - MAX_KEPT, None)
+    return number
 
 
 def _close_figures() -> None:

@@ -26,6 +26,7 @@ class CallResult:
 
     result: Any
     args_after: tuple = ()
+    kept: int | None = None  # with `call_and_keep`: the number to read the same object again by
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Subject(Protocol):
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> CallResult: ...
 
+    def call_and_keep(self, name: str, *args: Any, **kwargs: Any) -> CallResult: ...
+
+    def kept(self, number: int) -> Any: ...
+
     def get(self, name: str) -> Any: ...
 
     def autograd_function(self, name: str, inputs: list, upstream: Any,
@@ -67,6 +72,10 @@ def make_request(op: str, name: str, **fields: Any) -> dict:
     if op == "call":
         request["args"] = [encode(a) for a in fields.get("args", ())]
         request["kwargs"] = {k: encode(v) for k, v in fields.get("kwargs", {}).items()}
+        if fields.get("keep"):
+            request["keep"] = True
+    if op == "kept":
+        request["number"] = fields["number"]
     if op == "autograd_function":
         request["inputs"] = [encode(v) for v in fields["inputs"]]
         request["upstream"] = encode(fields["upstream"])
@@ -81,6 +90,8 @@ def decode_reply(request: dict, reply: Any) -> Any:
         message = reply["error"] if type(reply["error"]) is str else "unreadable error"
         raise ProbeFailed("error", message[:500])
     try:
+        if request["op"] == "call" and request.get("keep"):
+            return _decode_kept_call(reply)
         return _REPLY_DECODERS[request["op"]](reply)
     except (BadValue, KeyError, TypeError) as exc:
         raise BadReply(f"{request['name']}: the grader could not read the reply ({exc})") from exc
@@ -101,6 +112,13 @@ def _value_list(items: Any) -> tuple:
 def _decode_call(reply: Any) -> CallResult:
     reply = _exact(reply, {"result", "args_after"})
     return CallResult(decode(reply["result"]), _value_list(reply["args_after"]))
+
+
+def _decode_kept_call(reply: Any) -> CallResult:
+    reply = _exact(reply, {"result", "args_after", "kept"})
+    if type(reply["kept"]) is not int:
+        raise BadValue("kept must be a number")
+    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]), reply["kept"])
 
 
 def _decode_get(reply: Any) -> Any:
@@ -135,7 +153,7 @@ def _decode_class(reply: Any) -> dict:
 
 
 _REPLY_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "call": _decode_call, "get": _decode_get,
+    "call": _decode_call, "get": _decode_get, "kept": _decode_get,
     "autograd_function": _decode_function, "describe_class": _decode_class,
 }
 
@@ -158,6 +176,14 @@ class ProbeSubject:
     def call(self, name: str, *args: Any, **kwargs: Any) -> CallResult:
         """Call the student's `name(*args, **kwargs)`; Fn("square") passes a vocabulary f."""
         return self._probe("call", name, args=args, kwargs=kwargs)
+
+    def call_and_keep(self, name: str, *args: Any, **kwargs: Any) -> CallResult:
+        """As `call`, and the worker keeps the object returned: `kept(result.kept)` reads it again."""
+        return self._probe("call", name, args=args, kwargs=kwargs, keep=True)
+
+    def kept(self, number: int) -> Any:
+        """The object a `call_and_keep` returned, as it is now (after whatever ran since)."""
+        return self._probe("kept", "kept", number=number)
 
     def get(self, name: str) -> Any:
         """The value the student bound to `name` (MISSING when undefined)."""
