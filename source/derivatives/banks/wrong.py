@@ -187,6 +187,18 @@ WRONG: tuple[Answer, ...] = (
         "backward needs a scalar, and mean or sum both make one, so I took the mean.",
     ),
     Answer(
+        "grid_returns_the_values",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                x = x.detach().clone().requires_grad_()
+                y = f(x)
+                y.sum().backward()
+                return y.detach()
+        """),
+        "After backward() I thought y held the derivative at each point.",
+    ),
+    Answer(
         "grid_modifies_caller_x",
         "derivative_on_grid",
         _cell("""

@@ -14,7 +14,7 @@ from .runtime import (
     note,
     show,
 )
-from .vocabulary import f_text
+from .vocabulary import FUNCTIONS, f_text
 
 __all__ = ["PARTS", "values", "neighbour", "check_grid", "mean_hint"]
 
@@ -41,7 +41,7 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
     if part == "values":
         assert_close(value, expected, call,
                      hint=mean_hint(x, value, expected) or slip_hint(value.tensor, expected)
-                     or (hint(value) if hint else ""))
+                     or values_hint(name, x, value) or (hint(value) if hint else ""))
         note(f"{call} = {show(value.tensor)}")
         return
     _check_x_untouched(reply.args_after, x, call)
@@ -60,6 +60,15 @@ def _check_x_untouched(args_after: tuple, x: torch.Tensor, call: str) -> None:
     assert not after.requires_grad, (
         f"{call} turned on requires_grad for the caller's x. Calling it twice on the same x "
         "would then accumulate gradients: make a detached copy require grad instead.")
+
+
+def values_hint(name: str, x: torch.Tensor, value: TensorValue) -> str:
+    """The hint for f's own values returned where its derivative belongs."""
+    own = FUNCTIONS[name](x.detach().to(torch.float64))
+    if tuple(value.shape) == tuple(own.shape) and is_close(value.tensor, own, "float32"):
+        return ("These are the values of f at the points, not its derivative: after backward() "
+                "the derivative is in the .grad of the tensor f was computed from.")
+    return ""
 
 
 def mean_hint(x: torch.Tensor, value: TensorValue, expected: torch.Tensor) -> str:
