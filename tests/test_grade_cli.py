@@ -8,7 +8,7 @@ import sys
 
 import nbformat
 import pytest
-from sample import AUTOGRADED, write_submission
+from sample import AUTOGRADED, with_extra_cell, write_submission
 
 import grader.judge.batch
 from grader.cli import main
@@ -33,6 +33,16 @@ def test_grade_json_of_a_correct_notebook_is_full_marks(released_course, solved_
     for q in report["questions"]:
         assert set(q) == {"id", "score", "max_score", "status", "messages", "parts"}
         assert q["status"] == "passed", q
+
+
+def test_grade_json_names_the_tamper_evidence_a_table_shows(released_course, solved_nb, tmp_path):
+    """Does `grader grade --json` carry the tamper evidence (and notes) the table shows a TA?"""
+    path = tmp_path / "derivatives.ipynb"
+    nbformat.write(with_extra_cell(solved_nb, "import sys\nsys.setprofile(lambda *a: None)\nsys.setprofile(None)"), path)
+    done = run_cli("--course", str(released_course.root), "grade", str(path), "--json")
+    report = json.loads(done.stdout)
+    assert any("installed a profile function" in line for line in report["tamper"]), report
+    assert report["score"] == report["max_score"]
 
 
 def test_grade_json_of_the_blank_release_scores_zero(released_course, tmp_path):

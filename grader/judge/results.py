@@ -79,7 +79,8 @@ class SubmissionResult:
         return counts
 
     def to_json(self) -> dict:
-        """The `grader grade --json` document (with status and review when a TA must review it)."""
+        """The `grader grade --json` document (with notes and tamper evidence when there are any,
+        and status and review when a TA must review it)."""
         document = {
             "notebook": self.notebook,
             "score": self.score,
@@ -90,6 +91,9 @@ class SubmissionResult:
                 for q in self.questions
             ],
         }
+        for key, lines in (("notes", self.notes), ("tamper", self.tamper)):
+            if lines:  # what a TA should know, and evidence of tampering: absent when there is none
+                document[key] = list(lines)
         if self.status == "review":
             document.update(status=self.status, review=list(self.review))
         return document
