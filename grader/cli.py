@@ -159,7 +159,7 @@ def _grade(args) -> int:
     if result.status == "unreadable":
         print(f"grader grade: error: {args.notebook}: {printable(result.notes[0])}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps(result.to_json(), indent=2) if args.json else question_table(result))
+    print(json.dumps(result.evidence_json(), indent=2) if args.json else question_table(result))
     return EXIT_OK
 
 

@@ -79,8 +79,9 @@ class SubmissionResult:
         return counts
 
     def to_json(self) -> dict:
-        """The `grader grade --json` document (with notes and tamper evidence when there are any,
-        and status and review when a TA must review it)."""
+        """The verdict as `grader grade --json` prints it (with status and review when a TA must
+        review it): the same for a regrade of the same file, so it holds no timing-dependent
+        evidence (the command adds notes and tamper evidence, see `evidence_json`)."""
         document = {
             "notebook": self.notebook,
             "score": self.score,
@@ -91,11 +92,17 @@ class SubmissionResult:
                 for q in self.questions
             ],
         }
-        for key, lines in (("notes", self.notes), ("tamper", self.tamper)):
-            if lines:  # what a TA should know, and evidence of tampering: absent when there is none
-                document[key] = list(lines)
         if self.status == "review":
             document.update(status=self.status, review=list(self.review))
+        return document
+
+    def evidence_json(self) -> dict:
+        """`to_json`, with what a TA should know (`notes`) and evidence of tampering (`tamper`)
+        when there are any: what `grader grade --json` prints."""
+        document = self.to_json()
+        for key, lines in (("notes", self.notes), ("tamper", self.tamper)):
+            if lines:
+                document[key] = list(lines)
         return document
 
     def to_dict(self) -> dict:
