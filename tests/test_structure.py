@@ -176,6 +176,24 @@ def test_forged_saved_tensors_are_not_believed():
     assert forward.status == "failed" and "save_for_backward" in forward.message, forward
 
 
+def test_a_ctx_class_put_in_torchs_place_tells_nothing():
+    """Is a ctx whose class the student put in place of torch's (SQ._backward_cls, with a
+    saved_tensors property) read as holding nothing, so a forward that never saved loses its part?"""
+    source = (
+        "def _keep(ctx, i):\n    ctx.i = i\n\n\n"
+        "class SQ(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, i):\n        _keep(ctx, i)\n        return i ** 2\n\n"
+        "    @staticmethod\n    def backward(ctx, grad_output):\n        return grad_output * 2 * ctx.i\n\n\n"
+        "class _Claims(torch.autograd.function.BackwardCFunction):\n"
+        "    _forward_cls = SQ\n    saved_tensors = property(lambda self: (self.i,))\n\n\n"
+        "SQ._backward_cls = _Claims\n")
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    verdict = run_question("SQ", local_subject(namespace, source_lookup=_lookup(source)), random.Random(0))
+    forward = next(p for p in verdict.parts if p.name == "forward")
+    assert forward.status == "failed" and "saved_tensors is empty" in forward.message, forward
+
+
 def test_honest_sq_is_not_contradicted():
     """Does the reference SQ pass with no contradiction reported?"""
     source = reference("SQ").source

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-__all__ = ["HOOKS", "WATCHED", "AuditRecorder", "BuiltinsGuard", "IPythonStub", "PatchWatch"]
+__all__ = ["INSIDE_THE_CHECKS", "MODE_DURING", "MODE_LEFT", "WATCHED", "AuditRecorder", "BuiltinsGuard", "IPythonStub", "PatchWatch"]
 
 # Functions a check could be fooled through if student code rebinds them.
 WATCHED = (
@@ -63,8 +63,11 @@ _SIMPLE_EVENTS = {
     "sys.settrace": "installed a trace function",
     "sys.setprofile": "installed a profile function",
 }
-# Run inside the probes' own frames, where they see and can change the checks' data.
-HOOKS = frozenset({_SIMPLE_EVENTS["sys.settrace"], _SIMPLE_EVENTS["sys.setprofile"]})
+MODE_LEFT = "left a torch function or dispatch mode active (removed before each check)"
+MODE_DURING = "made a torch function or dispatch mode active while the checks ran"
+# Run inside the probes' own frames or tensor operations, where they see and can change the
+# checks' data: when one was active during a probe, the verdict goes to review.
+INSIDE_THE_CHECKS = frozenset({_SIMPLE_EVENTS["sys.settrace"], _SIMPLE_EVENTS["sys.setprofile"], MODE_DURING})
 # AF_UNIX, AF_INET, AF_INET6 as numbers: the socket module's names are the student's to rebind.
 _CONFINED_FAMILIES = (1, 2, 10)
 _FAMILY_NAMES = {16: "AF_NETLINK", 17: "AF_PACKET", 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 44: "AF_XDP"}

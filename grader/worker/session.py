@@ -11,7 +11,7 @@ from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
 from grader.runtime.subject import ProbeFailed, ProbeSubject
 from grader.runtime.values import MISSING, Missing
-from grader.worker.evidence import HOOKS
+from grader.worker.evidence import INSIDE_THE_CHECKS
 from grader.worker.outside import OutsideView
 
 __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
@@ -109,9 +109,10 @@ class WorkerSession:
 
     def _probe_events(self, where: str, events: list[str]) -> None:
         """What student code did while a probe ran is evidence; a trace or profile function it
-        installed then saw the probe's own frames, so the verdict goes to review."""
+        installed, or a torch mode it made active, then saw the probe's own frames or tensors,
+        so the verdict goes to review."""
         self.events.extend(f"{where}: {event}" for event in events)
-        self.review.extend(f"{where}: {event} while the checks ran" for event in events if event in HOOKS)
+        self.review.extend(f"{where}: {event}" for event in events if event in INSIDE_THE_CHECKS)
 
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))

@@ -24,7 +24,15 @@ from grader.worker.channel import (
     recv_frame_blocking,
     send_all,
 )
-from grader.worker.evidence import WATCHED, AuditRecorder, BuiltinsGuard, IPythonStub, PatchWatch
+from grader.worker.evidence import (
+    MODE_DURING,
+    MODE_LEFT,
+    WATCHED,
+    AuditRecorder,
+    BuiltinsGuard,
+    IPythonStub,
+    PatchWatch,
+)
 from grader.worker.integrity import machinery_manifest
 
 __all__ = ["CappedOutput", "CellRunner", "serve"]
@@ -41,6 +49,41 @@ def _drop_hooks() -> None:
         _settrace(None)
     if _getprofile() is not None:
         _setprofile(None)
+
+
+class _ModeStacks:
+    """torch's stacks of __torch_function__ and __torch_dispatch__ modes, through functions bound
+    at import. A mode left active sees, and can rewrite, every tensor the probes read."""
+
+    def __init__(self) -> None:
+        torch = sys.modules.get("torch")
+        self.stacks: list[tuple] = []  # (size, mode at an index, pop)
+        self.device_context = None  # torch.set_default_device's own mode, not the student's
+        if torch is None:
+            return
+        import torch.utils._device
+
+        torch_c = torch._C
+        self.device_context = torch.utils._device.DeviceContext
+        pop_dispatch = torch_c._pop_torch_dispatch_stack  # takes a mode key; None pops the top
+        self.stacks = [
+            (torch_c._len_torch_function_stack, torch_c._get_function_stack_at, torch_c._pop_torch_function_stack),
+            (torch_c._len_torch_dispatch_stack, torch_c._get_dispatch_stack_at, lambda: pop_dispatch(None)),
+        ]
+
+    def foreign(self) -> int:
+        """How many active modes are not torch's own default-device context."""
+        return sum(1 for size, at, _ in self.stacks for index in range(size())
+                   if _type(at(index)) is not self.device_context)
+
+    def drop(self) -> None:
+        """Pop every active mode."""
+        for size, _, pop in self.stacks:
+            while size() > 0:
+                pop()
+
+
+_MODES = _ModeStacks()
 
 
 class CappedOutput(io.TextIOBase):
@@ -157,6 +200,7 @@ class CellRunner:
         `is_python` says the judge already turned the cell's IPython syntax into Python.
         """
         events = self.audit.begin()
+        modes = _MODES.foreign()
         output = CappedOutput(self.output_cap)
         try:
             compiled = self._compile(source, f"<cell {index}>", is_python=is_python)
@@ -169,6 +213,8 @@ class CellRunner:
             output.write(_traceback_text(failure))
         for event in self.patches.changes(self.builtins.student_view()):
             self.audit.add(event)
+        if _MODES.foreign() > modes:
+            self.audit.add(MODE_LEFT)
         return {"status": status, "output": output.text(), "error": error, "events": list(events)}
 
     def _as_student(self, output: CappedOutput, body: Callable[[], None]) -> BaseException | None:
@@ -187,9 +233,11 @@ class CellRunner:
         """One probe, and what the student's code did while it ran (its events, as a cell's).
 
         Output the student's code prints during it is discarded; a trace or profile function,
-        left by a cell or installed during the probe, is removed before it starts and after.
+        or a torch function or dispatch mode, left by a cell or made active during the probe,
+        is removed before it starts and after.
         """
         _drop_hooks()
+        _MODES.drop()  # one a cell left was named with that cell
         events = self.audit.begin()
         if run_probe is None:
             return {"error": "probes unavailable"}, []
@@ -199,6 +247,9 @@ class CellRunner:
             except BaseException as exc:  # noqa: B036
                 reply = {"error": f"probe failed: {one_line_error(exc)}"}
         _drop_hooks()  # one the student's code installed: already among this probe's events
+        if _MODES.foreign():
+            self.audit.add(MODE_DURING)
+        _MODES.drop()
         for event in self.patches.changes(self.builtins.student_view()):
             self.audit.add(event)
         return reply, list(events)

@@ -1,10 +1,13 @@
 """One probe against the student's namespace: run student code, answer with plain data."""
 
+import _json
 import sys
 import warnings
+from json.decoder import JSONDecoder
 from typing import Any
 
 import torch
+from torch.autograd.function import BackwardCFunction
 
 from .values import (
     MAX_NAME,
@@ -37,6 +40,12 @@ _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
 _dict_get, _dict_items = dict.get, dict.items
+_tuple, _frozenset, _join = tuple, frozenset, "".join
+_saved_tensors = torch._C._FunctionBase.__dict__["saved_tensors"].__get__
+_mro_of, _dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
+_BACKWARD_MRO = BackwardCFunction.__mro__
+_GENERATED = frozenset({"__doc__", "__module__", "_autograd_function_id", "_forward_cls"})  # by FunctionMeta
+_Encoder, _encode_string, _scan = _json.make_encoder, _json.encode_basestring, JSONDecoder().scan_once
 _ABSENT = object()
 _KEPT: dict[int, Any] = {}
 
@@ -138,9 +147,12 @@ def _arguments(request: dict, functions: dict) -> tuple[list, dict]:
 
 def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     args, kwargs = _arguments(request, functions)
+    # Tuples, taken before the call: student code that walks up to this frame cannot swap the
+    # judge's tensors for others before they are read back.
+    args = _tuple(args)
+    tensors = _tuple(a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor))
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
-    tensors = [a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor)]
     after = [encode(t, budget) for t in tensors]  # the judge's own tensors: small, so first
     result = _result(ok, value, budget)
     _close_figures()
@@ -167,7 +179,7 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     inputs = request.get("inputs")
     if _type(inputs) is not list:
         raise BadValue("inputs must be a list")
-    inputs = [_argument(v, functions) for v in inputs]
+    inputs = _tuple(_argument(v, functions) for v in inputs)
     upstream = _argument(request.get("upstream"), functions)
     second = request.get("second_upstream")
     second = None if second is None else _argument(second, functions)
@@ -175,29 +187,42 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     if not ok:
         return {"output": encode_raised(output), "grads": [], "second": None,
                 "ctx": {"saved_tensors": 0, "attributes": {}}}
-    reply = {"ctx": _describe_ctx(output, budget), "output": encode(output, budget)}
-    reply.update(_gradients(output, inputs, upstream, second, budget))
-    return reply
+    # Read before backward frees the saved tensors, and kept as text while backward (student
+    # code, which may walk up to this frame) runs.
+    described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget)})
+    gradients = _gradients(output, inputs, upstream, second, budget)
+    return {**_unsealed(described), **_unsealed(gradients)}
 
 
-def _gradients(output: Any, inputs: list, upstream: Any, second: Any, budget: Budget) -> dict:
-    leaves = [i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t)]
-    tensors = [inputs[i] for i in leaves]
+def _sealed(value: Any) -> str:
+    """Plain data as JSON text: no code can change it afterwards."""
+    return _join(_Encoder({}, None, _encode_string, None, ":", ",", False, False, True)(value, 0))
+
+
+def _unsealed(text: str) -> Any:
+    return _scan(text, 0)[0]
+
+
+def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: Budget) -> str:
+    """The gradients' reply, sealed (see `_sealed`) as soon as each part is encoded."""
+    leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
+    tensors = _tuple(inputs[i] for i in leaves)
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
     if not ok:
         raised = encode_raised(grads)
-        return {"grads": [raised] * _len(inputs), "second": None}
-    reply = {"grads": _per_input(inputs, leaves, grads, budget), "second": None}
+        return _sealed({"grads": [raised] * _len(inputs), "second": None})
+    firsts = _sealed(_per_input(inputs, leaves, grads, budget))
+    seconds = "null"
     if second is not None:
-        ok, seconds = _student(lambda: _autograd_grad(
+        ok, values = _student(lambda: _autograd_grad(
             (grads[0],), tensors, (second,), allow_unused=True))
-        reply["second"] = (_per_input(inputs, leaves, seconds, budget) if ok
-                           else [encode_raised(seconds)] * _len(inputs))
-    return reply
+        seconds = _sealed(_per_input(inputs, leaves, values, budget) if ok
+                          else [encode_raised(values)] * _len(inputs))
+    return f'{{"grads":{firsts},"second":{seconds}}}'
 
 
-def _per_input(inputs: list, leaves: list[int], grads: Any, budget: Budget) -> list:
+def _per_input(inputs: tuple, leaves: tuple, grads: Any, budget: Budget) -> list:
     by_position = dict(zip(leaves, grads, strict=True))
     return [encode(by_position.get(i), budget) for i in range(_len(inputs))]
 
@@ -205,13 +230,19 @@ def _per_input(inputs: list, leaves: list[int], grads: Any, budget: Budget) -> l
 def _describe_ctx(output: Any, budget: Budget) -> dict:
     """What the student's ctx holds, read before backward frees the saved tensors."""
     ok, node = _student(lambda: _get_grad_fn(output))
-    if not ok or node is None:
+    if not ok or node is None or not _made_by_torch(_type(node)):
         return {"saved_tensors": 0, "attributes": {}}
-    ok, saved = _student(lambda: _len(node.saved_tensors))
+    ok, saved = _student(lambda: _len(_saved_tensors(node)))
     ok_vars, attributes = _student(lambda: list(_dict_items(_vars(node)))[:MAX_CTX_ATTRIBUTES])
     return {"saved_tensors": saved if ok and _type(saved) is int else 0,
             "attributes": {str(k)[:MAX_NAME]: encode(v, budget) for k, v in attributes}
             if ok_vars else {}}
+
+
+def _made_by_torch(kind: type) -> bool:
+    """Whether `kind` is the backward class torch made for a Function, not one put in its place
+    (whose saved_tensors or attributes could say anything)."""
+    return _mro_of(kind)[1:] == _BACKWARD_MRO and _GENERATED.issuperset(_dict_of(kind))
 
 
 def _describe_class(cls: Any) -> dict:
