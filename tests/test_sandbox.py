@@ -492,19 +492,18 @@ answer = 7
 
 
 def test_a_probe_reports_what_student_code_did_while_it_ran(worker):
-    """Are a profile function and a patch made inside a probe's call reported with that probe, and
-    is a trace function a cell left removed before the next probe starts?"""
+    """Is a profile function installed inside a probe's call reported with that probe, and is a
+    trace function a cell left removed before the next probe starts?"""
     run(worker, """
 import sys
 import torch
 def f(x):
     getattr(sys, "setpro" + "file")(lambda *a: None)
-    torch.allclose = lambda *a, **k: True
     return x
 sys.settrace(lambda *a: None)
 """)
     worker.probe(make_request("call", "f", args=(1,)))
-    assert {"installed a profile function", "patched torch.allclose"} <= set(worker.probe_events)
+    assert "installed a profile function" in worker.probe_events
     assert run(worker, "import sys\nprint(sys.gettrace(), sys.getprofile())").output == "None None\n"
 
 
