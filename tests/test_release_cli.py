@@ -29,10 +29,10 @@ def edit_source(course: Course, grade_id: str, edit) -> None:
 @pytest.mark.slow(17)
 def test_release_generates_the_student_version_and_passes_the_audit(fresh_course, capsys, monkeypatch):
     """Does `grader release derivatives` write release/ and report a passing audit with exit 0,
-    grading each distinct case notebook once (a bank's correct answer that is the reference
-    solution's own gives the reference again) while reporting every case?"""
+    grading each distinct notebook once (the correct answers packed, the n-th of every question
+    together) while reporting every case?"""
     from grader.judge.pool import JudgePool
-    from grader.release.audit import _cases
+    from grader.release.audit import _cases, _packs
 
     graded = []
     real = JudgePool.grade_notebooks
@@ -49,9 +49,27 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     assert fresh_course.release_notebook().is_file()
     assert "audit passed" in out
     assert out.count("wrong answer ") >= 30 and "FAIL" not in out
-    cases = [nbformat.writes(notebook) for _, notebook, _, _ in _cases(fresh_course, None)]
+    cases = list(_cases(fresh_course, None))
     assert out.count("correct answer ") + out.count("wrong answer ") + 2 == len(cases), "every case is reported"
-    assert sorted(graded) == sorted(set(cases)) and len(graded) < len(cases), "each distinct notebook graded once"
+    alone = [nbformat.writes(case.notebook) for case in cases if case.answer is None]
+    packs = [nbformat.writes(pack.notebook) for pack in _packs(fresh_course, cases)]
+    assert sorted(graded) == sorted(set(alone + packs)), "each distinct notebook graded once"
+    assert len(graded) < len(cases) - sum(case.answer is not None for case in cases) / 2
+
+
+@pytest.mark.slow(12)
+def test_a_correct_answer_that_loses_points_is_named_though_graded_in_a_pack(fresh_course, capsys):
+    """Does a bank's "correct" answer that is wrong fail the audit under its own name, with its
+    lost question, while the answers packed with it still hold?"""
+    bank = fresh_course.root / "source" / "derivatives" / "banks" / "correct.py"
+    bank.write_text(bank.read_text() + (
+        "\nCORRECT = (*CORRECT, Answer('grad_at_secretly_wrong', 'grad_at', "
+        "'def grad_at(f, x0):\\n    return torch.tensor(0.0)\\n', 'a wrong answer filed as correct'))\n"))
+    code = main(["--course", str(fresh_course.root), "release", "derivatives"])
+    out = capsys.readouterr().out
+    assert code == 1
+    [failure] = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert "correct answer grad_at_secretly_wrong scores full" in failure and "lost grad_at" in failure
 
 
 @pytest.mark.slow(8)

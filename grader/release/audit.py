@@ -59,27 +59,73 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
     report = AuditReport()
     report.findings += static_findings(course)
     cases = list(_cases(course, question))
-    graded_as, texts = _distinct([notebook for _, notebook, _, _ in cases])
+    packs = _packs(course, cases)
     with contextlib.ExitStack() as stack:
         if judges is None:
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        for name, text in texts.items():
-            (scratch / f"{name}.ipynb").write_text(text, encoding="utf-8")
-        results = {r.student: r for r in judges.grade_notebooks((n, scratch / f"{n}.ipynb") for n in texts)}
-    for (check, _, expected, scope), name in zip(cases, graded_as, strict=True):
-        report.findings.append(_finding(check, results[name], expected, scope))
+        alone = [case for case in cases if case.answer is None]
+        results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs])
+        findings = {id(case): _finding(case, result) for case, result in zip(alone, results, strict=False)}
+        failed = []
+        for pack, result in zip(packs, results[len(alone):], strict=True):
+            held = _finding(pack, result).ok
+            findings.update({id(case): Finding(case.check, True) for case in pack.cases} if held else {})
+            failed += [] if held else pack.cases
+        # a pack that lost a question is graded answer by answer: which answer it was, and why
+        for case, result in zip(failed, _grade(judges, scratch, [case.notebook for case in failed]), strict=True):
+            findings[id(case)] = _finding(case, result)
+    report.findings += [findings[id(case)] for case in cases]
     return report
 
 
+@dataclass
+class _Case:
+    check: str
+    notebook: object
+    expected: set[str]
+    scope: set[str]
+    answer: object = None  # a bank's correct answer, which may be graded packed with others
+    cases: list = field(default_factory=list)  # for a pack: the cases it stands for
+
+
+def _packs(course: Course, cases: list[_Case]) -> list[_Case]:
+    """The correct answers packed into as few notebooks as there are answers to one question:
+    the n-th correct answer of every question together. A pack that scores full shows that each
+    of its answers scores full; one that does not is graded answer by answer."""
+    from grader.demo.scenarios import solved, with_answers
+
+    by_question: dict[str, list[_Case]] = {}
+    for case in cases:
+        if case.answer is not None:
+            by_question.setdefault(case.answer.question, []).append(case)
+    reference = solved(nbformat.read(course.release_notebook(), as_version=4), course.spec.banks)
+    packs = []
+    for n in range(max(map(len, by_question.values()), default=0)):
+        members = [answers[n] for answers in by_question.values() if n < len(answers)]
+        notebook = with_answers(reference, {case.answer.question: case.answer.source for case in members})
+        packs.append(_Case(f"correct answers {', '.join(c.answer.name for c in members)} score full",
+                           notebook, members[0].expected, members[0].scope, cases=members))
+    return packs
+
+
+def _grade(judges, scratch: Path, notebooks: list) -> list:
+    """The result of each notebook; a notebook that recurs is graded once."""
+    graded_as, texts = _distinct(notebooks)
+    for name, text in texts.items():
+        (scratch / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    results = {r.student: r for r in judges.grade_notebooks((n, scratch / f"{n}.ipynb") for n in texts)}
+    return [results[name] for name in graded_as]
+
+
 def _distinct(notebooks: list) -> tuple[list[str], dict[str, str]]:
-    """The name each case is graded under, and each distinct notebook's text by that name.
+    """The name each notebook is graded under, and each distinct notebook's text by that name.
 
     The same notebook (a bank's correct answer that is the reference solution's own gives the
     reference again) is graded once, and each case holding it is judged against its own
     expectations."""
     first: dict[str, str] = {}
-    graded_as = [first.setdefault(nbformat.writes(notebook), f"audit-{i}") for i, notebook in enumerate(notebooks)]
+    graded_as = [first.setdefault(nbformat.writes(notebook), f"audit-{len(first)}") for notebook in notebooks]
     return graded_as, {name: text for text, name in first.items()}
 
 
@@ -135,7 +181,7 @@ def _gradebook_points(course: Course) -> dict[str, float] | None:
 
 
 def _cases(course: Course, only: str | None):
-    """(check name, notebook, ids expected to pass, ids judged) for every audited notebook."""
+    """Every audited notebook: its check's name, the ids expected to pass, the ids judged."""
     from grader.demo.scenarios import solved, with_answers
 
     banks = course.spec.banks
@@ -143,22 +189,23 @@ def _cases(course: Course, only: str | None):
     everything = {q.id for q in course.autograded}
     scope = {only} if only else everything
     source = nbformat.read(course.source_notebook(), as_version=4)
-    yield "the source notebook passes all its own tests", source, everything, scope
-    yield "the blank release scores 0", release, set(), scope
+    yield _Case("the source notebook passes all its own tests", source, everything, scope)
+    yield _Case("the blank release scores 0", release, set(), scope)
     reference = solved(release, banks)
     for answer in banks.correct:
         if answer.question in scope:
-            yield (f"correct answer {answer.name} scores full",
-                   with_answers(reference, {answer.question: answer.source}), everything, scope)
+            yield _Case(f"correct answer {answer.name} scores full",
+                        with_answers(reference, {answer.question: answer.source}), everything, scope, answer)
     for answer in banks.wrong:
         if answer.question in scope:
-            yield (f"wrong answer {answer.name} loses exactly {answer.question}",
-                   with_answers(reference, {answer.question: answer.source}), everything - {answer.question}, scope)
+            yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
+                        with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
+                        scope)
 
 
-def _finding(check: str, result, expected: set[str], scope: set[str]) -> Finding:
+def _finding(case: _Case, result) -> Finding:
+    check, expected, scope = case.check, case.expected & case.scope, case.scope
     passed = {q.id for q in result.questions if q.status == "passed"} & scope
-    expected = expected & scope
     if passed == expected:
         return Finding(check, True)
     unexpected = sorted(passed - expected)
