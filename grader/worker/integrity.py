@@ -380,6 +380,10 @@ class MachineryCheck:
         self.absent = [frozenset(k for k, v, _ in space["entries"] if not v) for space in self.spaces]
         self.spans = [(start, size, [(r["address"] - start, bytes.fromhex(r["bytes"]), r["label"]) for r in members])
                       for start, size, members in _spans(manifest.get("regions", []))]
+        # each span's regions cut out and compared in one C call each: the common case, all intact
+        self.cuts = [operator.itemgetter(*(slice(o, o + len(b)) for o, b, _ in regions), slice(0, 0))
+                     for _, _, regions in self.spans]
+        self.intact = [(*(b for _, b, _ in regions), b"") for _, _, regions in self.spans]
 
     def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
@@ -410,9 +414,10 @@ class MachineryCheck:
             if space["size"] is not None and used != space["size"]:
                 changed.append(f"{space['label']} (names added or removed)")
         memories = reader.many([span[:2] for span in self.spans])
-        for (_, _, regions), memory in zip(self.spans, memories, strict=True):
-            changed += [label for offset, expected, label in regions
-                        if (memory or b"")[offset:offset + len(expected)] != expected]
+        for (_, _, regions), cut, intact, memory in zip(self.spans, self.cuts, self.intact, memories, strict=True):
+            if memory is None or cut(memory) != intact:
+                changed += [label for offset, expected, label in regions
+                            if (memory or b"")[offset:offset + len(expected)] != expected]
         return changed
 
 

@@ -72,7 +72,7 @@ class WorkerSession:
         outcomes = {}
         for cell in cells:
             outcomes[cell.index] = self._run_one(cell)
-        self.look_from_outside("after the cells")
+        self.look_from_outside("after the cells", quick=True)
         self.deadline = time.monotonic() + self.budget  # the checks' own budget
         return outcomes
 
@@ -126,8 +126,9 @@ class WorkerSession:
         a look), not after every cell: a change that stays is caught all the same, only not
         named with its cell. A look per question, not just one at the end, catches a change
         whose worker a later question's probe kills (its replacement replays only the cells);
-        those are `quick` (a namespace whose dict version is unchanged is not re-read), the
-        looks after the cells and after the checks read everything."""
+        those and the look after the cells are `quick` (a namespace whose dict version is
+        unchanged is not re-read: only a raw write into its memory leaves the version as it
+        was), the look after the checks reads everything."""
         if self.worker is None or not self.worker.alive:
             return
         view = self._views.get(self.worker.id)
