@@ -259,3 +259,14 @@ def test_grading_time_check_outside_a_course_says_so(tmp_path, monkeypatch):
 def test_header_and_correct_answers_are_importable():
     """Is the answer bank itself valid Python (guards the other tests)?"""
     compile(HEADER + "\n".join(textwrap.dedent(a) for a in CORRECT.values()), "<bank>", "exec")
+
+
+def test_parts_that_fail_for_one_reason_say_it_once():
+    """Does a derivative_on_grid that returns a numpy array (both parts fail on its type) get the
+    message once, while both parts are failed?"""
+    namespace = {"torch": torch}
+    exec("def derivative_on_grid(f, x):\n    x = x.detach().clone().requires_grad_()\n"
+         "    f(x).sum().backward()\n    return x.grad.numpy()\n", namespace)
+    verdict = run_question("derivative_on_grid", local_subject(namespace), random.Random(0))
+    assert [p.status for p in verdict.parts] == ["failed", "failed"]
+    assert len(verdict.messages) == 1 and "numpy array" in verdict.messages[0]

@@ -119,8 +119,11 @@ def expect_float_tensor(value: object, call: str, *, none_hint: str | None = Non
         f"{call} returned {describe(value)}; expected a torch tensor "
         "(return the tensor itself, not .item() or a numpy array).")
     assert value.dtype in _FLOAT_DTYPES, (
-        f"{call} returned a tensor of dtype {value.dtype}; expected float32 or float64. "
-        "Integer tensors cannot carry gradients: build the leaf from a float.")
+        f"{call} returned a tensor of dtype {value.dtype}; expected float32 or float64. " + (
+            "Integer tensors cannot carry gradients: build the leaf from a float."
+            if not value.dtype.startswith(("float", "bfloat", "complex"))
+            else "Use float32 (torch's default) or float64 for the leaf: half precision loses "
+                 "most of a gradient's digits."))
     return value
 
 

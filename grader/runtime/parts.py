@@ -89,7 +89,8 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
     failed = [r for r in results if r.status != "passed"]
     if not failed:
         return Verdict("passed", list(notes), tuple(results))
-    return Verdict(failed[0].status, [r.message for r in failed], tuple(results))
+    # parts that failed for one reason (an answer of the wrong type) say it once
+    return Verdict(failed[0].status, list(dict.fromkeys(r.message for r in failed)), tuple(results))
 
 
 def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,

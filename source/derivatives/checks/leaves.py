@@ -46,8 +46,12 @@ def leaf_predictions(subject: Subject) -> dict:
         pair = value[text]
         assert isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
             type(p) is bool for p in pair), (
-            f"LEAF_PREDICTIONS[{text!r}] is {describe(pair)}; expected a pair of bools "
-            "(is_leaf, requires_grad).")
+            f"LEAF_PREDICTIONS[{text!r}] is {describe(pair)}" + (
+                f" holding {', '.join(type(p).__name__ for p in pair)}"
+                if isinstance(pair, (tuple, list)) and len(pair) == 2 else "")
+            + "; expected a pair of bools (is_leaf, requires_grad)" + (
+                ": True or False, not text." if isinstance(pair, (tuple, list)) and any(isinstance(p, str) for p in pair)
+                else "."))
     return value
 
 
