@@ -1,22 +1,22 @@
 """Length-prefixed JSON frames over a Unix socket (never pickle), with byte caps and deadlines.
 
-A worker's frames pass only through functions of C types bound here at import, before any
-student code runs: the JSON encoder and scanner of `_json`, and `_socket.socket`'s own
-`sendall` and `recvmsg`. Student code that rebinds `json.dumps`, `JSONEncoder.encode`,
+A worker's frames pass only through functions of C types bound at import, before any
+student code runs: the JSON encoder and scanner of `_json` (`grader.runtime.jsontext`), and
+`_socket.socket`'s own `sendall` and `recvmsg`. Student code that rebinds `json.dumps`, `JSONEncoder.encode`,
 `socket.socket.sendall` or `_socket.socket.recvmsg` changes nothing a worker sends or reads.
 """
 
 from __future__ import annotations
 
-import _json
 import _socket
-import json
 import os
 import select
 import socket
 import struct
 import time
 from typing import Any
+
+from grader.runtime.jsontext import dumps, loads
 
 __all__ = [
     "MAX_FRAME",
@@ -37,9 +37,6 @@ MAX_FRAME = 8 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _MAX_FDS = 4
 _FD_BYTES = 4  # an int in SCM_RIGHTS
-_Encoder = _json.make_encoder
-_encode_string = _json.encode_basestring
-_scan = json.JSONDecoder().scan_once  # _json's scanner, with its own float, int and constants
 _send_all = _socket.socket.sendall
 _receive_message = _socket.socket.recvmsg
 _ANCILLARY_SPACE = _socket.CMSG_LEN(_MAX_FDS * _FD_BYTES)
@@ -73,15 +70,10 @@ class FrameTimeout(Exception):
     """No complete frame arrived before the deadline."""
 
 
-def _not_serializable(obj: Any) -> Any:
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
 def encode_frame(obj: Any, max_bytes: int = MAX_FRAME) -> bytes:
     """Header plus UTF-8 JSON (compact, as json.dumps with ensure_ascii=False and no spaces);
     raises FrameError when the body would exceed max_bytes, ValueError on a circular reference."""
-    encoder = _Encoder({}, _not_serializable, _encode_string, None, ":", ",", False, False, True)
-    body = "".join(encoder(obj, 0)).encode("utf-8")
+    body = dumps(obj).encode("utf-8")
     if len(body) > max_bytes:
         raise FrameError(f"frame of {len(body)} bytes exceeds the cap of {max_bytes}")
     return _HEADER.pack(len(body)) + body
@@ -90,15 +82,9 @@ def encode_frame(obj: Any, max_bytes: int = MAX_FRAME) -> bytes:
 def decode_frame(body: bytes) -> Any:
     """Parse a frame body; any malformed JSON (or absurd nesting) is a FrameError."""
     try:
-        text = body.decode("utf-8")
-        value, end = _scan(text, 0)
-    except StopIteration:
-        raise FrameError("malformed frame: JSONDecodeError") from None
+        return loads(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"malformed frame: {type(exc).__name__}") from None
-    if end != len(text):
-        raise FrameError("malformed frame: JSONDecodeError") from None
-    return value
 
 
 def send_all(sock: socket.socket, data: bytes) -> None:

@@ -1,14 +1,13 @@
 """One probe against the student's namespace: run student code, answer with plain data."""
 
-import _json
 import sys
 import warnings
-from json.decoder import JSONDecoder
 from typing import Any
 
 import torch
 from torch.autograd.function import BackwardCFunction
 
+from .jsontext import dumps, loads
 from .values import (
     MAX_NAME,
     MAX_STR,
@@ -40,12 +39,11 @@ _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
 _dict_get, _dict_items = dict.get, dict.items
-_tuple, _frozenset, _join = tuple, frozenset, "".join
+_tuple, _frozenset = tuple, frozenset
 _saved_tensors = torch._C._FunctionBase.__dict__["saved_tensors"].__get__
 _mro_of, _dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
 _BACKWARD_MRO = BackwardCFunction.__mro__
 _GENERATED = frozenset({"__doc__", "__module__", "_autograd_function_id", "_forward_cls"})  # by FunctionMeta
-_Encoder, _encode_string, _scan = _json.make_encoder, _json.encode_basestring, JSONDecoder().scan_once
 _ABSENT = object()
 _KEPT: dict[int, Any] = {}
 
@@ -191,16 +189,12 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     # code, which may walk up to this frame) runs.
     described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget)})
     gradients = _gradients(output, inputs, upstream, second, budget)
-    return {**_unsealed(described), **_unsealed(gradients)}
+    return {**loads(described), **loads(gradients)}
 
 
 def _sealed(value: Any) -> str:
     """Plain data as JSON text: no code can change it afterwards."""
-    return _join(_Encoder({}, None, _encode_string, None, ":", ",", False, False, True)(value, 0))
-
-
-def _unsealed(text: str) -> Any:
-    return _scan(text, 0)[0]
+    return dumps(value)
 
 
 def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: Budget) -> str:
