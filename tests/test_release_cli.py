@@ -52,7 +52,7 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     cases = list(_cases(fresh_course, None))
     assert out.count("correct answer ") + out.count("wrong answer ") + 2 == len(cases), "every case is reported"
     alone = [nbformat.writes(case.notebook) for case in cases if case.answer is None]
-    packs = [nbformat.writes(pack.notebook) for pack in _packs(fresh_course, cases)]
+    packs = [nbformat.writes(pack.notebook) for pack in _packs(cases)]
     assert sorted(graded) == sorted(set(alone + packs)), "each distinct notebook graded once"
     assert len(graded) < len(cases) - sum(case.answer is not None for case in cases) / 2
 

@@ -59,7 +59,7 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
     report = AuditReport()
     report.findings += static_findings(course)
     cases = list(_cases(course, question))
-    packs = _packs(course, cases)
+    packs = _packs(cases)
     with contextlib.ExitStack() as stack:
         if judges is None:
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
@@ -89,21 +89,21 @@ class _Case:
     cases: list = field(default_factory=list)  # for a pack: the cases it stands for
 
 
-def _packs(course: Course, cases: list[_Case]) -> list[_Case]:
+def _packs(cases: list[_Case]) -> list[_Case]:
     """The correct answers packed into as few notebooks as there are answers to one question:
     the n-th correct answer of every question together. A pack that scores full shows that each
     of its answers scores full; one that does not is graded answer by answer."""
-    from grader.demo.scenarios import solved, with_answers
+    from grader.demo.scenarios import with_answers
 
     by_question: dict[str, list[_Case]] = {}
     for case in cases:
         if case.answer is not None:
             by_question.setdefault(case.answer.question, []).append(case)
-    reference = solved(nbformat.read(course.release_notebook(), as_version=4), course.spec.banks)
     packs = []
     for n in range(max(map(len, by_question.values()), default=0)):
         members = [answers[n] for answers in by_question.values() if n < len(answers)]
-        notebook = with_answers(reference, {case.answer.question: case.answer.source for case in members})
+        # the first member's notebook is the reference with its answer: the others' go in beside it
+        notebook = with_answers(members[0].notebook, {case.answer.question: case.answer.source for case in members})
         packs.append(_Case(f"correct answers {', '.join(c.answer.name for c in members)} score full",
                            notebook, members[0].expected, members[0].scope, cases=members))
     return packs
