@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.course import Course
+from grader.heap import long_lived
 from grader.judge.pool import JudgePool
 from grader.judge.results import SubmissionResult
 from grader.report.progress import Progress
@@ -41,9 +42,11 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     if cluster is None and pool is None and jobs > 1:
         own = JudgePool(course, jobs, wait=False)  # the judges warm up while the gradebook opens
     try:
-        from grader.record.gradebook import GradebookWriter, prepare_gradebook
+        with long_lived():  # nbgrader's gradebook and SQLAlchemy, while the judges start
+            from grader.record.gradebook import GradebookWriter, prepare_gradebook
 
-        if prepare_gradebook(course) and show_progress:
+            added = prepare_gradebook(course)
+        if added and show_progress:
             print(f"the gradebook did not know {course.assignment!r}: added it as "
                   f"`nbgrader generate_assignment {course.assignment} --create` would", file=sys.stderr)
         progress = Progress(len(students), enabled=show_progress)

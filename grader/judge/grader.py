@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from pathlib import Path
 
 from grader.course import Course
+from grader.heap import long_lived
 from grader.judge.plan import GradingPlan
 from grader.judge.results import SubmissionResult, ungraded_result
 
@@ -119,12 +119,8 @@ def prepare_judge(assignment) -> None:
     backward (which imports its symbolic-shapes module and sympy). A judge forked from a
     process that did this already finds it done.
 
-    It runs with the collector off (0.15 s less), then freezes what it made, which later
-    collections need not walk again. Only the first time in a process: a long-lived one
-    (`grader serve` reloading its checks) would otherwise freeze each reload's garbage."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
+    It runs as `long_lived` (0.15 s less start-up; later collections skip what it made)."""
+    with long_lived():
         import torch
 
         import grader.judge.submission  # noqa: F401
@@ -134,11 +130,6 @@ def prepare_judge(assignment) -> None:
         scan_cells([(0, "%matplotlib inline\nimport torch\n")])
         x = torch.ones(2, requires_grad=True)
         (2 * x).backward(torch.ones(2))
-    finally:
-        if not gc.get_freeze_count():
-            gc.freeze()
-        if was_on:
-            gc.enable()
 
 
 def _crashed(student: str, notebook: str, exc: Exception, autograded) -> SubmissionResult:
