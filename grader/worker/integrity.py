@@ -89,6 +89,9 @@ class _Iovec(ctypes.Structure):
 _IOV_MAX = 1024
 
 
+_vm_readv = getattr(ctypes.CDLL(None, use_errno=True), "process_vm_readv", None)
+
+
 class MemoryReader:
     """Reads another process's memory (the judge's side): many pieces per process_vm_readv
     call, or one pread of /proc/<pid>/mem each where that call is refused."""
@@ -96,7 +99,7 @@ class MemoryReader:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._file = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115 -- closed by close()
-        self._vm_readv = getattr(ctypes.CDLL(None, use_errno=True), "process_vm_readv", None)
+        self._vm_readv = _vm_readv
 
     def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
         """The bytes at each (address, size); None for a piece that cannot be read whole."""
