@@ -176,6 +176,20 @@ def test_forged_saved_tensors_are_not_believed():
     assert forward.status == "failed" and "save_for_backward" in forward.message, forward
 
 
+def test_a_decoy_save_loses_the_forward_part_and_says_why():
+    """Does an SQ that saves an empty tensor, keeps i as ctx.i and reads only that in backward
+    lose the forward part, with a message that names the unread ctx.saved_tensors, while the
+    chain rule (its numbers are right) still passes?"""
+    source = next(a.source for a in WRONG if a.name == "sq_saves_a_decoy")
+    namespace = {"torch": torch}
+    exec(compile(source, "<SQ>", "exec"), namespace)
+    verdict = run_question("SQ", local_subject(namespace, lambda name: source), random.Random(0))
+    parts = {p.name: p for p in verdict.parts}
+    assert parts["forward"].status == "failed", verdict
+    assert "never reads ctx.saved_tensors" in parts["forward"].message and "ctx.i" in parts["forward"].message
+    assert parts["chain_rule"].status == "passed", verdict
+
+
 def test_a_ctx_class_put_in_torchs_place_tells_nothing():
     """Is a ctx whose class the student put in place of torch's (SQ._backward_cls, with a
     saved_tensors property) read as holding nothing, so a forward that never saved loses its part?"""

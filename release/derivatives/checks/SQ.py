@@ -108,6 +108,11 @@ def check_saved(subject: Subject, result: FunctionResult) -> None:
     saves = method_uses(subject.source_of, "SQ", "forward", "save_for_backward")
     assert confirm(subject, True, saves is False, "SQ's forward calls ctx.save_for_backward"), (
         f"SQ: your forward does not call ctx.save_for_backward{kept}. {SAVE_HINT}")
+    # ... and what it saves must be what backward works from.
+    reads = method_uses(subject.source_of, "SQ", "backward", "saved_tensors")
+    assert reads is not False, (
+        f"SQ: your forward calls ctx.save_for_backward, but your backward never reads "
+        f"ctx.saved_tensors{kept}, so what forward saves is never used. {SAVE_HINT}")
 
 
 def forward(subject: Subject) -> None:

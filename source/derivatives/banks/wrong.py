@@ -382,6 +382,23 @@ WRONG: tuple[Answer, ...] = (
         "ctx is an object, so I stored i on it directly instead of save_for_backward.",
     ),
     Answer(
+        "sq_saves_a_decoy",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(torch.empty(0))  # something saved, as the test wants
+                    ctx.i = i
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * 2 * ctx.i
+        """),
+        "The test wants save_for_backward called, so I saved an empty tensor and kept i on ctx.",
+    ),
+    Answer(
         "sq_backward_under_no_grad",
         "SQ",
         _cell("""
