@@ -57,6 +57,19 @@ def all_messages() -> dict[str, list[str]]:
     return {answer.name: _messages(answer) for answer in WRONG}
 
 
+# What the message of a misconception must name: its cause, not only the numbers.
+CAUSES = {
+    "sq_forward_squares_in_place": "the i your backward read held i ** 2",
+    "sq_backward_returns_a_list": "not a list",
+    "sq_saves_a_decoy": "never reads ctx.saved_tensors",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUSES))
+def test_a_misconceptions_message_names_its_cause(all_messages, name):
+    assert any(CAUSES[name] in message for message in all_messages[name]), all_messages[name]
+
+
 def test_no_failure_message_of_a_bank_answer_holds_a_solution_line(all_messages, tmp_path):
     """Does every misconception's message guide without handing out a line of any solution or bank answer?"""
     folder = tmp_path / "messages"

@@ -35,6 +35,12 @@ CHAIN_RULE = ("backward receives the upstream gradient dL/dy as grad_output, and
               "rule dL/di = dL/dy * dy/di: the local derivative of i ** 2 times grad_output.")
 
 
+SQUARED_I = ("grad_output times 2 * i ** 2, so the i your backward read held i ** 2. "
+             "backward needs forward's input as it came in: an in-place operation in forward "
+             "(i.mul_(i), i **= 2) changes the very tensor that was saved, and a saved output "
+             "is i ** 2, not i.")
+
+
 def require_function(subject: Subject) -> None:
     info = subject.describe_class("SQ")
     plain = is_plain_class(subject.source_of, "SQ")
@@ -89,6 +95,11 @@ def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output:
             subject, True, ignored, "SQ's backward uses grad_output"):
         raise AssertionError(_ignores(upstream) + f"{call}: backward never reads grad_output, so it "
                              f"cannot give the input gradient {show(expected)}. {CHAIN_RULE}")
+    at_output = upstream * 2 * output  # the local derivative taken at i ** 2 instead of i
+    if is_close(grad.tensor, at_output, grad.dtype) and not is_close(at_output, 2 * expected, "float64") \
+            and not is_close(output, x.detach(), "float64"):
+        raise AssertionError(f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}: "
+                             f"{SQUARED_I}")
     assert_close(grad, expected, f"{call}: the input gradient", hint=CHAIN_RULE)
     return result
 

@@ -399,6 +399,40 @@ WRONG: tuple[Answer, ...] = (
         "The test wants save_for_backward called, so I saved an empty tensor and kept i on ctx.",
     ),
     Answer(
+        "sq_forward_squares_in_place",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i.mul_(i)  # no copy: squares i where it is
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "Squaring in place saves memory, and i is already saved.",
+    ),
+    Answer(
+        "sq_backward_returns_a_list",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return [grad_output * 2 * i]
+        """),
+        "backward returns the gradients, so I returned them in a list.",
+    ),
+    Answer(
         "sq_backward_under_no_grad",
         "SQ",
         _cell("""

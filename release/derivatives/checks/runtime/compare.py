@@ -38,6 +38,8 @@ _RAISED_HINTS: tuple[tuple[str, str], ...] = (
      "is being reused: make a fresh leaf on every call"),
     ("grad can be implicitly created only for scalar outputs", "backward() without arguments "
      "needs a scalar: reduce with .sum() first (or pass gradient=torch.ones_like(y))"),
+    ("expected variable or none (got ", "backward returns each gradient as a tensor (one per "
+     "input of forward, as a tuple when there are several), not a list or a Python number"),
     ("a leaf variable that requires grad is being used in an in-place operation",
      "do not modify a leaf in place; work on a copy"),
 )
