@@ -63,6 +63,8 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
     Aliases (`SQ = Square`) and bases defined in the submission are followed. False only when
     the method is found in a class body and uses its first parameter (ctx) for nothing but its
     own attributes: handing ctx to a helper, a decorator or an indirect read leaves it to None.
+    A class that defines `setup_context` gives its `forward` no ctx: what forward would do with
+    ctx is then setup_context's (torch's newer style).
     """
     if depth > _MAX_DEPTH:
         return None
@@ -71,6 +73,8 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
         return method_uses(source_of, node.value.id, method, attribute, depth + 1)
     if not isinstance(node, ast.ClassDef):
         return None
+    if method == "forward" and any("setup_context" in _bound_names(item) for item in node.body):
+        return method_uses(source_of, name, "setup_context", attribute, depth + 1)
     bound = [item for item in node.body if method in _bound_names(item)]
     if not bound:
         verdicts = [method_uses(source_of, base.id, method, attribute, depth + 1)

@@ -121,6 +121,8 @@ def check_saved(subject: Subject, result: FunctionResult) -> None:
         f"SQ: your forward does not call ctx.save_for_backward{kept}. {SAVE_HINT}")
     # ... and what it saves must be what backward works from.
     reads = method_uses(subject.source_of, "SQ", "backward", "saved_tensors")
+    if reads is False:  # the older name torch still answers to
+        reads = method_uses(subject.source_of, "SQ", "backward", "saved_variables")
     assert reads is not False, (
         f"SQ: your forward calls ctx.save_for_backward, but your backward never reads "
         f"ctx.saved_tensors{kept}, so what forward saves is never used. {SAVE_HINT}")

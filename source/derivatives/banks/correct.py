@@ -307,6 +307,46 @@ CORRECT: tuple[Answer, ...] = (
         "setup_context style (forward without ctx) and i * i",
     ),
     Answer(
+        "sq_setup_context_pow",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                # y = i ** 2, with a backward that follows the chain rule
+
+                @staticmethod
+                def forward(i):
+                    return i.pow(2)
+
+                @staticmethod
+                def setup_context(ctx, inputs, output):
+                    (i,) = inputs
+                    ctx.save_for_backward(i)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "setup_context style, forward written with a tensor method (i.pow)",
+    ),
+    Answer(
+        "sq_saved_variables",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_variables  # an older tutorial's name for saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "ctx.saved_variables, the older name torch still answers to",
+    ),
+    Answer(
         "sq_chatty",
         "SQ",
         _cell("""
