@@ -215,7 +215,7 @@ def grad_at(f, x0):
         frame = frame.f_back
     tensor = {"kind": "tensor", "dtype": "float32", "shape": [1000000], "data": "AACAQA==",
               "requires_grad": False, "is_leaf": True, "grad_fn": None}
-    body = json.dumps({"seq": seq, "reply": {"result": tensor, "args_after": []}}).encode()
+    body = json.dumps({"seq": seq, "reply": {"result": tensor, "args_after": [], "grads_left": []}}).encode()
     os.write(3, struct.pack(">I", len(body)) + body)
     return torch.tensor(4.0)
 """)
@@ -425,7 +425,7 @@ import grader.runtime.probes
 
 grader.runtime.probes.encode = lambda obj, budget=None: {"kind": "bool", "value": True}
 grader.runtime.probes._dispatch = lambda namespace, request: {"result": {"kind": "bool", "value": True},
-                                                       "args_after": []}
+                                                       "args_after": [], "grads_left": []}
 """),
         review=True, target="derivative_on_grid",
         evidence=("patches grader.runtime.probes.encode", "patches grader.runtime.probes._dispatch"),

@@ -516,7 +516,8 @@ GARBAGE_REPLIES = {  # whole replies, in place of the envelope
     "none-reply": lambda: None,
     "huge-int-reply": lambda: 10 ** 40,
     "error-not-a-string": lambda: {"error": {"nested": True}},
-    "extra-fields": lambda: {"result": {"kind": "bool", "value": True}, "args_after": [], "verdict": "passed"},
+    "extra-fields": lambda: {"result": {"kind": "bool", "value": True}, "args_after": [], "grads_left": [],
+                             "verdict": "passed"},
     "empty-dict": lambda: {},
 }
 GARBAGE_VALUES = {  # values inside a well-formed envelope
@@ -568,7 +569,7 @@ class GarbageSubject(ProbeSubject):
             return self.make()
         value = self.make()
         return {
-            "call": {"result": value, "args_after": [value]},
+            "call": {"result": value, "args_after": [value], "grads_left": [False]},
             "get": {"result": value},
             "autograd_function": {"output": value, "grads": [value], "second": [value],
                                   "ctx": {"saved_tensors": 0, "attributes": {"k": value}}},

@@ -165,7 +165,7 @@ def test_describe_class_reports_the_students_staticmethods():
 def test_call_on_an_undefined_name_is_missing():
     """Is calling an undefined answer a 'missing' result rather than an exception?"""
     reply = run_probe({}, {"op": "call", "name": "grad_at", "args": [encode(1.0)], "kwargs": {}})
-    assert reply == {"result": {"kind": "missing"}, "args_after": []}
+    assert reply == {"result": {"kind": "missing"}, "args_after": [], "grads_left": []}
 
 
 def test_seed_rng_depends_on_secret_student_and_question():

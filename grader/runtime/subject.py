@@ -27,6 +27,7 @@ class CallResult:
     result: Any
     args_after: tuple = ()
     kept: int | None = None  # with `call_and_keep`: the number to read the same object again by
+    grads_left: tuple = ()  # for each tensor argument: whether the call left a .grad on it
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,23 @@ def _value_list(items: Any) -> tuple:
 
 
 def _decode_call(reply: Any) -> CallResult:
-    reply = _exact(reply, {"result", "args_after"})
-    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]))
+    reply = _exact(reply, {"result", "args_after", "grads_left"})
+    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]),
+                      grads_left=_flags(reply["grads_left"]))
 
 
 def _decode_kept_call(reply: Any) -> CallResult:
-    reply = _exact(reply, {"result", "args_after", "kept"})
+    reply = _exact(reply, {"result", "args_after", "grads_left", "kept"})
     if type(reply["kept"]) is not int:
         raise BadValue("kept must be a number")
-    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]), reply["kept"])
+    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]), reply["kept"],
+                      _flags(reply["grads_left"]))
+
+
+def _flags(items: Any) -> tuple[bool, ...]:
+    if type(items) is not list or len(items) > 64 or any(type(item) is not bool for item in items):
+        raise BadValue("expected a short list of true or false")
+    return tuple(items)
 
 
 def _decode_get(reply: Any) -> Any:

@@ -9,8 +9,9 @@ HINTS = {
     "data": "data is the tensor's value as a float.",
     "grad": "backward() stores dy/dx on the tensor you created; a tensor that is not a leaf "
             "keeps no gradient unless it called retain_grad().",
-    "grad_fn": "grad_fn names the backward node of the operation that produced the tensor "
-               "(type(t.grad_fn).__name__); tensors you create yourself have None.",
+    "grad_fn": "grad_fn is the backward node of the operation that produced the tensor, and the "
+               "entry is its class name, a str like 'MulBackward0' (the example cell above prints "
+               "one), not the node itself or its repr; tensors you create yourself have None.",
     "is_leaf": "tensors you create directly are leaves; results of operations on tensors "
                "that require grad are not.",
     "requires_grad": "requires_grad spreads from x to everything computed from it.",

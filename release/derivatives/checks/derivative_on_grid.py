@@ -45,6 +45,9 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
         note(f"{call} = {show(value.tensor)}")
         return
     _check_x_untouched(reply.args_after, x, call)
+    assert not any(reply.grads_left[:1]), (
+        f"{call} left a gradient in the caller's x.grad. Calling it again on the same x would add "
+        "the new gradient to that one: make a detached copy of x require grad, not x itself.")
     assert not value.requires_grad, (
         f"{call} returned a tensor that requires grad (it is still part of a graph). "
         "Return a tensor without history (a gradient is one; .detach() makes one).")

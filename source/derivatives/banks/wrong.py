@@ -157,6 +157,26 @@ WRONG: tuple[Answer, ...] = (
         "x ** 2 is x times x, so y must come from a multiplication.",
     ),
     Answer(
+        "attributes_grad_fn_repr",
+        "attributes",
+        _cell("""
+            x = torch.tensor(2.0, requires_grad=True)
+            y = x ** 2
+            y.backward()
+
+
+            def describe(t):
+                grad = t.grad.item() if t.is_leaf and t.grad is not None else None
+                return {"data": t.item(), "grad": grad,
+                        "grad_fn": None if t.grad_fn is None else str(t.grad_fn),
+                        "is_leaf": t.is_leaf, "requires_grad": t.requires_grad}
+
+
+            ATTRIBUTES = {"x": describe(x), "y": describe(y)}
+        """),
+        "str() gives anything's name, so I wrote str(t.grad_fn).",
+    ),
+    Answer(
         "attributes_x_not_leaf",
         "attributes",
         _variant(_ATTRIBUTES, '"grad_fn": None, "is_leaf": True', '"grad_fn": None, "is_leaf": False'),
@@ -208,6 +228,18 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "I switched on requires_grad on the x I was given; I didn't think it changes the caller's tensor.",
+    ),
+    Answer(
+        "grid_leaves_a_grad_on_caller_x",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                x.requires_grad = True
+                f(x).sum().backward()
+                x.requires_grad = False  # switched back off, so the caller's x is as it was
+                return x.grad
+        """),
+        "I switched requires_grad back off afterwards, so I thought x was left as it was.",
     ),
     Answer(
         "grid_create_graph",

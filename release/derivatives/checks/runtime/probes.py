@@ -34,6 +34,7 @@ _Function = torch.autograd.Function
 _Tensor = torch.Tensor
 _get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
 _get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
+_get_grad = torch._C.TensorBase.__dict__["grad"].__get__
 _requires_grad_ = torch.Tensor.requires_grad_
 _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
@@ -85,7 +86,7 @@ def _dispatch(namespace: dict, request: dict, functions: dict) -> dict:
         return {"result": {"kind": "missing"} if target is _ABSENT else encode(target, budget)}
     if target is _ABSENT:
         if op == "call":
-            return {"result": {"kind": "missing"}, "args_after": []}
+            return {"result": {"kind": "missing"}, "args_after": [], "grads_left": []}
         return {"error": f"{name} is not defined"}
     if op == "call":
         return _call(target, request, budget, functions)
@@ -152,11 +153,13 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
     after = [encode(t, budget) for t in tensors]  # the judge's own tensors: small, so first
+    left = [_get_grad(t) is not None for t in tensors]  # a gradient the call left on an argument
     result = _result(ok, value, budget)
     _close_figures()
+    reply = {"result": result, "args_after": after, "grads_left": left}
     if request.get("keep") is True:  # the very object returned, to be read again after later calls
-        return {"result": result, "args_after": after, "kept": _keep(value if ok else None)}
-    return {"result": result, "args_after": after}
+        reply["kept"] = _keep(value if ok else None)
+    return reply
 
 
 def _keep(value: Any) -> int:
