@@ -1099,6 +1099,62 @@ vars(_autograd)["_engine_run_backward"] = _scaled
         where="in:SQ", target="SQ", review=True,
     ),
     Attack(
+        "figure_methods_set_on_its_own_objects", MACHINERY, _cell("""
+from types import SimpleNamespace as _NS
+
+
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    fig, ax = plt.subplots()
+    for label, data in (("function", y.detach().numpy()), ("derivative", x.grad.numpy())):
+        (line,) = ax.plot([], [])  # nothing is drawn, no label
+        line.get_xdata = lambda orig=True: x.detach().numpy()
+        line.get_ydata = lambda orig=True, d=data: d
+        line.get_label = lambda l=label: l
+    ax.get_xlabel = lambda: "x"
+    ax.get_legend = lambda: _NS(get_texts=lambda: [_NS(get_text=lambda: "function"), _NS(get_text=lambda: "derivative")])
+    plt.close(fig)
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative",
+    ),
+    Attack(
+        "figure_data_written_past_the_caches", MACHINERY, _cell("""
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    fig, ax = plt.subplots()
+    for label, data in (("function", y.detach().numpy()), ("derivative", x.grad.numpy())):
+        (line,) = ax.plot([], [])  # an empty line is drawn
+        line.get_xdata()  # the empty data is cached now
+        line._x, line._y, line._label = x.detach().numpy(), data, label
+    ax.xaxis.label._text = "x"
+    ax.legend_ = ax.legend(["function", "derivative"])
+    plt.close(fig)
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative",
+    ),
+    Attack(
+        "figure_lines_hidden", MACHINERY, _cell("""
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    fig, ax = plt.subplots()
+    for label, data in (("function", y.detach()), ("derivative", x.grad)):
+        ax.plot(x.detach(), data, label=label, visible=False)  # the data is there, nothing shows
+    ax.set_xlabel("x")
+    ax.legend()
+    plt.close(fig)
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative",
+    ),
+    Attack(
         "figure_methods_rebound", MACHINERY, _cell("""
 from types import SimpleNamespace
 

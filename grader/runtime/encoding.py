@@ -165,12 +165,17 @@ def _tensor_bytes(plain: torch.Tensor, wire: torch.dtype) -> bytes:
 
 
 def _encode_figure(fig: Any, budget: Budget) -> dict:
-    axes = list(fig.axes)
+    """What the figure draws, read through matplotlib's own classes: every object read is first
+    found to be exactly matplotlib's class, and every method is the class's (a method set on one
+    object, or a subclass, could report anything); a line's data is recomputed from what it was
+    given, as drawing recomputes it, so data written past matplotlib's caches reads as drawn."""
+    axes = list(fig.axes)  # a property: no object of its own can answer in its place
     if _len(axes) > MAX_AXES:
         return _other(fig, f"a figure with {_len(axes)} axes is too large")
     if not all(_matplotlib_made(ax, "matplotlib.axes", "Axes") for ax in axes):
         return _other(fig, "a figure holding axes that are not matplotlib's own")
-    figure_legends = [_legend_labels(legend) for legend in getattr(fig, "legends", [])]
+    figure_legends = [_legend_labels(legend) for legend in _own_list(fig, "legends")
+                      if _matplotlib_made(legend, "matplotlib.legend", "Legend")]
     encoded = [_encode_axes(ax, budget) for ax in axes]
     if _len(encoded) == 1 and encoded[0]["legend"] is None and figure_legends:
         # fig.legend(...) is a legend for the single axes as far as a reader can tell.
@@ -179,19 +184,45 @@ def _encode_figure(fig: Any, budget: Budget) -> dict:
 
 
 def _encode_axes(ax: Any, budget: Budget) -> dict:
-    legend = ax.get_legend()
-    lines = [line for line in ax.get_lines() if _matplotlib_made(line, "matplotlib.lines", "Line2D")][:MAX_LINES]
+    axes_class = _type(ax)
+    legend = axes_class.get_legend(ax)
+    if not _matplotlib_made(legend, "matplotlib.legend", "Legend"):
+        legend = None
+    lines = [line for line in axes_class.get_lines(ax) if _matplotlib_made(line, "matplotlib.lines", "Line2D")
+             and _type(line).get_visible(line)][:MAX_LINES]
     return {
-        "xlabel": _cut(_str(ax.get_xlabel()), MAX_STR),
-        "ylabel": _cut(_str(ax.get_ylabel()), MAX_STR),
-        "title": _cut(_str(ax.get_title()), MAX_STR),
+        "xlabel": _axis_label(_own(ax, "xaxis"), "XAxis"),
+        "ylabel": _axis_label(_own(ax, "yaxis"), "YAxis"),
+        "title": _text_of(_own(ax, "title")),
         "legend": None if legend is None else _legend_labels(legend),
         "lines": [_encode_line(line, budget) for line in lines],
     }
 
 
+def _own(obj: Any, name: str) -> Any:
+    """An attribute the object holds itself (a plain instance attribute, never a method)."""
+    return object.__getattribute__(obj, "__dict__").get(name)
+
+
+def _own_list(obj: Any, name: str) -> list:
+    value = _own(obj, name)
+    return list(value) if _type(value) is list else []
+
+
+def _axis_label(axis: Any, name: str) -> str:
+    if not _matplotlib_made(axis, "matplotlib.axis", name):
+        return ""
+    return _text_of(_type(axis).get_label(axis))
+
+
+def _text_of(text: Any) -> str:
+    if not _matplotlib_made(text, "matplotlib.text", "Text"):
+        return ""
+    return _cut(_str(_type(text).get_text(text)), MAX_STR)
+
+
 def _legend_labels(legend: Any) -> list[str]:
-    return [_cut(_str(text.get_text()), MAX_STR) for text in legend.get_texts()][:MAX_LINES]
+    return [_text_of(text) for text in _type(legend).get_texts(legend)][:MAX_LINES]
 
 
 def _encode_line(line: Any, budget: Budget) -> dict:
@@ -201,8 +232,10 @@ def _encode_line(line: Any, budget: Budget) -> dict:
         array = numpy.asarray(values, dtype=numpy.float64).reshape(-1)
         return _encode_tensor(torch.from_numpy(array.copy()), budget)
 
-    return {"label": _cut(_str(line.get_label()), MAX_STR),
-            "x": column(line.get_xdata(orig=False)), "y": column(line.get_ydata(orig=False))}
+    line_class = _type(line)
+    line_class.recache(line, always=True)  # from the data the line was given, as drawing does
+    return {"label": _cut(_str(line_class.get_label(line)), MAX_STR),
+            "x": column(line_class.get_xdata(line, orig=False)), "y": column(line_class.get_ydata(line, orig=False))}
 
 
 def _other(obj: Any, note: str | None = None) -> dict:
