@@ -352,6 +352,29 @@ def test_magic_floods_are_refused_before_the_transformer(name, judge_bytes, rele
     assert any("magic" in note and "was not run" in note for note in result.notes), result.notes
 
 
+CODE_FLOODS = {  # a list literal: the most tree for the fewest characters
+    "one-cell-of-200k-characters": ["a = 0\nv = [" + "a," * 100_000 + "]\n"],
+    "many-cells-over-the-notebooks-total": ["a = 0\nv = [" + "a," * 20_000 + "]\n"] * 8,
+}
+
+
+@pytest.mark.parametrize("name", CODE_FLOODS)
+def test_code_floods_are_refused_before_the_scan(name, judge_bytes, release_nb):
+    """Is a notebook of huge code cells graded quickly (the judge's scan and parse of a 20 MB
+    notebook of code took three minutes and 4 GB), the cells over the size limits not run and
+    named in a note, while the correct answers keep full marks?"""
+    from grader.demo.scenarios import with_extra_cell
+
+    nb = solved(release_nb)
+    for source in CODE_FLOODS[name]:
+        nb = with_extra_cell(nb, source)
+    started = time.monotonic()
+    result = judge_bytes(nbformat.writes(nb).encode())
+    assert time.monotonic() - started < 20
+    assert result.score == FULL_MARKS, [(q.id, q.status, q.messages[:1]) for q in result.questions]
+    assert any("characters" in note and "was not run" in note for note in result.notes), result.notes
+
+
 # ---------------------------------------------------------------- 6. socket families
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MAX_CELL_TRANSFORM_COST", "MAX_TRANSFORM_COST", "transform_cost", "transform_refusals"]
+__all__ = ["MAX_CELL_CHARS", "MAX_CODE_CHARS", "MAX_CELL_TRANSFORM_COST", "MAX_TRANSFORM_COST", "transform_cost",
+           "transform_refusals"]
+
+# The judge transforms, scans and parses every code cell it runs, at about 5 us a character
+# (IPython's tokeniser is most of it), and a cell's tree takes about 300 bytes a character:
+# a 20 MB notebook of code took three minutes and 4 GB of the judge's memory. An answer cell
+# is a few thousand characters; these bounds keep a notebook's scan near a second.
+MAX_CELL_CHARS = 50_000
+MAX_CODE_CHARS = 200_000
 
 # IPython's cell transformer retokenises the whole cell once per magic, shell or help line it
 # rewrites, so its work grows as (such lines + 1) x lines: one cell of 8,000 `%a` lines took
@@ -24,9 +32,19 @@ def transform_cost(source: str) -> int:
 
 def transform_refusals(cells: Iterable) -> dict[int, str]:
     """{cell index: reason} for code cells the judge will not transform (nor so run): a cell over
-    its own cost cap, and every costly cell once the notebook's total is spent."""
-    refused, total = {}, 0
+    its own size or cost cap, and every cell once the notebook's size or cost is spent."""
+    refused, total, chars = {}, 0, 0
     for cell in cells:
+        size = len(cell.source)
+        if size > MAX_CELL_CHARS:
+            refused[cell.index] = (f"cell {cell.index} was not run: its {size:,} characters are over the limit "
+                                   f"of {MAX_CELL_CHARS:,} for a cell")
+            continue
+        if chars + size > MAX_CODE_CHARS:
+            refused[cell.index] = (f"cell {cell.index} was not run: the notebook's code is over the limit of "
+                                   f"{MAX_CODE_CHARS:,} characters for one submission")
+            continue
+        chars += size
         cost = transform_cost(cell.source)
         if cost > MAX_CELL_TRANSFORM_COST:
             refused[cell.index] = (f"cell {cell.index} was not run: its IPython magic, shell and help lines "

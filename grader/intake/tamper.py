@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+
+from grader.runtime.textcache import cached_for_short_texts
 
 __all__ = ["scan_cell", "scan_cells", "python_source", "split_findings"]
 
@@ -28,7 +29,7 @@ IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_m
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
 
 
-@lru_cache(maxsize=4096)
+@cached_for_short_texts(maxsize=4096)
 def python_source(cell_source: str) -> str:
     """The plain Python an IPython cell stands for (magics become calls), or the text itself."""
     try:
@@ -55,7 +56,7 @@ def scan_cell(source: str) -> list[str]:
     return list(_scan_cell(source))
 
 
-@lru_cache(maxsize=4096)  # most cells of a class are the release's own, identical text
+@cached_for_short_texts(maxsize=4096)  # most cells of a class are the release's own, identical text
 def _scan_cell(source: str) -> tuple[str, ...]:
     text = python_source(source)
     findings = _scan_text(text)

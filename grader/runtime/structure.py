@@ -8,8 +8,9 @@ does not follow never costs a point.
 from __future__ import annotations
 
 import ast
-import functools
 from typing import Any
+
+from .textcache import cached_for_short_texts
 
 __all__ = ["is_plain_class", "method_uses", "parameters_unused", "confirm"]
 
@@ -18,7 +19,7 @@ _INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "cu
 _MAX_DEPTH = 8
 
 
-@functools.lru_cache(maxsize=64)  # the same definitions are read by several checks; nodes are only read
+@cached_for_short_texts(maxsize=64)  # the same definitions are read by several checks; nodes are only read
 def _parse(source: str | None) -> ast.stmt | None:
     """The single top-level statement `source` holds (as `definition_source` returns it)."""
     if not source:

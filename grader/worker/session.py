@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-import functools
 import re
 import time
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
 from grader.runtime.subject import ProbeFailed, ProbeSubject
+from grader.runtime.textcache import cached_for_short_texts
 from grader.runtime.values import MISSING, Missing
 from grader.worker.evidence import INSIDE_THE_CHECKS
 from grader.worker.outside import OutsideView
@@ -286,7 +286,7 @@ def definition_source(sources: list[str], name: str, parsed: list[dict] | None =
     return None
 
 
-@functools.lru_cache(maxsize=64)  # the release's own cells recur in every submission; trees are large
+@cached_for_short_texts(maxsize=64)  # the release's own cells recur in every submission; trees are large
 def top_level_definitions(text: str) -> dict[str, list[ast.AST]]:
     """The top-level statements of one cell that define each name, in order ({} if it does not parse).
 
