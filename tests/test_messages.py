@@ -62,6 +62,7 @@ CAUSES = {
     "sq_forward_squares_in_place": "the i your backward read held i ** 2",
     "sq_backward_returns_a_list": "not a list",
     "sq_saves_a_decoy": "never reads ctx.saved_tensors",
+    "sq_saves_a_decoy_and_reads_it_unused": "none of which holds i",
     "attributes_grad_fn_repr": "not the node itself or its repr",
     "grid_leaves_a_grad_on_caller_x": "left a gradient in the caller's x.grad",
 }

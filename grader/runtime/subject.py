@@ -36,6 +36,7 @@ class CtxInfo:
 
     saved_tensors: int = 0
     attributes: dict = field(default_factory=dict)
+    saved: tuple = ()  # the values of the first saved tensors
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _decode_function(reply: Any) -> FunctionResult:
 
 
 def _decode_ctx(ctx: Any) -> CtxInfo:
-    ctx = _exact(ctx, {"saved_tensors", "attributes"})
+    ctx = _exact(ctx, {"saved_tensors", "saved", "attributes"})
     count, attributes = ctx["saved_tensors"], ctx["attributes"]
     if type(count) is not int or not 0 <= count <= 1000:
         raise BadValue("ctx.saved_tensors must be a small count")
@@ -150,7 +151,7 @@ def _decode_ctx(ctx: Any) -> CtxInfo:
         raise BadValue("ctx.attributes must be a small object")
     if not all(type(k) is str and len(k) <= MAX_NAME for k in attributes):
         raise BadValue("ctx attribute names must be short strings")
-    return CtxInfo(count, {k: decode(v) for k, v in attributes.items()})
+    return CtxInfo(count, {k: decode(v) for k, v in attributes.items()}, _value_list(ctx["saved"]))
 
 
 def _decode_class(reply: Any) -> dict:

@@ -9,6 +9,7 @@ from .runtime import (
     TensorValue,
     assert_close,
     confirm,
+    describe,
     expect_float_tensor,
     fail_if_raised,
     is_close,
@@ -129,13 +130,35 @@ def check_saved(subject: Subject, result: FunctionResult) -> None:
 
 
 def forward(subject: Subject) -> None:
-    """SQ.apply(x) at x = 2 gives 4, and forward saves a tensor for backward."""
+    """SQ.apply(x) at x = 2 gives 4, and forward saves a tensor for backward that holds i."""
     require_function(subject)
     x = torch.tensor(2.0, requires_grad=True)
     result = apply(subject, x, torch.tensor(1.0))
     check_output(result, torch.tensor(4.0), call_text(x, torch.tensor(1.0)))
     check_saved(subject, result)
+    check_saved_holds_i(apply(subject, SAVED_PROBE.clone().requires_grad_(), torch.ones(3)), SAVED_PROBE)
     note("SQ.apply(x) at x = 2: output 4, and forward saves i with ctx.save_for_backward")
+
+
+SAVED_PROBE = torch.tensor([1.5, -2.0, 0.5])  # no two entries with one ratio to i or to i ** 2
+
+
+def check_saved_holds_i(result: FunctionResult, x: torch.Tensor) -> None:
+    """Something forward saved must hold i: i itself, or a multiple of i or of i ** 2 (the output)."""
+    if result.ctx.saved_tensors < 1 or not result.ctx.saved:
+        return  # nothing saved, or nothing read back: check_saved says why
+    if any(_multiple_of(value, x) or _multiple_of(value, x * x) for value in result.ctx.saved):
+        return
+    raise AssertionError(
+        f"SQ.apply(x) on x = {show(x)}: forward saved {', '.join(describe(v) for v in result.ctx.saved)} "
+        f"with ctx.save_for_backward, none of which holds i (or i ** 2). {SAVE_HINT}")
+
+
+def _multiple_of(value: object, base: torch.Tensor) -> bool:
+    if not isinstance(value, TensorValue) or value.tensor.numel() != base.numel():
+        return False
+    ratio = value.tensor.reshape(-1).to(torch.float64) / base.reshape(-1).to(torch.float64)
+    return bool(ratio[0] != 0) and is_close(ratio, ratio[0].expand_as(ratio), "float32")
 
 
 def chain_rule(subject: Subject) -> None:

@@ -431,6 +431,24 @@ WRONG: tuple[Answer, ...] = (
         "The test wants save_for_backward called, so I saved an empty tensor and kept i on ctx.",
     ),
     Answer(
+        "sq_saves_a_decoy_and_reads_it_unused",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(torch.zeros(1))  # something saved, as the test wants
+                    ctx.i = i
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    ctx.saved_tensors  # and read back, as the test wants
+                    return grad_output * 2 * ctx.i
+        """),
+        "The test wants something saved and read back, so I did both and kept i on ctx.",
+    ),
+    Answer(
         "sq_forward_squares_in_place",
         "SQ",
         _cell("""

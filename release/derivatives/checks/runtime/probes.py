@@ -25,6 +25,7 @@ __all__ = ["run_probe", "OPS"]
 
 OPS = ("call", "get", "autograd_function", "describe_class", "kept")
 MAX_CTX_ATTRIBUTES = 20
+MAX_SAVED = 8  # saved tensors whose values a reply carries
 MAX_KEPT = 16  # values calls asked to keep, the latest ones: a check rereads them later
 
 # Real functions captured at import: student code may rebind the public names later.
@@ -187,7 +188,7 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     ok, output = _student(lambda: cls.apply(*inputs))
     if not ok:
         return {"output": encode_raised(output), "grads": [], "second": None,
-                "ctx": {"saved_tensors": 0, "attributes": {}}}
+                "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}}
     # Read before backward frees the saved tensors, and kept as text while backward (student
     # code, which may walk up to this frame) runs.
     described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget)})
@@ -228,10 +229,11 @@ def _describe_ctx(output: Any, budget: Budget) -> dict:
     """What the student's ctx holds, read before backward frees the saved tensors."""
     ok, node = _student(lambda: _get_grad_fn(output))
     if not ok or node is None or not _made_by_torch(_type(node)):
-        return {"saved_tensors": 0, "attributes": {}}
-    ok, saved = _student(lambda: _len(_saved_tensors(node)))
+        return {"saved_tensors": 0, "saved": [], "attributes": {}}
+    ok, saved = _student(lambda: _tuple(_saved_tensors(node)))
+    saved = saved if ok and _type(saved) is tuple else ()
     ok_vars, attributes = _student(lambda: list(_dict_items(_vars(node)))[:MAX_CTX_ATTRIBUTES])
-    return {"saved_tensors": saved if ok and _type(saved) is int else 0,
+    return {"saved_tensors": _len(saved), "saved": [encode(t, budget) for t in saved[:MAX_SAVED]],
             "attributes": {str(k)[:MAX_NAME]: encode(v, budget) for k, v in attributes}
             if ok_vars else {}}
 
