@@ -65,6 +65,12 @@ CAUSES = {
     "sq_saves_a_decoy_and_reads_it_unused": "none of which holds i",
     "attributes_grad_fn_repr": "not the node itself or its repr",
     "grid_leaves_a_grad_on_caller_x": "left a gradient in the caller's x.grad",
+    "grad_at_forgets_return": "no return statement with a value",
+    "grad_at_returns_the_grad_tuple": "torch.autograd.grad returns a tuple",
+    "plot_returns_a_new_figure": "plt.figure makes a new, empty figure",
+    "partials_leaves_of_shape_one": "has shape [1]",
+    "sq_saved_tensors_not_unpacked": "ctx.saved_tensors is a tuple",
+    "mulconstant_backward_returns_a_list": "a list counts as one gradient",
 }
 
 
@@ -114,3 +120,31 @@ def test_nbgrader_validate_shows_why_the_tutorial_sq_fails(tmp_path):
                           text=True, cwd=folder, env=env, timeout=600)
     shown = done.stdout + done.stderr
     assert "VALIDATION FAILED" in shown and "ignores grad_output" in shown, shown[-3000:]
+
+
+def test_values_that_print_alike_are_told_apart_where_they_differ_most():
+    """When got and expected print the same at six digits, does the message name the index
+    where they differ most, both values in full and the tolerance that was exceeded?"""
+    import torch
+
+    from grader.runtime.compare import assert_close
+    from grader.runtime.values import TensorValue
+
+    got = torch.tensor([1.0, 2.0 + 3e-7, 3.0], dtype=torch.float64)
+    with pytest.raises(AssertionError) as failure:
+        assert_close(TensorValue(got, "float64", False, True, None), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+                     "f(x)")
+    message = str(failure.value)
+    assert "at index 1" in message and "2.0000003" in message and "float64 tolerance" in message, message
+
+
+def test_a_one_element_list_tensor_is_told_from_a_0d_one():
+    import torch
+
+    from grader.runtime.compare import SCALAR_SHAPE, assert_close
+    from grader.runtime.values import TensorValue
+
+    with pytest.raises(AssertionError) as failure:
+        assert_close(TensorValue(torch.tensor([4.0]), "float32", False, True, None), torch.tensor(4.0), "g(1.0)",
+                     hint="a hint about something else")
+    assert SCALAR_SHAPE in str(failure.value) and "something else" not in str(failure.value)

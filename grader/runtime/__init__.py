@@ -39,6 +39,7 @@ _EXPORTS = {
     "is_plain_class": ".structure",
     "method_uses": ".structure",
     "parameters_unused": ".structure",
+    "returns_nothing": ".structure",
     "ProbeFailed": ".failures",
     "BadReply": ".subject",
     "CallResult": ".subject",

@@ -27,15 +27,21 @@ _RAISED_HINTS: tuple[tuple[str, str], ...] = (
     ("save_for_backward can only save variables", "save_for_backward only takes tensors; "
      "a Python number can be kept as an ordinary attribute of ctx instead"),
     ("incorrect number of gradients", "backward must return one gradient per input of "
-     "forward, with None for non-tensor inputs"),
+     "forward, with None for non-tensor inputs, as a tuple (a list counts as one gradient)"),
+    ("only integer tensors of a single element can be converted to an index", "a tuple or list "
+     "was multiplied by a tensor: ctx.saved_tensors is a tuple of the saved tensors, even when "
+     "there is one, so take the tensor out of it"),
+    ("x, y, and format string must not be none", "something plotted was None: x.grad stays None "
+     "until backward() has run on a result computed from x"),
     ("does not require grad and does not have a grad_fn", "what was differentiated is not "
      "connected to a leaf that requires grad: the leaf needs requires_grad=True before f is "
      "computed, and f must not be computed under torch.no_grad() or from a .detach()ed or .data "
      "tensor"),
     ("returned a gradient different than none at position", "backward returns one gradient per "
      "input of forward, in forward's order, with None for an input that is not a tensor"),
-    ("backward through the graph a second time", "a graph (or a leaf) from an earlier call "
-     "is being reused: make a fresh leaf on every call"),
+    ("backward through the graph a second time", "backward() frees the graph it ran through, "
+     "so a second backward() through the same graph fails: call it once per result (or pass "
+     "retain_graph=True to the first), and make a fresh leaf on every call of your function"),
     ("grad can be implicitly created only for scalar outputs", "backward() without arguments "
      "needs a scalar: reduce with .sum() first (or pass gradient=torch.ones_like(y))"),
     ("expected variable or none (got ", "backward returns each gradient as a tensor (one per "
@@ -87,7 +93,7 @@ def describe(value: object) -> str:
     if value is None:
         return "None"
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
     return f"{type(value).__name__} {value!r}"[:200]
 
 
@@ -117,8 +123,9 @@ def expect_float_tensor(value: object, call: str, *, none_hint: str | None = Non
         "and keep its name exactly as given.")
     assert value is not None, (
         f"{call} returned None. " + (none_hint or "Did you forget to return the gradient?"))
-    assert isinstance(value, TensorValue), (
-        f"{call} returned {describe(value)}; expected a torch tensor "
+    assert isinstance(value, TensorValue), f"{call} returned {describe(value)}; expected a torch tensor " + (
+        "(torch.autograd.grad returns a tuple with one gradient per input: return the tensor in it, not the tuple)."
+        if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], TensorValue) else
         "(return the tensor itself, not .item() or a numpy array).")
     assert value.dtype in _FLOAT_DTYPES, (
         f"{call} returned a tensor of dtype {value.dtype}; expected float32 or float64. " + (
@@ -174,13 +181,32 @@ def _values_close(actual: list[float], expected: list[float], rtol: float, atol:
 def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
                  hint: str = "", tolerance: str | None = None) -> None:
     """Assert strict shape, finite values and closeness; the message shows both sides."""
+    scalar = list(value.shape) == [1] and expected.dim() == 0
     assert tuple(value.shape) == tuple(expected.shape), (
         f"{call}: got a tensor of shape {list(value.shape)}; expected shape "
-        f"{list(expected.shape)} (no broadcasting). {hint}".strip())
+        f"{list(expected.shape)} (no broadcasting). {SCALAR_SHAPE if scalar else hint}".strip())
     assert _finite(value.tensor), (
         f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
-    assert is_close(value.tensor, expected, tolerance or value.dtype), (
-        f"{call}: got {show(value.tensor)}; expected {show(expected)}. {hint}".strip())
+    dtype = tolerance or value.dtype
+    assert is_close(value.tensor, expected, dtype), (
+        f"{call}: got {show(value.tensor)}; expected {show(expected)}. "
+        f"{_largest_difference(value.tensor, expected, dtype)}{hint}".strip())
+
+
+SCALAR_SHAPE = ("A tensor made from a list of one number (torch.tensor([v])) has shape [1]; "
+                "a single number's tensor has shape [] (0-d).")
+
+
+def _largest_difference(actual: torch.Tensor, expected: torch.Tensor, dtype: str) -> str:
+    """Where values that print alike differ most, and what is allowed there ("" when they print differently)."""
+    if show(actual) != show(expected) or actual.numel() == 0:
+        return ""
+    actual, expected = actual.to(torch.float64).reshape(-1), expected.to(torch.float64).reshape(-1)
+    errors = (actual - expected).abs()
+    at = int(errors.argmax())
+    rtol, atol = TOLERANCES.get(dtype, TOLERANCES["float32"])
+    return (f"They differ most at index {at}: {actual[at].item():.17g} against {expected[at].item():.17g}, "
+            f"more than the {dtype} tolerance allows ({atol:g} + {rtol:g} x |expected|). ")
 
 
 def number(value: float) -> str:

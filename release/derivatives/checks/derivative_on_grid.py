@@ -2,7 +2,7 @@
 
 import torch
 
-from .grad_at import slip_hint
+from .grad_at import none_hint, slip_hint
 from .runtime import (
     Fn,
     Part,
@@ -37,9 +37,11 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
     as it was and the result not require grad (part "neighbour"). `hint(value)` explains a wrong value."""
     call = f"derivative_on_grid({f_text(name)}, {_grid_text(x, text)})"
     reply = subject.call("derivative_on_grid", Fn(name), x)
-    value = expect_float_tensor(reply.result, call, none_hint=NONE_HINT)
+    value = expect_float_tensor(reply.result, call, none_hint=none_hint(subject, "derivative_on_grid", NONE_HINT))
     if part == "values":
-        assert_close(value, expected, call,
+        # float32's tolerance whatever came back: an answer that works in float32 on a float64
+        # grid is not a wrong derivative, and at float64's it would pass on some grids only
+        assert_close(value, expected, call, tolerance="float32",
                      hint=mean_hint(x, value, expected) or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or (hint(value) if hint else ""))
         note(f"{call} = {show(value.tensor)}")

@@ -11,11 +11,12 @@ from .runtime import (
     is_close,
     note,
     number,
+    returns_nothing,
     show,
 )
 from .vocabulary import f_text
 
-__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "NONE_HINT",
+__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "none_hint", "NONE_HINT",
            "ACCUMULATION_HINT"]
 
 NONE_HINT = ("Gradients land in .grad of the leaf you made, not y.grad (y is a result, not a "
@@ -40,7 +41,15 @@ def ask(subject: Subject, name: str, x0: float) -> tuple[str, TensorValue]:
 def _ask_and_keep(subject: Subject, name: str, x0: float, keep: bool) -> tuple[str, TensorValue, int | None]:
     call = f"grad_at({f_text(name)}, {number(x0)})"
     reply = subject.call_and_keep("grad_at", Fn(name), x0) if keep else subject.call("grad_at", Fn(name), x0)
-    return call, expect_float_tensor(reply.result, call, none_hint=NONE_HINT), reply.kept
+    return call, expect_float_tensor(reply.result, call, none_hint=none_hint(subject, "grad_at", NONE_HINT)), reply.kept
+
+
+def none_hint(subject: Subject, name: str, otherwise: str) -> str:
+    """Why `name` returned None: a function that never returns a value (the judge's parse), or `otherwise`."""
+    if returns_nothing(subject.source_of(name)):
+        return (f"{name} has no return statement with a value, so every call returns None: "
+                "the function must end by returning the gradient.")
+    return otherwise
 
 
 def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> str:

@@ -149,6 +149,27 @@ WRONG: tuple[Answer, ...] = (
         """),
         "Training loops zero the gradient before each backward, so I reuse one leaf and zero its .grad.",
     ),
+    Answer(
+        "grad_at_forgets_return",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                f(x).backward()
+                x.grad  # the gradient, as the notebook shows it
+        """),
+        "In the notebook the last line shows the value, so I ended with x.grad.",
+    ),
+    Answer(
+        "grad_at_returns_the_grad_tuple",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                return torch.autograd.grad(f(x), x)
+        """),
+        "torch.autograd.grad gives the gradient, so I returned what it gave.",
+    ),
     # ------------------------------------------------------------- attributes
     Answer(
         "attributes_mulbackward",
@@ -331,6 +352,22 @@ WRONG: tuple[Answer, ...] = (
         ),
         "arange with step (end - start) / steps gives the same points as linspace, I thought.",
     ),
+    Answer(
+        "plot_returns_a_new_figure",
+        "plot_function_and_derivative",
+        _cell("""
+            def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+                x = torch.linspace(start, end, steps, requires_grad=True)
+                y = f(x)
+                y.sum().backward()
+                plt.plot(x.detach(), y.detach(), label="function")
+                plt.plot(x.detach(), x.grad, label="derivative")
+                plt.xlabel("x")
+                plt.legend()
+                return plt.figure()  # the figure to hand back
+        """),
+        "plt.figure() gives the figure, so I returned it at the end.",
+    ),
     # ---------------------------------------------------- partial_derivatives
     Answer(
         "partials_swapped",
@@ -378,6 +415,18 @@ WRONG: tuple[Answer, ...] = (
                 return t.grad, t.grad
         """),
         "I moved both inputs together and thought that gives each partial derivative.",
+    ),
+    Answer(
+        "partials_leaves_of_shape_one",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor([u0], requires_grad=True)
+                v = torch.tensor([v0], requires_grad=True)
+                f(u, v).sum().backward()
+                return u.grad, v.grad
+        """),
+        "torch.tensor takes a list, so I wrapped each number in one.",
     ),
     # --------------------------------------------------------------------- SQ
     Answer(
@@ -447,6 +496,23 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * ctx.i
         """),
         "The test wants something saved and read back, so I did both and kept i on ctx.",
+    ),
+    Answer(
+        "sq_saved_tensors_not_unpacked",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    i = ctx.saved_tensors  # one tensor saved, one tensor back
+                    return grad_output * 2 * i
+        """),
+        "I saved one tensor, so I thought saved_tensors is that tensor.",
     ),
     Answer(
         "sq_forward_squares_in_place",
@@ -664,6 +730,22 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * ctx.k, None
         """),
         "The examples multiplied by 2 or 3, so I stored k as an int.",
+    ),
+    Answer(
+        "mulconstant_backward_returns_a_list",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return [grad_output * ctx.k, None]
+        """),
+        "backward returns two gradients, so I put them in a list.",
     ),
     # ----------------------------------------------------------------- leaves
     Answer(

@@ -34,7 +34,8 @@ def _figure(subject: Subject, name: str, args: tuple, kwargs: dict, call: str) -
         "(for example the figure that plt.subplots() makes, or plt.gcf()).")
     assert len(value.axes) == 1, (
         f"{call} returned a figure with {len(value.axes)} axes; expected exactly one Axes "
-        "holding both lines.")
+        "holding both lines." + (" Each call of plt.figure makes a new, empty figure: return the "
+                                 "figure your lines were drawn on." if not value.axes else ""))
     return value.axes[0]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .textcache import cached_for_short_texts
 
-__all__ = ["is_plain_class", "method_uses", "parameters_unused", "confirm"]
+__all__ = ["is_plain_class", "method_uses", "parameters_unused", "returns_nothing", "confirm"]
 
 # Calls through which a function can read its parameters without naming them.
 _INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
@@ -131,6 +131,23 @@ def parameters_unused(source: str | None, method: str, skip: int = 1) -> bool | 
     if any(_indirect(n) for n in ast.walk(function)):
         return None
     return not (set(names) & reads)
+
+
+def returns_nothing(source: str | None) -> bool | None:
+    """Whether the function in `source` can only return None: no `return` with a value (and no
+    `yield`) in its own body. None when `source` is not one function definition."""
+    node = _parse(source)
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    pending = list(node.body)
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue  # its returns are another function's
+        if isinstance(item, ast.Return) and item.value is not None or isinstance(item, (ast.Yield, ast.YieldFrom)):
+            return False
+        pending.extend(ast.iter_child_nodes(item))
+    return True
 
 
 def _indirect(node: ast.AST) -> bool:
