@@ -173,8 +173,9 @@ def _observe_autograd_function(apply, x, upstream, *extra):
         leaf = x.clone().requires_grad_()
         y = apply(leaf, *extra)
         saved = [tuple(t.shape) for t in y.grad_fn.saved_tensors]  # a decoy saves the wrong shape
-        y.backward(upstream)
-        return y, leaf.grad, saved
+        given = upstream.clone()
+        y.backward(given)
+        return y, leaf.grad, saved, bool(torch.equal(given, upstream))  # grad_output left as it was
 
     return _attempt(run)
 

@@ -71,6 +71,9 @@ CAUSES = {
     "partials_leaves_of_shape_one": "has shape [1]",
     "sq_saved_tensors_not_unpacked": "ctx.saved_tensors is a tuple",
     "mulconstant_backward_returns_a_list": "a list counts as one gradient",
+    "sq_scales_grad_output_in_place": "changed grad_output in place",
+    "grid_points_as_the_gradient": "times x_i",
+    "mulconstant_scales_grad_output_in_place": "changed grad_output in place",
 }
 
 

@@ -22,6 +22,7 @@ _EXPORTS = {
     "collecting_notes": ".compare",
     "describe": ".compare",
     "expect_float_tensor": ".compare",
+    "expect_upstream_untouched": ".compare",
     "explain_raised": ".compare",
     "fail_if_raised": ".compare",
     "is_close": ".compare",

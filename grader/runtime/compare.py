@@ -10,7 +10,7 @@ import torch
 from .values import FigureValue, Missing, OtherValue, RaisedValue, TensorValue
 
 __all__ = [
-    "TOLERANCES", "fail_if_raised", "note", "collecting_notes", "describe", "show",
+    "TOLERANCES", "expect_upstream_untouched", "fail_if_raised", "note", "collecting_notes", "describe", "show",
     "expect_float_tensor", "assert_close", "is_close", "explain_raised", "number",
 ]
 
@@ -113,6 +113,14 @@ def fail_if_raised(value: object, call: str) -> None:
     if isinstance(value, RaisedValue):
         detail = f": {value.message.rstrip('.')}" if value.message.strip() else ""
         raise AssertionError(f"{call} raised {value.type}{detail}. Hint: {explain_raised(value)}.")
+
+
+def expect_upstream_untouched(result: object, call: str) -> None:
+    """Assert an autograd Function's backward left the upstream gradient (grad_output) as it was."""
+    assert not getattr(result, "upstream_changed", False), (
+        f"{call}: backward changed grad_output in place. Autograd may hand that same tensor to "
+        "other parts of the graph (an input used twice receives it twice), so compute a new "
+        "tensor from grad_output rather than writing into it (*=, +=, mul_).")
 
 
 def expect_float_tensor(value: object, call: str, *, none_hint: str | None = None) -> TensorValue:

@@ -47,6 +47,7 @@ class FunctionResult:
     grads: tuple
     second: tuple | None
     ctx: CtxInfo
+    upstream_changed: bool = False  # backward changed the upstream gradient (grad_output) in place
 
 
 class Subject(Protocol):
@@ -136,10 +137,12 @@ def _decode_get(reply: Any) -> Any:
 
 
 def _decode_function(reply: Any) -> FunctionResult:
-    reply = _exact(reply, {"output", "grads", "second", "ctx"})
+    reply = _exact(reply, {"output", "grads", "second", "ctx", "upstream_changed"})
     second = None if reply["second"] is None else _value_list(reply["second"])
+    if type(reply["upstream_changed"]) is not bool:
+        raise BadValue("upstream_changed must be true or false")
     return FunctionResult(decode(reply["output"]), _value_list(reply["grads"]), second,
-                          _decode_ctx(reply["ctx"]))
+                          _decode_ctx(reply["ctx"]), reply["upstream_changed"])
 
 
 def _decode_ctx(ctx: Any) -> CtxInfo:

@@ -11,6 +11,7 @@ from .runtime import (
     confirm,
     describe,
     expect_float_tensor,
+    expect_upstream_untouched,
     fail_if_raised,
     is_close,
     is_plain_class,
@@ -53,6 +54,7 @@ def _check_grads(result: FunctionResult, expected: torch.Tensor, k: float, upstr
             f"k: the gradient for x should be {show(expected)}. "
             "By the chain rule the upstream gradient is multiplied by the local derivative "
             "d(k*x)/dx = k: keep k on ctx in forward so backward can use it.")
+    expect_upstream_untouched(result, call)
     assert_close(grad, expected, f"{call}: the gradient for x",
                  hint="d(k*x)/dx = k, times grad_output by the chain rule.")
     assert result.grads[1] is None, (

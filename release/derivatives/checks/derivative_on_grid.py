@@ -16,7 +16,7 @@ from .runtime import (
 )
 from .vocabulary import FUNCTIONS, f_text
 
-__all__ = ["PARTS", "values", "neighbour", "check_grid", "mean_hint"]
+__all__ = ["PARTS", "values", "neighbour", "check_grid", "mean_hint", "weights_hint"]
 
 PARTS = (
     Part("values", "f'(x_i) at every point, by one backward pass through a sum"),
@@ -42,7 +42,8 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
         # float32's tolerance whatever came back: an answer that works in float32 on a float64
         # grid is not a wrong derivative, and at float64's it would pass on some grids only
         assert_close(value, expected, call, tolerance="float32",
-                     hint=mean_hint(x, value, expected) or slip_hint(value.tensor, expected)
+                     hint=mean_hint(x, value, expected) or weights_hint(x, value, expected)
+                     or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or (hint(value) if hint else ""))
         note(f"{call} = {show(value.tensor)}")
         return
@@ -73,6 +74,15 @@ def values_hint(name: str, x: torch.Tensor, value: TensorValue) -> str:
     if tuple(value.shape) == tuple(own.shape) and is_close(value.tensor, own, "float32"):
         return ("These are the values of f at the points, not its derivative: after backward() "
                 "the derivative is in the .grad of the tensor f was computed from.")
+    return ""
+
+
+def weights_hint(x: torch.Tensor, value: TensorValue, expected: torch.Tensor) -> str:
+    """The hint for the points themselves passed to backward() as the gradient."""
+    weighted = expected * x.to(torch.float64)
+    if not is_close(weighted, expected, "float32") and is_close(value.tensor, weighted, "float32"):
+        return ("Every value is f'(x_i) times x_i: the tensor passed to backward() weights each "
+                "point's derivative, and the sum trick needs every weight to be 1.")
     return ""
 
 

@@ -251,6 +251,17 @@ WRONG: tuple[Answer, ...] = (
         "I switched on requires_grad on the x I was given; I didn't think it changes the caller's tensor.",
     ),
     Answer(
+        "grid_points_as_the_gradient",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                xs = x.detach().clone().requires_grad_()
+                f(xs).backward(xs)  # y is a vector, so backward needs a gradient of its shape
+                return xs.grad
+        """),
+        "backward on a vector needs a gradient argument, so I passed the points.",
+    ),
+    Answer(
         "grid_leaves_a_grad_on_caller_x",
         "derivative_on_grid",
         _cell("""
@@ -515,6 +526,24 @@ WRONG: tuple[Answer, ...] = (
         "I saved one tensor, so I thought saved_tensors is that tensor.",
     ),
     Answer(
+        "sq_scales_grad_output_in_place",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    grad_output *= 2 * i  # no new tensor needed
+                    return grad_output
+        """),
+        "Scaling grad_output where it is saves making a new tensor.",
+    ),
+    Answer(
         "sq_forward_squares_in_place",
         "SQ",
         _cell("""
@@ -730,6 +759,23 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * ctx.k, None
         """),
         "The examples multiplied by 2 or 3, so I stored k as an int.",
+    ),
+    Answer(
+        "mulconstant_scales_grad_output_in_place",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    grad_output.mul_(ctx.k)  # scaled where it is
+                    return grad_output, None
+        """),
+        "mul_ scales the gradient without a copy, and backward only needs the result.",
     ),
     Answer(
         "mulconstant_backward_returns_a_list",

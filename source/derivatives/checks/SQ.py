@@ -11,6 +11,7 @@ from .runtime import (
     confirm,
     describe,
     expect_float_tensor,
+    expect_upstream_untouched,
     fail_if_raised,
     is_close,
     is_plain_class,
@@ -84,6 +85,7 @@ def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output:
     result = apply(subject, x, upstream)
     check_output(result, output, call)
     grad = _input_grad(result, call)
+    expect_upstream_untouched(result, call)
     expected = upstream * local
     scaled = not is_close(upstream, torch.ones_like(upstream), "float64")
     if scaled and is_close(grad.tensor, local, grad.dtype):

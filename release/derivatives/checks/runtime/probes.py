@@ -37,6 +37,7 @@ _get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
 _get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
 _get_grad = torch._C.TensorBase.__dict__["grad"].__get__
 _requires_grad_ = torch.Tensor.requires_grad_
+_clone, _equal = torch.Tensor.clone, torch.equal
 _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
@@ -187,7 +188,7 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     second = None if second is None else _argument(second, functions)
     ok, output = _student(lambda: cls.apply(*inputs))
     if not ok:
-        return {"output": encode_raised(output), "grads": [], "second": None,
+        return {"output": encode_raised(output), "grads": [], "second": None, "upstream_changed": False,
                 "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}}
     # Read before backward frees the saved tensors, and kept as text while backward (student
     # code, which may walk up to this frame) runs.
@@ -205,11 +206,14 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     """The gradients' reply, sealed (see `_sealed`) as soon as each part is encoded."""
     leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
     tensors = _tuple(inputs[i] for i in leaves)
+    before = _clone(upstream) if _isinstance(upstream, _Tensor) else None
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
+    # backward may not change grad_output in place: autograd hands the same tensor to other nodes
+    changed = "true" if before is not None and not _equal(upstream, before) else "false"
     if not ok:
         raised = encode_raised(grads)
-        return _sealed({"grads": [raised] * _len(inputs), "second": None})
+        return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed == "true"})
     firsts = _sealed(_per_input(inputs, leaves, grads, budget))
     seconds = "null"
     if second is not None:
@@ -217,7 +221,7 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
             (grads[0],), tensors, (second,), allow_unused=True))
         seconds = _sealed(_per_input(inputs, leaves, values, budget) if ok
                           else [encode_raised(values)] * _len(inputs))
-    return f'{{"grads":{firsts},"second":{seconds}}}'
+    return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{changed}}}'
 
 
 def _per_input(inputs: tuple, leaves: tuple, grads: Any, budget: Budget) -> list:
