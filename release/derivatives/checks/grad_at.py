@@ -19,9 +19,9 @@ from .vocabulary import f_text
 __all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "none_hint", "NONE_HINT",
            "ACCUMULATION_HINT"]
 
-NONE_HINT = ("Gradients land in .grad of a leaf, a tensor you created with requires_grad=True, "
-             "not in .grad of a tensor computed from one (y, or a leaf's .double() or .to(...)); "
-             "read it there after y.backward(), or use torch.autograd.grad.")
+NONE_HINT = ("Gradients land in .grad of a leaf, a tensor you created with requires_grad=True: "
+             "not y.grad, nor .grad of anything computed from a leaf (its .double() or .to(...) "
+             "too); read it there after y.backward(), or use torch.autograd.grad.")
 ACCUMULATION_HINT = ("Gradients accumulate in .grad: make a fresh leaf inside grad_at on "
                      "every call instead of reusing one tensor.")
 DOUBLED_HINT = ("That is exactly twice the derivative: gradients add up in .grad, so a second "
