@@ -35,6 +35,7 @@ FLOODING = "output flooding"
 STRUCTURE = "notebook-structure tampering"
 DESERIALISATION = "unsafe deserialisation"
 MACHINERY = "reaching the grading machinery"
+MISLEADING = "misleading the TA"
 
 
 @dataclass(frozen=True)
@@ -445,6 +446,16 @@ for path in ("../../../source/derivatives/derivatives.ipynb",
 """),
         target="grad_at", reads=True,
         evidence=("names a path outside its own folder",),
+    ),
+    Attack(
+        "trojan_source_bidi_controls", MISLEADING, _cell("""
+def grad_at(f, x0):
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad * 2  # \u202e \u2066 the doubling is only a comment \u2069 \u2066
+"""),
+        where="in:grad_at", target="grad_at",
+        evidence=("holds bidirectional text controls",),
     ),
     Attack(
         "read_secret_file", READING, _cell("""

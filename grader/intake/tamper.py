@@ -26,6 +26,8 @@ SUSPICIOUS_CALLS = {
 # notes for the TA, not tamper evidence.
 NOTE_ONLY = ("runs dynamically built code",)
 IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_magic", "set_custom_exc", "set_hook", "run_cell", "user_ns")
+# Characters that reorder how text is shown (Trojan Source): a cell can show one thing and run another.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
 
 
@@ -73,6 +75,8 @@ def _scan_text(text: str) -> list[str]:
         findings.append("reaches into IPython's hooks (get_ipython())")
     for match in SENSITIVE_PATHS.finditer(text):
         findings.append(f"names a path outside its own folder ({match.group(0)!r})")
+    if BIDI_CONTROLS.search(text):
+        findings.append("holds bidirectional text controls, so the code may read differently from how it runs")
     return findings
 
 
