@@ -73,6 +73,7 @@ CAUSES = {
     "mulconstant_backward_returns_a_list": "a list counts as one gradient",
     "sq_scales_grad_output_in_place": "changed grad_output in place",
     "grid_points_as_the_gradient": "times x_i",
+    "sq_saves_the_output_and_takes_its_root": "wrong sign where i < 0",
     "mulconstant_scales_grad_output_in_place": "changed grad_output in place",
 }
 

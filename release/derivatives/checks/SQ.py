@@ -43,6 +43,10 @@ SQUARED_I = ("grad_output times 2 * i ** 2, so the i your backward read held i *
              "is i ** 2, not i.")
 
 
+SIGN_LOST = ("right where i > 0 and of the wrong sign where i < 0, as if backward used |i|: a "
+             "square root of i ** 2 gives |i|, not i, so backward needs i itself kept for it.")
+
+
 def require_function(subject: Subject) -> None:
     info = subject.describe_class("SQ")
     plain = is_plain_class(subject.source_of, "SQ")
@@ -98,6 +102,10 @@ def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output:
             subject, True, ignored, "SQ's backward uses grad_output"):
         raise AssertionError(_ignores(upstream) + f"{call}: backward never reads grad_output, so it "
                              f"cannot give the input gradient {show(expected)}. {CHAIN_RULE}")
+    unsigned = upstream * 2 * x.detach().abs()  # i recovered from i ** 2 by a square root
+    if (x.detach() < 0).any() and is_close(grad.tensor, unsigned, grad.dtype):
+        raise AssertionError(f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}: "
+                             f"{SIGN_LOST}")
     at_output = upstream * 2 * output  # the local derivative taken at i ** 2 instead of i
     if is_close(grad.tensor, at_output, grad.dtype) and not is_close(at_output, 2 * expected, "float64") \
             and not is_close(output, x.detach(), "float64"):

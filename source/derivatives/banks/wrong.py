@@ -544,6 +544,24 @@ WRONG: tuple[Answer, ...] = (
         "Scaling grad_output where it is saves making a new tensor.",
     ),
     Answer(
+        "sq_saves_the_output_and_takes_its_root",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    out = i ** 2
+                    ctx.save_for_backward(out)
+                    return out
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (out,) = ctx.saved_tensors
+                    return grad_output * 2 * torch.sqrt(out)  # i is the root of i ** 2
+        """),
+        "I saved the output, and i is its square root.",
+    ),
+    Answer(
         "sq_forward_squares_in_place",
         "SQ",
         _cell("""
