@@ -1166,6 +1166,117 @@ def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
         where="in:plot_function_and_derivative", target="plot_function_and_derivative",
     ),
     Attack(
+        "figure_legend_and_label_hidden", MACHINERY, _cell("""
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    (dydx,) = torch.autograd.grad(y.sum(), x)
+    fig, ax = plt.subplots()
+    ax.plot(x.detach().numpy(), y.detach().numpy(), label="function")
+    ax.plot(x.detach().numpy(), dydx.numpy(), label="derivative")
+    ax.set_xlabel("x", visible=False)
+    ax.legend().set_visible(False)  # drawn nowhere
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative",
+    ),
+    Attack(
+        "pyplot_close_rewrites_a_calls_reply", MACHINERY, _cell("""
+def derivative_on_grid(f, x):
+    x.requires_grad_()
+    f(x).sum().backward()
+    return x.grad
+
+
+import sys as _sys
+import matplotlib.pyplot as _plt
+
+_real_close = _plt.close
+
+
+def _close(*args, **kwargs):
+    frame = _sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_call":
+            after, left = frame.f_locals.get("after"), frame.f_locals.get("left")
+            if isinstance(after, list) and isinstance(left, list):
+                for item in after:
+                    if isinstance(item, dict):
+                        item["requires_grad"] = False
+                left[:] = [False] * len(left)
+            break
+        frame = frame.f_back
+    return _real_close(*args, **kwargs)
+
+
+_plt.close = _close
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid",
+    ),
+    Attack(
+        "dispatch_rewrites_a_calls_reply_while_it_is_encoded", MACHINERY, _cell("""
+import sys as _sys
+
+
+class _Grad(torch.Tensor):
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        frame = _sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_call":
+                after, left = frame.f_locals.get("after"), frame.f_locals.get("left")
+                if isinstance(after, list) and isinstance(left, list):
+                    for item in after:
+                        if isinstance(item, dict):
+                            item["requires_grad"] = False
+                    left[:] = [False] * len(left)
+                break
+            frame = frame.f_back
+        plain = [a._plain if isinstance(a, _Grad) else a for a in args]
+        return func(*plain, **(kwargs or {}))
+
+
+def derivative_on_grid(f, x):
+    x.requires_grad_()
+    f(x).sum().backward()
+    grad = x.grad.detach().clone()
+    out = torch.Tensor._make_subclass(_Grad, grad)
+    out._plain = grad
+    return out
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid",
+    ),
+    Attack(
+        "upstream_snapshot_rewritten_from_backward", MACHINERY, _cell("""
+import sys as _sys
+
+
+def _tidy(grad):
+    frame = _sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_gradients":
+            before = frame.f_locals.get("before")
+            if isinstance(before, torch.Tensor) and before.shape == grad.shape:
+                before.copy_(grad)
+            break
+        frame = frame.f_back
+
+
+class MulConstant(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return k * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad_output.mul_(ctx.k)  # scaled where it is
+        _tidy(grad_output)
+        return grad_output, None
+"""),
+        where="in:MulConstant", target="MulConstant",
+    ),
+    Attack(
         "figure_methods_rebound", MACHINERY, _cell("""
 from types import SimpleNamespace
 

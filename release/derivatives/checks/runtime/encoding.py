@@ -174,22 +174,26 @@ def _encode_figure(fig: Any, budget: Budget) -> dict:
         return _other(fig, f"a figure with {_len(axes)} axes is too large")
     if not all(_matplotlib_made(ax, "matplotlib.axes", "Axes") for ax in axes):
         return _other(fig, "a figure holding axes that are not matplotlib's own")
+    shown = _visible(fig)
     figure_legends = [_legend_labels(legend) for legend in _own_list(fig, "legends")
-                      if _matplotlib_made(legend, "matplotlib.legend", "Legend")]
-    encoded = [_encode_axes(ax, budget) for ax in axes]
+                      if shown and _matplotlib_made(legend, "matplotlib.legend", "Legend") and _visible(legend)]
+    encoded = [_encode_axes(ax, budget, shown and _visible(ax)) for ax in axes]
     if _len(encoded) == 1 and encoded[0]["legend"] is None and figure_legends:
         # fig.legend(...) is a legend for the single axes as far as a reader can tell.
         encoded[0]["legend"] = [label for labels in figure_legends for label in labels][:MAX_LINES]
     return {"kind": "figure", "axes": encoded}
 
 
-def _encode_axes(ax: Any, budget: Budget) -> dict:
+def _encode_axes(ax: Any, budget: Budget, shown: bool) -> dict:
+    """The axes as drawn: what is invisible (the axes, its legend, a line, a label) is not there."""
+    if not shown:
+        return {"xlabel": "", "ylabel": "", "title": "", "legend": None, "lines": []}
     axes_class = _type(ax)
     legend = axes_class.get_legend(ax)
-    if not _matplotlib_made(legend, "matplotlib.legend", "Legend"):
+    if not (_matplotlib_made(legend, "matplotlib.legend", "Legend") and _visible(legend)):
         legend = None
     lines = [line for line in axes_class.get_lines(ax) if _matplotlib_made(line, "matplotlib.lines", "Line2D")
-             and _type(line).get_visible(line)][:MAX_LINES]
+             and _visible(line)][:MAX_LINES]
     return {
         "xlabel": _axis_label(_own(ax, "xaxis"), "XAxis"),
         "ylabel": _axis_label(_own(ax, "yaxis"), "YAxis"),
@@ -197,6 +201,10 @@ def _encode_axes(ax: Any, budget: Budget) -> dict:
         "legend": None if legend is None else _legend_labels(legend),
         "lines": [_encode_line(line, budget) for line in lines],
     }
+
+
+def _visible(artist: Any) -> bool:
+    return bool(_type(artist).get_visible(artist))
 
 
 def _own(obj: Any, name: str) -> Any:
@@ -210,13 +218,14 @@ def _own_list(obj: Any, name: str) -> list:
 
 
 def _axis_label(axis: Any, name: str) -> str:
-    if not _matplotlib_made(axis, "matplotlib.axis", name):
+    if not (_matplotlib_made(axis, "matplotlib.axis", name) and _visible(axis)):
         return ""
     return _text_of(_type(axis).get_label(axis))
 
 
 def _text_of(text: Any) -> str:
-    if not _matplotlib_made(text, "matplotlib.text", "Text"):
+    """A text as drawn: "" when it is not matplotlib's own Text or is not visible."""
+    if not (_matplotlib_made(text, "matplotlib.text", "Text") and _visible(text)):
         return ""
     return _cut(_str(_type(text).get_text(text)), MAX_STR)
 

@@ -37,7 +37,12 @@ _get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
 _get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
 _get_grad = torch._C.TensorBase.__dict__["grad"].__get__
 _requires_grad_ = torch.Tensor.requires_grad_
-_clone, _equal = torch.Tensor.clone, torch.equal
+_as_subclass, _detach, _contiguous, _numpy = (torch.Tensor.as_subclass, torch.Tensor.detach,
+                                               torch.Tensor.contiguous, torch.Tensor.numpy)
+_bytes, _str_of = bytes, str
+# pyplot.close("all") is Gcf.destroy_all; a worker's warm parent imports pyplot before this
+# module, so the real one is held here before student code could rebind either
+_destroy_all = getattr(getattr(sys.modules.get("matplotlib._pylab_helpers"), "Gcf", None), "destroy_all", None)
 _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
@@ -154,11 +159,13 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     tensors = _tuple(a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor))
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
-    after = [encode(t, budget) for t in tensors]  # the judge's own tensors: small, so first
-    left = [_get_grad(t) is not None for t in tensors]  # a gradient the call left on an argument
-    result = _result(ok, value, budget)
+    # The judge's own tensors as they are now, and whether the call left a gradient on them,
+    # sealed before encoding the result (whose dispatch may run student code) or closing figures.
+    after = _sealed([encode(t, budget) for t in tensors])
+    left = _sealed([_get_grad(t) is not None for t in tensors])
+    result = _sealed(_result(ok, value, budget))
     _close_figures()
-    reply = {"result": result, "args_after": after, "grads_left": left}
+    reply = {"result": loads(result), "args_after": loads(after), "grads_left": loads(left)}
     if request.get("keep") is True:  # the very object returned, to be read again after later calls
         reply["kept"] = _keep(value if ok else None)
     return reply
@@ -173,7 +180,10 @@ def _keep(value: Any) -> int:
 
 def _close_figures() -> None:
     # A figure left current by earlier code would receive the student's plt.plot lines.
-    pyplot = sys.modules.get("matplotlib.pyplot")
+    if _destroy_all is not None:
+        _student(_destroy_all)
+        return
+    pyplot = sys.modules.get("matplotlib.pyplot")  # a kernel that imported pyplot after the runtime
     if pyplot is not None:
         _student(lambda: pyplot.close("all"))
 
@@ -206,11 +216,11 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     """The gradients' reply, sealed (see `_sealed`) as soon as each part is encoded."""
     leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
     tensors = _tuple(inputs[i] for i in leaves)
-    before = _clone(upstream) if _isinstance(upstream, _Tensor) else None
+    before = _snapshot(upstream)  # bytes: nothing student code reaches can change them
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
     # backward may not change grad_output in place: autograd hands the same tensor to other nodes
-    changed = "true" if before is not None and not _equal(upstream, before) else "false"
+    changed = "true" if _snapshot(upstream) != before else "false"
     if not ok:
         raised = encode_raised(grads)
         return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed == "true"})
@@ -222,6 +232,14 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
         seconds = _sealed(_per_input(inputs, leaves, values, budget) if ok
                           else [encode_raised(values)] * _len(inputs))
     return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{changed}}}'
+
+
+def _snapshot(tensor: Any) -> bytes | None:
+    """A tensor's dtype, shape and values as bytes, read as a plain tensor (no dispatch of a subclass)."""
+    if not _isinstance(tensor, _Tensor):
+        return None
+    plain = _detach(_as_subclass(tensor, _Tensor))
+    return _bytes(_str_of((plain.dtype, plain.shape)), "utf-8") + _numpy(_contiguous(plain)).tobytes()
 
 
 def _per_input(inputs: tuple, leaves: tuple, grads: Any, budget: Budget) -> list:
