@@ -31,12 +31,15 @@ c.ExecutePreprocessor.timeout = 60
 from grader.judge.nbgrader_preprocessor import KIT_AUTOGRADE_PREPROCESSORS  # noqa: E402
 
 c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
+# A submitted notebook nbgrader cannot read reaches the kit's judge too (its verdict: unreadable).
+c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReader"
 
 # The exchange that release_assignment, fetch_assignment, submit, collect, release_feedback
-# and fetch_feedback share. nbgrader's default place, so students need no configuration of
-# their own; create it once as root: mkdir -p /srv/nbgrader/exchange && chmod 777 it.
+# and fetch_feedback share. nbgrader's default place (nbgrader 0.9's Exchange.root), so
+# students need no configuration of their own; create it once as root:
+# mkdir -p /usr/local/share/nbgrader/exchange && chmod 777 it.
 # Trying the cycle alone? Pass --Exchange.root=/some/folder to every command.
-c.Exchange.root = "/srv/nbgrader/exchange"
+c.Exchange.root = "/usr/local/share/nbgrader/exchange"
 
 # Feedback HTML and formgrader's pages: failure messages wrap instead of scrolling sideways,
 # the feedback says that its total includes the hand-graded questions, and markdown shows its
@@ -45,9 +48,11 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 # step must follow GetGrades (the total) and CSSHTMLHeaderPreprocessor (which resets the CSS).
 # (Classes, not names: nbgrader lists this list's classes in its --help.)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
-
-from grader.report.feedback import ReadableFeedback  # noqa: E402
+from grader.report.feedback import GradesWithHandGradingState, ReadableFeedback  # noqa: E402
 
 c.HTMLExporter.preprocessors = [ReadableFeedback]
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ReadableFeedback]
+# nbgrader's GetGrades, marking hand-graded answers not scored yet (the gradebook counts them 0)
+c.GenerateFeedback.preprocessors = [GradesWithHandGradingState, CSSHTMLHeaderPreprocessor, ReadableFeedback]
+# The template's own CSSHTMLHeaderPreprocessor would run after ReadableFeedback in formgrader's
+# exporter and replace its CSS; ReadableFeedback makes that highlighting CSS itself.
+c.CSSHTMLHeaderPreprocessor.enabled = False

@@ -804,7 +804,8 @@ sys.__stdout__.write("v" * 10_000_000)
     # ------------------------------------------------------------ notebook-structure tampering
     Attack("test_cell_deleted", STRUCTURE, target="grad_at", edit=_delete_test,
            notes=("test cells deleted or relabelled: test_grad_at",)),
-    Attack("test_cell_edited_to_pass", STRUCTURE, target="grad_at", edit=_test_to_pass),
+    Attack("test_cell_edited_to_pass", STRUCTURE, target="grad_at", edit=_test_to_pass,
+           notes=("test cells edited: test_grad_at",)),
     Attack("test_cell_forges_success", STRUCTURE, target="grad_at", edit=_test_forges_success),
     Attack("grade_ids_swapped", STRUCTURE, target="grad_at", edit=_swap_grade_ids),
     Attack("test_cell_claims_answer_id", STRUCTURE, target="grad_at", edit=_test_claims_answer_id,

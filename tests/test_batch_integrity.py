@@ -216,7 +216,7 @@ def test_internal_errors_reach_students_without_a_traceback(grader):
 
     for q in AUTOGRADED:
         result = _judge_question(q, _StubSession(_RaisingSubject()), grader.plan.assignment,
-                                 lambda *seed: random.Random(0), "student", "digest")
+                                 lambda *seed: random.Random(0), "student", "digest", {})
         text = "\n".join(result.messages)
         assert result.status in ("error", "failed") and result.score == 0
         assert "Traceback" not in text and 'File "' not in text and "grader/" not in text, text
@@ -491,3 +491,23 @@ def test_a_judge_crash_names_no_kit_internals_to_the_student(grader, course, rel
     assert result.status == "crashed" and "vanished" in result.notes[0]
     student_text = "\n".join(m for q in result.questions for m in q.messages)
     assert "FileNotFoundError" in student_text and str(course.root) not in student_text, student_text
+
+
+def test_an_answer_whose_cell_raised_is_an_error_of_that_cell_not_a_blank(judge_bytes, release_nb):
+    """Is an answer that was never defined because its own cell raised first graded as an error
+    naming that cell and the exception, rather than as a missing (blank) answer?"""
+    from sample import reference, with_answers
+
+    source = reference("attributes").source.replace("ATTRIBUTES = {", "raise RuntimeError('cell-level crash')\nATTRIBUTES = {")
+    result = judge_bytes(nbformat.writes(with_answers(solved(release_nb), {"attributes": source})).encode())
+    [question] = [q for q in result.questions if q.id == "attributes"]
+    assert question.status == "error" and question.score == 0, question
+    assert "RuntimeError: cell-level crash" in question.messages[0] and "defines ATTRIBUTES" in question.messages[0]
+
+
+def test_the_class_tables_header_keeps_its_columns_apart_for_short_ids():
+    from grader.judge.results import SubmissionResult
+    from grader.report.tables import class_table
+
+    header = class_table([SubmissionResult("bob", "derivatives.ipynb", "graded", [], [], [], [])]).splitlines()[0]
+    assert header.split() == ["student", "autograded", "status", "details"]

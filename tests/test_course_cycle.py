@@ -72,6 +72,7 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
         pages[student] = page.read_text()
     assert f"Total: {FULL:g} / {FULL:g}" in pages["alice"] and "explain_bug 1/1" in pages["alice"]
     assert f"Total: {BOB:g} / {FULL:g}" in pages["bob"] and "grad_at" in pages["bob"]
+    assert "explain_bug not graded yet/1" in pages["bob"]  # a TA has not scored it: not a 0
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
     run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
@@ -118,6 +119,9 @@ def test_no_cell_hides_from_the_feedback_or_the_grading_view(course, release_nb)
         outside_comments = re.sub(r"<!--.*?-->", "", page, flags=re.S)
         assert "HIDDEN_FROM_THE_TA" in outside_comments
         assert "<div hidden>" not in page and "document.title = 'owned'</script>" not in page
+        # and long messages wrap, with the code still highlighted
+        assert "white-space: pre-wrap" in page and "overflow-wrap: anywhere" in page
+        assert ".highlight" in page
 
 
 def _formgrader_view(course, student: str) -> str:
@@ -171,3 +175,13 @@ def test_submission_secret_reaches_autograded_for_release_feedback(course, relea
     autograde(course, jobs=1, show_progress=False)
     assert (course.autograded_notebook("alice").parent / "submission_secret.txt").read_text() == "ab" * 64
     assert not (course.autograded_notebook("mallory").parent / "submission_secret.txt").exists()
+
+
+def test_the_course_exchange_is_nbgraders_default():
+    """Is the exchange the course config names the one nbgrader uses unconfigured, so a
+    student's fetch and submit need no configuration of their own?"""
+    from nbgrader.exchange.default.exchange import Exchange
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(KIT_ROOT)).load_config()
+    assert config.Exchange.root == Exchange.class_traits()["root"].default_value

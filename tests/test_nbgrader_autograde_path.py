@@ -78,3 +78,19 @@ def test_nbgrader_autograde_shows_the_kits_verdicts_in_the_autograded_notebook(c
     [error] = [o for o in test.outputs if o.output_type == "error"]
     assert "grad_at" in error.evalue and error.evalue.startswith("[failed]")
     assert not any(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), "a kernel ran the notebook"
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_of_an_unreadable_notebook_gives_the_kits_verdict(course, release_nb, nbgrader_api):
+    """Does a submission nbgrader itself cannot read (not JSON) still reach the kit's judge
+    through `nbgrader autograde`: graded as unreadable with 0, as `grader autograde` grades it,
+    instead of nbgrader stopping with a traceback and no grades?"""
+    write_submission(course.root, "honest", solved(release_nb))
+    write_submission(course.root, "broken", b'{"cells": [')
+    outcome = nbgrader_api.autograde(course.assignment, "broken", force=True, create=True)
+    assert outcome["success"], outcome.get("error") or outcome.get("log")
+    assert read_status(course, "broken")["status"] == "unreadable"
+    scores = grades(course)["broken"]
+    assert scores and all(score == 0 for name, score in scores.items() if name.startswith("test_")), scores
+    autograde(course, jobs=1, show_progress=False)
+    assert grades(course)["broken"] == scores

@@ -15,12 +15,14 @@ import atexit
 import threading
 
 import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
-__all__ = ["KitJudge", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS", "close_graders"]
+__all__ = ["KitJudge", "SubmissionReader", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS",
+           "close_graders"]
 
 # nbgrader's autograde steps with Execute replaced by the kit's judge. The order is nbgrader's
 # (converters/autograde.py): the verdicts must be in the notebook before SaveAutoGrades reads
@@ -65,19 +67,42 @@ class KitJudge(NbGraderPreprocessor):
         return autograded_notebook(release, result), resources
 
     def _course(self, assignment: str):
-        """The Course of the nbgrader app running this preprocessor (its CourseDirectory's root)."""
-        from grader.course import Course
+        return _course_of(self, assignment)
 
-        owner = self.parent
-        while owner is not None and getattr(owner, "coursedir", None) is None:
-            owner = getattr(owner, "parent", None)
-        if owner is None:
-            from nbgrader.coursedir import CourseDirectory
 
-            root = CourseDirectory(config=self.config).root
-        else:
-            root = owner.coursedir.root
-        return Course.at(root, assignment)
+class SubmissionReader(NotebookExporter):
+    """nbgrader's reader of the notebooks it autogrades, for the course config's
+    `Autograde.exporter_class`: a submitted notebook that nbgrader cannot read (not JSON, not
+    UTF-8, not a notebook) is read as the release notebook instead, so nbgrader goes on to the
+    kit's judge, which reads the submitted file itself and gives its verdict (unreadable, with
+    a score of 0) rather than nbgrader stopping with a traceback and no grades."""
+
+    def from_filename(self, filename: str, resources: ResourcesDict | None = None, **kw):
+        resources = ResourcesDict() if resources is None else resources
+        try:
+            return super().from_filename(filename, resources=resources, **kw)
+        except Exception:  # noqa: BLE001 -- whatever the submitted bytes make nbformat raise
+            info = resources.get("nbgrader") or {}
+            if "assignment" not in info:
+                raise
+            release = nbformat.read(_course_of(self, info["assignment"]).release_notebook(), as_version=4)
+            return self.from_notebook_node(release, resources=resources, **kw)
+
+
+def _course_of(configurable, assignment: str):
+    """The Course of the nbgrader app running `configurable` (its CourseDirectory's root)."""
+    from grader.course import Course
+
+    owner = configurable.parent
+    while owner is not None and getattr(owner, "coursedir", None) is None:
+        owner = getattr(owner, "parent", None)
+    if owner is None:
+        from nbgrader.coursedir import CourseDirectory
+
+        root = CourseDirectory(config=configurable.config).root
+    else:
+        root = owner.coursedir.root
+    return Course.at(root, assignment)
 
 
 def _grader_for(course):

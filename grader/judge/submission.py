@@ -29,6 +29,7 @@ from grader.judge.results import (
     ungraded_result,
     withhold_for_review,
 )
+from grader.runtime.parts import Verdict
 from grader.runtime.subject import ProbeFailed
 from grader.worker.session import WorkerSession
 
@@ -70,7 +71,7 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
         tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
         outcomes = session.run_cells(runnable)
-        questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest)
+        questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest, outcomes)
                      for q in plan.assignment.autograded]
         session.look_from_outside("after the checks")
         tamper += session.evidence()
@@ -83,7 +84,7 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,
-                    submission: str) -> QuestionResult:
+                    submission: str, outcomes: dict) -> QuestionResult:
     session.checking = question
     try:
         session.ensure_alive()
@@ -93,6 +94,8 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
     session.look_from_outside(f"during the {question.id} check", quick=True)
+    if verdict.status == "missing":
+        verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict
     score = round(question.points * verdict.fraction, 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)
@@ -100,6 +103,23 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     parts = [PartScore(printable(p.title), round(question.points * p.weight / _weights(verdict), 4),
                        p.status == "passed") for p in verdict.parts] if len(verdict.parts) > 1 else []
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
+
+
+def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes: dict):
+    """An answer that is not defined because the cell that defines it raised (or died) first:
+    an error of that cell, not a blank answer."""
+    for name in question.answers:
+        index = session.definition_index(name)
+        outcome = outcomes.get(index)
+        if outcome is None or outcome.status not in ("error", "died", "timeout"):
+            continue
+        lines = [line for line in (outcome.error or "").splitlines() if line.strip()]
+        what = f"raised {lines[-1].strip()[:300]}" if outcome.status == "error" and lines else (
+            "ran out of time" if outcome.status == "timeout" else "ended its worker")
+        return Verdict("error", [f"cell {index}, which defines {name}, {what} before {name} was defined, so "
+                                 f"{name} does not exist when it is checked. Fix that cell, then run the notebook "
+                                 "from the top (Kernel → Restart Kernel and Run All Cells…)."])
+    return None
 
 
 def _weights(verdict) -> float:
@@ -153,6 +173,10 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     notes = [f"answer cell {gid} is not in the notebook (answers were still looked up by name)" for gid in missing]
     if tests_missing:
         notes.append(f"test cells deleted or relabelled: {', '.join(tests_missing)} (the instructor's tests were used)")
+    edited = sorted({c.grade_id for c in intake.cells if (c.grade_id or "").startswith("test_")
+                     and c.grade_id in {f"test_{gid}" for gid in tested} and c.source not in plan.test_sources})
+    if edited:
+        notes.append(f"test cells edited: {', '.join(edited)} (the instructor's tests were used)")
     return notes
 
 

@@ -14,6 +14,7 @@ from grader.course import Course
 __all__ = ["export_grades", "grade_columns", "grade_rows", "read_status", "TOTAL_COLUMNS"]
 
 STATUS_FILE = "grading.json"
+NOT_AUTOGRADED = "not autograded"
 # What each total counts, in its name: the gradebook's total includes manual scores.
 TOTAL_COLUMNS = ("total_with_manual", "max_total", "autograded", "max_autograded")
 
@@ -60,7 +61,9 @@ def read_status(course: Course, student: str) -> dict:
 def _row(course: Course, submission, columns: dict[str, str]) -> dict:
     student = submission.student.id
     grades = {g.name: g for notebook in submission.notebooks for g in notebook.grades}
-    row = {"student": student, "status": read_status(course, student).get("status", "graded")}
+    # no record of the kit's: nbgrader's own autograde stopped before the kit's judge (a
+    # notebook it could not read or did not find), or the submission was never autograded
+    row = {"student": student, "status": read_status(course, student).get("status", NOT_AUTOGRADED)}
     for grade_id, column in columns.items():
         score = grades[grade_id].score if grade_id in grades else None
         row[column] = "" if score is None else f"{score:g}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbgrader.preprocessors import GetGrades
 from traitlets import Bool
 
 from grader.course import Course
@@ -60,6 +61,17 @@ def _first_error(outcome: dict) -> str:
     return text[-1] if text else "unknown error"
 
 
+class GradesWithHandGradingState(GetGrades):
+    """nbgrader's GetGrades, which also marks a hand-graded answer a TA has not scored yet:
+    the gradebook counts it as 0 until then, and the feedback's first line says so instead."""
+
+    def _get_score(self, cell, resources) -> None:
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["awaiting_hand_grading"] = bool(grade.needs_manual_grade and grade.manual_score is None)
+
+
 class ReadableFeedback(Preprocessor):
     """An HTMLExporter step (configured in nbgrader_config.py) for feedback and formgrader pages.
 
@@ -77,6 +89,11 @@ class ReadableFeedback(Preprocessor):
     def preprocess(self, nb, resources):
         for cell in nb.cells:
             _show_html_as_text(cell)
+        if not resources.get("inlining", {}).get("css"):
+            # Formgrader's exporter runs CSSHTMLHeaderPreprocessor after this step, and it would
+            # replace the CSS; the course config turns it off there, and its highlighting CSS is
+            # made here instead (feedback lists it before this step, so it has run already).
+            CSSHTMLHeaderPreprocessor(parent=self).preprocess(nb, resources)
         inlining = resources.setdefault("inlining", {})
         if WRAP_CSS not in inlining.get("css", []):
             inlining["css"] = [*inlining.get("css", []), WRAP_CSS]
@@ -104,7 +121,8 @@ def _total_note(nb, info: dict) -> str:
     """One line: the total includes hand-graded questions, named with their scores."""
     hand = [cell.metadata.nbgrader for cell in nb.cells
             if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.nbgrader.get("solution")]
-    graded = ", ".join(f"{m['grade_id']} {_number(m.get('score'))}/{_number(m.get('points'))}" for m in hand)
+    graded = ", ".join(f"{m['grade_id']} {_number(None if m.get('awaiting_hand_grading') else m.get('score'))}"
+                       f"/{_number(m.get('points'))}" for m in hand)
     by_hand = f" and the hand-graded questions ({graded})" if hand else ""
     return (f"**Total: {_number(info['score'])} / {_number(info['max_score'])}**, counting the autograded "
             f"tests{by_hand}, as recorded in the gradebook.")

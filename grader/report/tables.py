@@ -33,7 +33,7 @@ def class_table(results: list[SubmissionResult]) -> str:
     # Every field a submission can influence is shown with its control codes escaped: an ESC
     # sequence, a carriage return or a bidi override in a student id, note or tamper line
     # could otherwise redraw the row (a 14/16 printed as 16/16).
-    width = max(len(printable(r.student)) for r in results) + 2
+    width = max(len("student"), *(len(printable(r.student)) for r in results)) + 2
     header = f"{'student':<{width}}{SCOPE:>10}  {'status':<12} details"
     rows = [f"{printable(r.student):<{width}}{r.score:>7g}/{r.max_score:<3g} {printable(r.status):<12} {_details(r)}"
             for r in sorted(results, key=lambda r: r.student)]

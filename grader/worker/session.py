@@ -175,9 +175,13 @@ class WorkerSession:
     def _answer_cell(self) -> str:
         """`cell N: ` for the cell defining the checked question's answer, if known."""
         names = self.checking.answers if self.checking is not None else ()
-        found = [definition_cell(self.indices, self.sources, name, self._parsed_sources()) for name in names]
+        found = [self.definition_index(name) for name in names]
         found = [index for index in found if index is not None]
         return f"cell {found[0]}: " if found else ""
+
+    def definition_index(self, name: str) -> int | None:
+        """The index of the last submitted cell whose source defines `name` at its top level."""
+        return definition_cell(self.indices, self.sources, name, self._parsed_sources())
 
     def _run_one(self, cell) -> CellOutcome:
         outcome = CellOutcome(cell.index, cell.cell_type, cell.source, cell.grade_id)
