@@ -72,6 +72,40 @@ def test_a_correct_answer_that_loses_points_is_named_though_graded_in_a_pack(fre
     assert "correct answer grad_at_secretly_wrong scores full" in failure and "lost grad_at" in failure
 
 
+def test_a_wrong_answer_that_passes_is_named_though_graded_in_a_pack(fresh_course, capsys):
+    """Does a bank's "wrong" answer that is right fail the audit under its own name (it passed
+    its question), while the wrong answers packed with it still hold?"""
+    bank = fresh_course.root / "source" / "derivatives" / "banks" / "wrong.py"
+    right = ("def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
+             "    f(x).backward()\n    return x.grad\n")
+    bank.write_text(bank.read_text() + (
+        f"\nWRONG = (Answer('grad_at_secretly_right', 'grad_at', {right!r}, 'a right answer filed as wrong'), *WRONG)\n"))
+    code = main(["--course", str(fresh_course.root), "release", "derivatives"])
+    out = capsys.readouterr().out
+    assert code == 1
+    [failure] = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert "wrong answer grad_at_secretly_right loses exactly grad_at" in failure and "passed grad_at" in failure
+
+
+def test_only_wrong_answers_that_cannot_reach_another_question_are_packed():
+    """Is a wrong answer packed with others only when its cell holds nothing but definitions and
+    imports of names no other question's reference cell binds or reads?"""
+    from grader.banks import Answer
+    from grader.release.audit import _packable
+
+    others = {"grad_at": {"grad_at"}, "derivative_on_grid": {"derivative_on_grid", "plot_helper"}}
+
+    def packable(source: str) -> bool:
+        return _packable(Answer("a", "grad_at", source, ""), others)
+
+    assert packable("import torch\n\ndef grad_at(f, x0):\n    return f(x0)\n")
+    assert packable('class Helper:\n    """doc"""\n    def m(self):\n        pass\n\ndef grad_at(f, x0):\n    pass\n')
+    assert not packable("torch.set_default_dtype(torch.float64)\ndef grad_at(f, x0):\n    pass\n")
+    assert not packable("@torch.no_grad()\ndef grad_at(f, x0):\n    pass\n")
+    assert not packable("def plot_helper():\n    pass\ndef grad_at(f, x0):\n    pass\n")
+    assert not packable("class C:\n    x = print('side effect')\n")
+
+
 @pytest.mark.slow(8)
 def test_release_fails_loudly_when_the_source_solution_is_wrong(fresh_course, capsys):
     """Does a source notebook whose SQ ignores grad_output fail the audit with exit 1?"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import tempfile
 from dataclasses import dataclass, field
@@ -85,28 +86,78 @@ class _Case:
     notebook: object
     expected: set[str]
     scope: set[str]
-    answer: object = None  # a bank's correct answer, which may be graded packed with others
+    answer: object = None  # a bank's answer that may be graded packed with others' (see _packs)
     cases: list = field(default_factory=list)  # for a pack: the cases it stands for
+    wrong: bool = False
 
 
 def _packs(cases: list[_Case]) -> list[_Case]:
-    """The correct answers packed into as few notebooks as there are answers to one question:
-    the n-th correct answer of every question together. A pack that scores full shows that each
-    of its answers scores full; one that does not is graded answer by answer."""
+    """Answers packed into as few notebooks as there are answers to one question: the n-th
+    correct answer of every question together, and apart from them the n-th packable wrong
+    answer of every question. A pack of correct answers that scores full shows that each
+    scores full; a pack of wrong answers whose own questions, and only those, lose points shows
+    that each loses exactly its own (a packable wrong answer cannot reach another question's:
+    see `_packable`). A pack that does not hold is graded answer by answer."""
     from grader.demo.scenarios import with_answers
 
-    by_question: dict[str, list[_Case]] = {}
-    for case in cases:
-        if case.answer is not None:
-            by_question.setdefault(case.answer.question, []).append(case)
     packs = []
-    for n in range(max(map(len, by_question.values()), default=0)):
-        members = [answers[n] for answers in by_question.values() if n < len(answers)]
-        # the first member's notebook is the reference with its answer: the others' go in beside it
-        notebook = with_answers(members[0].notebook, {case.answer.question: case.answer.source for case in members})
-        packs.append(_Case(f"correct answers {', '.join(c.answer.name for c in members)} score full",
-                           notebook, members[0].expected, members[0].scope, cases=members))
+    for wrong in (False, True):
+        by_question: dict[str, list[_Case]] = {}
+        for case in cases:
+            if case.answer is not None and case.wrong is wrong:
+                by_question.setdefault(case.answer.question, []).append(case)
+        for n in range(max(map(len, by_question.values()), default=0)):
+            members = [answers[n] for answers in by_question.values() if n < len(answers)]
+            # the first member's notebook is the reference with its answer: the others' go in beside it
+            notebook = with_answers(members[0].notebook, {case.answer.question: case.answer.source for case in members})
+            names = ", ".join(c.answer.name for c in members)
+            lost = {c.answer.question for c in members}
+            packs.append(_Case(f"wrong answers {names} each lose exactly their own question" if wrong else
+                               f"correct answers {names} score full",
+                               notebook, members[0].expected - lost if wrong else members[0].expected,
+                               members[0].scope, cases=members, wrong=wrong))
     return packs
+
+
+def _packable(answer, others: dict[str, set[str]]) -> bool:
+    """Whether a wrong answer can only change its own question's outcome: its cell defines
+    functions and classes (no decorators, class bodies of definitions only) and imports, and
+    nothing else; none of the names it binds is bound or read by another question's reference
+    cell. Its code then runs only when its own question's checks call it."""
+    try:
+        tree = ast.parse(answer.source)
+    except SyntaxError:
+        return False
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.decorator_list:
+            if isinstance(node, ast.ClassDef) and not all(
+                    isinstance(item, (ast.FunctionDef, ast.Pass)) or _docstring(item) for item in node.body):
+                return False
+            bound.add(node.name)
+        elif not _docstring(node):
+            return False
+    bound -= {"torch", "plt", "np", "numpy", "math", "matplotlib"}  # the notebook's own imports
+    return all(not (bound & names) for question, names in others.items() if question != answer.question)
+
+
+def _docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _reference_names(banks, questions) -> dict[str, set[str]]:
+    """The names each question's reference cell binds or reads."""
+    names = {}
+    for question in questions:
+        try:
+            tree = ast.parse(banks.reference(question.id).source)
+        except (KeyError, SyntaxError):
+            tree = ast.Module(body=[], type_ignores=[])
+        names[question.id] = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+            n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | set(question.answers)
+    return names
 
 
 def _grade(judges, scratch: Path, notebooks: list) -> list:
@@ -196,11 +247,12 @@ def _cases(course: Course, only: str | None):
         if answer.question in scope:
             yield _Case(f"correct answer {answer.name} scores full",
                         with_answers(reference, {answer.question: answer.source}), everything, scope, answer)
+    others = _reference_names(banks, course.autograded)
     for answer in banks.wrong:
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope)
+                        scope, answer if _packable(answer, others) else None, wrong=True)
 
 
 def _finding(case: _Case, result) -> Finding:
