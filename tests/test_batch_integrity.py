@@ -511,3 +511,17 @@ def test_the_class_tables_header_keeps_its_columns_apart_for_short_ids():
 
     header = class_table([SubmissionResult("bob", "derivatives.ipynb", "graded", [], [], [], [])]).splitlines()[0]
     assert header.split() == ["student", "autograded", "status", "details"]
+
+
+def test_the_static_scan_leaves_honest_notebook_habits_alone():
+    """Are a cell magic, reproducibility flags and an object's setattr left out of the tamper
+    evidence, while reaching IPython's hooks, patching torch and setattr on a library stay in?"""
+    from grader.intake.tamper import scan_cell
+
+    for honest in ("%%time\nx = 1\n", "%matplotlib inline\nevents = [1]\n",
+                   "torch.backends.cudnn.deterministic = True\ntorch.backends.cudnn.benchmark = False\n",
+                   'setattr(ctx, "k", k)\n'):
+        assert scan_cell(honest) == [], honest
+    for attack in ('get_ipython().events.register("pre_run_cell", f)\n', "torch.allclose = f\n",
+                   'setattr(torch, "allclose", f)\n'):
+        assert scan_cell(attack), attack

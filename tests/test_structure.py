@@ -93,8 +93,11 @@ _SQ_BODY = ("    @staticmethod\n    def forward(ctx, i):\n        {body}\n      
      "    @staticmethod\n    def setup_context(ctx, inputs, output):\n        ctx.save_for_backward(*inputs)\n", True),
     ("class SQ(torch.autograd.Function):\n    @staticmethod\n    def forward(i):\n        return i.pow(2)\n\n"
      "    @staticmethod\n    def setup_context(ctx, inputs, output):\n        ctx.i = inputs[0]\n", False),
+    ("class SavesInputs(torch.autograd.Function):\n    @staticmethod\n    def setup_context(ctx, inputs, output):\n"
+     "        ctx.save_for_backward(*inputs)\n\n\nclass SQ(SavesInputs):\n    @staticmethod\n    def forward(i):\n"
+     "        return i.square()\n", True),
 ], ids=["direct", "plain attribute", "alias", "annotated alias", "inherited", "helper", "getattr", "exec",
-        "built at run time", "setup_context saves", "setup_context keeps an attribute"])
+        "built at run time", "setup_context saves", "setup_context keeps an attribute", "setup_context inherited"])
 def test_forward_reaching_save_for_backward(source, expected):
     """Is a forward that saves found through aliases and the submission's own bases, one that only
     keeps ctx attributes told apart, and one that hands ctx on or builds calls at run time left

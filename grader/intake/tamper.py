@@ -26,6 +26,11 @@ SUSPICIOUS_CALLS = {
 # notes for the TA, not tamper evidence.
 NOTE_ONLY = ("runs dynamically built code",)
 IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_magic", "set_custom_exc", "set_hook", "run_cell", "user_ns")
+# A hook read as an attribute (`.events`, `.run_cell(`), not a magic's call (`run_cell_magic`).
+IPYTHON_HOOK_ACCESS = re.compile(r"\.\s*(?:%s)\b" % "|".join(
+    f"{hook}\\w*" if hook in ("input_transformers", "register_magic", "user_ns") else hook for hook in IPYTHON_HOOKS))
+# Settings honest notebooks make on a library (reproducibility flags), not patches of it.
+SETTINGS = ("torch.backends.",)
 # Characters that reorder how text is shown (Trojan Source): a cell can show one thing and run another.
 BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
@@ -71,7 +76,7 @@ def _scan_cell(source: str) -> tuple[str, ...]:
 
 def _scan_text(text: str) -> list[str]:
     findings = []
-    if "get_ipython" in text and any(hook in text for hook in IPYTHON_HOOKS):
+    if "get_ipython" in text and IPYTHON_HOOK_ACCESS.search(text):
         findings.append("reaches into IPython's hooks (get_ipython())")
     for match in SENSITIVE_PATHS.finditer(text):
         findings.append(f"names a path outside its own folder ({match.group(0)!r})")
@@ -105,7 +110,7 @@ def _patch_findings(node: ast.AST) -> list[str]:
     found = []
     for target in targets:
         name = _dotted(target) if isinstance(target, ast.Attribute) else None
-        if name and name.split(".")[0] in PATCHABLE_ROOTS:
+        if name and name.split(".")[0] in PATCHABLE_ROOTS and not name.startswith(SETTINGS):
             found.append(f"patches {name}")
     if isinstance(node, (ast.Global, ast.Nonlocal)) and any(n in PATCHABLE_ROOTS for n in node.names):
         found.append("rebinds a library name globally")
@@ -126,11 +131,21 @@ def _call_findings(node: ast.AST) -> list[str]:
     if not isinstance(node, ast.Call):
         return []
     name = _dotted(node.func)
+    if name == "setattr" and not _on_a_library(node):
+        return []  # setattr(ctx, "k", k): an object's own attribute
     if name in SUSPICIOUS_CALLS:
         return [f"{SUSPICIOUS_CALLS[name]} ({name})"]
     if name and name.startswith(("os.exec", "os.spawn", "os.posix_spawn")):
         return [f"starts a program ({name})"]
     return []
+
+
+def _on_a_library(call: ast.Call) -> bool:
+    """Whether setattr's first argument is a library (or anything it cannot tell: not a plain name)."""
+    if not call.args:
+        return True
+    target = _dotted(call.args[0]) if isinstance(call.args[0], (ast.Name, ast.Attribute)) else None
+    return target is None or target.split(".")[0] in PATCHABLE_ROOTS
 
 
 def _subclass_findings(node: ast.AST) -> list[str]:

@@ -74,7 +74,7 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
         return method_uses(source_of, node.value.id, method, attribute, depth + 1)
     if not isinstance(node, ast.ClassDef):
         return None
-    if method == "forward" and any("setup_context" in _bound_names(item) for item in node.body):
+    if method == "forward" and _binds(source_of, node, "setup_context", depth):
         return method_uses(source_of, name, "setup_context", attribute, depth + 1)
     bound = [item for item in node.body if method in _bound_names(item)]
     if not bound:
@@ -97,6 +97,23 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
                  if isinstance(n, ast.Name) and n.id == own and id(n) not in attribute_owners]
     if elsewhere or any(_indirect(n) for n in ast.walk(function)):
         return None
+    return False
+
+
+def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
+    """Whether the class, or a base defined in the submission, binds `method` in its body (a
+    base from elsewhere, torch's Function, is taken not to: it overrides nothing)."""
+    if depth > _MAX_DEPTH:
+        return False
+    if any(method in _bound_names(item) for item in node.body):
+        return True
+    for base in node.bases:
+        parsed = _parse(source_of(base.id)) if isinstance(base, ast.Name) else None
+        while isinstance(parsed, (ast.Assign, ast.AnnAssign)) and isinstance(parsed.value, ast.Name) and depth < _MAX_DEPTH:
+            depth += 1
+            parsed = _parse(source_of(parsed.value.id))
+        if isinstance(parsed, ast.ClassDef) and _binds(source_of, parsed, method, depth + 1):
+            return True
     return False
 
 

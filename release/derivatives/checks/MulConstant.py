@@ -64,7 +64,7 @@ def _check_grads(result: FunctionResult, expected: torch.Tensor, k: float, upstr
 
 def _holds(value: object, k: float) -> bool:
     if type(value) in (int, float):
-        return abs(value - k) <= 1e-9 * max(1.0, abs(k))
+        return abs(value - k) <= 1e-6 * max(1.0, abs(k))  # k rounded to float32 is still k
     if isinstance(value, TensorValue):
         return value.tensor.numel() == 1 and abs(float(value.tensor.reshape(())) - k) <= 1e-6 * max(1.0, abs(k))
     if isinstance(value, dict):

@@ -467,6 +467,47 @@ CORRECT: tuple[Answer, ...] = (
         "ctx.constant = k, other argument names, x * k",
     ),
     Answer(
+        "sq_setup_context_from_a_base",
+        "SQ",
+        _cell("""
+            class SavesInputs(torch.autograd.Function):
+                @staticmethod
+                def setup_context(ctx, inputs, output):
+                    ctx.save_for_backward(*inputs)
+
+
+            class SQ(SavesInputs):
+                @staticmethod
+                def forward(i):
+                    return i.square()
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "setup_context inherited from a base of the student's own, forward with a tensor method",
+    ),
+    Answer(
+        "mulconstant_k_as_float32",
+        "MulConstant",
+        _cell("""
+            import numpy as np
+
+
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    setattr(ctx, "k", np.float32(k))  # k kept as a float32 number
+                    return x * float(k)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * float(ctx.k), None
+        """),
+        "k kept as a numpy float32 with setattr",
+    ),
+    Answer(
         "mulconstant_setup_context",
         "MulConstant",
         _cell("""
