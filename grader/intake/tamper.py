@@ -25,10 +25,9 @@ SUSPICIOUS_CALLS = {
 # Findings that honest answers show too (an answer style that builds predictions with eval):
 # notes for the TA, not tamper evidence.
 NOTE_ONLY = ("runs dynamically built code",)
-IPYTHON_HOOKS = ("input_transformers", "ast_transformers", "events", "register_magic", "set_custom_exc", "set_hook", "run_cell", "user_ns")
-# A hook read as an attribute (`.events`, `.run_cell(`), not a magic's call (`run_cell_magic`).
-IPYTHON_HOOK_ACCESS = re.compile(r"\.\s*(?:%s)\b" % "|".join(
-    f"{hook}\\w*" if hook in ("input_transformers", "register_magic", "user_ns") else hook for hook in IPYTHON_HOOKS))
+# An IPython hook read as an attribute (`.events`, `.run_cell(`), not a magic's call (`run_cell_magic`).
+IPYTHON_HOOK_ACCESS = re.compile(r"\.\s*(?:input_transformers\w*|ast_transformers|events|register_magic\w*"
+                                 r"|set_custom_exc|set_hook|run_cell|user_ns\w*)\b")
 # Settings honest notebooks make on a library (reproducibility flags), not patches of it.
 SETTINGS = ("torch.backends.",)
 # Characters that reorder how text is shown (Trojan Source): a cell can show one thing and run another.

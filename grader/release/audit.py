@@ -119,7 +119,7 @@ def _packs(cases: list[_Case]) -> list[_Case]:
     return packs
 
 
-def _packable(answer, others: dict[str, set[str]]) -> bool:
+def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = frozenset()) -> bool:
     """Whether a wrong answer can only change its own question's outcome: its cell defines
     functions and classes (no decorators, class bodies of definitions only) and imports, and
     nothing else; none of the names it binds is bound or read by another question's reference
@@ -139,8 +139,18 @@ def _packable(answer, others: dict[str, set[str]]) -> bool:
             bound.add(node.name)
         elif not _docstring(node):
             return False
-    bound -= {"torch", "plt", "np", "numpy", "math", "matplotlib"}  # the notebook's own imports
+    bound -= shared  # what the notebook's import cell binds, every answer's too
     return all(not (bound & names) for question, names in others.items() if question != answer.question)
+
+
+def _imported_names(setup: str) -> frozenset[str]:
+    """The names the notebook's import cell binds."""
+    try:
+        tree = ast.parse(setup)
+    except SyntaxError:
+        return frozenset()
+    return frozenset((alias.asname or alias.name).split(".")[0] for node in tree.body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names)
 
 
 def _docstring(node: ast.stmt) -> bool:
@@ -247,12 +257,12 @@ def _cases(course: Course, only: str | None):
         if answer.question in scope:
             yield _Case(f"correct answer {answer.name} scores full",
                         with_answers(reference, {answer.question: answer.source}), everything, scope, answer)
-    others = _reference_names(banks, course.autograded)
+    others, shared = _reference_names(banks, course.autograded), _imported_names(course.spec.setup)
     for answer in banks.wrong:
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope, answer if _packable(answer, others) else None, wrong=True)
+                        scope, answer if _packable(answer, others, shared) else None, wrong=True)
 
 
 def _finding(case: _Case, result) -> Finding:

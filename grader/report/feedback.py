@@ -66,9 +66,10 @@ class GradesWithHandGradingState(GetGrades):
     the gradebook counts it as 0 until then, and the feedback's first line says so instead."""
 
     def _get_score(self, cell, resources) -> None:
-        super()._get_score(cell, resources)
         grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
                                           self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["score"] = grade.score  # as nbgrader's own step, one lookup for all three
+        cell.metadata.nbgrader["points"] = grade.max_score
         cell.metadata.nbgrader["awaiting_hand_grading"] = bool(grade.needs_manual_grade and grade.manual_score is None)
 
 

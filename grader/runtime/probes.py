@@ -220,10 +220,10 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
     # backward may not change grad_output in place: autograd hands the same tensor to other nodes
-    changed = "true" if _snapshot(upstream) != before else "false"
+    changed = _snapshot(upstream) != before
     if not ok:
         raised = encode_raised(grads)
-        return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed == "true"})
+        return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed})
     firsts = _sealed(_per_input(inputs, leaves, grads, budget))
     seconds = "null"
     if second is not None:
@@ -231,7 +231,7 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
             (grads[0],), tensors, (second,), allow_unused=True))
         seconds = _sealed(_per_input(inputs, leaves, values, budget) if ok
                           else [encode_raised(values)] * _len(inputs))
-    return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{changed}}}'
+    return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{_sealed(changed)}}}'
 
 
 def _snapshot(tensor: Any) -> bytes | None:

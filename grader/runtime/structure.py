@@ -69,9 +69,7 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
     """
     if depth > _MAX_DEPTH:
         return None
-    node = _parse(source_of(name))
-    if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name):
-        return method_uses(source_of, node.value.id, method, attribute, depth + 1)
+    node = _unaliased(source_of, name)
     if not isinstance(node, ast.ClassDef):
         return None
     if method == "forward" and _binds(source_of, node, "setup_context", depth):
@@ -107,14 +105,18 @@ def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
         return False
     if any(method in _bound_names(item) for item in node.body):
         return True
-    for base in node.bases:
-        parsed = _parse(source_of(base.id)) if isinstance(base, ast.Name) else None
-        while isinstance(parsed, (ast.Assign, ast.AnnAssign)) and isinstance(parsed.value, ast.Name) and depth < _MAX_DEPTH:
-            depth += 1
-            parsed = _parse(source_of(parsed.value.id))
-        if isinstance(parsed, ast.ClassDef) and _binds(source_of, parsed, method, depth + 1):
-            return True
-    return False
+    bases = [_unaliased(source_of, base.id) for base in node.bases if isinstance(base, ast.Name)]
+    return any(isinstance(base, ast.ClassDef) and _binds(source_of, base, method, depth + 1) for base in bases)
+
+
+def _unaliased(source_of, name: str) -> ast.stmt | None:
+    """The definition `name` stands for, through aliases (`SQ = Square`, `SQ: type = Square`)."""
+    node = _parse(source_of(name))
+    for _ in range(_MAX_DEPTH):
+        if not (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name)):
+            return node
+        node = _parse(source_of(node.value.id))
+    return None
 
 
 def _bound_names(item: ast.stmt) -> list[str]:
