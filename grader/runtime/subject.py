@@ -94,7 +94,7 @@ def decode_reply(request: dict, reply: Any) -> Any:
         raise ProbeFailed("error", message[:500])
     try:
         if request["op"] == "call" and request.get("keep"):
-            return _decode_kept_call(reply)
+            return _decode_call(reply, kept=True)
         return _REPLY_DECODERS[request["op"]](reply)
     except (BadValue, KeyError, TypeError) as exc:
         raise BadReply(f"{request['name']}: the grader could not read the reply ({exc})") from exc
@@ -112,17 +112,12 @@ def _value_list(items: Any) -> tuple:
     return tuple(decode(item) for item in items)
 
 
-def _decode_call(reply: Any) -> CallResult:
-    reply = _exact(reply, {"result", "args_after", "grads_left"})
-    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]),
-                      grads_left=_flags(reply["grads_left"]))
-
-
-def _decode_kept_call(reply: Any) -> CallResult:
-    reply = _exact(reply, {"result", "args_after", "grads_left", "kept"})
-    if type(reply["kept"]) is not int:
+def _decode_call(reply: Any, kept: bool = False) -> CallResult:
+    """A call's reply; with `kept` (a call asked to keep its result) also the number it is kept under."""
+    reply = _exact(reply, {"result", "args_after", "grads_left"} | ({"kept"} if kept else set()))
+    if kept and type(reply["kept"]) is not int:
         raise BadValue("kept must be a number")
-    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]), reply["kept"],
+    return CallResult(decode(reply["result"]), _value_list(reply["args_after"]), reply.get("kept"),
                       _flags(reply["grads_left"]))
 
 
