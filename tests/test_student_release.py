@@ -107,6 +107,17 @@ def test_tutorial_sq_fails_its_visible_test_in_the_notebook(student_venv, tmp_pa
     assert not any("runtime" in line or "File " in line for line in error["traceback"])
 
 
+def test_a_test_cell_run_before_the_imports_cell_says_to_run_from_the_top(student_venv, tmp_path):
+    """In a fresh kernel that never ran the notebook's first cell (only an answer cell and its test
+    cell), does the test cell say to run the notebook from the top rather than raise a NameError?"""
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    skipped = solved(release)
+    skipped.cells = [c for c in skipped.cells if c.metadata.get("nbgrader", {}).get("grade_id") in ("grad_at", "test_grad_at")]
+    ran = _run_notebook(student_venv, _copy_release(tmp_path), skipped)
+    [error] = _errors(_test_cells(ran)["grad_at"])
+    assert error["ename"] != "NameError" and "Run the notebook from the top" in error["evalue"], error
+
+
 def test_missing_runtime_says_so_in_one_line(student_venv, tmp_path):
     """Opened away from its checks/ folder, does each test cell say why in one line, not a traceback?"""
     folder = tmp_path / "alone"

@@ -27,6 +27,8 @@ TEST_CELL = '''{comment}
 ### BEGIN HIDDEN TESTS
 from grader.notebook import check as check_question  # at grading: every part, hidden inputs, partial credit
 ### END HIDDEN TESTS
+assert "check_question" in globals(), (  # defined by the first cell
+    "Run the notebook from the top (Kernel → Restart Kernel and Run All Cells…): its first cell imports the tests.")
 check_question("{qid}", globals())'''
 
 _FILES = {
