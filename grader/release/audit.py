@@ -306,12 +306,15 @@ def _gradebook_points(course: Course) -> dict[str, float] | None:
         return None
 
 
-def _cases(course: Course, only: str | None, release, reference):
+def _cases(course: Course, only: str | None, release=None, reference=None):
     """Every audited notebook: its check's name, the ids expected to pass, the ids judged
-    (`reference`: the release answered with each question's reference answer)."""
-    from grader.demo.scenarios import with_answers
+    (`release` read and `reference`, the release with each question's reference answer, made
+    here unless given)."""
+    from grader.demo.scenarios import solved, with_answers
 
     banks = course.spec.banks
+    release = release if release is not None else nbformat.read(course.release_notebook(), as_version=4)
+    reference = reference if reference is not None else solved(release, banks)
     everything = {q.id for q in course.autograded}
     scope = {only} if only else everything
     source = nbformat.read(course.source_notebook(), as_version=4)
