@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, with_answers
+from traitlets.config.loader import PyFileConfigLoader
 
 from grader.release.leaks import find_copied_answers, find_leaks
 
@@ -136,6 +139,42 @@ def test_nothing_installed_or_released_holds_a_solution(student_venv):
     site = next((student_venv / "lib").glob("python3*/site-packages"))
     assert find_copied_answers(ASSIGNMENT, site) == []
     assert find_copied_answers(ASSIGNMENT, KIT_ROOT / "source" / ASSIGNMENT.id / "banks"), "the scan finds a bank"
+
+
+def _guide_commands(where: str) -> list[list[str]]:
+    """The commands of docs/students.md's shell blocks marked for `where` (own-machine or hub)."""
+    guide = (KIT_ROOT / "docs" / "students.md").read_text()
+    blocks = re.findall(rf"```shell {where}\n(.*?)```", guide, re.DOTALL)
+    return [shlex.split(line) for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_student_guide_names_only_commands_that_run_where_it_says(student_venv):
+    """Does every command docs/students.md gives for the student's own machine exist in a venv
+    built from requirements.txt alone (JupyterLab starts, nbgrader is absent), and is every command
+    it gives for the hub a command of nbgrader, for the course's id?"""
+    own, hub = _guide_commands("own-machine"), _guide_commands("hub")
+    assert own and hub
+    bin_ = student_venv / "bin"
+    for command in own:
+        assert command[0] != "nbgrader", command
+        if command[0] == ".":
+            assert (bin_ / "activate").is_file() and command[1] == "venv/bin/activate", command
+        elif command[0] == "pip":
+            assert command[1:3] == ["install", "-r"] and command[3] == f"{ASSIGNMENT.id}/requirements.txt"
+            assert (RELEASE / "requirements.txt").is_file()
+        else:
+            assert (bin_ / command[0]).is_file(), command
+    jupyter = subprocess.run([str(bin_ / "jupyter"), "lab", "--version"], capture_output=True, text=True)
+    assert jupyter.returncode == 0, jupyter.stderr
+    assert not (bin_ / "nbgrader").exists()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(KIT_ROOT)).load_config()
+    for command in hub:
+        assert command[0] == "nbgrader" and ASSIGNMENT.id in command[2], command
+        if "--course" in command:
+            assert command[command.index("--course") + 1] == config.CourseDirectory.course_id
+        done = subprocess.run([sys.executable, "-m", "nbgrader", command[1], "--help"], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, (command, done.stderr[-500:])
 
 
 def test_kit_python_is_not_the_students(student_venv):
