@@ -601,7 +601,7 @@ def test_save_for_backward_is_checked_by_behaviour_without_source():
 def test_visible_only_skips_hidden_cases():
     """Does a wrong LEAF_PREDICTIONS pair pass the visible case alone (the pairs are the answer
     itself, checked only at grading)?"""
-    answer = dict(MISCONCEPTIONS_BY_ID)["leaves-clone_is_leaf"]
+    answer = dict(MISCONCEPTIONS_BY_ID)["leaves-clone_is_a_leaf"]
     namespace, _ = namespace_with("leaves", answer)
     verdict = run_question("leaves", local_subject(namespace), random.Random(0), hidden=False)
     assert verdict.status == "passed" and verdict.messages[0].startswith("LEAF_PREDICTIONS has a")
