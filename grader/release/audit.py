@@ -57,10 +57,9 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
     The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
     `jobs` judges started here.
     """
+    from grader.demo.scenarios import solved
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
-
-    from grader.demo.scenarios import solved
     from grader.release.student_run import StudentRun, visible_outcomes
 
     report = AuditReport()

@@ -41,6 +41,8 @@ def visible_outcomes(release_folder: Path, notebook, runs: list[StudentRun], tim
     `notebook` is the release with answers in every answer cell (the cells above a question's answer
     cell are run once per question, as a fresh kernel runs them). The child runs while the caller
     does other work (the audit grades meanwhile)."""
+    if not runs:
+        return dict  # nothing to run: {} of outcomes
     job = json.dumps({"questions": _questions(notebook, {run.question for run in runs}),
                       "runs": [vars(run) for run in runs]})
     child = subprocess.Popen([sys.executable, "-m", "grader.release.student_run", str(Path(release_folder).resolve())],

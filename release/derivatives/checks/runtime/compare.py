@@ -75,9 +75,10 @@ _RAISED_HINTS: tuple[tuple[str, Hint], ...] = (
         ".item() turns a one-element tensor into a Python number, but the tensors autograd passes can "
         "have any shape: compute with the tensors themselves, elementwise")),
     ("is not defined", Hint(
-        "run the notebook from the top",
-        "a name the code uses is not defined in this kernel: run the notebook from the top (Kernel → "
-        "Restart Kernel and Run All Cells…), so that its first cell imports torch and plt")),
+        "a name it uses is not defined in this kernel",
+        "a name the code uses is not defined in this kernel: if the notebook's first cell imports it "
+        "(torch, plt), run the notebook from the top (Kernel → Restart Kernel and Run All Cells…); "
+        "otherwise check its spelling and run the cell that defines it")),
 )
 _NOT_WRITTEN = Hint("the answer is not written yet", "write your answer in place of raise NotImplementedError()")
 _ANY_ERROR = Hint("", "fix the error and run the cell again")
