@@ -61,10 +61,10 @@ def unread_notice(result: SubmissionResult) -> nbformat.NotebookNode:
     """A markdown cell saying why nothing of the submission was graded, and what to do."""
     what, todo = _UNREAD[result.status]
     why = _literal("; ".join(result.notes) or result.status)
-    return nbformat.v4.new_markdown_cell(
+    return nbformat.v4.new_markdown_cell(id="grading-notice", source=(  # a fixed id: a regrade writes the same bytes
         f"**{what.format(why=why)}** Every autograded question scores 0, and the cells below are the "
         f"assignment as it was released, not your work.\n\n**What to do:** {todo.format(notebook=_literal(result.notebook))} "
-        "If the deadline has passed, show this page to a TA.")
+        "If the deadline has passed, show this page to a TA."))
 
 
 def _literal(text: str) -> str:
