@@ -20,7 +20,7 @@ def shown() -> dict[str, str | None]:
     """What each bank answer's test cell shows in the release notebook (None: it passes)."""
     release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
     runs = [StudentRun(a.name, a.question, a.source) for a in (*WRONG, *CORRECT)]
-    return visible_outcomes(RELEASE, solved(release), runs)()
+    return visible_outcomes(RELEASE, solved(release), runs)
 
 
 def test_the_visible_tests_catch_most_misconceptions_before_submission(shown):

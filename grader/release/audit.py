@@ -51,29 +51,31 @@ class AuditReport:
 
 
 def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None,
-                     judges=None) -> AuditReport:
+                     judges=None, students=None) -> AuditReport:
     """Run every audit check (those of one question with `question`); the report says which failed and why.
 
     The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
-    `jobs` judges started here.
+    `jobs` judges started here; meanwhile `students` (a StudentRunner, or one started here) runs
+    every misconception through the release's own test cells.
     """
     from grader.demo.scenarios import solved
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
-    from grader.release.student_run import StudentRun, visible_outcomes
+    from grader.release.student_run import StudentRun, StudentRunner
 
     report = AuditReport()
-    report.findings += static_findings(course)
-    release = nbformat.read(course.release_notebook(), as_version=4)
-    reference = solved(release, course.spec.banks)
-    cases = list(_cases(course, question, release, reference))
-    packs = _packs(cases)
-    wrong = [case for case in cases if case.wrong]
-    # the release's own test cells, run as a student runs them, while the judges grade
-    shown = visible_outcomes(course.release_notebook().parent, reference,
-                             [StudentRun(c.bank_answer.name, c.bank_answer.question, c.bank_answer.source)
-                              for c in wrong])
     with contextlib.ExitStack() as stack:
+        students = students or stack.enter_context(StudentRunner())  # its start-up overlaps what follows
+        report.findings += static_findings(course)
+        release = nbformat.read(course.release_notebook(), as_version=4)
+        reference = solved(release, course.spec.banks)
+        cases = list(_cases(course, question, release, reference))
+        packs = _packs(cases)
+        wrong = [case for case in cases if case.wrong]
+        # the release's own test cells, run as a student runs them, while the judges grade
+        shown = students.start(course.release_notebook().parent, reference,
+                               [StudentRun(c.bank_answer.name, c.bank_answer.question, c.bank_answer.source)
+                                for c in wrong])
         if judges is None:
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -88,13 +90,13 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
         # a pack that lost a question is graded answer by answer: which answer it was, and why
         graded.update({id(case): result for case, result in
                        zip(failed, _grade(judges, scratch, [case.notebook for case in failed]), strict=True)})
+        caught = _caught_finding([case.bank_answer for case in wrong], shown, whole=question is None)
     packed = {id(case) for pack in packs for case in pack.cases} - {id(case) for case in failed}
     report.findings += [Finding(case.check, True) if id(case) in packed else _finding(case, graded[id(case)])
                         for case in cases]
-    answers = [case.bank_answer for case in wrong]
-    report.findings += [_caught_finding(answers, shown, whole=question is None),
-                        _named_finding(answers, [_messages(graded[id(case)], case.bank_answer.question)
-                                                 for case in wrong], whole=question is None)]
+    report.findings += [caught, _named_finding([case.bank_answer for case in wrong],
+                                               [_messages(graded[id(case)], case.bank_answer.question)
+                                                for case in wrong], whole=question is None)]
     return report
 
 

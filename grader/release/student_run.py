@@ -11,11 +11,12 @@ import linecache
 import os
 import subprocess
 import sys
+import tempfile
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StudentRun", "visible_outcomes", "RESULT_PREFIX"]
+__all__ = ["StudentRun", "StudentRunner", "visible_outcomes", "RESULT_PREFIX"]
 
 RESULT_PREFIX = "GRADER-STUDENT-RUN "
 RUN_TIMEOUT = 600
@@ -31,37 +32,67 @@ class StudentRun:
     answer: str  # the answer cell's source
 
 
+class StudentRunner:
+    """One child process that imports what test cells need as soon as it starts, then runs the
+    answers it is given, as a student runs them: started early, its start-up overlaps the caller's."""
+
+    def __init__(self) -> None:
+        self._job: str | None = None
+        self.child = subprocess.Popen([sys.executable, "-m", "grader.release.student_run"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                      env={**os.environ, "MPLBACKEND": "Agg"})
+
+    def __enter__(self) -> "StudentRunner":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def start(self, release_folder: Path, notebook, runs: list[StudentRun], timeout: float = RUN_TIMEOUT):
+        """Start running, for each answer, the notebook's code cells from the top with the answer in its
+        question's answer cell, then that question's test cell, with the release folder as working
+        directory and first import path (so the test cells use the release's own checks package); a
+        callable waits for and returns {name: None when the test cell passed, else the first line it
+        shows}.
+
+        `notebook` is the release with answers in every answer cell (the cells above a question's
+        answer cell run once per question, as a fresh kernel runs them)."""
+        handle, self._job = tempfile.mkstemp(prefix="student-run-", suffix=".json")  # mode 0600: bank answers
+        with os.fdopen(handle, "w") as job:
+            json.dump({"folder": str(Path(release_folder).resolve()),
+                       "questions": _questions(notebook, {run.question for run in runs}),
+                       "runs": [vars(run) for run in runs]}, job)
+        self.child.stdin.write(self._job + "\n")
+        self.child.stdin.flush()  # communicate() closes it
+
+        def outcomes() -> dict[str, str | None]:
+            try:
+                stdout, _ = self.child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.close()
+                raise RuntimeError(f"the release's test cells did not finish within {timeout:.0f} s") from None
+            finally:
+                Path(self._job).unlink(missing_ok=True)
+            lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+            if not lines:
+                raise RuntimeError(f"the run of the release's test cells stopped (exit status {self.child.returncode})")
+            return json.loads(lines[-1][len(RESULT_PREFIX):])
+
+        return outcomes
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and remove its job."""
+        if self.child.poll() is None:
+            self.child.kill()
+            self.child.communicate()
+        if self._job:
+            Path(self._job).unlink(missing_ok=True)
+
+
 def visible_outcomes(release_folder: Path, notebook, runs: list[StudentRun], timeout: float = RUN_TIMEOUT):
-    """Start running, for each answer, the notebook's code cells from the top with the answer in its
-    question's answer cell, then that question's test cell, in one child process whose working
-    directory and first import path are the release folder (so the test cells use the release's own
-    checks package); a callable waits for and returns {name: None when the test cell passed, else
-    the first line it shows}.
-
-    `notebook` is the release with answers in every answer cell (the cells above a question's answer
-    cell are run once per question, as a fresh kernel runs them). The child runs while the caller
-    does other work (the audit grades meanwhile)."""
-    if not runs:
-        return dict  # nothing to run: {} of outcomes
-    job = json.dumps({"questions": _questions(notebook, {run.question for run in runs}),
-                      "runs": [vars(run) for run in runs]})
-    child = subprocess.Popen([sys.executable, "-m", "grader.release.student_run", str(Path(release_folder).resolve())],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             cwd=release_folder, env={**os.environ, "MPLBACKEND": "Agg"})
-
-    def outcomes() -> dict[str, str | None]:
-        try:
-            stdout, _ = child.communicate(job, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
-            raise RuntimeError(f"the release's test cells did not finish within {timeout:.0f} s") from None
-        lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-        if not lines:
-            raise RuntimeError(f"the run of the release's test cells stopped (exit status {child.returncode})")
-        return json.loads(lines[-1][len(RESULT_PREFIX):])
-
-    return outcomes
+    """`StudentRunner().start(...)` in one call: {name: what its test cell showed, None if it passed}."""
+    with StudentRunner() as runner:
+        return runner.start(release_folder, notebook, runs, timeout)()
 
 
 def _questions(notebook, questions: set[str]) -> dict[str, dict]:
@@ -125,6 +156,11 @@ def _run_cell(source: str, namespace: dict) -> str | None:
 
 
 if __name__ == "__main__":
-    job = json.loads(sys.stdin.read())
-    result = _run_all(sys.argv[1], job["questions"], job["runs"])
-    os.write(sys.__stdout__.fileno(), (RESULT_PREFIX + json.dumps(result) + "\n").encode())
+    import matplotlib.pyplot  # noqa: F401 -- what every test cell needs, imported while the job is made
+    import torch  # noqa: F401
+
+    path = sys.stdin.readline().strip()
+    if path:
+        job = json.loads(Path(path).read_text())
+        result = _run_all(job["folder"], job["questions"], job["runs"])
+        os.write(sys.__stdout__.fileno(), (RESULT_PREFIX + json.dumps(result) + "\n").encode())

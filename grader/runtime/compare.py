@@ -3,7 +3,7 @@
 import contextlib
 import contextvars
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -275,16 +275,22 @@ def _values_close(actual: list[float], expected: list[float], rtol: float, atol:
 
 
 def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
-                 hint: Hint | str | None = None, tolerance: str | None = None) -> None:
+                 hint: Hint | str | Callable[[], Hint | None] | None = None, tolerance: str | None = None) -> None:
     """Assert strict shape, finite values and closeness; the message shows both sides.
 
     `hint` explains a wrong value: a Hint names its cause in the headline, a plain str only adds
-    its text to the details."""
+    its text to the details, and a function giving either (or None) is called only for a value
+    that fails, since finding the likely cause may cost a few tensor operations."""
+    dtype = tolerance or value.dtype
+    shaped = tuple(value.shape) == tuple(expected.shape)
+    if shaped and _finite(value.tensor) and is_close(value.tensor, expected, dtype):
+        return
     name = answer_name(call)
-    scalar = list(value.shape) == [1] and expected.dim() == 0
+    hint = hint() if callable(hint) else hint
     hint = Hint("", hint) if isinstance(hint, str) else hint
     text = hint.text if hint else ""
-    assert tuple(value.shape) == tuple(expected.shape), failure(
+    scalar = list(value.shape) == [1] and expected.dim() == 0
+    assert shaped, failure(
         f"{name}: shape [1] where a 0-d tensor (shape []) belongs." if scalar else first_headline(
             f"{name}: a tensor of shape {list(value.shape)} where shape {list(expected.shape)} belongs.",
             f"{name} returned a tensor of another shape than the one expected."),
@@ -293,13 +299,12 @@ def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
     assert _finite(value.tensor), failure(
         f"{name} returned non-finite values (nan or inf).",
         f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
-    dtype = tolerance or value.dtype
-    assert is_close(value.tensor, expected, dtype), failure(
+    raise AssertionError(failure(
         first_headline(f"{name}: {hint.cause}." if hint and hint.cause else "",
                        f"{name} gave {show(value.tensor)} where {show(expected)} is expected." if expected.dim() == 0
                        else "", f"{name} returned values other than the expected ones."),
         f"{call}: got {show(value.tensor)}; expected {show(expected)}. "
-        f"{_largest_difference(value.tensor, expected, dtype)}{text}".strip())
+        f"{_largest_difference(value.tensor, expected, dtype)}{text}".strip()))
 
 
 SCALAR_SHAPE = ("A tensor made from a list of one number (torch.tensor([v])) has shape [1]; "

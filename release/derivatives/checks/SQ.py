@@ -92,11 +92,14 @@ def check_output(result: FunctionResult, expected: torch.Tensor, call: str, x: t
     """forward's output must be `expected` (i ** 2 at the input `x`)."""
     fail_if_raised(result.output, f"{call}: forward")
     output = expect_float_tensor(result.output, f"{call}: forward")
-    doubled = x is not None and is_close(output.tensor, 2 * x.detach().to(torch.float64), "float32")
-    assert_close(output, expected, f"{call}: forward", hint=Hint(
-        "forward returned 2 * i, the derivative, where i ** 2 belongs",
-        "forward computes the square of i; 2 * i is the derivative of i ** 2, which backward uses.")
-        if doubled else Hint("forward does not return the square of i", "forward computes the square of i."))
+    assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x))
+
+
+def _forward_hint(output: TensorValue, x: torch.Tensor | None) -> Hint:
+    if x is not None and is_close(output.tensor, 2 * x.detach().to(torch.float64), "float32"):
+        return Hint("forward returned 2 * i, the derivative, where i ** 2 belongs",
+                    "forward computes the square of i; 2 * i is the derivative of i ** 2, which backward uses.")
+    return Hint("forward does not return the square of i", "forward computes the square of i.")
 
 
 def _input_grad(result: FunctionResult, call: str) -> TensorValue:

@@ -45,7 +45,7 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
         # float32's tolerance whatever came back: an answer that works in float32 on a float64
         # grid is not a wrong derivative, and at float64's it would pass on some grids only
         assert_close(value, expected, call, tolerance="float32",
-                     hint=mean_hint(x, value, expected) or weights_hint(x, value, expected)
+                     hint=lambda: mean_hint(x, value, expected) or weights_hint(x, value, expected)
                      or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or finite_difference_hint(name, x, value.tensor, expected)
                      or differences_hint(name, x, value))

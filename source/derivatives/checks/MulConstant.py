@@ -42,11 +42,14 @@ def require_function(subject: Subject) -> None:
 def _check_output(result: FunctionResult, x: torch.Tensor, k: float, expected: torch.Tensor, call: str) -> None:
     fail_if_raised(result.output, f"{call}: forward")
     output = expect_float_tensor(result.output, f"{call}: forward")
-    rounded = k != int(k) and is_close(output.tensor, int(k) * x.detach().to(torch.float64), "float32")
-    assert_close(output, expected, f"{call}: forward", hint=Hint(
-        f"k was rounded to the integer {int(k)}",
-        f"k = {number(k)} was rounded to {int(k)}: keep k as it is given, a float stays a float.")
-        if rounded else Hint("forward does not return k times x", "forward computes k times x."))
+    assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x, k))
+
+
+def _forward_hint(output: TensorValue, x: torch.Tensor, k: float) -> Hint:
+    if k != int(k) and is_close(output.tensor, int(k) * x.detach().to(torch.float64), "float32"):
+        return Hint(f"k was rounded to the integer {int(k)}",
+                    f"k = {number(k)} was rounded to {int(k)}: keep k as it is given, a float stays a float.")
+    return Hint("forward does not return k times x", "forward computes k times x.")
 
 
 def _check_grads(result: FunctionResult, expected: torch.Tensor, k: float, upstream: torch.Tensor,

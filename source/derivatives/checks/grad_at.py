@@ -126,9 +126,9 @@ def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor
     call, value = ask(subject, name, x0)
     if tuple(value.shape) != () or not is_close(value.tensor, expected, value.dtype):
         check_repeatable(subject, [(name, x0), (name, x0)])
-    assert_close(value, expected, call, hint=leaf_hint(value, x0, expected) or slip_hint(value.tensor, expected)
-                 or values_hint(name, x0, value) or formula_hint(name, x0, value)
-                 or finite_difference_hint(name, float(x0), value.tensor, expected))
+    assert_close(value, expected, call, hint=lambda: leaf_hint(value, x0, expected)
+                 or slip_hint(value.tensor, expected) or values_hint(name, x0, value)
+                 or formula_hint(name, x0, value) or finite_difference_hint(name, float(x0), value.tensor, expected))
     note(f"{call} = {show(value.tensor)}")
 
 
