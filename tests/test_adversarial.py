@@ -326,6 +326,32 @@ def test_honest_acts_are_notes_not_tamper(judge, release_nb):
     assert any("eval" in note for note in result.notes), result.notes
 
 
+def test_right_to_left_comments_and_fullwidth_names_are_read_as_python_reads_them(judge, release_nb):
+    """Does an answer commented in Arabic and Hebrew with ordinary direction marks (U+200E, U+200F,
+    U+061C), and one whose names are written in fullwidth letters (which Python reads as ASCII
+    after NFKC), keep full marks with no tamper evidence, while reaching IPython's hooks through
+    a fullwidth name is still found?"""
+    from grader.intake.tamper import scan_cell
+
+    arabic = ('def grad_at(f, x0):\n'
+              '    # \u0627\u0644\u0645\u0634\u062a\u0642\u0629 \u200fx0\u200e \u061c\u0639\u0646\u062f\n'
+              '    x = torch.tensor(float(x0), requires_grad=True)  # \u05e0\u05e7\u05d5\u05d3\u05d4 \u200f(x0)\u200f\n'
+              '    label = "\u200f\u05e9\u05d9\u05e4\u05d5\u05e2\u200e"\n'
+              '    f(x).backward()\n'
+              '    return x.grad\n')
+    fullwidth = ('def \uff47rad_at(f, x0):\n'
+                 '    \uff58 = torch.tensor(float(x0), requires_grad=True)\n'
+                 '    f(\uff58).backward()\n'
+                 '    return x.grad\n')
+    for source in (arabic, fullwidth):
+        result = judge(nbformat.writes(with_answers(solved(release_nb), {"grad_at": source})).encode())
+        assert result.score == FULL_MARKS, result.questions
+        assert result.status == "graded" and result.review == [] and result.tamper == [], (result.review, result.tamper)
+    assert scan_cell('\uff47et_ipython().input_transformers_cleanup.append(f)\n')
+    assert scan_cell('exec("\uff47et_ipython().events.register(1, 2)")\n')
+    assert scan_cell("x = 1  # \u202e\u2066 reordered \u2069\n")
+
+
 def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
     """Is a plain correct notebook (which prints tensors, importing torch internals lazily) free
     of tamper evidence and structure notes?"""
