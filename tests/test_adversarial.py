@@ -57,7 +57,9 @@ pytestmark = [
 ]
 
 FULL_MARKS = sum(q.points for q in AUTOGRADED)
-QUICK = {"cell_timeout": 2.0, "probe_timeout": 2.0, "budget": 5.0}  # for attacks that hang
+# For attacks that hang: short timeouts for the hanging cell or probe, and a budget that leaves
+# the rest of the notebook room to run even when other processes share the cores.
+QUICK = {"cell_timeout": 2.0, "probe_timeout": 2.0, "budget": 15.0}
 OUTPUT_CAP = 20_000 + 200  # Limits.output_cap plus the truncation note
 SITE_DROPS = ("zz-evil.pth", "sitecustomize.py")
 
