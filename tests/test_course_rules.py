@@ -312,15 +312,16 @@ def _seen_in_a_browser(page: Path) -> list[list[str]]:
 
 @pytest.mark.slow(60)
 def test_a_course_plugin_gives_one_penalty_on_every_path_and_never_twice(course, release_nb, nbgrader_api):
-    """With nbgrader's documented plugin (1 point per hour late, `late.SubMarks` beside the course's
-    config in `c.AssignLatePenalties.plugin_class`) and bob three hours late, is his penalty 3
+    """With nbgrader's documented plugin (1 point per hour late, a module beside the course's
+    config named in `c.AssignLatePenalties.plugin_class`) and bob three hours late, is his penalty 3
     after `grader autograde` and `nbgrader autograde` (formgrader's converter), each run twice,
     and his total 13 in the export, the feedback and the class report?"""
     from grader.judge.batch import autograde
     from grader.report.class_report import gather_report
 
-    (course.root / "late.py").write_text(ONE_POINT_PER_ROUNDED_HOUR)
-    _set_rule(course, 'c.AssignLatePenalties.plugin_class = "late.SubMarks"')
+    # a module name of its own: the guide's course, graded in this process too, has a late.py
+    (course.root / "hourly_rule.py").write_text(ONE_POINT_PER_ROUNDED_HOUR)
+    _set_rule(course, 'c.AssignLatePenalties.plugin_class = "hourly_rule.SubMarks"')
     write_submission(course.root, "bob", solved(release_nb))
     _set_due(course, _now() - datetime.timedelta(hours=3))
     for _ in range(2):
