@@ -50,13 +50,12 @@ def apply_late_penalties(course: Course, students: list[str] | None = None) -> l
     Only submissions that are late or carry a penalty are visited: an assignment without a due
     date costs one query.
     """
-    pending = _late_or_penalised(course, students)
+    pending = _late_or_penalised(course, students)  # loads the course config (importing the kit) first
     if pending:
-        course.coursedir  # noqa: B018 -- the course config is loaded (and the kit imported) before the plugin's import
         with _course_plugins(course.root):
             step = _assign_step(course)
             for student in pending:
-                step.preprocess(_EMPTY_NOTEBOOK(), _resources(course, student))
+                step.preprocess(_empty_notebook(), _resources(course, student))
     return late_submissions(course, students)
 
 
@@ -148,7 +147,8 @@ def _resources(course: Course, student: str) -> dict:
                                    "student": student, "db_url": course.db_url})
 
 
-def _EMPTY_NOTEBOOK():  # noqa: N802 -- a constant's name: the step reads no cell
+def _empty_notebook():
+    """What the step is handed: it reads the gradebook, no cell."""
     import nbformat
 
     return nbformat.v4.new_notebook()
