@@ -33,4 +33,4 @@ release: $(STAMP)
 	$(BIN)/grader release $(ASSIGNMENT)
 
 clean:
-	rm -rf submitted autograded/* feedback gradebook.db grades.csv demo-output bench-output
+	rm -rf submitted autograded/* feedback gradebook.db grades.csv exports reports demo-output bench-output

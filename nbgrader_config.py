@@ -1,12 +1,19 @@
 """nbgrader configuration for the course whose root is this file's directory."""
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 # The course root is wherever this file lives, so the kit works from any working
 # directory and from a temporary copy of the course (see grader/assignment.py).
 ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# A late-penalty plugin of the course's own (c.AssignLatePenalties.plugin_class = "late.SubMarks",
+# see docs/course-rules.md) lives beside this file: importable by nbgrader, formgrader and the kit
+# whatever directory they run in (appended: a course file never shadows a library).
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
 c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "derivatives-in-pytorch"

@@ -46,9 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     certs.add_argument("--out", type=Path, default=None, help="an empty folder (default: <course>/cluster-certs)")
     certs.add_argument("--hosts", nargs="*", default=[], metavar="HOST",
                        help="names or addresses of the scheduler and grading machines, for the certificates' subject names")
-    export = _add(commands, "export", "write grades.csv from the gradebook", assignment=True)
-    export.add_argument("--output", type=Path, default=None, help="CSV path (default: <course>/grades.csv)")
-    _add(commands, "feedback", "write per-student feedback HTML", assignment=True)
+    export = _add(commands, "export", "write grades.csv and Canvas's and Moodle's grade imports from the gradebook "
+                  "(late penalties assigned first)", assignment=True)
+    export.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help="folder (default: <course>/exports/<assignment>)")
+    export.add_argument("--lms-id", choices=("id", "email"), default="id",
+                        help="the student field the LMS knows students by: nbgrader's student id (Canvas's "
+                             "SIS Login ID, Moodle's username) or their email (default: id)")
+    _add(commands, "feedback", "write per-student feedback HTML (late penalties assigned first)", assignment=True)
     report = _add(commands, "report", "write a class report (HTML page and PNG charts) from the gradebook")
     report.add_argument("assignment", help="the assignment id (any assignment in the course's gradebook)")
     report.add_argument("--output", type=Path, default=None, help="folder (default: <course>/reports/<assignment>)")
@@ -142,6 +147,7 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
+    from grader.judge.handed_in import stamp_if_submitted
     from grader.judge.service import ask_server
     from grader.report.tables import question_table
 
@@ -159,6 +165,7 @@ def _grade(args) -> int:
     if result.status == "unreadable":
         print(f"grader grade: error: {args.notebook}: {printable(result.notes[0])}", file=sys.stderr)
         return EXIT_USAGE
+    stamp_if_submitted(course, args.notebook, result)
     print(json.dumps(result.evidence_json(), indent=2) if args.json else question_table(result))
     return EXIT_OK
 
@@ -191,7 +198,17 @@ def _autograde(args) -> int:
     results = autograde(course, jobs=args.jobs, cluster=args.cluster, cluster_certs=args.cluster_certs,
                         students=args.students)
     print(class_table(results))
+    _print_late(course, [result.student for result in results])
     return EXIT_OK
+
+
+def _print_late(course: Course, students: list[str]) -> None:
+    from grader.record.late import late_submissions, penalty_rule
+    from grader.report.tables import late_table
+
+    late = late_submissions(course, students)
+    if late:
+        print(late_table(late, penalty_rule(course)))
 
 
 def _cluster_certs(args) -> int:
@@ -208,15 +225,21 @@ def _cluster_certs(args) -> int:
 def _export(args) -> int:
     from grader.report.export import export_grades
 
-    path = export_grades(Course.at(args.course, args.assignment), args.output)
-    print(f"wrote {path}")
+    exported = export_grades(Course.at(args.course, args.assignment), args.output, lms_id=args.lms_id)
+    print(f"wrote {', '.join(str(path) for path in exported.paths)}")
+    for name, students in exported.left_out.items():
+        print(f"grader export: left out of {name} (enter their grades by hand): "
+              f"{'; '.join(printable(item) for item in students)}", file=sys.stderr)
     return EXIT_OK
 
 
 def _feedback(args) -> int:
+    from grader.record.late import apply_late_penalties
     from grader.report.feedback import generate_feedback
 
-    paths = generate_feedback(Course.at(args.course, args.assignment))
+    course = Course.at(args.course, args.assignment)
+    apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores
+    paths = generate_feedback(course)
     print(f"wrote feedback for {len(paths)} students under feedback/")
     return EXIT_OK
 

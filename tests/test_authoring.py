@@ -102,7 +102,7 @@ def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_ex
     write_submission(root, "ben", with_answers(answered, {"SQ": release.cells[0].source}), assignment="chain-rule")
     assert _grader(root, "autograde", "chain-rule").returncode == 0
     assert _grader(root, "export", "chain-rule").returncode == 0
-    rows = {r["student"]: r for r in csv.DictReader((root / "grades.csv").open())}
+    rows = {r["student"]: r for r in csv.DictReader((root / "exports" / "chain-rule" / "grades.csv").open())}
     total = Course.at(root, "chain-rule").spec.max_score
     assert total == Course.at(root, "derivatives").spec.max_score + 1
     assert float(rows["ada"]["max_total"]) == total and float(rows["ada"]["SQ"]) == 4

@@ -76,7 +76,7 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
     run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
-    rows = list(csv.DictReader(open(course.root / "grades.csv")))
+    rows = list(csv.DictReader(open(course.root / "exports" / "derivatives" / "grades.csv")))
     assert [row["student"] for row in rows] == ["alice", "bob"]
     with Gradebook(course.db_url, course.course_id) as gb:
         totals = {s: gb.find_submission(course.assignment, s).score for s in answers}

@@ -18,7 +18,7 @@ def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
     summary = run_demo(tmp_path, students=30, jobs=2)
     assert "audit: passed" in summary, summary
     roster = json.loads((tmp_path / "class.json").read_text())
-    rows = {row["student"]: row for row in csv.DictReader(open(tmp_path / "course" / "grades.csv"))}
+    rows = {row["student"]: row for row in csv.DictReader(open(tmp_path / "course" / "exports" / "derivatives" / "grades.csv"))}
     assert len(roster) == 30 and set(rows) == {s["id"] for s in roster}
     kinds = {s["kind"] for s in roster}
     assert {"correct", "one mistake", "several mistakes", "blank", "broken file"} <= kinds

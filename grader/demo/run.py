@@ -50,14 +50,14 @@ def run_demo(output: Path, *, students: int = 36, jobs: int | None = None, audit
     audit_line = _audit_line(audit_assignment(course, jobs=jobs)) if audit else "audit: skipped"
     roster = simulate_class(course, students)
     results = autograde(course, jobs=jobs)
-    csv_path = export_grades(course)
+    exported = export_grades(course)
     feedback = generate_feedback(course)
     report = write_report(course.root, course.assignment, output)
     (output / "class.json").write_text(json.dumps([vars(s) for s in roster], indent=1))
     lines = [
         class_table(results),
         audit_line,
-        f"grades: {csv_path}",
+        f"grades: {exported.grades} (Canvas: {exported.canvas.name}, Moodle: {exported.moodle.name})",
         f"feedback: {len(feedback)} files under {course.root / 'feedback'}",
         f"class report: {report.html} ({len(report.report.needs_help)} students need help)",
         f"charts: {', '.join(str(p) for p in report.charts)}",

@@ -63,6 +63,7 @@ class KitJudge(NbGraderPreprocessor):
         with _lock:  # formgrader may autograde from several threads; one judge, one submission at a time
             result = _grader_for(course).grade_student(info["student"])
         write_status(course, result)
+        _record_submission_time(course, info["student"], result)
         release = nbformat.read(course.release_notebook(), as_version=4)
         return autograded_notebook(release, result), resources
 
@@ -87,6 +88,18 @@ class SubmissionReader(NotebookExporter):
                 raise
             release = nbformat.read(_course_of(self, info["assignment"]).release_notebook(), as_version=4)
             return self.from_notebook_node(release, resources=resources, **kw)
+
+
+def _record_submission_time(course, student: str, result) -> None:
+    """Replace the submission time nbgrader took from the student's timestamp.txt with the kit's
+    (the claim when it can be trusted, else the collection time), before AssignLatePenalties reads it."""
+    from nbgrader.api import Gradebook
+
+    from grader.record.gradebook import recorded_time
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.find_submission(course.assignment, student).timestamp = recorded_time(result)
+        gb.db.commit()
 
 
 def _course_of(configurable, assignment: str):

@@ -15,11 +15,11 @@ from grader.intake.notebook import (
     UnreadableNotebook,
     find_submission_file,
     read_notebook,
-    read_submitted_bytes,
 )
 from grader.intake.tamper import scan_cells, split_findings
 from grader.intake.text import printable
 from grader.judge.checks import grade_question, seed_rng
+from grader.judge.handed_in import stamp_submission_time
 from grader.judge.plan import GradingPlan
 from grader.judge.results import (
     CellOutcome,
@@ -48,7 +48,7 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     else:
         result = judge_notebook(path, student, plan, session_factory)
         result.notes[:0] = notes
-    result.timestamp = _timestamp(course.submission_folder(student))
+    stamp_submission_time(result, course.submission_folder(student), path, plan.released)
     result.seconds = time.monotonic() - started
     return result
 
@@ -180,19 +180,6 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     if edited:
         notes.append(f"test cells edited: {', '.join(edited)} (the instructor's tests were used)")
     return notes
-
-
-TIMESTAMP_BYTES = 100
-
-
-def _timestamp(folder: Path) -> str | None:
-    """nbgrader's timestamp.txt, read as a bounded regular file of the folder (a FIFO, a link
-    to /dev/zero or a hard link is ignored, never waited on or read whole). The recorder
-    parses it, with nbgrader's parser, and ignores it if malformed."""
-    try:
-        return read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip() or None
-    except (UnreadableNotebook, UnicodeDecodeError):
-        return None
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
+from grader.intake.timestamps import RELEASED_KEY, release_stamp, released_at
 
 __all__ = ["ReleaseDiff", "ReleaseError", "alembic_on_path", "generate_release", "previous_release_kept",
            "register_assignment", "release_is_current", "RUNTIME"]
@@ -96,7 +97,8 @@ def _kept_on_failure(folder: Path):
 
 def generate_release(course, *, keep_previous: bool = True) -> Path:
     """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry), the
-    check runtime beside its visible checks, and the assignment's id in the notebook's metadata.
+    check runtime beside its visible checks, and the assignment's id and first release time in
+    the notebook's metadata.
 
     Returns the release notebook. On any failure the previous release/ is left as it was
     (keep_previous=False: the caller keeps it, with previous_release_kept around more work).
@@ -104,6 +106,7 @@ def generate_release(course, *, keep_previous: bool = True) -> Path:
     root = Path(course.root).resolve()
     folder = root / "release" / course.assignment
     (root / "release").mkdir(exist_ok=True)
+    first_released = _first_release(folder / f"{course.notebook}.ipynb")
     with _kept_on_failure(folder) if keep_previous else contextlib.nullcontext():
         with alembic_on_path():
             result = _api(root).generate_assignment(course.assignment, force=True, create=True)
@@ -114,7 +117,7 @@ def generate_release(course, *, keep_previous: bool = True) -> Path:
         if not notebook.is_file():
             raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
         _ship_runtime(folder / VISIBLE_CHECKS)
-        _stamp(notebook, course.assignment)
+        _stamp(notebook, course.assignment, release_stamp(first_released))
     return notebook
 
 
@@ -147,10 +150,19 @@ def _ship_runtime(checks: Path) -> None:
         shutil.copy2(module, target / module.name)
 
 
-def _stamp(notebook: Path, assignment: str) -> None:
-    """Record which assignment the notebook belongs to, so `grader grade` can tell."""
+def _first_release(notebook: Path):
+    """When the assignment was first released, as the release being replaced recorded it (or None)."""
+    try:
+        return released_at(nbformat.read(notebook, as_version=4).metadata)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _stamp(notebook: Path, assignment: str, released: str) -> None:
+    """Record which assignment the notebook belongs to, so `grader grade` can tell, and when it
+    was first released: no honest submission is older (see grader.intake.timestamps)."""
     nb = nbformat.read(notebook, as_version=4)
-    nb.metadata["grader"] = {"assignment": assignment}
+    nb.metadata["grader"] = {"assignment": assignment, RELEASED_KEY: released}
     nbformat.write(nb, notebook)
 
 
@@ -172,7 +184,9 @@ def _canonical(nb) -> str:
         }
         for cell in nb.cells
     ]
-    meta = {"kernelspec": nb.metadata.get("kernelspec"), "grader": nb.metadata.get("grader")}
+    # the release time differs between any two releases; it is not the release's content
+    grader = {k: v for k, v in (nb.metadata.get("grader") or {}).items() if k != RELEASED_KEY}
+    meta = {"kernelspec": nb.metadata.get("kernelspec"), "grader": grader}
     return json.dumps({"metadata": meta, "cells": cells}, indent=1, sort_keys=True)
 
 
