@@ -145,7 +145,7 @@ def test_the_tas_guide_runs_as_written(course, release_nb, tmp_path):
     graded = json.loads(guide.outputs["grader grade submitted/alice/derivatives/derivatives.ipynb --json"])
     assert graded["score"] == graded["max_score"] == AUTOGRADED_POINTS
     assert "grad_at" in guide.outputs["grader grade submitted/bob/derivatives/derivatives.ipynb"]
-    rows = {row["student"]: row for row in csv.DictReader(open(course.root / "grades.csv"))}
+    rows = {row["student"]: row for row in csv.DictReader(open(course.root / "exports" / "derivatives" / "grades.csv"))}
     expected = {"alice": AUTOGRADED_POINTS, "bob": AUTOGRADED_POINTS - question("grad_at").points}
     assert {s: float(row["autograded"]) for s, row in rows.items()} == expected
     for student, home in students.items():
