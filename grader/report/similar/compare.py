@@ -8,14 +8,14 @@ from pathlib import Path
 
 from grader.intake.notebook import UnreadableNotebook, read_notebook
 from grader.report.similar.match import match_pieces
-from grader.report.similar.pieces import PieceReader
+from grader.report.similar.pieces import Piece, PieceReader
 from grader.report.similar.score import SimilarGroup, group_pairs, similar_pairs, threshold_for
 
 __all__ = ["LookAlike", "compare_submissions", "LEAD_NOT_VERDICT", "MIN_STUDENTS"]
 
 MIN_STUDENTS = 8  # fewer, and the class cannot say what is rare
-LEAD_NOT_VERDICT = ("A lead for a person to check, never a verdict: honest students can write alike, "
-                    "and the score cannot tell who wrote a piece first. Nothing here changes a grade or feedback.")
+LEAD_NOT_VERDICT = ("A lead for a person to check, never a verdict: honest students can write alike, and "
+                    "nothing here says who wrote a piece first. Nothing in grades or feedback changes.")
 
 
 @dataclass
@@ -30,31 +30,45 @@ class LookAlike:
     note: str = LEAD_NOT_VERDICT
 
 
-def compare_submissions(submissions: dict[str, Path], release: Path | None, answers: frozenset[str]) -> LookAlike:
-    """Compare the notebooks (student -> path); `release` is the notebook every student was handed,
-    `answers` the instructor's solution cell ids (labels only)."""
-    reader = PieceReader(_release_cells(release), answers)
-    pieces, not_compared = [], {}
-    for student in sorted(submissions):
-        try:
-            cells = read_notebook(submissions[student]).cells
-        except UnreadableNotebook as exc:
-            not_compared[student] = str(exc)
-            continue
-        pieces.extend(reader.pieces(student, cells))
+def compare_submissions(submissions: dict[str, dict[str, Path]], releases: dict[str, Path],
+                        answers: frozenset[str]) -> LookAlike:
+    """Compare a class: `submissions` maps each student to their notebooks (name -> path),
+    `releases` each notebook's name to the version every student was handed, `answers` are the
+    instructor's solution cell ids (used as labels only)."""
+    release_cells = [cell for path in releases.values() for cell in _release_cells(path)]
+    pieces, not_compared = _read_class(submissions, release_cells, answers, several=len(releases) > 1)
     students = sorted(set(submissions) - set(not_compared))
     threshold = round(threshold_for(len(students)), 1)
-    result = LookAlike(len(students), threshold, not_compared=not_compared, release_removed=release is not None)
+    result = LookAlike(len(students), threshold, not_compared=not_compared, release_removed=bool(release_cells))
     if len(students) >= MIN_STUDENTS:
         matches = match_pieces(pieces, {s: i for i, s in enumerate(students)})
         result.groups = group_pairs(similar_pairs(pieces, matches, students, threshold))
     return result
 
 
-def _release_cells(release: Path | None) -> list:
-    if release is None:
-        return []
+def _release_cells(release: Path) -> list:
     try:
         return read_notebook(release).cells
     except UnreadableNotebook:
         return []
+
+
+def _read_class(submissions: dict[str, dict[str, Path]], release_cells: list, answers: frozenset[str], several: bool):
+    """Every submission's pieces in student order, and the students none of whose notebooks could be read."""
+    reader = PieceReader(release_cells, answers)
+    pieces: list[Piece] = []
+    unread: dict[str, str] = {}
+    for student in sorted(submissions):
+        why = "no notebook"
+        read_any = False
+        for name, path in sorted(submissions[student].items()):
+            try:
+                cells = read_notebook(path).cells
+            except UnreadableNotebook as exc:
+                why = str(exc)
+                continue
+            read_any = True
+            pieces.extend(reader.pieces(student, cells, f"{name}: " if several else ""))
+        if not read_any:
+            unread[student] = why
+    return pieces, unread

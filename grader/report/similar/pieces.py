@@ -57,8 +57,9 @@ class PieceReader:
         for cell in release_cells:  # handed in unchanged by most of the class, and holding nothing of theirs
             (self._code_seen if cell.cell_type == "code" else self._text_seen)[cell.source] = ()
 
-    def pieces(self, student: str, cells: list) -> list[Piece]:
-        """One submission's pieces, in cell order, within the notebook's budget of pieces and characters."""
+    def pieces(self, student: str, cells: list, prefix: str = "") -> list[Piece]:
+        """One notebook's pieces, in cell order, within its budget of pieces and characters; `prefix`
+        names the notebook in each label when an assignment has several."""
         pieces, budget = [], MAX_NOTEBOOK_CHARS
         for cell in cells:
             if len(pieces) == MAX_PIECES or budget <= 0:
@@ -69,7 +70,8 @@ class PieceReader:
             features = self._code(source) if kind == "code" else self._text(source)
             if features:
                 answer = cell.grade_id in self.release.answers
-                pieces.append(Piece(student, cell.index, cell.grade_id if answer else f"cell {cell.index}", answer,
+                label = prefix + (cell.grade_id if answer else f"cell {cell.index}")
+                pieces.append(Piece(student, cell.index, label, answer,
                                     kind, clean_text(source.strip(), MAX_SHOWN_CHARS), features))
         return pieces
 

@@ -31,6 +31,7 @@ BELOW_PAIRS_BITS = 5.0
 MIN_THRESHOLD = 12.0
 DIFFERENT_ANSWER_BITS = 2.0
 MIN_CONDITIONING = 5  # other students who share the earlier pieces, before their habits are read
+MAX_PAIRS_SHOWN = 6  # a group's evidence: its strongest pairs (a ring of many copies has many pairs)
 
 
 @dataclass
@@ -60,7 +61,8 @@ class SimilarPair:
 class SimilarGroup:
     students: list[str]
     score: float  # its strongest pair's
-    pairs: list[SimilarPair] = field(default_factory=list)
+    pairs: list[SimilarPair] = field(default_factory=list)  # the strongest MAX_PAIRS_SHOWN, with their evidence
+    pair_count: int = 0  # all its pairs over the threshold
 
 
 def threshold_for(students: int) -> float:
@@ -97,11 +99,16 @@ def group_pairs(pairs: list[SimilarPair]) -> list[SimilarGroup]:
     for pair in pairs:
         parent[root(pair.students[0])] = root(pair.students[1])
     groups: dict[str, SimilarGroup] = {}
+    members: dict[str, set[str]] = {}
     for pair in pairs:  # strongest first, so each group's score is its first pair's
-        group = groups.setdefault(root(pair.students[0]), SimilarGroup([], pair.score))
-        group.pairs.append(pair)
-    for group in groups.values():
-        group.students = sorted({s for p in group.pairs for s in p.students})
+        key = root(pair.students[0])
+        group = groups.setdefault(key, SimilarGroup([], pair.score))
+        members.setdefault(key, set()).update(pair.students)
+        group.pair_count += 1
+        if len(group.pairs) < MAX_PAIRS_SHOWN:
+            group.pairs.append(pair)
+    for key, group in groups.items():
+        group.students = sorted(members[key])
     return sorted(groups.values(), key=lambda g: (-g.score, g.students))
 
 
