@@ -24,7 +24,8 @@ from pathlib import Path
 import nbformat
 from sample import BANKS, EXPLAIN_BUG, QUESTIONS
 
-__all__ = ["SyntheticClass", "build_class", "write_class", "WORDINGS"]
+__all__ = ["SyntheticClass", "Student", "build_class", "write_class", "notebook_of", "copy_student", "disguise",
+           "renames_for", "WORDINGS", "ANSWER_IDS"]
 
 ANSWER_IDS = tuple(q.id for q in QUESTIONS if q.id != EXPLAIN_BUG.question)
 WRITTEN_ID = EXPLAIN_BUG.question
@@ -93,7 +94,7 @@ PERSONAL = ("I checked this by running both versions in a scratch cell.", "This 
 REWORDINGS = {"gradient": "derivative", "returns": "gives back", "tutorial": "tutorial code", "because": "since",
               "multiply": "scale", "correct": "right", "wrong": "incorrect", "only": "just", "so": "therefore"}
 COMMENTS = ("# my solution", "# compute the gradient here", "# uses autograd", "# this took me a while",
-            "# see the lecture notes", "# TODO: clean up", "# works for the examples", "# checked by hand")
+            "# see the lecture notes", "# clean up later", "# works for the examples", "# checked by hand")
 FUNCTIONS = ("lambda x: x ** 3", "torch.sin", "torch.exp", "lambda x: x ** 2 + 3 * x", "torch.tanh",
              "lambda x: 1 / (1 + x ** 2)", "lambda x: torch.sqrt(x)", "torch.cos", "lambda t: t * torch.exp(t)")
 TWO_ARGUMENT = ("lambda u, v: u * v", "lambda u, v: u ** 2 * v", "lambda u, v: torch.sin(u) + v ** 3",
@@ -203,7 +204,7 @@ def build_class(honest: int, copiers: int, *, seed: int = 0) -> SyntheticClass:
     for i in range(copiers):
         source = rng.choice(sources[:len(sources) // 8]) if i % 6 == 5 else rng.choice(sources)
         partial = i % 4 == 3
-        students.append(_copy(f"c{i:04d}", source, rng, partial))
+        students.append(copy_student(f"c{i:04d}", source, rng, partial))
     rng.shuffle(students)
     return SyntheticClass(students)
 
@@ -217,8 +218,8 @@ def _honest(student_id: str, rng: random.Random) -> Student:
         student.choices[qid] = _pick(qid, habit, rng)
         student.answers[qid] = "" if student.choices[qid] == "blank" else BANKS.answer(student.choices[qid]).source
     if rng.random() < 0.7:
-        own = _renames(student, rng)
-        student.answers = {qid: _disguise(source, own, rng) for qid, source in student.answers.items()}
+        own = renames_for(student, rng)
+        student.answers = {qid: disguise(source, own, rng) for qid, source in student.answers.items()}
     student.written = "" if rng.random() < 0.1 else _own_words(rng)
     count = rng.choices([0, 1, 2, 3], weights=[35, 30, 20, 15])[0]
     student.extras = [_scratch(rng) for _ in range(count)]
@@ -241,14 +242,14 @@ def _pick(qid: str, habit: str, rng: random.Random) -> str:
     return rng.choice(styles).name
 
 
-def _copy(student_id: str, source: Student, rng: random.Random, partial: bool) -> Student:
+def copy_student(student_id: str, source: Student, rng: random.Random, partial: bool) -> Student:
     copier = Student(student_id, "partial copier" if partial else "copier", source=source.id)
     own = _honest(student_id, rng)
     taken = set(rng.sample(ANSWER_IDS, 5)) if partial else set(ANSWER_IDS)
-    renames = _renames(source, rng)
+    renames = renames_for(source, rng)
     for qid in ANSWER_IDS:
         if qid in taken:
-            copier.answers[qid] = _disguise(source.answers[qid], renames, rng)
+            copier.answers[qid] = disguise(source.answers[qid], renames, rng)
             copier.choices[qid] = source.choices[qid]
         else:
             copier.answers[qid], copier.choices[qid] = own.answers[qid], own.choices[qid]
@@ -256,20 +257,25 @@ def _copy(student_id: str, source: Student, rng: random.Random, partial: bool) -
     if partial:
         copier.extras = own.extras
     else:
-        copier.extras = [_disguise(cell, renames, rng) for cell in source.extras]
+        copier.extras = [disguise(cell, renames, rng) for cell in source.extras]
         rng.shuffle(copier.extras)
     return copier
 
 
-def _renames(source: Student, rng: random.Random) -> dict[str, str]:
-    """New names for every name the student bound but the assignment's (answers and their parameters)."""
+def renames_for(source: Student, rng: random.Random) -> dict[str, str]:
+    """New names for the variables and helpers the student bound: never the assignment's names
+    nor a method's (the copy must still work)."""
     fixed = {"ATTRIBUTES", "LEAF_PREDICTIONS", "SQ", "MulConstant", "ctx", "grad_output", "self"} | set(ANSWER_IDS)
     bound = set()
     for cell in [*source.answers.values(), *source.extras]:
-        for node in ast.walk(ast.parse(cell)) if cell else ():
+        tree = ast.parse(cell)
+        methods = {f.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for f in c.body
+                   if isinstance(f, ast.FunctionDef)}
+        fixed |= methods
+        for node in ast.walk(tree):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 bound.add(node.id)
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name not in fixed:
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 bound.add(node.name)
     synonyms = ["val", "tmp", "out", "res", "t0", "leaf", "point", "grid", "vals", "g", "inp", "z1", "w", "q"]
     rng.shuffle(synonyms)
@@ -292,8 +298,12 @@ class _Rename(ast.NodeTransformer):
 
     visit_ClassDef = visit_FunctionDef
 
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self.renames.get(node.arg, node.arg)
+        return node
 
-def _disguise(cell: str, renames: dict[str, str], rng: random.Random) -> str:
+
+def disguise(cell: str, renames: dict[str, str], rng: random.Random) -> str:
     """The cell renamed, its independent statements reordered, reformatted, its comments and
     docstrings reworded."""
     if not cell:
@@ -375,6 +385,7 @@ def notebook_of(student: Student, release: nbformat.NotebookNode) -> nbformat.No
 def write_class(synthetic: SyntheticClass, release_path: Path, folder: Path) -> dict[str, Path]:
     """Each student's notebook under folder/<student>.ipynb; {student: path}."""
     release = nbformat.read(release_path, as_version=4)
+    folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for student in synthetic.students:
         path = folder / f"{student.id}.ipynb"
