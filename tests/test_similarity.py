@@ -11,7 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lookalike_class import build_class, disguise, notebook_of, renames_for, write_class
+from lookalike_class import (
+    build_class,
+    copy_student,
+    disguise,
+    notebook_of,
+    renames_for,
+    write_class,
+)
 from sample import BANKS, KIT_ROOT, QUESTIONS
 
 from grader.intake.bounds import MAX_CODE_CHARS
@@ -66,15 +73,16 @@ def _assert_measured(figures: dict) -> None:
 
 
 @pytest.mark.duration(25)
-def test_copies_are_found_and_honest_students_who_chose_alike_are_not(tmp_path, capsys):
-    """In a class of 300 honest students drawn from the banks and 60 who copied a classmate's notebook
-    (renamed, reformatted, statements and cells reordered, comments reworded; a quarter copied only
-    five answers and the explanation), are at least 90% of the whole copies grouped with their source,
-    and at most 5% of honest pairs, also among those who chose the same styles?"""
-    synthetic = build_class(300, 60, seed=7)
+@pytest.mark.parametrize("honest, copiers", [(80, 20), (300, 60)], ids=["100-students", "360-students"])
+def test_copies_are_found_and_honest_students_who_chose_alike_are_not(honest, copiers, tmp_path, capsys):
+    """In a class of honest students drawn from the banks and a fifth as many who copied a classmate's
+    notebook (renamed, reformatted, statements and cells reordered, comments reworded; a quarter copied
+    only five answers and the explanation), are at least 90% of the whole copies grouped with their
+    source, and at most 5% of honest pairs, also among those who chose the same styles?"""
+    synthetic = build_class(honest, copiers, seed=7)
     result = _compare(write_class(synthetic, RELEASE, tmp_path))
     figures = _figures(synthetic, [g.students for g in result.groups])
-    _print(capsys, "360 students", figures, groups=len(result.groups), threshold=result.threshold)
+    _print(capsys, f"{honest + copiers} students", figures, groups=len(result.groups), threshold=result.threshold)
     _assert_measured(figures)
 
 
@@ -192,3 +200,28 @@ def test_hostile_notebooks_are_read_within_bounds_and_never_stop_the_comparison(
     assert len(many) == MAX_PIECES  # 400 cells of work, the first MAX_PIECES compared
     huge = read_notebook(paths["huge-cells"]).cells
     assert sum(len(c.source) for c in huge) > MAX_CODE_CHARS  # over the budget, which stops reading there
+
+
+def test_an_assignment_of_two_notebooks_is_compared_as_one_piece_of_work(tmp_path):
+    """When an assignment has two notebooks and a copier put a classmate's work in the other one, is
+    the pair still grouped, each piece labelled with its notebook?"""
+    import nbformat
+
+    release = nbformat.read(RELEASE, as_version=4)
+    students = build_class(11, 0, seed=21).students
+    source = max(students, key=lambda s: (len(s.extras), bool(s.written), s.id))
+    copier = copy_student("zed", source, random.Random(4), partial=False)
+    submissions = {}
+    for student in [*students, copier]:
+        work, blank = tmp_path / f"{student.id}-work.ipynb", tmp_path / f"{student.id}-blank.ipynb"
+        work.write_text(json.dumps(notebook_of(student, release)), encoding="utf-8")
+        blank.write_text(json.dumps(release), encoding="utf-8")
+        first, second = (blank, work) if student is copier else (work, blank)
+        submissions[student.id] = {"part1": first, "part2": second}
+    result = compare_submissions(submissions, {"part1": RELEASE, "part2": RELEASE}, ANSWERS)
+    [group] = result.groups
+    assert group.students == sorted([source.id, copier.id])
+    [pair] = group.pairs
+    by_student = dict(zip(pair.students, ("left_label", "right_label"), strict=True))
+    labels = {getattr(piece, by_student[copier.id]) for piece in pair.shared}
+    assert "part2: grad_at" in labels and all(label.startswith("part2: ") for label in labels)

@@ -15,6 +15,9 @@ MAX_PIECES = 60  # a notebook's cells compared, in order; an honest one has abou
 MAX_NOTEBOOK_CHARS = MAX_CODE_CHARS  # the judge runs no more code of one submission
 MAX_SHOWN_CHARS = 1500  # of a piece, in the evidence a TA reads
 MAX_REMEMBERED_CHARS = 4000
+# A statement can be telling on its own (a lambda with its own constants); a word or two of text
+# cannot: two students who both wrote "see above" share nothing that was worth copying.
+MIN_FEATURES = {"code": 1, "text": 5}
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class PieceReader:
             budget -= len(source)
             kind = "code" if cell.cell_type == "code" else "text"
             features = self._code(source) if kind == "code" else self._text(source)
-            if features:
+            if len(features) >= MIN_FEATURES[kind]:
                 answer = cell.grade_id in self.release.answers
                 label = prefix + (cell.grade_id if answer else f"cell {cell.index}")
                 pieces.append(Piece(student, cell.index, label, answer,

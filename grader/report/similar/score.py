@@ -6,8 +6,10 @@ held by k of n is one a student writes with chance about (k - 1) / (n - 1), wort
 Pieces are taken from the most common to the rarest, and when enough other students share all
 the pieces taken so far, the chance is read among them instead, whenever that is higher: a
 class's common style travels together (whoever writes one answer the common way usually writes
-the next one so too), and such a run counts once, not once per answer. The score is the sum,
-so it is never more than the pieces' shares alone would make it.
+the next one so too), and such a run counts once, not once per answer. Each answer both students
+gave, but differently, takes DIFFERENT_ANSWER_BITS off: copied work is mostly copied whole. So
+the score is never more than the shared pieces' shares alone would make it, which lets the
+candidates be found for all pairs at once with that bound.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from grader.report.similar.pieces import Piece
 __all__ = ["SharedPiece", "SimilarPair", "SimilarGroup", "threshold_for", "similar_pairs", "group_pairs",
            "DIFFERENT_ANSWER_BITS", "MIN_CONDITIONING"]
 
-# The score is conservative (each answer written differently takes bits off, a common style
-# counts once), so pairs of students who worked alone stay well under log2 of the number of
-# pairs: on the test's synthetic classes of 40 to 1,000 the highest reached that less 4, and
-# copies were found down to it less 5. Under about 150 students the floor holds.
+# More pairs, more chances to look alike: the threshold grows with log2 of the number of pairs,
+# and sits this far below it because the score leans low (a common style counts once, differing
+# answers take bits off). Set on the synthetic classes of tests/test_similarity.py (40 to 1,000
+# students): there it grouped at least 91% of whole copies and at most 9 of 404,550 honest pairs.
+# Under about 150 students the floor holds.
 BELOW_PAIRS_BITS = 5.0
 MIN_THRESHOLD = 12.0
 DIFFERENT_ANSWER_BITS = 2.0
 MIN_CONDITIONING = 5  # other students who share the earlier pieces, before their habits are read
+CANDIDATE_BLOCK = 256  # students whose bounds are summed at once
 MAX_PAIRS_SHOWN = 6  # a group's evidence: its strongest pairs (a ring of many copies has many pairs)
 
 
@@ -121,8 +125,9 @@ def _marginal_bits(matches: Matches, n: int) -> np.ndarray:
 
 
 def _candidates(pieces, matches: Matches, students: list[str], threshold: float):
-    """Pairs whose pieces' shares alone reach the threshold: an upper bound of the score, summed
-    for all pairs at once as sparse products (student x variant, variant x variant)."""
+    """Pairs whose pieces' shares alone reach the threshold: an upper bound of the score, summed for
+    all pairs at once as sparse products (student x variant, variant x variant), a block of
+    students at a time so that memory stays linear in the class."""
     from scipy.sparse import csr_matrix
 
     index = {s: i for i, s in enumerate(students)}
@@ -133,10 +138,13 @@ def _candidates(pieces, matches: Matches, students: list[str], threshold: float)
     near_rows = [v for v, near in enumerate(matches.neighbours) for _ in near]
     near_cols = [u for near in matches.neighbours for u in near]
     near = csr_matrix((np.ones(len(near_rows)), (near_rows, near_cols)), shape=(variants, variants))
-    weighted = owns.multiply(_marginal_bits(matches, n)[np.newaxis, :]).tocsr()
-    bound = (weighted @ near @ owns.T).tocoo()
-    keep = (bound.row < bound.col) & (bound.data >= threshold)
-    return [(students[a], students[b]) for a, b in zip(bound.row[keep], bound.col[keep], strict=True)]
+    reach = (owns.multiply(_marginal_bits(matches, n)[np.newaxis, :]).tocsr() @ near).tocsr()
+    found = []
+    for start in range(0, n, CANDIDATE_BLOCK):
+        bound = (reach[start:start + CANDIDATE_BLOCK] @ owns.T).tocoo()
+        keep = (bound.row + start < bound.col) & (bound.data >= threshold)
+        found += [(students[a + start], students[b]) for a, b in zip(bound.row[keep], bound.col[keep], strict=True)]
+    return found
 
 
 def _pieces_by_student(pieces, matches: Matches, students: list[str]) -> dict[str, list[int]]:
@@ -172,11 +180,14 @@ def _score_pair(a: str, b: str, owned, pieces, matches: Matches, index: dict[str
 
 
 def _answered_differently(left: list[int], right: list[int], shared, pieces) -> list[str]:
-    """The answers both students gave whose pieces did not match each other."""
-    paired = {(pieces[i].label, pieces[j].label) for i, j, _ in shared}
+    """The answers both students gave where neither one's piece is alike anything of the other's
+    (read from what matched, so a label moved to another cell changes nothing)."""
+    paired_left, paired_right = {i for i, _, _ in shared}, {j for _, j, _ in shared}
     mine = {pieces[i].label for i in left if pieces[i].answer}
     theirs = {pieces[j].label for j in right if pieces[j].answer}
-    return sorted(label for label in mine & theirs if (label, label) not in paired)
+    return sorted(label for label in mine & theirs
+                  if not any(pieces[i].label == label for i in paired_left)
+                  and not any(pieces[j].label == label for j in paired_right))
 
 
 def _one_to_one(left: list[int], right: list[int], matches: Matches) -> list[tuple[int, int, float]]:
