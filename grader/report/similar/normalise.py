@@ -1,10 +1,12 @@
-"""What copying changes cheaply, taken out: a cell as a bag of canonical statements, a text as its word runs.
+"""What copying changes cheaply, taken out: a cell as a bag of canonical statements, a text as its words.
 
 Code: every statement is written as Python's parser reads it, so formatting and comments are
-gone; names a student bound are written `_`, so renaming changes nothing; a cell is the bag of
-its statements, so moving independent statements (or cells) changes nothing either. What stays
-is what a copier would have to rework: the calls, attributes, constants and the shape of each
-statement. Text: words in lower case, as runs of one to three words.
+gone; every name but the builtins and the libraries the release uses is written `_`, so renaming
+changes nothing; a cell is the bag of its statements, so moving independent statements (or
+cells) changes nothing either. What stays is what a copier would have to rework: the calls,
+attributes, constants and the shape of each statement. Text: its words in lower case, in any
+order, so that a copy with a few words changed stays close while two students who each wrote
+their own stay apart.
 
 Both are bounded: a cell is read up to `MAX_PIECE_CHARS`, an expression down to `MAX_DEPTH`
 levels, and a cell Python cannot parse (a syntax error, IPython magic, nesting too deep for

@@ -22,7 +22,7 @@ MIN_FEATURES = {"code": 1, "text": 5}
 
 @dataclass(frozen=True)
 class Piece:
-    """One cell's work: `features` are what it shares with the class's other pieces."""
+    """One cell's work: `features` are what it is compared by."""
 
     student: str
     cell: int  # its index in the submitted notebook
