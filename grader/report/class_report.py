@@ -14,6 +14,8 @@ from pathlib import Path
 
 from grader.intake.timestamps import MISSING_NOTE
 from grader.report.misconceptions import Misconception, clean_text, group_misconceptions
+from grader.report.similar.compare import LookAlike
+from grader.report.similar.course import look_alike_in_course
 
 __all__ = ["ClassReport", "QuestionStats", "HandGradedStats", "StudentRow", "HelpReason",
            "gather_report", "OUTCOMES"]
@@ -112,6 +114,7 @@ class ClassReport:
     questions: list[QuestionStats]
     hand_graded: list[HandGradedStats]
     due: str | None = None  # the assignment's due date in the gradebook (UTC)
+    look_alike: LookAlike | None = None  # submissions whose work is unusually close: leads, not verdicts
 
     @property
     def submitted(self) -> list[StudentRow]:
@@ -166,6 +169,8 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
                 _fill_from_record(row, _read_record(coursedir, student, assignment))
             rows.append(row)
         report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
+        report = _summarise(coursedir.course_id, assignment, threshold, cells, rows)
+        report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted])
     return report
 
 
