@@ -54,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, default=None, help="folder (default: <course>/reports/<assignment>)")
     report.add_argument("--threshold", type=_fraction, default=0.5, metavar="FRACTION",
                         help="list students below this share of the points graded so far (default: 0.5)")
-    demo = _add(commands, "demo", "release, grade a simulated class, export, feedback and summarise")
-    demo.add_argument("--assignment", default=None, help="the kit's assignment to simulate (default: its only one)")
+    demo = _add(commands, "demo", "copy a course's assignment, release it, grade a simulated class, export, "
+                "feedback and summarise (the course: --course, or the kit's own when that is not a course)")
+    demo.add_argument("--assignment", default=None,
+                      help="the assignment to simulate (default: the course's first, in sorted order)")
     demo.add_argument("--students", type=int, default=36, help="class size (at least 30)")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="folder for the demo course")
     return parser
@@ -241,11 +243,12 @@ def _fraction(text: str) -> float:
 
 
 def _demo(args) -> int:
-    from grader.demo.run import run_demo
+    from grader.demo.run import demo_template, run_demo
 
     if args.students < 30:
         raise CourseError("the demo simulates at least 30 students")
-    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment)
+    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment,
+                       template=demo_template(args.course))
     print(summary)
     return EXIT_OK
 

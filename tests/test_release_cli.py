@@ -12,9 +12,11 @@ from grader.demo.run import kit_course_root
 
 @pytest.fixture
 def fresh_course(tmp_path) -> Course:
+    from sample import SAMPLE
+
     from grader.demo.run import prepare_course
 
-    return prepare_course(tmp_path, kit_course_root())
+    return prepare_course(tmp_path, kit_course_root(), SAMPLE)
 
 
 def edit_source(course: Course, grade_id: str, edit) -> None:
