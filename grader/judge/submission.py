@@ -96,12 +96,13 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     session.look_from_outside(f"during the {question.id} check", quick=True)
     if verdict.status == "missing":
         verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict
-    score = round(question.points * verdict.fraction, 4)
+    score = round(verdict.earned(question.points), 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)
     messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]
-    parts = [PartScore(printable(p.title), round(question.points * p.weight / _weights(verdict), 4),
-                       p.status == "passed") for p in verdict.parts] if len(verdict.parts) > 1 else []
+    parts = [PartScore(printable(p.title), round(worth, 4), p.status == "passed")
+             for p, worth in zip(verdict.parts, verdict.part_points(question.points), strict=True)
+             ] if len(verdict.parts) > 1 else []
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
 
 
@@ -122,10 +123,6 @@ def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes:
                                  f"{name} does not exist when it is checked. Fix that cell, then run the notebook "
                                  "from the top (Kernel → Restart Kernel and Run All Cells…)."])
     return None
-
-
-def _weights(verdict) -> float:
-    return sum(p.weight for p in verdict.parts) or 1.0
 
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.

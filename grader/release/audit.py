@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from grader.course import Course
 __all__ = ["AuditReport", "Finding", "audit_assignment", "MIN_MISCONCEPTIONS"]
 
 MIN_MISCONCEPTIONS = 2  # known wrong answers each autograded question must have in its bank
+# "(2 points)", "(1 point, graded by hand)": the points a question's text states
+POINTS_TEXT = re.compile(r"\((\d+(?:\.\d+)?) points?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -204,13 +207,69 @@ def static_findings(course: Course) -> list[Finding]:
         Finding("no instructor-only folder in the release", not shipped, ", ".join(shipped)),
         Finding("requirements.txt lists only what a student installs", not problems, "; ".join(problems)),
         _points_agree(course),
+        _points_in_text(course),
     ]
     for q in assignment.autograded:
+        findings += _parts_share(assignment, q)
+        honest = bool(assignment.banks.correct_for(q.id))
+        findings.append(Finding(f"{q.id} has an honest answer in its bank", honest,
+                                "" if honest else f"CORRECT in {assignment.folder / 'banks'} has none"))
         known = len(assignment.banks.wrong_for(q.id))
         findings.append(Finding(f"{q.id} has at least {MIN_MISCONCEPTIONS} known misconceptions in its bank",
                                 known >= MIN_MISCONCEPTIONS,
                                 f"{known} in {assignment.folder / 'banks'}" if known < MIN_MISCONCEPTIONS else ""))
     return findings
+
+
+def _parts_share(assignment, question) -> list[Finding]:
+    """A question of several parts: its points split over them by the rule of `grader.runtime.parts`."""
+    from grader.runtime.parts import part_points, parts_of
+
+    module = assignment.folder / "checks" / f"{question.id}.py"
+    try:
+        parts = parts_of(assignment.visible_checks(question.id))
+    except Exception as exc:  # the instructor's module: said in one line, the audit goes on
+        return [Finding(f"{question.id}'s visible checks import", False, f"{module}: {type(exc).__name__}: {exc}")]
+    if len(parts) < 2:
+        return []
+    check = f"{question.id}: {question.points:g} points split over its {len(parts)} parts"
+    try:
+        worth = part_points(parts, question.points)
+    except ValueError as exc:
+        return [Finding(check, False, f"{module}: {exc}")]
+    return [Finding(f"{check} as {', '.join(f'{w:g}' for w in worth)}", True)]
+
+
+def _points_in_text(course: Course) -> Finding:
+    """Every "(N points)" in a question's markdown (the cells after the previous question's) states
+    the question's points, or one of its parts'."""
+    from grader.runtime.parts import part_points, parts_of
+
+    spec, path = course.spec, course.source_notebook()
+    nb = nbformat.read(path, as_version=4)
+    wrong, text_cells = [], []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "markdown" and grade_id is None:
+            text_cells.append((index, cell))
+        if grade_id not in {q.id for q in spec.questions}:
+            continue
+        question = spec.question(grade_id)
+        try:
+            parts = () if question.manual else part_points(parts_of(spec.visible_checks(grade_id)), question.points)
+        except Exception:  # a split refused, a module that does not import: said by their own findings
+            parts = ()
+        stated = {question.points, *parts}
+        for number, text in text_cells:
+            for match in POINTS_TEXT.finditer(text.source):
+                if float(match.group(1)) not in stated:
+                    line = text.source[:match.start()].count("\n")
+                    said = text.source.splitlines()[line].strip()[:80]
+                    wrong.append(f"markdown cell {number} says {said!r}, but {grade_id} is worth "
+                                 f"{question.points:g} (its nbgrader points)")
+        text_cells = []
+    return Finding("the points a question's text states agree with its metadata", not wrong,
+                   f"{path}: " + "; ".join(wrong) if wrong else "")
 
 
 def _points_agree(course: Course) -> Finding:
