@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
                            help="ca.pem and client.pem/client-key.pem from `grader cluster-certs` (default: <course>/cluster-certs)")
     autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    autograde.add_argument("--stale", action="store_true",
+                           help="grade only submissions graded under other points or another release")
     certs = _add(commands, "cluster-certs", "make the course's CA and TLS certificates for a Dask cluster")
     certs.add_argument("--out", type=Path, default=None, help="an empty folder (default: <course>/cluster-certs)")
     certs.add_argument("--hosts", nargs="*", default=[], metavar="HOST",
@@ -140,6 +142,11 @@ def _release(args) -> int:
                 raise
             print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
             return EXIT_FAILED
+    from grader.release.stale import stale_grades, stale_line
+
+    stale = stale_grades(course)
+    if stale:
+        print(stale_line(course, stale))
     return EXIT_OK
 
 
@@ -190,8 +197,18 @@ def _autograde(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = Course.at(args.course, args.assignment)
+    students = args.students
+    if args.stale:
+        from grader.release.stale import stale_grades
+
+        submitted = set(course.students())
+        students = [g.student for g in stale_grades(course) if g.student in submitted and
+                    (args.students is None or g.student in args.students)]
+        if not students:
+            print(f"no stale grade of {course.assignment}: nothing to regrade")
+            return EXIT_OK
     results = autograde(course, jobs=args.jobs, cluster=args.cluster, cluster_certs=args.cluster_certs,
-                        students=args.students)
+                        students=students)
     print(class_table(results))
     return EXIT_OK
 

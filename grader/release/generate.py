@@ -1,4 +1,4 @@
-"""Release an assignment through nbgrader's API: the student folder, with a copy of the check runtime, or nothing changed."""
+"""Release an assignment through nbgrader's API (with the kit's step: the check runtime and the stamp), or change nothing."""
 
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
-from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
+from grader.assignment import INSTRUCTOR_ONLY
 
 __all__ = ["ReleaseDiff", "ReleaseError", "alembic_on_path", "generate_release", "previous_release_kept",
-           "register_assignment", "release_is_current", "RUNTIME"]
+           "register_assignment", "release_is_current"]
 
 CONFIG_FILE = "nbgrader_config.py"
-RUNTIME = Path(__file__).resolve().parents[1] / "runtime"  # the engine's student-safe check runtime
 
 
 class ReleaseError(RuntimeError):
@@ -38,7 +37,11 @@ class ReleaseDiff(str):
 
 def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
     """An NbGraderAPI configured from the course root's nbgrader_config.py (and another gradebook,
-    if given); instructor-only folders ignored."""
+    if given); instructor-only folders ignored, the kit's step last in generate_assignment."""
+    from nbgrader.converters import GenerateAssignment
+
+    from grader.release.nbgrader_step import with_kit_step
+
     if not (course_root / CONFIG_FILE).is_file():
         raise ReleaseError(f"no {CONFIG_FILE} in {course_root}")
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
@@ -46,6 +49,8 @@ def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
         config.CourseDirectory.db_url = db_url
     ignore = list(config.CourseDirectory.get("ignore", [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]))
     config.CourseDirectory.ignore = ignore + [name for name in INSTRUCTOR_ONLY if name not in ignore]
+    steps = config.GenerateAssignment.get("preprocessors", GenerateAssignment.class_traits()["preprocessors"].default())
+    config.GenerateAssignment.preprocessors = with_kit_step(list(steps))
     return NbGraderAPI(config=config)
 
 
@@ -95,8 +100,8 @@ def _kept_on_failure(folder: Path):
 
 
 def generate_release(course, *, keep_previous: bool = True) -> Path:
-    """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry), the
-    check runtime beside its visible checks, and the assignment's id in the notebook's metadata.
+    """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry) and the
+    kit's step (`grader.release.nbgrader_step`: the check runtime, the notebook's stamp).
 
     Returns the release notebook. On any failure the previous release/ is left as it was
     (keep_previous=False: the caller keeps it, with previous_release_kept around more work).
@@ -113,8 +118,6 @@ def generate_release(course, *, keep_previous: bool = True) -> Path:
         notebook = folder / f"{course.notebook}.ipynb"
         if not notebook.is_file():
             raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
-        _ship_runtime(folder / VISIBLE_CHECKS)
-        _stamp(notebook, course.assignment)
     return notebook
 
 
@@ -133,25 +136,6 @@ def register_assignment(course, db_url: str) -> None:
         result = _api(Path(tmp), db_url).generate_assignment(course.assignment, force=True, create=True)
     if not result.get("success"):
         raise ReleaseError(f"adding {course.assignment!r} to the gradebook failed: {_failure_summary(result)}")
-
-
-def _ship_runtime(checks: Path) -> None:
-    """Replace the source's runtime.py (the installed kit's) with a copy of the runtime itself."""
-    if not checks.is_dir():
-        raise ReleaseError(f"{checks}: the release has no visible checks")
-    (checks / "runtime.py").unlink(missing_ok=True)
-    target = checks / "runtime"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir()
-    for module in sorted(RUNTIME.glob("*.py")):
-        shutil.copy2(module, target / module.name)
-
-
-def _stamp(notebook: Path, assignment: str) -> None:
-    """Record which assignment the notebook belongs to, so `grader grade` can tell."""
-    nb = nbformat.read(notebook, as_version=4)
-    nb.metadata["grader"] = {"assignment": assignment}
-    nbformat.write(nb, notebook)
 
 
 def _read(nb) -> nbformat.NotebookNode:

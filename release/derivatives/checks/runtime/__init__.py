@@ -34,6 +34,7 @@ _EXPORTS = {
     "PartResult": ".parts",
     "Verdict": ".parts",
     "parts_of": ".parts",
+    "part_points": ".parts",
     "run_question": ".parts",
     "run_probe": ".probes",
     "confirm": ".structure",

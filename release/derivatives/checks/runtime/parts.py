@@ -1,7 +1,17 @@
-"""A question's checks as parts: each part earns its share of the points, visible cases first."""
+"""A question's checks as parts: each part earns its points, visible cases first.
+
+How a question's points split over its parts (`part_points`): a part declared with `points=`
+is worth exactly that, and then every part must declare points that add up to the question's.
+Otherwise the parts share the points by weight (equally by default) in half points, as a
+person marking by hand would: each part gets its share rounded down to a half point, and the
+half points left over go one each to the first parts (4 points over 3 parts: 1.5, 1.5, 1). A
+split that leaves a part with nothing, or points that are not whole or half, is refused: the
+release audit names the question and asks for each part's points.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -12,18 +22,20 @@ from .compare import collecting_notes
 from .subject import ProbeFailed, Subject
 from .values import Missing
 
-__all__ = ["Part", "PartResult", "Verdict", "STATUSES", "parts_of", "run_question"]
+__all__ = ["Part", "PartResult", "Verdict", "STATUSES", "parts_of", "part_points", "run_question"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
 
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a question: `name` names its check functions, `title` says what it checks."""
+    """One part of a question: `name` names its check functions, `title` says what it checks;
+    `points` what it is worth, or None for its share by `weight` (see `part_points`)."""
 
     name: str
     title: str
     weight: float = 1.0
+    points: float | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class PartResult:
     weight: float
     status: str
     message: str = ""
+    points: float | None = None  # as the part declares it
 
 
 @dataclass(frozen=True)
@@ -49,16 +62,52 @@ class Verdict:
     def passed(self) -> bool:
         return self.status == "passed"
 
-    @property
-    def fraction(self) -> float:
-        """The share of the question's points earned: the weights of the passed parts."""
-        total = sum(p.weight for p in self.parts)
+    def part_points(self, points: float) -> tuple[float, ...]:
+        """What each part is worth out of the question's `points` (`part_points`). A split the
+        audit would refuse falls back to exact shares: grading never stops for it."""
+        try:
+            return part_points(self.parts, points)
+        except ValueError:
+            total = sum(p.weight for p in self.parts) or 1.0
+            return tuple(round(points * p.weight / total, 4) for p in self.parts)
+
+    def earned(self, points: float) -> float:
+        """The points earned out of the question's `points`: all when it passed, else its passed parts'."""
         if self.passed:
-            return 1.0
-        return sum(p.weight for p in self.parts if p.status == "passed") / total if total else 0.0
+            return float(points)
+        return sum(worth for part, worth in zip(self.parts, self.part_points(points), strict=True)
+                   if part.status == "passed")
 
 
 _WHOLE = Part("", "the whole question")
+HALF = 0.5  # the smallest share a split gives a part
+
+
+def part_points(parts, points: float) -> tuple[float, ...]:
+    """What each of `parts` (Part or PartResult) is worth out of a question's `points`.
+
+    ValueError, in words for the instructor, when the split is refused (see the module docstring).
+    """
+    if not parts:
+        return ()
+    declared = [p.points for p in parts]
+    if any(worth is not None for worth in declared):
+        if None in declared or any(worth <= 0 for worth in declared):
+            raise ValueError("give every part positive points=, or none of them")
+        if not math.isclose(sum(declared), points, abs_tol=1e-9):
+            raise ValueError(f"its parts' points add up to {sum(declared):g}, but the question is worth {points:g}")
+        return tuple(float(worth) for worth in declared)
+    halves = points / HALF
+    if not math.isclose(halves, round(halves), abs_tol=1e-9):
+        raise ValueError(f"{points:g} points do not split in half points: give each Part its points=")
+    weights = [p.weight for p in parts]
+    shares = [math.floor(round(halves) * w / sum(weights) + 1e-9) for w in weights]
+    for index in range(round(halves) - sum(shares)):  # the half points left over, to the first parts
+        shares[index % len(shares)] += 1
+    if 0 in shares:
+        raise ValueError(f"{points:g} points over {len(parts)} parts leave a part with none in half points: "
+                         "give each Part its points=")
+    return tuple(share * HALF for share in shares)
 
 
 def parts_of(module: ModuleType) -> tuple[Part, ...]:
@@ -109,9 +158,9 @@ def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | No
 
     failure = _attempt(qid, check)
     if failure is None:
-        return PartResult(part.name, part.title, part.weight, "passed")
+        return PartResult(part.name, part.title, part.weight, "passed", points=part.points)
     del notes[shown:]
-    return PartResult(part.name, part.title, part.weight, *failure)
+    return PartResult(part.name, part.title, part.weight, *failure, points=part.points)
 
 
 def _attempt(qid: str, thunk) -> tuple[str, str] | None:
