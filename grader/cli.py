@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add(commands, "new", "create source/<assignment>/ for a new assignment (see docs/authoring.md)", assignment=True)
     release = _add(commands, "release", "generate release/ with nbgrader and audit the assignment", assignment=True)
-    release.add_argument("--question", default=None, metavar="ID", help="audit only this question's cases")
+    release.add_argument("--question", default=None, metavar="ID",
+                         help="audit only this question (and regenerate the notebook only if its source changed)")
     grade = _add(commands, "grade", "grade one notebook with the hidden tests")
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
@@ -127,13 +128,21 @@ def _release(args) -> int:
     # the audit's judges warm up while nbgrader is imported and generates the release
     with JudgePool(course, default_jobs(), wait=False) as judges:
         from grader.release.audit import audit_assignment
-        from grader.release.generate import ReleaseError, generate_release, previous_release_kept
+        from grader.release.generate import (
+            ReleaseError,
+            generate_release,
+            previous_release_kept,
+            refresh_release,
+        )
 
         try:
             with previous_release_kept(course):
-                path = generate_release(course, keep_previous=False)
-                print(f"released {path.relative_to(course.root)}")
-                report = audit_assignment(course, question=args.question, judges=judges)
+                path = refresh_release(course) if args.question else None
+                regenerated = path is None
+                path = path or generate_release(course, keep_previous=False)
+                print(f"released {path.relative_to(course.root)}" + (
+                    "" if regenerated else " (the notebook as it was: its source is unchanged)"))
+                report = audit_assignment(course, question=args.question, judges=judges, gradebook=regenerated)
                 print(report.table())
                 if not report.passed:
                     raise ReleaseError("audit failed")

@@ -54,11 +54,12 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
 
 
 def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory, *,
-                   draw_rng=None) -> SubmissionResult:
+                   draw_rng=None, only=None) -> SubmissionResult:
     """Grade one notebook file with the hidden checks, seeded for `student` and this very file.
 
     `draw_rng(student, question id, file digest)` stands in for `seed_rng` under plan.secret
-    where the secret is not at hand (a Dask worker holds only this file's seeds).
+    where the secret is not at hand (a Dask worker holds only this file's seeds). `only` (question
+    ids) judges those autograded questions alone: the release audit of one question.
     """
     draw_rng = draw_rng or partial(seed_rng, plan.secret)
     try:
@@ -71,8 +72,9 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
         tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
         outcomes = session.run_cells(runnable)
+        judged = [q for q in plan.assignment.autograded if only is None or q.id in only]
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest, outcomes)
-                     for q in plan.assignment.autograded]
+                     for q in judged]
         session.look_from_outside("after the checks")
         tamper += session.evidence()
         happened, review = _unique(session.notes), _unique(session.review)

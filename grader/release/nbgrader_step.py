@@ -10,17 +10,15 @@ finished, and nbgrader has already copied the files beside it when notebooks are
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from grader.assignment import VISIBLE_CHECKS
 from grader.judge.nbgrader_preprocessor import course_of_app
-from grader.release.stamp import RUNTIME, STAMP, stamp_for
+from grader.release.generate import ship_runtime
+from grader.release.stamp import STAMP, stamp_for
 
-__all__ = ["KitRelease", "KIT_GENERATE_PREPROCESSORS", "ship_runtime", "with_kit_step"]
+__all__ = ["KitRelease", "KIT_GENERATE_PREPROCESSORS", "with_kit_step"]
 
 
 class KitRelease(NbGraderPreprocessor):
@@ -40,15 +38,3 @@ def with_kit_step(preprocessors: list) -> list:
     """A GenerateAssignment.preprocessors list that ends with the kit's step."""
     kept = [p for p in preprocessors if p is not KitRelease and p != f"{__name__}.KitRelease"]
     return [*kept, KitRelease]
-
-
-def ship_runtime(checks: Path) -> None:
-    """Replace the source's runtime.py (the installed kit's) with a copy of the runtime itself."""
-    if not checks.is_dir():
-        raise FileNotFoundError(f"{checks}: the release has no visible checks")
-    (checks / "runtime.py").unlink(missing_ok=True)
-    target = checks / "runtime"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir()
-    for module in sorted(RUNTIME.glob("*.py")):
-        shutil.copy2(module, target / module.name)
