@@ -41,7 +41,7 @@ def test_authoring_guide_builds_releases_and_grades_a_new_assignment(tmp_path):
 
 
 def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_exports(course):
-    """Copied to source/<new>/ with the SQ test worth 4, does every verb count the new points?"""
+    """Copied to source/<new>/ with SQ worth 4 (test cell and text), does every verb count the new points?"""
     root = course.root
     shutil.copytree(root / "source" / "derivatives", root / "source" / "chain-rule",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -50,6 +50,8 @@ def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_ex
     nb = nbformat.read(path, as_version=4)
     [test] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SQ"]
     test.metadata["nbgrader"]["points"] = 4
+    [text] = [c for c in nb.cells if c.cell_type == "markdown" and "### Exercise 6 (3 points)" in c.source]
+    text.source = text.source.replace("(3 points)", "(4 points)")  # the audit reads the text's points too
     nbformat.write(nb, path)
 
     released = grader(root, "release", "chain-rule", "--question", "SQ")

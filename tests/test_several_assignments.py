@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from guide import KIT_ROOT, empty_course, follow_guide, grader
+from guide import KIT_ROOT, empty_course, follow_guide
 from sample import SAMPLE
 
 pytestmark = pytest.mark.slow(90)
@@ -19,15 +19,20 @@ KIT_FILES = ("Makefile", "pyproject.toml", "requirements.lock")
 
 
 @pytest.fixture(scope="module")
-def two_assignments(tmp_path_factory) -> Path:
-    """A course holding the kit's sample assignment and, beside it, the one docs/authoring.md builds."""
+def guided(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A course holding the kit's sample assignment and, beside it, the one docs/authoring.md
+    builds by following it (its demo included); the output of each of its commands."""
     root = empty_course(tmp_path_factory.mktemp("several") / "course")
     for name in KIT_FILES:
         shutil.copy2(KIT_ROOT / name, root / name)
     for tree in ("source", "release"):
         shutil.copytree(KIT_ROOT / tree / SAMPLE, root / tree / SAMPLE, ignore=shutil.ignore_patterns("__pycache__"))
-    follow_guide(root)
-    return root
+    return root, dict(follow_guide(root))
+
+
+@pytest.fixture(scope="module")
+def two_assignments(guided) -> Path:
+    return guided[0]
 
 
 def _rows(path: Path) -> list[dict]:
@@ -35,14 +40,15 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_demo_of_a_new_assignment_with_empty_broken_and_manual_banks(two_assignments, tmp_path):
-    """Does `grader demo --assignment second-order` (fresh from `grader new` plus one question, no
-    broken files, no hand-graded question) release, audit and grade a class of 30, naming it?"""
-    done = grader(two_assignments, "demo", "--assignment", NEW, "--students", "30", "--output", str(tmp_path))
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.splitlines()[0] == f"demo of assignment {NEW}"
-    assert "audit: passed" in done.stdout
-    rows = _rows(tmp_path / "course" / "grades.csv")
+def test_demo_of_a_new_assignment_with_empty_broken_and_manual_banks(guided):
+    """In a course of two, does the guide's `grader demo --assignment second-order` (fresh from
+    `grader new` plus one question, no broken files, no hand-graded question) release, audit and
+    grade a class of 30, naming it?"""
+    root, outputs = guided
+    [summary] = [out for command, out in outputs.items() if command.startswith(f"grader demo --assignment {NEW}")]
+    assert summary.splitlines()[0] == f"demo of assignment {NEW}"
+    assert "audit: passed" in summary
+    rows = _rows(root / "demo-output" / "course" / "grades.csv")
     assert len(rows) == 30 and {"unreadable", "graded"} <= {row["status"] for row in rows}
 
 
