@@ -208,11 +208,9 @@ def _autograde(args) -> int:
     course = Course.at(args.course, args.assignment)
     students = args.students
     if args.stale:
-        from grader.release.stale import stale_grades
+        from grader.release.stale import stale_students
 
-        submitted = set(course.students())
-        students = [g.student for g in stale_grades(course) if g.student in submitted and
-                    (args.students is None or g.student in args.students)]
+        students = stale_students(course, among=args.students)
         if not students:
             print(f"no stale grade of {course.assignment}: nothing to regrade")
             return EXIT_OK

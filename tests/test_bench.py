@@ -22,7 +22,9 @@ def test_bench_prints_each_figure_next_to_its_target(tmp_path):
                  for line in block.splitlines() if line.startswith("$ ")]
     assert command == "make bench", command
     tiny = f"--students 3 --class 2 --sample 1 --passes 1 --output {tmp_path}"
-    env = {**os.environ, "BENCH_ARGS": tiny, "PYTHON": sys.executable}
+    # as typed in a shell: not as a sub-make of `make test`, which would print its directory
+    shell = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    env = {**shell, "BENCH_ARGS": tiny, "PYTHON": sys.executable}
     done = subprocess.run(["bash", "-c", command], cwd=KIT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     last = done.stdout.strip().splitlines()[-1]

@@ -144,7 +144,7 @@ def refresh_release(course) -> Path | None:
     runtime = notebook.parent / VISIBLE_CHECKS / "runtime"
     shipped = {str(p.relative_to(notebook.parent)) for p in notebook.parent.rglob("*")
                if p.is_file() and p != notebook and not p.is_relative_to(runtime)}
-    if stamp_of(nb).get("notebook") != notebook_digest(course) or shipped != beside - {"checks/runtime.py"}:
+    if stamp_of(nb).get("notebook") != notebook_digest(course) or shipped != beside - {f"{VISIBLE_CHECKS}/runtime.py"}:
         return None
     for name in sorted(shipped):
         target = notebook.parent / name

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.course import CourseError
 from grader.ipynb import read_ipynb
 from grader.release.stamp import stamp_of
 
-__all__ = ["StaleGrade", "stale_grades", "stale_line"]
+__all__ = ["StaleGrade", "stale_grades", "stale_line", "stale_students"]
 
 SHOWN = 5  # students named in the one line `grader release` prints
 
@@ -26,7 +27,12 @@ class StaleGrade:
 
 
 def stale_grades(course) -> list[StaleGrade]:
-    """The recorded grades of `course`'s assignment that the current release would change, by student."""
+    """The recorded grades of `course`'s assignment that the current release would change, by student.
+
+    CourseError when the assignment has no release to compare with."""
+    if not course.release_notebook().is_file():
+        raise CourseError(f"no {course.release_notebook().relative_to(course.root)}: "
+                          f"run `grader release {course.assignment}` first")
     release = read_ipynb(course.release_notebook())
     grading, points = stamp_of(release).get("grading"), _test_points(release)
     stale = []
@@ -42,6 +48,13 @@ def stale_grades(course) -> list[StaleGrade]:
         if why:
             stale.append(StaleGrade(student, why))
     return stale
+
+
+def stale_students(course, among: list[str] | None = None) -> list[str]:
+    """The students with a submission whose recorded grade is stale (of `among`, if given)."""
+    submitted = set(course.students())
+    return [g.student for g in stale_grades(course)
+            if g.student in submitted and (among is None or g.student in among)]
 
 
 def stale_line(course, stale: list[StaleGrade]) -> str:
