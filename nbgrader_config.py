@@ -24,6 +24,14 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # autograde time.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "hidden", "banks"]
 
+# Every release is the kit's: `nbgrader generate_assignment` (and formgrader's Generate button)
+# run nbgrader's own steps and then the kit's, which puts a copy of the check runtime beside the
+# release's visible checks and stamps the notebook (its assignment, digests of what grades it);
+# `grader release` runs the same steps and then audits the release.
+from grader.release.nbgrader_step import KIT_GENERATE_PREPROCESSORS  # noqa: E402
+
+c.GenerateAssignment.preprocessors = KIT_GENERATE_PREPROCESSORS
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 

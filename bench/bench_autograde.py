@@ -6,7 +6,8 @@ Every ratio compares like with like, and the figures that take seconds are media
   submission, each from process start to exit; `grader grade` cold, and while `grader serve`
   keeps a warm judge;
 - one release: `grader release` with its full audit against `nbgrader generate_assignment`,
-  and `grader release --question ID`;
+  and `grader release --question ID` (after the full one: its notebook unchanged) against the
+  full release;
 - a class of `--class` (200): `grader autograde` from process start to exit against stock
   nbgrader's per-submission rate (`nbgrader autograde` of a sample, start to exit, divided by
   its size; one pass of several notebooks);
@@ -276,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         figure("served_grade_vs_nbgrader", stock_one / served_one, ">=", 3),  # 3.04 must not print as 3.0
         figure("release_vs_generate", kit_release / stock_release, "<=", 3, digits=2),
         figure("question_release_s", question_release, "<=", 5),
+        figure("question_vs_release", question_release / kit_release, "<=", 0.33, digits=2),
         figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
         figure(f"class{len(everyone)}_s", big_seconds, "<", 60),
         figure("ratio_to_floor", warm_big / floor_per_core, "<=", 2.0, digits=2),

@@ -22,7 +22,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
 __all__ = ["KitJudge", "SubmissionReader", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS",
-           "close_graders"]
+           "close_graders", "course_of_app"]
 
 # nbgrader's autograde steps with Execute replaced by the kit's judge. The order is nbgrader's
 # (converters/autograde.py): the verdicts must be in the notebook before SaveAutoGrades reads
@@ -68,7 +68,7 @@ class KitJudge(NbGraderPreprocessor):
         return autograded_notebook(release, result), resources
 
     def _course(self, assignment: str):
-        return _course_of(self, assignment)
+        return course_of_app(self, assignment)
 
 
 class SubmissionReader(NotebookExporter):
@@ -86,7 +86,7 @@ class SubmissionReader(NotebookExporter):
             info = resources.get("nbgrader") or {}
             if "assignment" not in info:
                 raise
-            release = nbformat.read(_course_of(self, info["assignment"]).release_notebook(), as_version=4)
+            release = nbformat.read(course_of_app(self, info["assignment"]).release_notebook(), as_version=4)
             return self.from_notebook_node(release, resources=resources, **kw)
 
 
@@ -102,7 +102,7 @@ def _record_submission_time(course, student: str, result) -> None:
         gb.db.commit()
 
 
-def _course_of(configurable, assignment: str):
+def course_of_app(configurable, assignment: str):
     """The Course of the nbgrader app running `configurable` (its CourseDirectory's root)."""
     from grader.course import Course
 
