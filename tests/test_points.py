@@ -88,7 +88,7 @@ def test_audit_refuses_points_its_parts_cannot_share(course):
 
 
 def _csv(course: Course) -> dict[str, dict]:
-    with open(course.root / "grades.csv", newline="") as handle:
+    with open(course.root / "exports" / course.assignment / "grades.csv", newline="") as handle:
         return {row["student"]: row for row in csv.DictReader(handle)}
 
 

@@ -48,7 +48,7 @@ def test_demo_of_a_new_assignment_with_empty_broken_and_manual_banks(guided):
     [summary] = [out for command, out in outputs.items() if command.startswith(f"grader demo --assignment {NEW}")]
     assert summary.splitlines()[0] == f"demo of assignment {NEW}"
     assert "audit: passed" in summary
-    rows = _rows(root / "demo-output" / "course" / "grades.csv")
+    rows = _rows(root / "demo-output" / "course" / "exports" / NEW / "grades.csv")
     assert len(rows) == 30 and {"unreadable", "graded"} <= {row["status"] for row in rows}
 
 
@@ -64,7 +64,7 @@ def test_make_demo_takes_the_first_assignment_and_says_so(two_assignments, tmp_p
     first = next(line for line in done.stdout.splitlines() if line.startswith("demo of assignment"))
     assert first.startswith(f"demo of assignment {SAMPLE}, the first of 2") and NEW in first
     assert "audit: passed" in done.stdout
-    assert len(_rows(tmp_path / "course" / "grades.csv")) == 30
+    assert len(_rows(tmp_path / "course" / "exports" / SAMPLE / "grades.csv")) == 30
 
 
 def test_the_suites_fixtures_hold_beside_a_second_assignment(two_assignments):

@@ -169,7 +169,6 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
                 _fill_from_record(row, _read_record(coursedir, student, assignment))
             rows.append(row)
         report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
-        report = _summarise(coursedir.course_id, assignment, threshold, cells, rows)
         report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted])
     return report
 
