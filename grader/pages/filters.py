@@ -7,7 +7,7 @@ from jinja2 import pass_context
 
 from grader.pages.highlight import highlight_code
 from grader.pages.markdown import render_markdown
-from grader.pages.policy import policy_meta
+from grader.pages.policy import page_head
 
 __all__ = ["markdown2html", "highlight_code", "page_policy", "PAGE_FILTERS"]
 
@@ -22,8 +22,9 @@ def markdown2html(context, source) -> str:
 
 
 def page_policy(page: str) -> str:
-    """`{{ "static" | page_policy }}`: the page's Content-Security-Policy as a meta element."""
-    return policy_meta(page)
+    """`{{ "static" | page_policy }}`: the page's Content-Security-Policy as a meta element (and
+    what formgrader's page needs beside it)."""
+    return page_head(page)
 
 
 # By import name: the course config's values stay plain strings for nbgrader's --help.

@@ -312,7 +312,7 @@ class _Renderer:
         return "<hr>\n"
 
     def math(self, block: _Block, tight: bool) -> str:
-        return f'<div class="math">{escape_text(block.text)}</div>\n'
+        return f'<p class="math">{escape_text(block.text)}</p>\n'
 
     def quote(self, block: _Block, tight: bool) -> str:
         return "<blockquote>\n" + "".join(self.block(child) for child in block.children) + "</blockquote>\n"

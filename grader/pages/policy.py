@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["STATIC_PAGE", "policy_for", "policy_meta", "formgrader_policy"]
+__all__ = ["STATIC_PAGE", "policy_for", "page_head", "formgrader_policy", "MATHJAX_STAND_IN"]
 
 # A page that stands alone (feedback, the class report): inline styles and data: images, nothing
 # fetched, no script, no form, no <base>. A `javascript:` link is inline script, so it is blocked too.
@@ -18,6 +18,10 @@ STATIC_PAGE = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; bas
 # and handlers run, by their hashes (see formgrader_policy).
 _FORMGRADER = ("default-src 'none'; script-src 'self' 'unsafe-hashes' {hashes}; style-src 'self' 'unsafe-inline'; "
                "img-src data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'")
+# Formgrader's script waits for MathJax's start-up signal before it focuses the first score box;
+# the kit's pages load no MathJax (math shows as text), so this stands in for it and signals at once.
+MATHJAX_STAND_IN = ("window.MathJax = {Hub: {Queue: function () {}, Startup: {signal: {Interest: "
+                    "function (listener) { setTimeout(function () { listener('End'); }, 0); }}}}};")
 _INLINE_SCRIPT = re.compile(r"<script[^>]*>(.*?)</script>", re.S)
 _HANDLER = re.compile(r'\son[a-z]+="([^"]*)"')
 
@@ -27,9 +31,11 @@ def policy_for(page: str) -> str:
     return formgrader_policy() if page == "formgrader" else STATIC_PAGE
 
 
-def policy_meta(page: str) -> str:
-    """The policy as the first thing a page's head must hold before anything it governs."""
-    return f'<meta http-equiv="Content-Security-Policy" content="{policy_for(page)}">'
+def page_head(page: str) -> str:
+    """What the kit puts in a page's head, before anything the policy governs: the policy, and on
+    formgrader's page the stand-in for MathJax."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy_for(page)}">'
+    return meta + (f"<script>{MATHJAX_STAND_IN}</script>" if page == "formgrader" else "")
 
 
 @lru_cache(maxsize=1)
@@ -39,11 +45,14 @@ def formgrader_policy() -> str:
     policy in the page's head). Read from the installed templates, so the hashes follow nbgrader."""
     from nbgrader.server_extensions.formgrader.handlers import template_path
 
-    hashes = set()
+    hashes = {_hash(MATHJAX_STAND_IN)}
     for template in sorted((Path(template_path) / "formgrade").glob("*.j2")):
         source = template.read_text(encoding="utf-8")
         for code in [*_INLINE_SCRIPT.findall(source), *_HANDLER.findall(source)]:
             if code.strip() and "{{" not in code and "{%" not in code:
-                digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode()
-                hashes.add(f"'sha256-{digest}'")
+                hashes.add(_hash(code))
     return _FORMGRADER.format(hashes=" ".join(sorted(hashes)))
+
+
+def _hash(script: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(script.encode('utf-8')).digest()).decode()}'"
