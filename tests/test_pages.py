@@ -210,3 +210,26 @@ def test_a_page_shows_graded_answers_first_within_its_budget():
     assert shown == PAGE_TEXT_CHARS - len("my answer")
     assert [cell.source for cell in nb.cells if cell.source.startswith("*This cell")][-1].startswith(
         "*This cell is 90,000 characters long; it is not shown")
+
+
+def test_a_text_with_more_markup_than_a_page_shows_is_plain_text():
+    """Does a text whose markdown would make thousands of elements (which formgrader's exporter
+    parses again, one by one) show as plain text, and does the page's budget run out across cells?"""
+    from grader.pages.markdown import ELEMENTS_LEFT, MAX_ELEMENTS, within_elements
+
+    dense = "*a* " * (MAX_ELEMENTS // 2 + 1)
+    assert within_elements(render_markdown(dense), dense, {}).startswith('<pre class="plain-markdown">*a* *a*')
+    page = {ELEMENTS_LEFT: 30}
+    assert within_elements(render_markdown("*a* " * 5), "*a* " * 5, page).startswith("<p><em>a</em>")
+    assert page[ELEMENTS_LEFT] == 30 - 12  # each tag, opening or closing, counts
+    within_elements(render_markdown("*a* " * 5), "*a* " * 5, page)
+    assert "plain text" in within_elements(render_markdown("*a* " * 5), "*a* " * 5, page)
+
+
+def test_colour_codes_in_outputs_stop_at_the_pages_budget():
+    """Are an output's colour codes kept up to the page's budget and dropped after it?"""
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\x1b[31mred\x1b[0m"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\x1b[31mx\x1b[0m" * 3000)]
+    nb, _ = _inert(nbformat.v4.new_notebook(cells=[code]))
+    assert nb.cells[0].outputs[0].text == "\x1b[31mred\x1b[0m" and "\x1b" not in nb.cells[0].outputs[1].text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from jinja2 import pass_context
 
 from grader.pages.highlight import highlight_code
-from grader.pages.markdown import render_markdown
+from grader.pages.markdown import render_markdown, within_elements
 from grader.pages.policy import page_head
 
 __all__ = ["markdown2html", "highlight_code", "page_policy", "PAGE_FILTERS"]
@@ -18,7 +18,8 @@ def markdown2html(context, source) -> str:
     markdown output, as safe HTML."""
     cell = context.get("cell") or {}
     attachments = cell.get("attachments") if isinstance(cell, dict) else None
-    return render_markdown(source if isinstance(source, str) else "", attachments)
+    text = source if isinstance(source, str) else ""
+    return within_elements(render_markdown(text, attachments), text, context.get("resources"))
 
 
 def page_policy(page: str) -> str:

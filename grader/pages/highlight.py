@@ -3,10 +3,11 @@
 nbconvert highlights with the notebook's own lexer (ipython3 for the kit's notebooks), whose
 help-syntax rule takes time quadratic in a line of dots (8,000 dots: about two seconds); the
 Python lexer has no such rule and colours the same tokens but IPython's `%magic` and `!shell`
-lines. Even so Pygments spends tens of microseconds on a character of dense code, so a cell
-longer than MAX_HIGHLIGHT_CHARS is shown as plain preformatted text, and so is every cell after
-a page has highlighted PAGE_HIGHLIGHT_CHARS (see grader.pages.notebook). The same source is
-highlighted once per process: a class's pages share most of their cells.
+lines. Even so Pygments spends tens of microseconds on a character of dense code (and
+formgrader's view parses every element it makes again), so a cell longer than
+MAX_HIGHLIGHT_CHARS is shown as plain preformatted text, and so is every cell after a page has
+highlighted PAGE_HIGHLIGHT_CHARS (see grader.pages.notebook). The same source is highlighted
+once per process: a class's pages share most of their cells.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from grader.pages.safe import escape_text
 __all__ = ["highlight_python", "highlight_code", "is_python", "plain_code", "MAX_HIGHLIGHT_CHARS",
            "PAGE_HIGHLIGHT_CHARS", "CSS_CLASS"]
 
-MAX_HIGHLIGHT_CHARS = 20_000
-PAGE_HIGHLIGHT_CHARS = 40_000
+MAX_HIGHLIGHT_CHARS = 10_000
+PAGE_HIGHLIGHT_CHARS = 20_000  # about four times an honest page's code
 CSS_CLASS = "highlight hl-python"
 PYTHON_NAMES = frozenset({"python", "python3", "py", "ipython", "ipython3", "py3"})
 PLAIN = "plain"  # a cell's metadata["grader"][PLAIN]: show it without highlighting

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from grader.pages.safe import escape_text, image_source, link_target
@@ -63,21 +63,31 @@ def render_inline(text: str, refs: dict[str, str] | None = None, attachments: di
     return _Inline(text, refs or {}, attachments).render()
 
 
-@dataclass(eq=False, slots=True)
 class _Delimiter:
-    """A run of `*`, `_` or `~~`: literal characters until emphasis claims some of them."""
+    """A run of `*`, `_` or `~~`: literal characters until emphasis claims some of them.
 
-    char: str
-    count: int
-    can_open: bool
-    can_close: bool
-    order: int
-    opens: list[str] = field(default_factory=list)
-    closes: list[str] = field(default_factory=list)
+    A plain class with slots and no list until a tag needs one: a pathological text makes one
+    for every character, and each allocation more was a collector's pass more.
+    """
+
+    __slots__ = ("char", "count", "can_open", "can_close", "order", "opens", "closes")
+
+    def __init__(self, char: str, count: int, can_open: bool, can_close: bool, order: int):
+        self.char, self.count, self.can_open, self.can_close, self.order = char, count, can_open, can_close, order
+        self.opens = self.closes = None  # tags claimed, innermost first (lists, once there is one)
+
+    def claim(self, tag: str, opening: bool) -> None:
+        if opening:
+            self.opens = self.opens or []
+            self.opens.append(tag)
+        else:
+            self.closes = self.closes or []
+            self.closes.append(tag)
 
     def __str__(self) -> str:
-        return (escape_text(self.char * self.count) + "".join(f"<{tag}>" for tag in reversed(self.opens))
-                + "".join(f"</{tag}>" for tag in self.closes))
+        opens = "".join(f"<{tag}>" for tag in reversed(self.opens)) if self.opens else ""
+        closes = "".join(f"</{tag}>" for tag in self.closes) if self.closes else ""
+        return escape_text(self.char * self.count) + opens + closes
 
 
 @dataclass(slots=True)
@@ -212,8 +222,8 @@ class _Inline:
                 used = 2 if opener.count >= 2 and delimiter.count >= 2 else 1
                 tag = "del" if delimiter.char == "~" else ("strong" if used == 2 else "em")
                 opener.count, delimiter.count = opener.count - used, delimiter.count - used
-                opener.opens.append(tag)
-                delimiter.closes.append(tag)
+                opener.claim(tag, opening=True)
+                delimiter.claim(tag, opening=False)
                 if not opener.count:
                     stack.pop()
             if delimiter.can_open and delimiter.count:

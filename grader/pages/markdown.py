@@ -20,9 +20,17 @@ from grader.pages.highlight import highlight_python, is_python
 from grader.pages.inline import normalise_label, render_inline
 from grader.pages.safe import escape_text
 
-__all__ = ["render_markdown", "cut_note", "MAX_MARKDOWN_CHARS", "MAX_DEPTH"]
+__all__ = ["render_markdown", "within_elements", "cut_note", "MAX_MARKDOWN_CHARS", "MAX_DEPTH",
+           "MAX_ELEMENTS", "PAGE_ELEMENTS", "ELEMENTS_LEFT"]
 
 MAX_MARKDOWN_CHARS = 100_000
+# Elements (tags) that one text and all of a page's texts may add. nbconvert's HTMLExporter, which
+# formgrader's view uses, parses each finished page again with BeautifulSoup at some tens of
+# microseconds an element; a text that would add more shows as plain text. (The release's own
+# markdown adds about 600.)
+MAX_ELEMENTS = 5_000
+PAGE_ELEMENTS = 10_000
+ELEMENTS_LEFT = "grader_elements_left"  # in a page's resources, set by InertNotebook
 MAX_DEPTH = 8
 MAX_COLUMNS = 64
 MAX_ID = 200
@@ -60,6 +68,21 @@ def _render(text: str, attachments: dict | None, limit: int) -> str:
     blocks = parser.parse(lines, 0)
     body = "".join(_Renderer(parser.refs, attachments).block(b) for b in blocks)
     return body + (cut_note(len(text), limit) if len(text) > limit else "")
+
+
+def within_elements(html: str, text: str, resources) -> str:
+    """`html` (the rendering of `text`) if it adds no more elements than the text and the page may
+    add, else the text as plain preformatted text, saying why; spends the page's budget."""
+    elements = html.count("<")
+    left = resources.get(ELEMENTS_LEFT) if isinstance(resources, dict) else None
+    if elements <= MAX_ELEMENTS and (left is None or elements <= left):
+        if left is not None:
+            resources[ELEMENTS_LEFT] = left - elements
+        return html
+    shown = text[:MAX_MARKDOWN_CHARS]
+    return (f'<pre class="plain-markdown">{escape_text(shown)}</pre>\n<p class="cut-note"><em>This text is shown '
+            "as plain text: its markdown makes more elements than a page shows.</em></p>\n"
+            + (cut_note(len(text), len(shown)) if len(shown) < len(text) else ""))
 
 
 def cut_note(length: int, shown: int) -> str:

@@ -17,7 +17,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 
 from grader.pages.highlight import MAX_HIGHLIGHT_CHARS, PAGE_HIGHLIGHT_CHARS, PLAIN
-from grader.pages.markdown import MAX_MARKDOWN_CHARS
+from grader.pages.markdown import ELEMENTS_LEFT, MAX_MARKDOWN_CHARS, PAGE_ELEMENTS
 from grader.pages.safe import IMAGE_TYPES, data_uri, escape_text
 
 __all__ = ["InertNotebook", "PAGE_TEXT_CHARS", "MAX_CELL_CHARS", "MAX_OUTPUT_CHARS", "INERT"]
@@ -26,7 +26,9 @@ PAGE_TEXT_CHARS = 300_000  # of the notebook's text on one page (an honest noteb
 MAX_CELL_CHARS = MAX_MARKDOWN_CHARS  # of one cell's source
 MAX_OUTPUT_CHARS = 20_000  # of one output's text
 MAX_OUTPUTS = 50  # per cell
+PAGE_ANSI_CODES = 2_000  # colour codes in outputs (each an element on the page); past them, plain text
 INERT = "grader_inert"  # in resources once the notebook has been made inert
+_ANSI = re.compile(r"\x1b\[[0-9;]*+[A-Za-z]?+|\x1b")
 _GRADING_FLAGS = ("grade", "solution", "locked", "task")
 _CELL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # What formgrader's submission handler passes for its template to print as is.
@@ -43,8 +45,11 @@ class InertNotebook(Preprocessor):
         graded_first = sorted(range(len(nb.cells)), key=lambda i: not _graded(nb.cells[i]))
         rebuilt = {i: _inert_cell(nb.cells[i], budget) for i in graded_first}
         nb.cells = [cell for i in range(len(nb.cells)) for cell in rebuilt[i]]
+        _unique_ids(nb.cells)
         nb.metadata = nbformat.NotebookNode(language_info={"name": "python"})
+        nb.nbformat, nb.nbformat_minor = 4, 5  # every cell has an id
         _escape_shown(resources)
+        resources[ELEMENTS_LEFT] = PAGE_ELEMENTS
         resources[INERT] = True
         return nb, resources
 
@@ -53,7 +58,7 @@ class _Budget:
     """What is left of a page's text and highlighting."""
 
     def __init__(self):
-        self.text, self.highlight = PAGE_TEXT_CHARS, PAGE_HIGHLIGHT_CHARS
+        self.text, self.highlight, self.ansi = PAGE_TEXT_CHARS, PAGE_HIGHLIGHT_CHARS, PAGE_ANSI_CODES
 
     def take(self, text: str, most: int) -> str:
         shown = text[:max(0, min(most, self.text))]
@@ -92,6 +97,17 @@ def _inert_cell(cell, budget: _Budget) -> list:
     if len(shown) < len(source):
         return [new, _markdown(_cut_note(len(source), len(shown)))]
     return [new]
+
+
+def _unique_ids(cells: list) -> None:
+    """Every cell an id, each once (nbformat 4.5 requires both): a cell whose id is missing,
+    malformed or taken gets `cell-<its place>`, the same on every page made of the notebook."""
+    seen = set()
+    for place, cell in enumerate(cells):
+        if cell.get("id") in seen or "id" not in cell:
+            cell.id = next(f"cell-{place}{suffix}" for suffix in ("", *range(len(cells) + 1))
+                           if f"cell-{place}{suffix}" not in seen)
+        seen.add(cell.id)
 
 
 def _node(fields: dict | None = None, **more) -> nbformat.NotebookNode:
@@ -210,6 +226,11 @@ def _image_sizes(metadata) -> dict:
 
 def _bounded(text: str, budget: _Budget, most: int = MAX_OUTPUT_CHARS) -> str:
     shown = budget.take(text, most)
+    codes = shown.count("\x1b")
+    if codes > budget.ansi:
+        shown = _ANSI.sub("", shown)
+    else:
+        budget.ansi -= codes
     if len(shown) < len(text):
         shown += f"\n[{len(text) - len(shown):,} more characters not shown]"
     return shown
