@@ -11,6 +11,7 @@ with well-formed base64, and cell metadata keeps nbgrader's grading fields.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import nbformat
@@ -105,8 +106,8 @@ def _unique_ids(cells: list) -> None:
     seen = set()
     for place, cell in enumerate(cells):
         if cell.get("id") in seen or "id" not in cell:
-            cell.id = next(f"cell-{place}{suffix}" for suffix in ("", *range(len(cells) + 1))
-                           if f"cell-{place}{suffix}" not in seen)
+            candidates = (f"cell-{place}" + (f"-{n}" if n else "") for n in itertools.count())
+            cell.id = next(candidate for candidate in candidates if candidate not in seen)
         seen.add(cell.id)
 
 

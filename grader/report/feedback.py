@@ -130,7 +130,9 @@ def _write_page(course: Course, exporter, recorded: dict, student: str) -> Path:
                               "db_url": course.db_url, RECORDED: recorded[student]}}
     page, _ = exporter.from_filename(str(source), resources=resources)
     target = course.feedback_html(student)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent.is_dir():  # as nbgrader's --force: nothing stale beside the page (an old secret)
+        shutil.rmtree(target.parent)
+    target.parent.mkdir(parents=True)
     _copy_beside(course, source.parent, target.parent)
     partial = target.with_name(target.name + ".partial")
     partial.write_text(page, encoding="utf-8")
