@@ -50,17 +50,13 @@ c.Exchange.root = "/usr/local/share/nbgrader/exchange"
 # runs its own list after these, where that step must follow GetGrades (the total).
 # (Classes, not names: nbgrader lists this list's classes in its --help.)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from grader.pages.exporter import FeedbackExporter, template_basedirs  # noqa: E402
-from grader.pages.filters import PAGE_FILTERS  # noqa: E402
-from grader.pages.notebook import InertNotebook  # noqa: E402
+from grader.pages.exporter import inert_pages  # noqa: E402
 from grader.report.feedback import GradesWithHandGradingState, ReadableFeedback  # noqa: E402
 
-c.HTMLExporter.extra_template_basedirs = template_basedirs()
-c.HTMLExporter.filters = PAGE_FILTERS
-c.HTMLExporter.preprocessors = [InertNotebook, ReadableFeedback]
+c.HTMLExporter.preprocessors = [ReadableFeedback]
+inert_pages(c)  # InertNotebook first, the kit's templates and filters, FeedbackExporter for feedback
 # nbgrader's GetGrades, marking hand-graded answers not scored yet (the gradebook counts them 0)
 c.GenerateFeedback.preprocessors = [GradesWithHandGradingState, CSSHTMLHeaderPreprocessor, ReadableFeedback]
-c.GenerateFeedback.exporter_class = FeedbackExporter
 # The template's own CSSHTMLHeaderPreprocessor would run after ReadableFeedback in formgrader's
 # exporter and replace its CSS; ReadableFeedback makes that highlighting CSS itself.
 c.CSSHTMLHeaderPreprocessor.enabled = False

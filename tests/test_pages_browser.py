@@ -130,6 +130,8 @@ def _visit(browser, url: str, links: str, allowed_origin: str | None = None, sco
         if allowed_origin:
             facts["formgrader"] = page.evaluate("typeof formgrader === 'object' && typeof $ === 'function'")
             facts["nav"] = page.locator("li.live-notebook").text_content()
+            page.locator("span.glyphicon.name-hidden").click()  # formgrader's inline handler: show the name
+            facts["name shown"] = page.locator("a.name-shown").is_visible()
         if score:  # once formgrader has bound its grade inputs to the gradebook
             page.wait_for_function("() => formgrader.grades && formgrader.grades.loaded", timeout=60_000)
             box = page.locator("input.score#explain_bug")
@@ -240,7 +242,7 @@ def test_formgraders_grading_view_is_inert_and_still_grades(hostile_course, form
                               score=student == MALLORY, headers={"Authorization": f"token {token}"})
         assert visit.policy == formgrader_policy()
         assert visit.dialogs == [] and not visit.owned and facts["forbidden"] == [], facts["forbidden"]
-        assert facts["formgrader"], "formgrader's own scripts did not run"
+        assert facts["formgrader"] and facts["name shown"], "formgrader's own scripts and handlers did not run"
         assert all(h.startswith(("http://", "https://", "mailto:", "#")) for h in visit.hrefs), visit.hrefs
         outside = [u for u in visit.requests if not u.startswith((base, "data:"))]
         assert all(u in visit.hrefs for u in outside), outside  # only the clicked web links, each refused

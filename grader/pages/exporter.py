@@ -12,7 +12,7 @@ from traitlets import default
 
 from grader.pages.highlight import highlight_code
 
-__all__ = ["FeedbackExporter", "TEMPLATE_DIR", "template_basedirs"]
+__all__ = ["FeedbackExporter", "TEMPLATE_DIR", "template_basedirs", "inert_pages"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -22,6 +22,21 @@ def template_basedirs() -> list[str]:
     from nbgrader.server_extensions.formgrader.handlers import template_path
 
     return [str(TEMPLATE_DIR), template_path]
+
+
+def inert_pages(config) -> None:
+    """Make every page nbconvert renders with `config` inert (docs/pages.md): the kit's templates
+    before nbgrader's, its markdown, code and policy filters, InertNotebook before any other
+    step, and feedback written by FeedbackExporter. The course config calls it, and so does
+    `grader feedback` whatever a course's config says; calling it twice changes nothing."""
+    from grader.pages.filters import PAGE_FILTERS
+    from grader.pages.notebook import InertNotebook
+
+    steps = [step for step in config.HTMLExporter.get("preprocessors", []) if step is not InertNotebook]
+    config.HTMLExporter.extra_template_basedirs = template_basedirs()
+    config.HTMLExporter.filters = dict(PAGE_FILTERS)
+    config.HTMLExporter.preprocessors = [InertNotebook, *steps]
+    config.GenerateFeedback.exporter_class = FeedbackExporter
 
 
 class FeedbackExporter(HTMLExporter):

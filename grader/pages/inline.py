@@ -103,6 +103,8 @@ class _Opener:
 
 
 class _Inline:
+    """One text's rendering: output pieces, and the delimiters and brackets still open."""
+
     def __init__(self, text: str, refs: dict[str, str], attachments: dict | None):
         self.text, self.refs, self.attachments = text, refs, attachments
         self.out: list = []

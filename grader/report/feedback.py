@@ -11,6 +11,7 @@ first page has warmed every cache; and each student is tried on their own.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
@@ -86,11 +87,15 @@ def generate_feedback(course: Course, students: list[str] | None = None, *, jobs
 
 def feedback_exporter(course: Course):
     """The exporter `nbgrader generate_feedback` builds from the course config (template
-    `feedback`, bootstrap's stylesheet at hand), with the class's recorded grades in place of
-    nbgrader's per-cell lookups; built once for the class."""
+    `feedback`, bootstrap's stylesheet at hand, the kit's inert pages), with the class's recorded
+    grades in place of nbgrader's per-cell lookups; built once for the class."""
     from nbgrader.converters import GenerateFeedback
 
-    converter = GenerateFeedback(coursedir=course.coursedir, config=Config(course.coursedir.config))
+    from grader.pages.exporter import inert_pages
+
+    course_config = copy.deepcopy(course.coursedir.config)
+    inert_pages(course_config)  # as the kit's course config has it, even in a course whose config is older
+    converter = GenerateFeedback(coursedir=course.coursedir, config=course_config)
     config = Config(converter.config)
     config.HTMLExporter.template_name = "feedback"  # as nbgrader's API sets it
     exporter = converter.exporter_class(config=config)
