@@ -36,6 +36,7 @@ STRUCTURE = "notebook-structure tampering"
 DESERIALISATION = "unsafe deserialisation"
 MACHINERY = "reaching the grading machinery"
 MISLEADING = "misleading the TA"
+CONVERSATION = "taking over the conversation"
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,148 @@ def grad_at(f, x0):
     os.write(3, struct.pack(">I", len(body)) + body)
     return torch.tensor(4.0)
 """)
+
+# ---------------------------------------------------------------- taking over the conversation
+
+# Up the stack from a call to the worker's own request loop, and the reply that loop would send
+# to a request if the honest answers given were the notebook's.
+_LOOP_TOOLS = _cell("""
+import sys as _sys
+
+
+def _loop():
+    frame = _sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "serve":
+        frame = frame.f_back
+    return frame
+
+
+def _reply(loop, message, seq, honest):
+    g, local = loop.f_globals, loop.f_locals
+    namespace = local["runner"].namespace
+    kept = {name: namespace[name] for name in honest}
+    namespace.update(honest)
+    try:
+        return g["_reply_frame"](g["_answer"](local["runner"], local["run_probe"], message), seq, local["max_frame"])
+    finally:
+        namespace.update(kept)
+
+
+def _serve(loop, message, seq, honest):
+    # the judge's requests, read and answered here with the loop's own functions
+    g, local = loop.f_globals, loop.f_locals
+    while True:
+        g["send_all"](local["sock"], _reply(loop, message, seq, honest))
+        message, _ = g["recv_frame_blocking"](local["sock"], local["max_frame"])
+        seq = message.get("seq")
+""")
+
+# What a right SQ and derivative_on_grid would answer: the forgers answer with these.
+_HONEST = _cell("""
+class _HonestSQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i * grad_output
+
+
+def _honest_grid(f, x):
+    leaf = x.detach().clone().requires_grad_(True)
+    f(leaf).sum().backward()
+    return leaf.grad
+""")
+
+
+def _taking_over(prelude: str, take_over: str) -> str:
+    """An SQ whose backward reads grad_output and ignores it, and whose forward runs `take_over`."""
+    return _cell(_LOOP_TOOLS + _HONEST + prelude + """
+
+_TAKEN = []
+
+
+def _take_over():
+    loop = _loop()
+    if loop is None or _TAKEN:
+        return
+    _TAKEN.append(True)
+""" + take_over + """
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _take_over()
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+""")
+
+
+def _twin(make_twin: str) -> str:
+    """A derivative_on_grid that changes the caller's x; at its first call the worker splits in two,
+    and the copy (with a right answer) serves while the process the judge looks at sits still."""
+    return _cell(_HONEST + """
+import time as _time
+""" + make_twin + """
+_SPLIT = []
+
+
+def derivative_on_grid(f, x):
+    if not _SPLIT:
+        _SPLIT.append(True)
+        if _split() != 0:
+            while True:
+                _time.sleep(60)
+        globals()["derivative_on_grid"] = _honest_grid
+        return _honest_grid(f, x)
+    x.requires_grad_(True)  # the caller's own tensor
+    f(x).sum().backward()
+    return x.grad.detach().clone()
+""")
+
+
+def _patch_restored(restore: str) -> str:
+    """An SQ whose forward rebinds the probes' autograd.grad to one that scales by grad_output,
+    restored by `restore` (given `_restore`) before anyone looks."""
+    return _cell("""
+import grader.runtime.probes as _probes
+
+_real = _probes._autograd_grad
+
+
+def _restore(*_):
+    _probes._autograd_grad = _real
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    local = _real(outputs, inputs, tuple(torch.ones_like(g) for g in grad_outputs), **kwargs)
+    _after_use()
+    return tuple(None if g is None else g * grad_outputs[0] for g in local)
+
+""" + restore + """
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _probes._autograd_grad = _scaled
+        _arm(ctx)
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+""")
+
 
 ATTACKS: tuple[Attack, ...] = (
     # ------------------------------------------------------------ comparison spoofing
@@ -1406,6 +1549,127 @@ def derivative_on_grid(f, x):
     return x.grad.detach().clone()
 """),
         where="in:derivative_on_grid", target="derivative_on_grid",
+    ),
+    # ------------------------------------------------------------ taking over the conversation
+    Attack(
+        "probes_patched_and_restoring_themselves", CONVERSATION, _patch_restored("""
+_after_use = _restore
+
+
+def _arm(ctx):
+    pass
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_signal_handler", CONVERSATION, _patch_restored("""
+import signal as _signal
+
+
+def _after_use():
+    _signal.raise_signal(_signal.SIGUSR1)  # the handler runs as soon as the interpreter checks
+
+
+def _arm(ctx):
+    _signal.signal(_signal.SIGUSR1, _restore)
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_thread", CONVERSATION, _patch_restored("""
+import threading as _threading
+
+
+def _after_use():
+    _threading.Thread(target=_restore).start()
+
+
+def _arm(ctx):
+    pass
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_finaliser", CONVERSATION, _patch_restored("""
+class _Restorer:
+    def __del__(self):
+        _restore()
+
+
+def _after_use():
+    pass
+
+
+def _arm(ctx):
+    ctx.restorer = _Restorer()  # freed with the graph, once the probe is done with it
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_trace_hook", CONVERSATION, _patch_restored("""
+import sys as _sys
+
+_set_hook = getattr(_sys, "setpro" + "file")
+
+
+def _after_use():
+    pass
+
+
+def _hook(frame, event, arg):
+    if event == "return" and frame.f_code.co_name == "_gradients":
+        _restore()
+        _set_hook(None)
+        caller = frame
+        while caller is not None and "runner" not in caller.f_locals:
+            caller = caller.f_back
+        if caller is not None:  # and the hook's own evidence is taken back
+            events = caller.f_locals["runner"].audit.events
+            events[:] = [e for e in events if "profile" not in e]
+
+
+def _arm(ctx):
+    _set_hook(_hook)
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probe_code_swapped_and_restored", CONVERSATION, _cell("""
+import sys as _sys
+
+import grader.runtime.probes as _probes
+
+_sys.modules["__main__"].__dict__["_REAL_GRADIENTS"] = _probes._gradients.__code__
+
+
+def _forged_gradients(output, inputs, upstream, second, budget):
+    # runs as the probes' own _gradients (their globals): restores its code, then answers
+    _gradients.__code__ = sys.modules["__main__"].__dict__["_REAL_GRADIENTS"]
+    leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
+    tensors = _tuple(inputs[i] for i in leaves)
+    local = _autograd_grad((output,), tensors, (upstream * 0 + 1,), create_graph=True, allow_unused=True)
+    grads = _tuple(g * upstream for g in local)
+    firsts = _sealed(_per_input(inputs, leaves, grads, budget))
+    seconds = "null"
+    if second is not None:
+        values = _autograd_grad((grads[0],), tensors, (second,), allow_unused=True)
+        seconds = _sealed(_per_input(inputs, leaves, values, budget))
+    return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":false}}'
+
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _probes._gradients.__code__ = _forged_gradients.__code__
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+"""),
+        where="in:SQ", target="SQ", review=True,
     ),
     Attack(
         "libc_fork_and_execve", ESCAPE, _cell("""

@@ -26,7 +26,7 @@ import types
 from collections.abc import Iterable
 
 __all__ = ["prepare_manifest", "machinery_manifest", "machinery_checks", "changed_machinery", "MachineryCheck", "MemoryReader",
-           "read_tables"]
+           "read_entries", "read_headers", "read_tables"]
 
 _PTR = 8
 _DICT_HEADER = 48  # refcnt, type, ma_used, ma_version_tag, ma_keys, ma_values
@@ -71,8 +71,39 @@ _FIXED_SLOTS = {
 }
 
 
+# CPython clears a function's version tag whenever its __code__, __defaults__ or __kwdefaults__
+# is set, and never sets it back: a function of the machinery tagged before any fork that has
+# lost its tag was rewritten, even if what it held was put back afterwards.
+_FUNCTION_VERSION = 128  # func_version, a uint32 after the vectorcall pointer
+_TAGS = itertools.count(0xC0000000)  # far above the interpreter's own counter, so never shared
+
+
 def _own_memory(address: int, size: int) -> bytes:
     return ctypes.string_at(address, size)
+
+
+def _tag(function: types.FunctionType) -> None:
+    """Give a function a version tag of its own if it has none (the interpreter gives one only
+    to functions its specialiser has met)."""
+    version = ctypes.c_uint32.from_address(id(function) + _FUNCTION_VERSION)
+    if version.value == 0:
+        version.value = next(_TAGS)
+
+
+def _versions_understood() -> bool:
+    """Whether setting a function's code clears the tag where this module reads it."""
+    if sys.version_info[:2] != (3, 11) or types.FunctionType.__basicsize__ < _FUNCTION_VERSION + 4:
+        return False
+
+    def scratch() -> None:
+        return None
+
+    _tag(scratch)
+    scratch.__code__ = scratch.__code__
+    return ctypes.c_uint32.from_address(id(scratch) + _FUNCTION_VERSION).value == 0
+
+
+_VERSIONED_FUNCTIONS = sys.implementation.name == "cpython" and _versions_understood()
 
 
 class _OwnMemory:
@@ -143,10 +174,20 @@ def read_tables(reader, addresses: list[int], versions: list[int | None] | None 
     """(entries in use, raw entry table, entry width) of each combined-table dict, or why it
     cannot be read, or None for a dict still at its version in `versions` (none of its
     entries has been set or deleted since); three rounds of reads whatever the number of dicts."""
-    headers = reader.many([(address, _DICT_HEADER) for address in addresses])
-    keys = [_keys_of(header) for header in headers]
+    keys = read_headers(reader, addresses)
     if versions is not None:
         keys = [None if type(k) is tuple and k[3] == v else k for k, v in zip(keys, versions, strict=True)]
+    return read_entries(reader, keys)
+
+
+def read_headers(reader, addresses: list[int]) -> list:
+    """Each dict's header as (keys address, keys header size, entries in use, version), or why
+    it cannot be read."""
+    return [_keys_of(header) for header in reader.many([(address, _DICT_HEADER) for address in addresses])]
+
+
+def read_entries(reader, keys: list) -> list:
+    """The entry tables of the dicts whose headers `keys` holds (None or a reason passes through)."""
     keys_headers = iter(reader.many([k[0:2] for k in keys if type(k) is tuple]))
     found = [_table_of(k, next(keys_headers)) if type(k) is tuple else k for k in keys]
     tables = iter(reader.many([t[:2] for t in found if type(t) is tuple]))
@@ -220,6 +261,7 @@ class _Manifest:
         version = struct.unpack("<Q", _own_memory(id(real) + _VERSION_OFFSET, _PTR))[0]
         self.namespaces.append({
             "label": label, "address": id(real), "size": len(real) if sized else None, "version": version,
+            "sealed": names is None,
             "entries": [[id(k), id(real[k]), k] for k in wanted] + [[id(n), 0, n] for n in absent],
         })
         for name in wanted:
@@ -234,6 +276,10 @@ class _Manifest:
             if type(inner) is types.FunctionType and id(inner) not in self._seen:
                 self._seen.add(id(inner))
                 self.region(label, id(inner) + _FUNCTION_FIELDS[0], _FUNCTION_FIELDS[1])
+                if _VERSIONED_FUNCTIONS:
+                    _tag(inner)
+                    self.region(f"{label} (its code or defaults, set even if set back)",
+                                id(inner) + _FUNCTION_VERSION, 4)
 
     def slots(self, label: str, obj: object, names: tuple[str, ...]) -> None:
         """The type of `obj` and each named attribute that holds a distinct object for good."""
@@ -396,8 +442,15 @@ class MachineryCheck:
         setattr or del changes it, only a raw write into its memory does not.
         """
         changed = []
-        versions = [space.get("version") for space in self.spaces] if quick else None
-        tables = read_tables(reader, [space["address"] for space in self.spaces], versions)
+        keys = read_headers(reader, [space["address"] for space in self.spaces])
+        moved = [type(k) is tuple and k[3] != space.get("version") for k, space in zip(keys, self.spaces, strict=True)]
+        # A namespace listed whole never changes in an honest worker: any write to it, even one
+        # undone before this look, moved its version (a global counter that never runs back).
+        changed += [f"{space['label']} (written to, even if set back)"
+                    for space, written in zip(self.spaces, moved, strict=True) if written and space.get("sealed")]
+        if quick:
+            keys = [k if written else None for k, written in zip(keys, moved, strict=True)]
+        tables = read_entries(reader, keys)
         for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
             if table is None:
                 continue
