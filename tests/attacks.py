@@ -641,8 +641,9 @@ for pid in os.listdir("/proc"):
                 found.append(open(f"/proc/{pid}/{part}", "rb").read().replace(b"\\0", b" ").decode())
             except Exception as exc:
                 print(pid, part, type(exc).__name__)
-# Its own pid namespace holds only the worker and its init, both forked from the warm parent.
-judge = [c for c in commands if c and "grader.worker.warm_parent" not in c]
+# Its own pid namespace holds only the worker and its init, both forked from the warm parent, and
+# the pid counter the warm parent placed there (a shell with no environment, reading /proc/loadavg).
+judge = [c for c in commands if c and "grader.worker.warm_parent" not in c and not c.startswith("grader-pid-count ")]
 secrets = [e for e in environments if "GRADER_SECRET" in e or "NBGRADER" in e]
 print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view", judge[:3], secrets[:3])
 """),
@@ -794,7 +795,7 @@ if os.fork() == 0:
         os._exit(0)
     os._exit(0)
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("forks a process (os.fork)", "detaches from its session (os.setsid)",
                   "started a process"),
     ),
@@ -807,7 +808,7 @@ subprocess.Popen(["sleep", "300"], start_new_session=True)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("imports subprocess", "started a process"),
     ),
     # ------------------------------------------------------------ resource exhaustion
@@ -993,7 +994,7 @@ def grad_at(f, x0):
     ),
     Attack(
         "forged_reply_frame", DESERIALISATION, _FORGED_REPLY,
-        where="in:grad_at", target="grad_at",
+        where="in:grad_at", target="grad_at", review=True,  # the loop's own reply follows it
         evidence=("inspects the caller's frames (sys._getframe)",),
     ),
     Attack(
@@ -1552,6 +1553,83 @@ def derivative_on_grid(f, x):
     ),
     # ------------------------------------------------------------ taking over the conversation
     Attack(
+        "loop_served_from_a_call", CONVERSATION, _taking_over("", """
+    _serve(loop, loop.f_locals["message"], loop.f_locals["seq"], {"SQ": _HonestSQ})  # never returns
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "loop_served_by_a_thread", CONVERSATION, _taking_over("import threading as _threading\n", """
+    _threading.Thread(target=_serve, args=(loop, loop.f_locals["message"], loop.f_locals["seq"],
+                                           {"SQ": _HonestSQ}), daemon=True).start()
+    _threading.Event().wait()  # the worker's own thread stops here for good
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "loop_answered_by_a_fork", CONVERSATION, _twin("""
+import os as _os
+
+_split = _os.fork
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "loop_answered_by_a_clone_through_libc", CONVERSATION, _twin("""
+import ctypes as _ctypes
+import platform as _platform
+
+_libc = _ctypes.CDLL(None, use_errno=True)
+_CLONE = {"x86_64": 56, "aarch64": 220}[_platform.machine()]
+
+
+def _split():
+    return _libc.syscall(_CLONE, 17, 0, 0, 0, 0)  # clone(SIGCHLD): a copy that goes on from here
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "reply_written_past_the_loop", CONVERSATION, _cell(_LOOP_TOOLS + _HONEST + """
+import os as _os
+import signal as _signal
+import socket as _socket
+
+
+def _divert_the_loops_own_reply():
+    # the loop's own reply goes into a socket of ours; a timer puts the channel back once it has
+    spare, sink = _socket.socketpair()
+    channel = _os.dup(3)
+    _os.dup2(spare.fileno(), 3)
+
+    def restore(*_):
+        try:
+            sink.recv(1 << 20, _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        _os.dup2(channel, 3)
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        for held in (spare, sink):
+            held.close()
+        _os.close(channel)
+
+    _signal.signal(_signal.SIGALRM, restore)
+    _signal.setitimer(_signal.ITIMER_REAL, 0.0005, 0.0005)
+
+
+def derivative_on_grid(f, x):
+    loop = _loop()
+    if loop is not None:
+        frame = _reply(loop, loop.f_locals["message"], loop.f_locals["seq"], {"derivative_on_grid": _honest_grid})
+        while frame:
+            frame = frame[_os.write(3, frame):]
+        _divert_the_loops_own_reply()
+    x.requires_grad_(True)  # the caller's own tensor
+    f(x).sum().backward()
+    return x.grad.detach().clone()
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
         "probes_patched_and_restoring_themselves", CONVERSATION, _patch_restored("""
 _after_use = _restore
 
@@ -1672,6 +1750,19 @@ class SQ(torch.autograd.Function):
         where="in:SQ", target="SQ", review=True,
     ),
     Attack(
+        "libc_fork_gone_before_the_look", ESCAPE, _cell("""
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+child = libc.fork()
+if child == 0:
+    libc._exit(0)
+libc.waitpid(child, None, 0)  # reaped: nothing is left for the looks to list
+"""),
+        target="grad_at",
+        evidence=("started 1 process or thread that ended before the judge looked",),
+    ),
+    Attack(
         "libc_fork_and_execve", ESCAPE, _cell("""
 import ctypes
 import os
@@ -1687,7 +1778,7 @@ os.read(started, 1)
 if libc.fork() == 0:
     libc.pause()  # a copy of the worker that waits
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("started a process (sleep)", "started a process (python"),
     ),
     Attack(

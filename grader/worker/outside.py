@@ -7,8 +7,12 @@ included; these views are read by the judge through /proc, which it cannot reach
 from __future__ import annotations
 
 import os
+import select
+import socket
+import time
 
 from grader.worker.integrity import MemoryReader, machinery_checks
+from grader.worker.loop_state import LoopCheck
 
 __all__ = ["OutsideView"]
 
@@ -60,6 +64,25 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _state(pid: int) -> tuple[str | None, int]:
+    """A process's state letter and its number of threads (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        return fields[0].decode(), int(fields[17])
+    except (OSError, IndexError, ValueError):
+        return None, 0
+
+
+def _link(pid: int | None, fd: object) -> str | None:
+    if pid is None or type(fd) is not int:
+        return None
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+
+
 def _command(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as comm:
@@ -68,21 +91,58 @@ def _command(pid: int) -> str:
         return "?"
 
 
+class PidCount:
+    """The last pid the worker's pid namespace gave out, as the pid counter the warm parent placed
+    in that namespace reads it: every process or thread started there takes the next pid, so
+    one that came and went between two readings still moved it."""
+
+    def __init__(self, line: socket.socket | None) -> None:
+        self.line = line
+
+    def read(self, timeout: float = 2.0) -> int | None:
+        """The count now; None without a counter or once it is gone (with its namespace)."""
+        if self.line is None:
+            return None
+        try:
+            self.line.sendall(b"\n")
+            answer = b""
+            deadline = time.monotonic() + timeout
+            while not answer.endswith(b"\n"):
+                if not select.select([self.line], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    raise TimeoutError("no answer")
+                piece = self.line.recv(64)
+                if not piece or len(answer) > 64:
+                    raise ConnectionError("the counter is gone")
+                answer += piece
+            return int(answer)
+        except (OSError, ValueError):
+            self.line = None  # one answer lost would shift every later one
+            return None
+
+
 class OutsideView:
     """One worker seen from the judge: `top` is the process the warm parent forked."""
 
-    def __init__(self, top: int | None, hello: dict, prepared: str | None = None) -> None:
-        """`prepared`: the warm parent's part of the machinery manifest, from its "ready"."""
+    def __init__(self, top: int | None, hello: dict, prepared: str | None = None,
+                 counter: socket.socket | None = None) -> None:
+        """`prepared`: the warm parent's part of the machinery manifest, from its "ready";
+        `counter`: the line to the pid counter in the worker's pid namespace, if one was placed."""
         self.top, self.hello = top, hello
         self.worker = self._find_worker()
         self.known = {p for p in (top, self.worker) if p is not None}
         self.known |= {p for p in self._supervisors()}
+        self.count = PidCount(counter)
+        self.last_pid = self.count.read()  # before any cell ran
+        self.checks_from: int | None = None  # the count when the checks began
+        self.seen_tasks = self._tasks()
         self.seen_processes: set[tuple[int, str]] = set()
         # what the kit put in the worker's /tmp before any student code ran is not the student's
         entries = hello.get("tmp_entries")
         self.seen_files: set[str] = (
             {f"/tmp/{n}" for n in entries if isinstance(n, str)} if isinstance(entries, list) else set())
         self.machinery = machinery_checks(hello.get("machinery"), prepared)
+        self.loop = LoopCheck(hello.get("loop"))
+        self.channel = _link(self.worker, hello.get("channel_fd"))  # read before any cell runs
 
     def _find_worker(self) -> int | None:
         said = self.hello.get("pid")
@@ -118,6 +178,92 @@ class OutsideView:
             reader.close()
         # Memory that vanished with a worker that just ended is no change (it may die at any time).
         return changed if not changed or _running(self.worker) else []
+
+    def loop_waiting(self, deadline: float) -> str | None:
+        """None when the worker, after its last reply, waits for the next request in its own loop
+        with nothing else of it running; else what is wrong (waiting up to `deadline` for it to
+        get back there: an honest loop takes microseconds)."""
+        if self.worker is None:
+            return None
+        misses, pause = 0, 0.00005
+        while True:
+            state, threads = _state(self.worker)
+            if state is None or state in "ZX":
+                return "the worker ended right after it replied"
+            if threads != 1:
+                return f"the worker ran {threads} threads: a thread other than its loop's could answer"
+            running = self._running()
+            if running:
+                return f"a process of the notebook ({_command(running[0])}) was running beside the worker"
+            if state != "R":
+                why = self._elsewhere()
+                if why is None:
+                    return self._channel_swapped()
+                misses += 1
+                if misses >= 3:  # waiting, and not in its loop: where the student's code left it
+                    return f"the worker's thread waited outside its own loop: {why}"
+            if time.monotonic() >= deadline:
+                return "the worker did not go back to its loop after it replied"
+            time.sleep(pause)
+            pause = min(2 * pause, 0.002)
+
+    def _running(self) -> list[int]:
+        return [pid for pid in _descendants(self.top) if pid not in self.known] if self.top is not None else []
+
+    def _elsewhere(self) -> str | None:
+        if not self.loop.available:
+            return None  # the layout is not understood: the other looks still hold
+        try:
+            reader = MemoryReader(self.worker)
+        except OSError:
+            return "its memory could not be read"
+        try:
+            return self.loop.elsewhere(reader)
+        finally:
+            reader.close()
+
+    def _channel_swapped(self) -> str | None:
+        if self.channel is not None and _link(self.worker, self.loop_channel_fd) != self.channel:
+            return "the worker's channel to the judge was replaced by another file"
+        return None
+
+    @property
+    def loop_channel_fd(self) -> object:
+        return self.hello.get("channel_fd")
+
+    def tasks_gone(self) -> int:
+        """How many processes or threads were started since the last look and ended before this one."""
+        now = self.count.read()
+        if now is None or self.last_pid is None or now == self.last_pid:
+            return 0
+        started, self.last_pid = now - self.last_pid, now
+        alive = self._tasks() - self.seen_tasks
+        self.seen_tasks |= alive
+        return max(0, started - len(alive))
+
+    def begin_checks(self) -> None:
+        """Remember the count as the checks begin (once per worker)."""
+        if self.checks_from is None:
+            self.checks_from = self.count.read()
+
+    def started_during_checks(self) -> bool:
+        """Whether a process or thread was started in the worker's namespace since the checks began."""
+        if self.checks_from is None:
+            return False
+        now = self.count.read()
+        return now is not None and now != self.checks_from
+
+    def _tasks(self) -> set[int]:
+        """Every thread of every process under the worker (the looks' own counter is not under it)."""
+        if self.top is None:
+            return set()
+        found = set()
+        for pid in [self.top, *_descendants(self.top)]:
+            try:
+                found |= {int(task) for task in os.listdir(f"/proc/{pid}/task")}
+            except (OSError, ValueError):
+                continue
+        return found
 
     def new_processes(self) -> list[str]:
         """Processes the worker started that are alive now and were not reported before."""

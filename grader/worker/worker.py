@@ -20,6 +20,7 @@ from typing import Any
 from IPython.core.inputtransformer2 import TransformerManager
 
 from grader.runtime.jsontext import dumps
+from grader.worker import channel
 from grader.worker.channel import (
     ChannelClosed,
     FrameError,
@@ -37,6 +38,7 @@ from grader.worker.evidence import (
     PatchWatch,
 )
 from grader.worker.integrity import machinery_manifest
+from grader.worker.loop_state import describe_loop
 
 __all__ = ["CappedOutput", "CellRunner", "serve"]
 
@@ -366,6 +368,11 @@ def _answer(runner: CellRunner, run_probe: Callable | None, message: Any) -> str
         _STUDENT_TIME.end()
 
 
+# Where the loop below waits for a request, innermost call first: the judge finds it there
+# before it trusts a reply.
+_WAITS_IN = (channel._receive.__code__, channel._recv_exact_blocking.__code__, recv_frame_blocking.__code__)
+
+
 def _tmp_entries() -> list[str]:
     try:
         return sorted(os.listdir("/tmp"))[:100]
@@ -385,7 +392,9 @@ def serve(
     # Made before any student code runs: where the machinery lives, for the judge to re-read.
     # And what the kit itself put in /tmp (the working directory, the skeleton of a venv or
     # course kept under /tmp), which the judge's looks from outside then do not list.
-    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries()}
+    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries(),
+             "channel_fd": fd,
+             "loop": describe_loop(sys._getframe(), _WAITS_IN, {"sock": sock, "runner": runner, "run_probe": run_probe})}
     send_all(sock, encode_frame({"op": "hello", **hello}, max_frame))
     _STUDENT_TIME.end()  # as after every request: nothing but this loop runs while it waits
     while True:
