@@ -1712,6 +1712,36 @@ def _arm(ctx):
         where="in:SQ", target="SQ", review=True,
     ),
     Attack(
+        "probes_patched_then_the_worker_killed", CONVERSATION, _cell("""
+import os as _os
+
+import grader.runtime.probes as _probes
+
+_real = _probes._autograd_grad
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    local = _real(outputs, inputs, tuple(torch.ones_like(g) for g in grad_outputs), **kwargs)
+    return tuple(None if g is None else g * grad_outputs[0] for g in local)
+
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        if i.dtype == torch.float64:  # the last part's cases: the worker, patched, goes before anyone looks
+            _os._exit(0)
+        _probes._autograd_grad = _scaled
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
         "probe_code_swapped_and_restored", CONVERSATION, _cell("""
 import sys as _sys
 

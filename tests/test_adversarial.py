@@ -334,6 +334,42 @@ def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
     assert result.tamper == [] and result.notes == []
 
 
+_FORKS_AND_REAPS = """import ctypes
+
+
+def grad_at(f, x0):
+    libc = ctypes.CDLL(None)
+    child = libc.fork()  # through libc: no audit event, and reaped before anyone looks
+    if child == 0:
+        libc._exit(0)
+    libc.waitpid(child, None, 0)
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad
+"""
+
+
+def test_a_process_that_came_and_went_during_a_check_is_counted(judge, release_nb, grader):
+    """Is a process that an answer starts and reaps within one call counted from outside, named
+    with the check it happened in, and does the verdict go to review (while the checks run, a
+    process could answer in the loop's place)?"""
+    if grader.parent.mode != "root":
+        pytest.skip("only a root warm parent places the pid counter")
+    result = judge(nbformat.writes(with_answers(solved(release_nb), {"grad_at": _FORKS_AND_REAPS})).encode())
+    assert result.status == "review", result.review
+    assert any(line.startswith("during the grad_at check: started 1 process or thread that ended before the judge looked")
+               for line in result.tamper), result.tamper
+    assert any("a process or thread was started while the checks ran" in reason for reason in result.review)
+
+
+def test_the_containment_report_names_the_pid_counter(grader):
+    """Does the containment a worker reports say that a pid counter counts what starts in its
+    namespace, where a root warm parent placed one?"""
+    if grader.parent.mode != "root":
+        pytest.skip("only a root warm parent places the pid counter")
+    assert "a pid counter placed there" in grader.parent.containment["pid_namespace"]
+
+
 def test_what_the_kit_put_in_tmp_is_not_the_students(tmp_path):
     """When the venv or the course sits under /tmp (a CI checkout), the worker's /tmp holds the
     skeleton of its bind mounts: is that left out of the looks from outside, while a file the

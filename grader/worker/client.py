@@ -305,6 +305,9 @@ class WarmParent:
         worker = Worker(self, worker_id, judge_end, lease, reply.get("pid"), counter)
         self._workers[worker_id] = worker
         worker._await_hello(timeout)
+        if counter is not None and isinstance(worker.containment.get("pid_namespace"), str):
+            worker.containment["pid_namespace"] += ("; a pid counter placed there counts every process and "
+                                                    "thread started in it, even those that end between looks")
         self._last_containment = worker.containment
         return worker
 

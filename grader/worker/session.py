@@ -141,6 +141,7 @@ class WorkerSession:
         if why is None and self.worker.unsolicited():
             why = "the worker sent more than its reply"
         if why is not None:
+            self._count_gone(where, view)  # the worker is closed below: what it did is evidence now
             self.untrusted = True
             self.review.append(f"{where}: a reply did not come from the worker's own loop ({why}), "
                                "seen from outside the worker")
@@ -183,11 +184,15 @@ class WorkerSession:
                 self._changed.add(label)
                 self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
+        self._count_gone(where, view)
+        self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
+
+    def _count_gone(self, where: str, view: OutsideView) -> None:
+        """Processes and threads that came and went since the last look, counted from outside."""
         gone = view.tasks_gone()
         if gone:
             self.events.append(f"{where}: started {gone} process{'es' if gone > 1 else ''} or thread{'s' if gone > 1 else ''} "
                                f"that ended before the judge looked, counted from outside the worker")
-        self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
 
     def _view(self) -> OutsideView:
         """The judge's view of the current worker, made as soon as it said hello."""
@@ -328,6 +333,13 @@ class WorkerSubject(ProbeSubject):
 
     def contradiction(self, text: str) -> None:
         self.session.contradiction(text)
+
+    def between_parts(self) -> None:
+        """A part passed: the judge looks at the worker's machinery before the next part's first
+        probe, so a change its replies were made with is seen even if a later probe kills the
+        worker (that probe fails its own part)."""
+        checked = self.session.checking.id if self.session.checking is not None else "a"
+        self.session.look_from_outside(f"during the {checked} check", quick=True)
 
 
 def mentions(sources: list[str], name: str) -> bool:

@@ -75,7 +75,8 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
     """Run a question's parts: visible cases, then hidden ones when `hidden` is given.
 
     A part's visible functions take the subject; hidden ones take the subject and `rng`.
-    Nothing a check does escapes: every outcome is a Verdict.
+    Nothing a check does escapes: every outcome is a Verdict. After a part passes, a subject
+    with `between_parts` is told before the next part's first probe.
     """
     with collecting_notes() as notes, torch.enable_grad():
         missing: list[str] = []
@@ -84,13 +85,20 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
             return Verdict(lookup[0], [lookup[1]])
         if missing:
             return Verdict("missing", [_missing_message(missing)])
-        results = [_run_part(qid, part, visible, hidden, subject, rng, notes)
-                   for part in parts_of(visible)]
+        results = []
+        for part in parts_of(visible):
+            if results and results[-1].status == "passed":
+                _attempt(qid, getattr(subject, "between_parts", _nothing))
+            results.append(_run_part(qid, part, visible, hidden, subject, rng, notes))
     failed = [r for r in results if r.status != "passed"]
     if not failed:
         return Verdict("passed", list(notes), tuple(results))
     # parts that failed for one reason (an answer of the wrong type) say it once
     return Verdict(failed[0].status, list(dict.fromkeys(r.message for r in failed)), tuple(results))
+
+
+def _nothing() -> None:
+    return None
 
 
 def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,
