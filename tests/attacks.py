@@ -1742,6 +1742,36 @@ class SQ(torch.autograd.Function):
         where="in:SQ", target="SQ", review=True,
     ),
     Attack(
+        "figure_method_rebound_and_restored", CONVERSATION, _cell("""
+from matplotlib.lines import Line2D
+
+_real_ydata = Line2D.__dict__["get_ydata"]
+
+
+def _forged_ydata(self, orig=True):
+    forged = self.__dict__.get("forged")
+    if forged is None:
+        return _real_ydata(self, orig)
+    Line2D.get_ydata = _real_ydata  # put back as soon as it has answered for the derivative
+    return forged
+
+
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    fig, ax = plt.subplots()
+    ax.plot(x.detach().numpy(), y.detach().numpy(), label="function")
+    (line,) = ax.plot(x.detach().numpy(), y.detach().numpy(), label="derivative")  # f again
+    line.forged = x.grad.numpy()
+    ax.set_xlabel("x")
+    ax.legend()
+    Line2D.get_ydata = _forged_ydata
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative", review=True,
+    ),
+    Attack(
         "probe_code_swapped_and_restored", CONVERSATION, _cell("""
 import sys as _sys
 
@@ -1880,6 +1910,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("input_call", "name = input('your name: ')\n"),
     Fault("syntax_error_cell", "def broken(:\n    pass\n"),
     Fault("grad_disabled_at_the_end", "torch.set_grad_enabled(False)\n", where="end"),
+    Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 
 

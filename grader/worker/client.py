@@ -35,6 +35,9 @@ def _warm_parent_env(package_root: Path) -> dict[str, str]:
         PYTHONPATH=str(package_root),
         PYTHONDONTWRITEBYTECODE="1",
         OMP_NUM_THREADS="1",
+        # read once, when OpenMP loads: torch.set_num_threads(2) in a cell then starts no thread,
+        # which would read as a thread that could answer in the worker loop's place
+        OMP_THREAD_LIMIT="1",
         OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         MPLBACKEND="Agg",

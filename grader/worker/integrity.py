@@ -249,7 +249,10 @@ class _Manifest:
         self.regions: list[dict] = []
         self._seen: set[int] = set()
 
-    def namespace(self, label: str, mapping: object, names: Iterable[str] | None, *, sized: bool) -> None:
+    def namespace(self, label: str, mapping: object, names: Iterable[str] | None, *, sized: bool,
+                  whole: bool | None = None) -> None:
+        """List a namespace's entries (`names`, or all of them), and whether it is listed `whole`
+        (every entry held; by default, when no names are given): a whole one may not be written at all."""
         real = _real_dict(mapping)
         if real is None or id(real) in self._seen:
             return
@@ -261,7 +264,7 @@ class _Manifest:
         version = struct.unpack("<Q", _own_memory(id(real) + _VERSION_OFFSET, _PTR))[0]
         self.namespaces.append({
             "label": label, "address": id(real), "size": len(real) if sized else None, "version": version,
-            "sealed": names is None,
+            "sealed": names is None if whole is None else whole,
             "entries": [[id(k), id(real[k]), k] for k in wanted] + [[id(n), 0, n] for n in absent],
         })
         for name in wanted:
@@ -396,7 +399,7 @@ def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType
         value = vars(module).get(class_name)
         if isinstance(value, type):
             inherited = set(type.__dir__(value)) | set(value.__dict__)
-            manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False)
+            manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False, whole=True)
 
 
 def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
