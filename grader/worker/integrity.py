@@ -131,6 +131,7 @@ class MemoryReader:
         self.pid = pid
         self._file = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115 -- closed by close()
         self._vm_readv = _vm_readv
+        self._fixed: dict[int, FixedReads] = {}
 
     def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
         """The bytes at each (address, size); None for a piece that cannot be read whole."""
@@ -166,8 +167,48 @@ class MemoryReader:
             return None
         return data if len(data) == size else None
 
+    def fixed(self, requests: list[tuple[int, int]]) -> FixedReads:
+        """A reading of these same pieces that can be made again and again, cheaply."""
+        key = id(requests)
+        found = self._fixed.get(key)
+        if found is None or found.requests is not requests:
+            found = self._fixed[key] = FixedReads(self.pid, requests)
+        return found
+
     def close(self) -> None:
         self._file.close()
+
+
+class FixedReads:
+    """The same pieces of another process's memory, read as often as needed: the buffer and both
+    iovec arrays are made once, so each reading is one process_vm_readv call and no Python
+    object per piece (a look before every probe must cost microseconds)."""
+
+    def __init__(self, pid: int, requests: list[tuple[int, int]]) -> None:
+        self.pid, self.requests = pid, requests
+        sizes = [size for _, size in requests]
+        self.offsets = list(itertools.accumulate(sizes, initial=0))
+        self.total, self.count = self.offsets[-1], len(requests)
+        self._buffer = ctypes.create_string_buffer(self.total or 1)
+        base = ctypes.addressof(self._buffer)
+        self._local_words = array.array("Q", [n for offset, size in zip(self.offsets, sizes, strict=False)
+                                              for n in (base + offset, size)])
+        self._remote_words = array.array("Q", [n for piece in requests for n in piece])
+        usable = _vm_readv is not None and 0 < self.count <= _IOV_MAX
+        self._local = (_Iovec * self.count).from_buffer(self._local_words) if usable else None
+        self._remote = (_Iovec * self.count).from_buffer(self._remote_words) if usable else None
+
+    def read(self) -> bytes | None:
+        """Every piece, one after the other; None when any cannot be read whole."""
+        if self._local is None:
+            return None
+        got = _vm_readv(self.pid, self._local, self.count, self._remote, self.count, 0)
+        return self._buffer.raw[:self.total] if got == self.total else None
+
+
+def _fixed(reader, requests: list[tuple[int, int]]) -> bytes | None:
+    fixed = getattr(reader, "fixed", None)
+    return fixed(requests).read() if fixed is not None and requests else None
 
 
 def read_tables(reader, addresses: list[int], versions: list[int | None] | None = None) -> list:
@@ -436,6 +477,10 @@ class MachineryCheck:
         self.cuts = [operator.itemgetter(*(slice(o, o + len(b)) for o, b, _ in regions), slice(0, 0))
                      for _, _, regions in self.spans]
         self.intact = [(*(b for _, b, _ in regions), b"") for _, _, regions in self.spans]
+        # what each look reads, in one call each when the reader can (see FixedReads)
+        self.header_requests = [(space["address"], _DICT_HEADER) for space in self.spaces]
+        self.versions = [space.get("version") for space in self.spaces]
+        self.span_requests = [span[:2] for span in self.spans]
 
     def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
@@ -444,8 +489,14 @@ class MachineryCheck:
         `quick` skips the entries of a namespace whose dict version is still the manifest's: any
         setattr or del changes it, only a raw write into its memory does not.
         """
-        changed = []
-        keys = read_headers(reader, [space["address"] for space in self.spaces])
+        changed: list[str] = []
+        headers = _fixed(reader, self.header_requests)
+        if quick and headers is not None and list(memoryview(headers).cast("Q")[3::6]) == self.versions:
+            return changed + self._region_changes(reader)  # no namespace written since the manifest
+        if headers is None:
+            keys = read_headers(reader, [space["address"] for space in self.spaces])
+        else:
+            keys = [_keys_of(headers[at:at + _DICT_HEADER]) for at in range(0, len(headers), _DICT_HEADER)]
         moved = [type(k) is tuple and k[3] != space.get("version") for k, space in zip(keys, self.spaces, strict=True)]
         # A namespace listed whole never changes in an honest worker: any write to it, even one
         # undone before this look, moved its version (a global counter that never runs back).
@@ -472,7 +523,16 @@ class MachineryCheck:
                                 if ((key, value) not in pairs if value else key in keys)]
             if space["size"] is not None and used != space["size"]:
                 changed.append(f"{space['label']} (names added or removed)")
-        memories = reader.many([span[:2] for span in self.spans])
+        return changed + self._region_changes(reader)
+
+    def _region_changes(self, reader) -> list[str]:
+        whole = _fixed(reader, self.span_requests)
+        if whole is None:
+            memories = reader.many(self.span_requests)
+        else:
+            offsets = itertools.accumulate((size for _, size in self.span_requests), initial=0)
+            memories = [whole[at:at + size] for at, (_, size) in zip(offsets, self.span_requests, strict=False)]
+        changed = []
         for (_, _, regions), cut, intact, memory in zip(self.spans, self.cuts, self.intact, memories, strict=True):
             if memory is None or cut(memory) != intact:
                 changed += [label for offset, expected, label in regions

@@ -80,39 +80,57 @@ class LoopCheck:
     def available(self) -> bool:
         return self.layout is not None
 
-    def elsewhere(self, reader) -> str | None:
+    def requests(self) -> list[tuple[int, int]]:
+        """What one reading takes: the thread's frame and hook pointers, the innermost frame, and
+        the memory just above the loop's own frame, where the calls it waits in sit."""
+        return [(self.thread + _THREAD_CFRAME, 3 * _PTR), (self.cframe + _CFRAME_CURRENT, _PTR), (self.frame, _BLOCK)]
+
+    def elsewhere(self, read, whole: bytes | None = None) -> str | None:
         """None when the thread waits in the loop's own receive call; else where it is instead.
-        `reader.many([(address, size), ...])` reads the worker's memory."""
-        (hooks,) = reader.many([(self.thread + _THREAD_CFRAME, 3 * _PTR)])
+        `read(address, size)` reads the worker's memory (None when it cannot); `whole`, if
+        given, is what `requests()` read, in one piece."""
+        if whole is not None:
+            hooks, current, block = whole[:3 * _PTR], whole[3 * _PTR:4 * _PTR], whole[4 * _PTR:]
+        else:
+            hooks, current, block = read(self.thread + _THREAD_CFRAME, 3 * _PTR), None, None
         if hooks is None:
-            return "its memory could not be read"
+            return MEMORY_GONE
         cframe, profile, trace = struct.unpack("<3Q", hooks)
         if profile or trace:
             return "a trace or profile function was set"
         if cframe != self.cframe:
             return "its interpreter was running code called from somewhere other than the loop"
-        (current,) = reader.many([(cframe + _CFRAME_CURRENT, _PTR)])
+        current = current if current is not None else read(cframe + _CFRAME_CURRENT, _PTR)
         frame = struct.unpack("<Q", current)[0] if current else 0
         for code in self.waits_in:
-            found = _code_and_caller(reader, frame)
+            found = _code_and_caller(read, block, self.frame, frame)
             if found is None or found[0] != code:
                 return "it was not waiting in the loop's receive call"
             frame = found[1]
-        return None if frame == self.frame and self._holds(reader) else "it was not the loop's own frame that waited"
+        return None if frame == self.frame and self._holds(read, block) else "it was not the loop's own frame that waited"
 
-    def _holds(self, reader) -> bool:
-        (code,) = reader.many([(self.frame + _FRAME_CODE, _PTR)])
-        pieces = reader.many([(self.frame + offset, _PTR) for offset, _, _ in self.locals])
-        return code is not None and struct.unpack("<Q", code)[0] == self.code and all(
-            piece is not None and struct.unpack("<Q", piece)[0] == value
-            for piece, (_, value, _) in zip(pieces, self.locals, strict=True))
+    def _holds(self, read, block: bytes | None) -> bool:
+        words = [_word_at(read, block, self.frame, self.frame + offset)
+                 for offset in (_FRAME_CODE, *(offset for offset, _, _ in self.locals))]
+        return words == [self.code, *(value for _, value, _ in self.locals)]
 
 
-def _code_and_caller(reader, frame: int) -> tuple[int, int] | None:
+_BLOCK = 2048  # the loop's frame and the three calls it waits in take about 1 KiB
+MEMORY_GONE = "its memory could not be read"
+
+
+def _word_at(read, block: bytes | None, start: int, address: int) -> int | None:
+    """The 8 bytes at `address`, from `block` (the memory from `start`) when it holds them."""
+    at = address - start
+    if block is not None and 0 <= at <= len(block) - _PTR:
+        return struct.unpack_from("<Q", block, at)[0]
+    data = read(address, _PTR)
+    return None if data is None else struct.unpack("<Q", data)[0]
+
+
+def _code_and_caller(read, block: bytes | None, start: int, frame: int) -> tuple[int, int] | None:
     if not frame:
         return None
-    (data,) = reader.many([(frame + _FRAME_CODE, _FRAME_PREVIOUS + _PTR - _FRAME_CODE)])
-    if data is None:
-        return None
-    code, _, previous = struct.unpack("<3Q", data)
-    return code, previous
+    code, previous = (_word_at(read, block, start, frame + _FRAME_CODE),
+                      _word_at(read, block, start, frame + _FRAME_PREVIOUS))
+    return None if code is None or previous is None else (code, previous)

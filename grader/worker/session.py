@@ -22,6 +22,7 @@ MAX_STARTS = 12  # for running the cells, and again for the checks
 # While the checks run, a process or thread of the notebook's could answer in the loop's place:
 # counted from outside, any one started then is enough to distrust the replies.
 STARTED_DURING_CHECKS = "a process or thread was started while the checks ran"
+UNTRUSTED = "the worker's replies could not be trusted; a TA will review this notebook"
 # Wall-clock seconds for running a submission's cells (replays included), and again for its
 # checks. Per-cell timeouts alone let 500 cells of `time.sleep(9)`, or replays after each
 # os._exit, hold a judge for hours; a separate budget for the checks means slow cells after the
@@ -56,6 +57,7 @@ class WorkerSession:
         self._unvouched = False  # a reply arrived that the judge has not yet seen the loop answer for
         self._probed: set[int] = set()  # workers probed at least once
         self.untrusted = False  # a reply did not come from the worker's own loop: probe no further
+        self._distrusted = False  # ... seen since the last look, which ends the probing
 
     def __enter__(self) -> "WorkerSession":
         return self
@@ -66,6 +68,9 @@ class WorkerSession:
     def close(self) -> None:
         """Kill the worker's whole tree; its death is confirmed through `killed` before anything is recorded."""
         if self.worker is not None:
+            view = self._views.get(self.worker.id)
+            if view is not None:
+                view.close()
             self.worker.close(wait=False)
             self.killed.append(self.worker.id)
             self.worker = None
@@ -88,7 +93,7 @@ class WorkerSession:
         The checks get their own MAX_STARTS: cells that used up theirs must not cost the answers.
         """
         if self.untrusted:
-            raise ProbeFailed("error", "the worker's replies could not be trusted; a TA will review this notebook")
+            raise ProbeFailed("error", UNTRUSTED)
         if self.worker is not None and self.worker.alive:
             return
         self._check_time()
@@ -104,14 +109,14 @@ class WorkerSession:
         """Send one probe; a worker that dies, hangs or garbles its reply raises ProbeFailed.
 
         Before each probe the judge sees the worker's own loop waiting for it (so the reply
-        before it came from that loop), nothing else of the notebook's running; one that does
-        not puts the verdict up for review and ends the probing."""
+        before it came from that loop) and nothing else of the notebook's running (`vouch`)."""
         checked = self.checking.id if self.checking is not None else "a"
+        if self.untrusted:
+            raise ProbeFailed("error", UNTRUSTED)
         if self.worker is not None and self.worker.id not in self._probed:
             self._probed.add(self.worker.id)  # its first probe: nothing of the cells may run beside it
             self._unvouched = True
-        if self.untrusted or not self.vouch(f"during the {checked} check"):
-            raise ProbeFailed("error", "the worker's replies could not be trusted; a TA will review this notebook")
+        self.vouch(f"during the {checked} check")
         if self.worker is None or not self.worker.alive:
             raise ProbeFailed("error", "the worker is not running (an earlier call killed it)")
         self._check_time()
@@ -127,26 +132,32 @@ class WorkerSession:
         self._probe_events(f"during the {checked} check", worker.probe_events)
         return reply
 
-    def vouch(self, where: str) -> bool:
+    def vouch(self, where: str) -> None:
         """Whether the worker's own loop answered since the judge last looked: seen from outside,
         its one thread waits in the loop's receive call, nothing of the notebook's runs beside it,
-        and it sent nothing it was not asked for. False (and a review) otherwise."""
-        if not self._unvouched or self.worker is None:
-            return not self.untrusted
+        and it sent nothing it was not asked for. Otherwise the verdict goes to review, and the
+        probing stops at the next look (the end of the part): so the other probes of the part
+        find the same whenever a thread that answered is seen, alive or already counted gone."""
+        if not self._unvouched or self.worker is None or self._distrusted:
+            return  # (one reply not from the loop is enough: the probing ends at the next look)
         self._unvouched = False
         view = self._view()
+        # processes are listed as the checks begin; after that the pid count sees any started
+        # (at the next look), unless there is no counter
+        processes = view.checks_from is None or not view.counting
         view.begin_checks()
-        why = STARTED_DURING_CHECKS if view.started_during_checks() else (
-            view.loop_waiting(time.monotonic() + max(self._time_left(self.probe_timeout), 1.0)))
+        why = view.loop_waiting(time.monotonic() + max(self._time_left(self.probe_timeout), 1.0),
+                                processes=processes)
         if why is None and self.worker.unsolicited():
             why = "the worker sent more than its reply"
         if why is not None:
-            self._count_gone(where, view)  # the worker is closed below: what it did is evidence now
-            self.untrusted = True
-            self.review.append(f"{where}: a reply did not come from the worker's own loop ({why}), "
-                               "seen from outside the worker")
-            self.close()
-        return why is None
+            self._count_gone(where, view)
+            self._distrust(where, STARTED_DURING_CHECKS if view.started_during_checks() else why)
+
+    def _distrust(self, where: str, why: str) -> None:
+        self.review.append(f"{where}: a reply did not come from the worker's own loop ({why}), "
+                           "seen from outside the worker")
+        self._distrusted = True
 
     def _heard_from_another(self, where: str, worker) -> None:
         if worker.foreign is not None:
@@ -186,6 +197,9 @@ class WorkerSession:
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
         self._count_gone(where, view)
         self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
+        if view.started_during_checks():  # the count this look read
+            self._distrust(where, STARTED_DURING_CHECKS)
+        self.untrusted = self.untrusted or self._distrusted  # no probe after this look
 
     def _count_gone(self, where: str, view: OutsideView) -> None:
         """Processes and threads that came and went since the last look, counted from outside."""

@@ -335,8 +335,9 @@ def _worker_main(job: Job, workdir: str) -> None:
     os.umask(0o022)
     isolation.scrub_environment(workdir)
     _clean_interpreter(job.hidden)
-    job.containment["syscalls"] = _filter_syscalls()
-    hello = {"containment": job.containment, "pid": os.getpid()}
+    job.containment["syscalls"] = _filter_syscalls(fd)
+    hello = {"containment": job.containment, "pid": os.getpid(),
+             "channel_guarded": job.containment["syscalls"].startswith("seccomp")}
     serve(fd, workdir, hello, job.limits["output_cap"], job.limits["max_frame"], job.run_probe)
 
 
@@ -350,15 +351,15 @@ def _shed_privileges(job: Job) -> None:
     isolation.set_dumpable(True)  # keep /proc/self readable by the worker itself
 
 
-def _filter_syscalls() -> str:
+def _filter_syscalls(channel: int) -> str:
     if not seccomp.supported():
         return f"not available: no syscall table for {platform.machine()}"
     try:
-        seccomp.install_filter()
+        seccomp.install_filter(channel)
     except OSError as exc:
         return f"not available: {exc}"
     return ("seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading;"
-            " sockets of AF_UNIX, AF_INET, AF_INET6 only")
+            " sockets of AF_UNIX, AF_INET, AF_INET6 only; the channel to the judge cannot be closed or replaced")
 
 
 def _clean_interpreter(hidden: list[str]) -> None:
