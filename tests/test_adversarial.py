@@ -362,6 +362,43 @@ def test_a_process_that_came_and_went_during_a_check_is_counted(judge, release_n
     assert any("a process or thread was started while the checks ran" in reason for reason in result.review)
 
 
+WITHOUT_ROOT = ("loop_served_from_a_call", "loop_answered_by_a_fork", "probes_patched_and_restoring_themselves")
+
+
+@pytest.mark.slow(30)
+@pytest.mark.parametrize("mode", ["userns", "none"])
+def test_the_loop_is_checked_without_root_too(mode, grader, release_nb, released_course, tmp_path):
+    """With a warm parent that is not root's (no pid counter: user namespaces, or no namespaces at
+    all), is a correct notebook still graded in full, and does a loop served from a call, a
+    forked twin or a patch put back still give a review?"""
+    from grader.worker.client import WarmParent
+
+    with WarmParent(mode=mode, course_root=released_course.root,
+                    functions=grader.plan.assignment.vocabulary_path) as parent:
+        def grade(data: bytes):
+            path = tmp_path / "derivatives.ipynb"
+            path.write_bytes(data)
+            sessions: list[WorkerSession] = []
+
+            def session():
+                sessions.append(WorkerSession(parent))
+                return sessions[-1]
+
+            try:
+                return judge_notebook(path, "student", grader.plan, session)
+            finally:
+                for done in sessions:
+                    done.close()
+                    parent.confirm_dead(done.killed)
+
+        honest = grade(nbformat.writes(solved(release_nb)).encode())
+        assert honest.status == "graded" and honest.score == FULL_MARKS, (honest.review, honest.questions)
+        assert "pid counter" not in parent.containment["pid_namespace"]
+        for name in WITHOUT_ROOT:
+            result = grade(build(attack(name), release_nb, released_course.root)[0])
+            assert result.status == "review" and result.score == 0, (name, result.review)
+
+
 def test_the_containment_report_names_the_pid_counter(grader):
     """Does the containment a worker reports say that a pid counter counts what starts in its
     namespace, where a root warm parent placed one?"""
