@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add(commands, "new", "create source/<assignment>/ for a new assignment (see docs/authoring.md)", assignment=True)
     release = _add(commands, "release", "generate release/ with nbgrader and audit the assignment", assignment=True)
-    release.add_argument("--question", default=None, metavar="ID", help="audit only this question's cases")
+    release.add_argument("--question", default=None, metavar="ID",
+                         help="audit only this question (and regenerate the notebook only if its source changed)")
     grade = _add(commands, "grade", "grade one notebook with the hidden tests")
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
@@ -42,20 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
                            help="ca.pem and client.pem/client-key.pem from `grader cluster-certs` (default: <course>/cluster-certs)")
     autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    autograde.add_argument("--stale", action="store_true",
+                           help="grade only submissions graded under other points or another release")
     certs = _add(commands, "cluster-certs", "make the course's CA and TLS certificates for a Dask cluster")
     certs.add_argument("--out", type=Path, default=None, help="an empty folder (default: <course>/cluster-certs)")
     certs.add_argument("--hosts", nargs="*", default=[], metavar="HOST",
                        help="names or addresses of the scheduler and grading machines, for the certificates' subject names")
-    export = _add(commands, "export", "write grades.csv from the gradebook", assignment=True)
-    export.add_argument("--output", type=Path, default=None, help="CSV path (default: <course>/grades.csv)")
-    _add(commands, "feedback", "write per-student feedback HTML", assignment=True)
+    export = _add(commands, "export", "write grades.csv and Canvas's and Moodle's grade imports from the gradebook "
+                  "(late penalties assigned first)", assignment=True)
+    export.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help="folder (default: <course>/exports/<assignment>)")
+    export.add_argument("--lms-id", choices=("id", "email"), default="id",
+                        help="the student field the LMS knows students by: nbgrader's student id (Canvas's "
+                             "SIS Login ID, Moodle's username) or their email (default: id)")
+    _add(commands, "feedback", "write per-student feedback HTML (late penalties assigned first)", assignment=True)
     report = _add(commands, "report", "write a class report (HTML page and PNG charts) from the gradebook")
     report.add_argument("assignment", help="the assignment id (any assignment in the course's gradebook)")
     report.add_argument("--output", type=Path, default=None, help="folder (default: <course>/reports/<assignment>)")
     report.add_argument("--threshold", type=_fraction, default=0.5, metavar="FRACTION",
                         help="list students below this share of the points graded so far (default: 0.5)")
-    demo = _add(commands, "demo", "release, grade a simulated class, export, feedback and summarise")
-    demo.add_argument("--assignment", default=None, help="the kit's assignment to simulate (default: its only one)")
+    demo = _add(commands, "demo", "copy a course's assignment, release it, grade a simulated class, export, "
+                "feedback and summarise (the course: --course, or the kit's own when that is not a course)")
+    demo.add_argument("--assignment", default=None,
+                      help="the assignment to simulate (default: the course's first, in sorted order)")
     demo.add_argument("--students", type=int, default=36, help="class size (at least 30)")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="folder for the demo course")
     return parser
@@ -123,13 +133,21 @@ def _release(args) -> int:
     # the audit's judges warm up while nbgrader is imported and generates the release
     with JudgePool(course, default_jobs(), wait=False) as judges:
         from grader.release.audit import audit_assignment
-        from grader.release.generate import ReleaseError, generate_release, previous_release_kept
+        from grader.release.generate import (
+            ReleaseError,
+            generate_release,
+            previous_release_kept,
+            refresh_release,
+        )
 
         try:
             with previous_release_kept(course):
-                path = generate_release(course, keep_previous=False)
-                print(f"released {path.relative_to(course.root)}")
-                report = audit_assignment(course, question=args.question, judges=judges)
+                path = refresh_release(course) if args.question else None
+                regenerated = path is None
+                path = path or generate_release(course, keep_previous=False)
+                print(f"released {path.relative_to(course.root)}" + (
+                    "" if regenerated else " (the notebook as it was: its source is unchanged)"))
+                report = audit_assignment(course, question=args.question, judges=judges, gradebook=regenerated)
                 print(report.table())
                 if not report.passed:
                     raise ReleaseError("audit failed")
@@ -138,10 +156,16 @@ def _release(args) -> int:
                 raise
             print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
             return EXIT_FAILED
+    from grader.release.stale import stale_grades, stale_line
+
+    stale = stale_grades(course)
+    if stale:
+        print(stale_line(course, stale))
     return EXIT_OK
 
 
 def _grade(args) -> int:
+    from grader.judge.handed_in import stamp_if_submitted
     from grader.judge.service import ask_server
     from grader.report.tables import question_table
 
@@ -159,6 +183,7 @@ def _grade(args) -> int:
     if result.status == "unreadable":
         print(f"grader grade: error: {args.notebook}: {printable(result.notes[0])}", file=sys.stderr)
         return EXIT_USAGE
+    stamp_if_submitted(course, args.notebook, result)
     print(json.dumps(result.evidence_json(), indent=2) if args.json else question_table(result))
     return EXIT_OK
 
@@ -188,10 +213,28 @@ def _autograde(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = Course.at(args.course, args.assignment)
+    students = args.students
+    if args.stale:
+        from grader.release.stale import stale_students
+
+        students = stale_students(course, among=args.students)
+        if not students:
+            print(f"no stale grade of {course.assignment}: nothing to regrade")
+            return EXIT_OK
     results = autograde(course, jobs=args.jobs, cluster=args.cluster, cluster_certs=args.cluster_certs,
-                        students=args.students)
+                        students=students)
     print(class_table(results))
+    _print_late(course, [result.student for result in results])
     return EXIT_OK
+
+
+def _print_late(course: Course, students: list[str]) -> None:
+    from grader.record.late import late_submissions, penalty_rule
+    from grader.report.tables import late_table
+
+    late = late_submissions(course, students)
+    if late:
+        print(late_table(late, penalty_rule(course)))
 
 
 def _cluster_certs(args) -> int:
@@ -208,15 +251,21 @@ def _cluster_certs(args) -> int:
 def _export(args) -> int:
     from grader.report.export import export_grades
 
-    path = export_grades(Course.at(args.course, args.assignment), args.output)
-    print(f"wrote {path}")
+    exported = export_grades(Course.at(args.course, args.assignment), args.output, lms_id=args.lms_id)
+    print(f"wrote {', '.join(str(path) for path in exported.paths)}")
+    for name, students in exported.left_out.items():
+        print(f"grader export: left out of {name} (enter their grades by hand): "
+              f"{'; '.join(printable(item) for item in students)}", file=sys.stderr)
     return EXIT_OK
 
 
 def _feedback(args) -> int:
+    from grader.record.late import apply_late_penalties
     from grader.report.feedback import generate_feedback
 
-    paths = generate_feedback(Course.at(args.course, args.assignment))
+    course = Course.at(args.course, args.assignment)
+    apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores
+    paths = generate_feedback(course)
     print(f"wrote feedback for {len(paths)} students under feedback/")
     return EXIT_OK
 
@@ -225,8 +274,10 @@ def _report(args) -> int:
     from grader.report.publish import write_report
 
     files = write_report(args.course, args.assignment, args.output, threshold=args.threshold)
+    alike = files.report.look_alike
     print(f"wrote {files.html} ({len(files.report.submitted)} submissions, "
-          f"{len(files.report.needs_help)} students need help) and {', '.join(p.name for p in files.charts)}")
+          f"{len(files.report.needs_help)} students need help, look-alike groups: {len(alike.groups) if alike else 0}) "
+          f"and {', '.join(p.name for p in files.charts)}")
     return EXIT_OK
 
 
@@ -241,11 +292,12 @@ def _fraction(text: str) -> float:
 
 
 def _demo(args) -> int:
-    from grader.demo.run import run_demo
+    from grader.demo.run import demo_template, run_demo
 
     if args.students < 30:
         raise CourseError("the demo simulates at least 30 students")
-    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment)
+    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment,
+                       template=demo_template(args.course))
     print(summary)
     return EXIT_OK
 

@@ -57,7 +57,9 @@ pytestmark = [
 ]
 
 FULL_MARKS = sum(q.points for q in AUTOGRADED)
-QUICK = {"cell_timeout": 2.0, "probe_timeout": 2.0, "budget": 5.0}  # for attacks that hang
+# For attacks that hang: short timeouts for the hanging cell or probe, and a budget that leaves
+# the rest of the notebook room to run even when other processes share the cores.
+QUICK = {"cell_timeout": 2.0, "probe_timeout": 2.0, "budget": 15.0}
 OUTPUT_CAP = 20_000 + 200  # Limits.output_cap plus the truncation note
 SITE_DROPS = ("zz-evil.pth", "sitecustomize.py")
 
@@ -250,7 +252,8 @@ def test_symlinked_submissions_are_not_graded(course, release_nb):
     assert results["alice"].score == FULL_MARKS
     for student in ("mallory", "trudy", "eve"):
         assert results[student].score == 0 and results[student].status == "unreadable"
-        assert "links to a file outside" in results[student].notes[-1]
+        why = [note for note in results[student].notes if note != results[student].timestamp_note]
+        assert "links to a file outside" in why[-1]
 
 
 def test_course_under_a_bound_directory_stays_hidden(released_course, release_nb):
@@ -324,6 +327,32 @@ def test_honest_acts_are_notes_not_tamper(judge, release_nb):
     assert result.tamper == [], result.tamper
     assert any("ran past its time limit" in note for note in result.notes), result.notes
     assert any("eval" in note for note in result.notes), result.notes
+
+
+def test_right_to_left_comments_and_fullwidth_names_are_read_as_python_reads_them(judge, release_nb):
+    """Does an answer commented in Arabic and Hebrew with ordinary direction marks (U+200E, U+200F,
+    U+061C), and one whose names are written in fullwidth letters (which Python reads as ASCII
+    after NFKC), keep full marks with no tamper evidence, while reaching IPython's hooks through
+    a fullwidth name is still found?"""
+    from grader.intake.tamper import scan_cell
+
+    arabic = ('def grad_at(f, x0):\n'
+              '    # \u0627\u0644\u0645\u0634\u062a\u0642\u0629 \u200fx0\u200e \u061c\u0639\u0646\u062f\n'
+              '    x = torch.tensor(float(x0), requires_grad=True)  # \u05e0\u05e7\u05d5\u05d3\u05d4 \u200f(x0)\u200f\n'
+              '    label = "\u200f\u05e9\u05d9\u05e4\u05d5\u05e2\u200e"\n'
+              '    f(x).backward()\n'
+              '    return x.grad\n')
+    fullwidth = ('def \uff47rad_at(f, x0):\n'
+                 '    \uff58 = torch.tensor(float(x0), requires_grad=True)\n'
+                 '    f(\uff58).backward()\n'
+                 '    return x.grad\n')
+    for source in (arabic, fullwidth):
+        result = judge(nbformat.writes(with_answers(solved(release_nb), {"grad_at": source})).encode())
+        assert result.score == FULL_MARKS, result.questions
+        assert result.status == "graded" and result.review == [] and result.tamper == [], (result.review, result.tamper)
+    assert scan_cell('\uff47et_ipython().input_transformers_cleanup.append(f)\n')
+    assert scan_cell('exec("\uff47et_ipython().events.register(1, 2)")\n')
+    assert scan_cell("x = 1  # \u202e\u2066 reordered \u2069\n")
 
 
 def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
@@ -490,7 +519,7 @@ def test_a_review_reaches_every_table_export_and_report(course, release_nb):
     assert "(review;" in question_table(results["mallory"])
     record = read_status(course, "mallory")
     assert record["status"] == "review" and record["review"] == results["mallory"].review
-    with open(export_grades(course)) as handle:
+    with open(export_grades(course).grades) as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
     assert rows["mallory"]["status"] == "review" and float(rows["mallory"]["autograded"]) == 0
     assert rows["alice"]["status"] == "graded"

@@ -215,7 +215,7 @@ def test_the_same_student_twice_in_one_run_keeps_one_submission(small_class):
 def test_export_writes_one_row_per_student_and_a_column_per_question(small_class):
     """Does grades.csv hold each student's total and per-question scores from the gradebook?"""
     autograde(small_class, show_progress=False)
-    path = export_grades(small_class)
+    path = export_grades(small_class).grades
     rows = {row["student"]: row for row in csv.DictReader(open(path))}
     assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
     assert float(rows["bob"]["SQ"]) == pytest.approx(SQ_POINTS / 3) and rows["bob"]["grad_at"] == "2"

@@ -3,6 +3,7 @@ judge-side work is bounded, and what a TA reads is what the submission holds."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -130,7 +131,10 @@ TIMESTAMP_POISONS = {
 @pytest.mark.parametrize("poison", TIMESTAMP_POISONS)
 def test_poisoned_timestamp_is_ignored_quickly(poison, grader, course, release_nb, alarm):
     """Does a timestamp.txt that is a FIFO, a link to /dev/zero or a directory get ignored, in
-    bounded time and memory, while the correct notebook beside it keeps full marks?"""
+    bounded time and memory, with a note for the TA and the collection time as the submission
+    time, while the correct notebook beside it keeps full marks?"""
+    from grader.intake.timestamps import parse_timestamp
+
     path = write_submission(course.root, "alice", solved(release_nb)).parent / "timestamp.txt"
     path.unlink()
     TIMESTAMP_POISONS[poison](path)
@@ -139,7 +143,11 @@ def test_poisoned_timestamp_is_ignored_quickly(poison, grader, course, release_n
     result = Grader.grade_student(_with_course(grader, course), "alice")
     assert time.monotonic() - started < 30
     assert result.status == "graded" and result.score == FULL_MARKS, result.notes
-    assert result.timestamp is None
+    assert "timestamp.txt was not read" in result.timestamp_note and result.timestamp_note in result.notes
+    folder = course.submission_folder("alice")
+    collected = min(os.lstat(p).st_ctime for p in (folder, path, folder / "derivatives.ipynb"))
+    used = parse_timestamp(result.timestamp).replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert abs(used - collected) < 0.001
 
 
 def _with_course(grader, course):
@@ -158,7 +166,7 @@ def test_hard_link_to_the_source_notebook_is_refused(grader, course, alarm):
     alarm(120)
     result = Grader.grade_student(_with_course(grader, course), "mallory")
     assert result.score == 0 and result.status == "unreadable", (result.score, result.notes)
-    assert "hard link" in result.notes[-1]
+    assert "hard link" in [note for note in result.notes if note != result.timestamp_note][-1]
 
 
 # ---------------------------------------------------------------- 3. malformed replies, student-safe messages

@@ -76,7 +76,7 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
     run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
-    rows = list(csv.DictReader(open(course.root / "grades.csv")))
+    rows = list(csv.DictReader(open(course.root / "exports" / "derivatives" / "grades.csv")))
     assert [row["student"] for row in rows] == ["alice", "bob"]
     with Gradebook(course.db_url, course.course_id) as gb:
         totals = {s: gb.find_submission(course.assignment, s).score for s in answers}
@@ -126,14 +126,14 @@ def test_no_cell_hides_from_the_feedback_or_the_grading_view(course, release_nb)
 
 def _formgrader_view(course, student: str) -> str:
     """The page formgrader's submission view renders: its exporter, as formgrader configures it
-    from the course config (template `formgrade`), on the autograded notebook."""
+    (template `formgrade` and nbgrader's templates, then the course config, which names the
+    kit's templates first), on the autograded notebook."""
     from nbconvert import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
 
-    config = Config(course.coursedir.config)
-    config.HTMLExporter.template_name = "formgrade"
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config = Config({"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}})
+    config.merge(course.coursedir.config)
     resources = {"assignment_id": course.assignment, "notebook_id": course.notebook, "submission_id": "x",
                  "index": 0, "total": 1, "base_url": "", "student": student, "last_name": None,
                  "first_name": None, "notebook_path": "autograded"}

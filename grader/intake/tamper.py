@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from grader.runtime.textcache import cached_for_short_texts
@@ -30,8 +31,10 @@ IPYTHON_HOOK_ACCESS = re.compile(r"\.\s*(?:input_transformers\w*|ast_transformer
                                  r"|set_custom_exc|set_hook|run_cell|user_ns\w*)\b")
 # Settings honest notebooks make on a library (reproducibility flags), not patches of it.
 SETTINGS = ("torch.backends.",)
-# Characters that reorder how text is shown (Trojan Source): a cell can show one thing and run another.
-BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The controls that reorder how text is shown (Trojan Source: embeddings, overrides and isolates),
+# so a cell can show one thing and run another. The marks (U+200E, U+200F, U+061C) only say which
+# way a neutral character leans: honest right-to-left comments and strings hold them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
 
 
@@ -74,6 +77,9 @@ def _scan_cell(source: str) -> tuple[str, ...]:
 
 
 def _scan_text(text: str) -> list[str]:
+    # Python reads identifiers after NFKC normalisation (`ｇet_ipython` is get_ipython), and so does
+    # exec of a string: the patterns are matched on the text as Python would read its names.
+    text = unicodedata.normalize("NFKC", text)
     findings = []
     if "get_ipython" in text and IPYTHON_HOOK_ACCESS.search(text):
         findings.append("reaches into IPython's hooks (get_ipython())")

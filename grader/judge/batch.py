@@ -27,7 +27,8 @@ def default_jobs() -> int:
 def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = None,
               cluster_certs: Path | None = None, students: list[str] | None = None,
               show_progress: bool = True, pool: JudgePool | None = None) -> list[SubmissionResult]:
-    """Grade every submission under submitted/, keeping the gradebook and autograded/ current.
+    """Grade every submission under submitted/, keeping the gradebook and autograded/ current,
+    late penalties included (see grader.record.late).
 
     `cluster` is a tls:// Dask scheduler, reached with the client certificate in
     `cluster_certs` (default: <course>/cluster-certs, as `grader cluster-certs` writes it).
@@ -67,6 +68,10 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
                 progress.advance(result)
                 recorded.append(_summary_only(result))
         progress.finish()
+        from grader.record.late import apply_late_penalties
+
+        # after SaveAutoGrades' work, as in nbgrader's own autograde: the penalty counts the new scores
+        apply_late_penalties(course, [result.student for result in recorded])
         return recorded
     finally:
         if own is not None:

@@ -35,9 +35,10 @@ from grader.intake.notebook import (
 )
 from grader.judge.certificates import cluster_security, require_tls_address
 from grader.judge.checks import seed_rng
+from grader.judge.handed_in import stamp_submission_time
 from grader.judge.plan import GradingPlan
 from grader.judge.results import STATUSES, CellOutcome, SubmissionResult, ungraded_result
-from grader.judge.submission import _inside_own_folder, _timestamp
+from grader.judge.submission import _inside_own_folder
 
 __all__ = ["grade_on_cluster", "grade_remote", "submission_seeds", "verdict_from_json",
            "bytes_only_loads", "MAX_VERDICT_BYTES"]
@@ -79,9 +80,11 @@ def _graded(course: Course, students: list[str], address: str, security, plan: G
                 yield ready.pop(0)
                 continue
             future = next(futures)
-            student, filename, timestamp = pending.pop(future.key)
+            student, filename = pending.pop(future.key)
             result = _collected(future, student, filename, plan.assignment.autograded)
-            result.timestamp = timestamp  # read here, never taken from the cluster
+            # read here, never taken from the cluster
+            folder = course.submission_folder(student)
+            stamp_submission_time(result, folder, folder / filename, plan.released)
             future.release()
             top_up()
             yield result
@@ -94,11 +97,11 @@ def _send(client, futures, pending: dict, course: Course, plan: GradingPlan, rem
     filename, data, notes, status = _submission_bytes(course, student)
     if data is None:
         result = ungraded_result(student, filename, status, notes, plan.assignment.autograded)
-        result.timestamp = _timestamp(folder)
+        stamp_submission_time(result, folder, folder / filename, plan.released)
         return [result]
     seeds = submission_seeds(plan, student, data)
     future = client.submit(grade_remote, remote_plan, student, filename, data, notes, seeds, pure=False)
-    pending[future.key] = (student, filename, _timestamp(folder))
+    pending[future.key] = (student, filename)
     futures.add(future)
     return []
 
@@ -224,8 +227,8 @@ def _validated(student: str, filename: str, data: object, autograded) -> Submiss
     for name in ("notes", "tamper", "review"):
         _strings(record[name], name)
     _number(record["seconds"], "seconds")
-    if record["timestamp"] is not None:
-        _string(record["timestamp"], "timestamp")
+    # the submission time and its note are the course machine's, set after the verdict returns
+    record["timestamp"] = record["timestamp_note"] = None
     return SubmissionResult.from_dict(record)
 
 

@@ -22,7 +22,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
 __all__ = ["KitJudge", "SubmissionReader", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS",
-           "close_graders"]
+           "close_graders", "course_of_app"]
 
 # nbgrader's autograde steps with Execute replaced by the kit's judge. The order is nbgrader's
 # (converters/autograde.py): the verdicts must be in the notebook before SaveAutoGrades reads
@@ -63,11 +63,12 @@ class KitJudge(NbGraderPreprocessor):
         with _lock:  # formgrader may autograde from several threads; one judge, one submission at a time
             result = _grader_for(course).grade_student(info["student"])
         write_status(course, result)
+        _record_submission_time(course, info["student"], result)
         release = nbformat.read(course.release_notebook(), as_version=4)
         return autograded_notebook(release, result), resources
 
     def _course(self, assignment: str):
-        return _course_of(self, assignment)
+        return course_of_app(self, assignment)
 
 
 class SubmissionReader(NotebookExporter):
@@ -85,11 +86,23 @@ class SubmissionReader(NotebookExporter):
             info = resources.get("nbgrader") or {}
             if "assignment" not in info:
                 raise
-            release = nbformat.read(_course_of(self, info["assignment"]).release_notebook(), as_version=4)
+            release = nbformat.read(course_of_app(self, info["assignment"]).release_notebook(), as_version=4)
             return self.from_notebook_node(release, resources=resources, **kw)
 
 
-def _course_of(configurable, assignment: str):
+def _record_submission_time(course, student: str, result) -> None:
+    """Replace the submission time nbgrader took from the student's timestamp.txt with the kit's
+    (the claim when it can be trusted, else the collection time), before AssignLatePenalties reads it."""
+    from nbgrader.api import Gradebook
+
+    from grader.record.gradebook import recorded_time
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.find_submission(course.assignment, student).timestamp = recorded_time(result)
+        gb.db.commit()
+
+
+def course_of_app(configurable, assignment: str):
     """The Course of the nbgrader app running `configurable` (its CourseDirectory's root)."""
     from grader.course import Course
 

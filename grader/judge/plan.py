@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from grader.assignment import Assignment
 from grader.course import Course
+from grader.intake.timestamps import released_at
 from grader.ipynb import read_ipynb
 
 __all__ = ["GradingPlan"]
@@ -13,12 +15,14 @@ __all__ = ["GradingPlan"]
 
 @dataclass(frozen=True)
 class GradingPlan:
-    """The assignment, the ids of its answer cells, its test cells' sources and the course secret."""
+    """The assignment, the ids of its answer cells, its test cells' sources, the course secret
+    and when the assignment was first released (no honest submission is older)."""
 
     assignment: Assignment
     solution_ids: tuple[str, ...]
     test_sources: frozenset[str]
     secret: bytes
+    released: datetime.datetime | None = None
 
     @property
     def notebook(self) -> str:
@@ -28,11 +32,13 @@ class GradingPlan:
     def for_course(cls, course: Course) -> "GradingPlan":
         assignment = course.spec
         notebooks = [read_ipynb(assignment.notebook_path)]
+        released = None
         if course.release_notebook().is_file():
             notebooks.append(read_ipynb(course.release_notebook()))
+            released = released_at(notebooks[-1].get("metadata") or {})
         ids = tuple(q.id for q in assignment.questions)
         tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
-        return cls(assignment, ids, frozenset(tests), course.secret())
+        return cls(assignment, ids, frozenset(tests), course.secret(), released)
 
 
 def _is_test_cell(cell) -> bool:

@@ -60,7 +60,8 @@ class SubmissionResult:
     cells: list[CellOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tamper: list[str] = field(default_factory=list)
-    timestamp: str | None = None
+    timestamp: str | None = None  # the submission time lateness counts from (UTC, nbgrader's format)
+    timestamp_note: str | None = None  # why it is not the student's timestamp.txt (also among the notes)
     seconds: float = 0.0
     review: list[str] = field(default_factory=list)  # why the verdict needs a TA (see withhold_for_review)
 

@@ -15,11 +15,11 @@ from grader.intake.notebook import (
     UnreadableNotebook,
     find_submission_file,
     read_notebook,
-    read_submitted_bytes,
 )
 from grader.intake.tamper import scan_cells, split_findings
 from grader.intake.text import printable
 from grader.judge.checks import grade_question, seed_rng
+from grader.judge.handed_in import stamp_submission_time
 from grader.judge.plan import GradingPlan
 from grader.judge.results import (
     CellOutcome,
@@ -48,17 +48,18 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
     else:
         result = judge_notebook(path, student, plan, session_factory)
         result.notes[:0] = notes
-    result.timestamp = _timestamp(course.submission_folder(student))
+    stamp_submission_time(result, course.submission_folder(student), path, plan.released)
     result.seconds = time.monotonic() - started
     return result
 
 
 def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory, *,
-                   draw_rng=None) -> SubmissionResult:
+                   draw_rng=None, only=None) -> SubmissionResult:
     """Grade one notebook file with the hidden checks, seeded for `student` and this very file.
 
     `draw_rng(student, question id, file digest)` stands in for `seed_rng` under plan.secret
-    where the secret is not at hand (a Dask worker holds only this file's seeds).
+    where the secret is not at hand (a Dask worker holds only this file's seeds). `only` (question
+    ids) judges those autograded questions alone: the release audit of one question.
     """
     draw_rng = draw_rng or partial(seed_rng, plan.secret)
     try:
@@ -71,8 +72,9 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
         tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
         outcomes = session.run_cells(runnable)
+        judged = [q for q in plan.assignment.autograded if only is None or q.id in only]
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest, outcomes)
-                     for q in plan.assignment.autograded]
+                     for q in judged]
         session.look_from_outside("after the checks")
         tamper += session.evidence()
         happened, review = _unique(session.notes), _unique(session.review)
@@ -96,12 +98,13 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     session.look_from_outside(f"during the {question.id} check", quick=True)
     if verdict.status == "missing":
         verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict
-    score = round(question.points * verdict.fraction, 4)
+    score = round(verdict.earned(question.points), 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)
     messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]
-    parts = [PartScore(printable(p.title), round(question.points * p.weight / _weights(verdict), 4),
-                       p.status == "passed") for p in verdict.parts] if len(verdict.parts) > 1 else []
+    parts = [PartScore(printable(p.title), round(worth, 4), p.status == "passed")
+             for p, worth in zip(verdict.parts, verdict.part_points(question.points), strict=True)
+             ] if len(verdict.parts) > 1 else []
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
 
 
@@ -122,10 +125,6 @@ def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes:
                                  f"{name} does not exist when it is checked. Fix that cell, then run the notebook "
                                  "from the top (Kernel → Restart Kernel and Run All Cells…)."])
     return None
-
-
-def _weights(verdict) -> float:
-    return sum(p.weight for p in verdict.parts) or 1.0
 
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.
@@ -180,19 +179,6 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
     if edited:
         notes.append(f"test cells edited: {', '.join(edited)} (the instructor's tests were used)")
     return notes
-
-
-TIMESTAMP_BYTES = 100
-
-
-def _timestamp(folder: Path) -> str | None:
-    """nbgrader's timestamp.txt, read as a bounded regular file of the folder (a FIFO, a link
-    to /dev/zero or a hard link is ignored, never waited on or read whole). The recorder
-    parses it, with nbgrader's parser, and ignores it if malformed."""
-    try:
-        return read_submitted_bytes(folder / "timestamp.txt", TIMESTAMP_BYTES).decode("utf-8").strip() or None
-    except (UnreadableNotebook, UnicodeDecodeError):
-        return None
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -27,11 +27,13 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from grader.course import Course, CourseError
 from grader.intake.text import printable, storable_tree
+from grader.intake.timestamps import TIMESTAMP_FILE, parse_timestamp
 from grader.judge.results import SubmissionResult
 from grader.record.notebook import autograded_notebook, notebook_json
 from grader.report.export import STATUS_FILE
 
-__all__ = ["GradebookWriter", "UNRECORDABLE", "prepare_gradebook", "write_atomically", "write_status"]
+__all__ = ["GradebookWriter", "UNRECORDABLE", "prepare_gradebook", "recorded_time", "write_atomically",
+           "write_status"]
 
 UNRECORDABLE = "unrecordable"
 
@@ -130,8 +132,8 @@ class GradebookWriter:
     def _files(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> dict[str, bytes]:
         path = self.course.autograded_notebook(result.student)
         files = {path.name: notebook_json(nb).encode("utf-8")}
-        if submission_time(result) is not None:
-            files["timestamp.txt"] = result.timestamp.encode("utf-8")
+        if recorded_time(result) is not None:  # the time lateness counts from, as nbgrader reads it
+            files[TIMESTAMP_FILE] = result.timestamp.encode("utf-8")
         # one line through the C encoder: an indented dump takes the pure-Python encoder
         files[STATUS_FILE] = (json.dumps(_status_record(result), ensure_ascii=False) + "\n").encode("utf-8")
         secret = _submission_secret(self.course.submission_folder(result.student))
@@ -173,7 +175,7 @@ class GradebookWriter:
 
     def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
         """This submission's notebook row, the submission (and student) created if new."""
-        timestamp = submission_time(result)
+        timestamp = recorded_time(result)
         if result.student in self.uncommitted:
             self.commit()  # the same student twice in one run: find the row just written
         if result.student not in self.submitted:
@@ -313,7 +315,7 @@ def _status_record(result: SubmissionResult) -> dict:
     record["autograded_max_score"] = record.pop("max_score")
     record["counts"] = "autograded questions only; manual scores are in the gradebook and grades.csv"
     record.update(student=result.student, status=result.status, notes=result.notes, tamper=result.tamper,
-                  review=result.review)
+                  review=result.review, timestamp=result.timestamp, timestamp_note=result.timestamp_note)
     return record
 
 
@@ -336,11 +338,11 @@ def _submission_secret(submitted: Path) -> bytes | None:
     return None
 
 
-def submission_time(result: SubmissionResult):
-    """The submission's timestamp.txt parsed as nbgrader does; None when absent or malformed."""
+def recorded_time(result: SubmissionResult):
+    """The submission time the judge decided on (see grader.intake.timestamps), as naive UTC; None if unknown."""
     if not result.timestamp:
         return None
     try:
-        return nbutils.parse_utc(result.timestamp)
-    except Exception:  # a malformed timestamp is ignored, never fatal
+        return parse_timestamp(result.timestamp)
+    except ValueError:  # the judge writes this field; anything else is not a time to record
         return None

@@ -12,7 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.intake.timestamps import MISSING_NOTE
 from grader.report.misconceptions import Misconception, clean_text, group_misconceptions
+from grader.report.similar.compare import LookAlike
+from grader.report.similar.course import look_alike_in_course
 
 __all__ = ["ClassReport", "QuestionStats", "HandGradedStats", "StudentRow", "HelpReason",
            "gather_report", "OUTCOMES"]
@@ -70,7 +73,7 @@ class HandGradedStats:
 
 @dataclass
 class HelpReason:
-    kind: str  # not submitted | unreadable | below threshold | flagged for review
+    kind: str  # not submitted | unreadable | below threshold | flagged for review | suspicious timestamp
     detail: str = ""
 
 
@@ -89,6 +92,10 @@ class StudentRow:
     notes: list[str] = field(default_factory=list)
     tamper: list[str] = field(default_factory=list)
     reasons: list[HelpReason] = field(default_factory=list)
+    submitted_at: str | None = None  # the gradebook's submission time (UTC), lateness counts from it
+    seconds_late: float = 0.0  # past the due date, the student's extension included
+    late_penalty: float = 0.0  # deducted from `score`, as the gradebook records it
+    timestamp_note: str | None = None  # why the submission time is not the student's timestamp.txt
 
     @property
     def fraction(self) -> float | None:
@@ -106,10 +113,20 @@ class ClassReport:
     students: list[StudentRow]
     questions: list[QuestionStats]
     hand_graded: list[HandGradedStats]
+    due: str | None = None  # the assignment's due date in the gradebook (UTC)
+    look_alike: LookAlike | None = None  # submissions whose work is unusually close: leads, not verdicts
 
     @property
     def submitted(self) -> list[StudentRow]:
         return [s for s in self.students if s.submitted]
+
+    @property
+    def late(self) -> list[StudentRow]:
+        return [s for s in self.students if s.seconds_late > 0]
+
+    @property
+    def doubtful_times(self) -> list[StudentRow]:
+        return [s for s in self.students if s.timestamp_note]
 
     @property
     def needs_help(self) -> list[StudentRow]:
@@ -142,6 +159,7 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
     _require_gradebook(coursedir.db_url)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         cells = _grade_cells(gb, assignment)
+        due = gb.find_assignment(assignment).duedate
         submitted = {s.student_id: s for s in gb.assignment_submissions(assignment)}
         rows = []
         for student in sorted(s.id for s in gb.students):
@@ -150,7 +168,8 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
                 _fill_from_gradebook(row, submitted[student], cells)
                 _fill_from_record(row, _read_record(coursedir, student, assignment))
             rows.append(row)
-        report = _summarise(coursedir.course_id, assignment, threshold, cells, rows)
+        report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
+        report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted])
     return report
 
 
@@ -218,6 +237,16 @@ def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> Non
         row.scores[cell.question] = None if awaiting else grade.score
         row.score += grade.score or 0.0
         row.counted_max += 0.0 if awaiting or grade.score is None else cell.max_score
+    _fill_lateness(row, submission)
+
+
+def _fill_lateness(row: StudentRow, submission) -> None:
+    """The submission time and the late penalty nbgrader's AssignLatePenalties recorded; the total
+    is less the penalty, as nbgrader's own export and feedback count it."""
+    row.submitted_at = _utc(submission.timestamp)
+    row.seconds_late = float(submission.total_seconds_late)
+    row.late_penalty = float(submission.late_submission_penalty or 0.0)
+    row.score = max(0.0, row.score - row.late_penalty)
 
 
 def _hand_graded_state(grade, blank: bool) -> str:
@@ -249,6 +278,8 @@ def _fill_from_record(row: StudentRow, record: dict) -> None:
     row.status = clean_text(record.get("status") or "graded", 40)
     row.notes = _texts(record.get("notes"))
     row.tamper = _texts(record.get("tamper"))
+    note = record.get("timestamp_note")
+    row.timestamp_note = clean_text(note) if isinstance(note, str) else None
     questions = record.get("questions") if isinstance(record.get("questions"), list) else []
     for question in questions:
         if not isinstance(question, dict) or question.get("id") not in row.outcomes:
@@ -267,20 +298,26 @@ def _texts(value) -> list[str]:
     return [clean_text(item) for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-def _summarise(course_id, assignment, threshold, cells, rows) -> ClassReport:
+def _summarise(course_id, assignment, threshold, cells, rows, due=None) -> ClassReport:
     questions = [QuestionStats(c.question, c.max_score) for c in cells if not c.manual]
     hand = [HandGradedStats(c.question, c.max_score) for c in cells if c.manual]
     for row in rows:
         if row.submitted:
             _count_student(row, questions, hand)
-        row.reasons = _help_reasons(row, threshold)
+        row.reasons = _help_reasons(row, threshold, has_due_date=due is not None)
     for question in questions:
         failures = [(row.student, row.messages[question.id][0]) for row in rows
                     if row.outcomes.get(question.id) in ("wrong", "error") and row.messages.get(question.id)]
         question.misconceptions = group_misconceptions(failures)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ClassReport(course_id, assignment, threshold, now,
-                       sum(q.max_score for q in questions), sum(h.max_score for h in hand), rows, questions, hand)
+                       sum(q.max_score for q in questions), sum(h.max_score for h in hand), rows, questions, hand,
+                       _utc(due))
+
+
+def _utc(moment) -> str | None:
+    """A gradebook time (naive UTC) as the report shows it."""
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _count_student(row: StudentRow, questions: list[QuestionStats], hand: list[HandGradedStats]) -> None:
@@ -296,7 +333,7 @@ def _count_student(row: StudentRow, questions: list[QuestionStats], hand: list[H
             answer.total_manual += row.scores.get(answer.id) or 0.0
 
 
-def _help_reasons(row: StudentRow, threshold: float) -> list[HelpReason]:
+def _help_reasons(row: StudentRow, threshold: float, *, has_due_date: bool = False) -> list[HelpReason]:
     if not row.submitted:
         return [HelpReason("not submitted")]
     reasons = []
@@ -310,4 +347,7 @@ def _help_reasons(row: StudentRow, threshold: float) -> list[HelpReason]:
     if row.tamper:
         more = f" (+{len(row.tamper) - 1} more)" if len(row.tamper) > 1 else ""
         reasons.append(HelpReason("flagged for review", row.tamper[0] + more))
+    # a timestamp.txt the kit did not trust; a missing one matters only where there is a due date
+    if row.timestamp_note and (has_due_date or not row.timestamp_note.startswith(MISSING_NOTE)):
+        reasons.append(HelpReason("suspicious timestamp", row.timestamp_note))
     return reasons

@@ -1,33 +1,76 @@
-"""grades.csv from the gradebook: one row per student (sorted), one column per graded cell, totals with manual scores."""
+"""A course's grades leave it as CSV files, one folder per assignment: the kit's table, and the
+gradebook imports of Canvas and Moodle; every file inert in a spreadsheet."""
 
 from __future__ import annotations
 
-import csv
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from grader.course import Course
+from grader.report.csvsafe import write_csv
+from grader.report.lms import StudentRecord, canvas_file, moodle_file
 
-__all__ = ["export_grades", "grade_columns", "grade_rows", "read_status", "TOTAL_COLUMNS"]
+__all__ = ["export_grades", "exports_folder", "grade_columns", "grade_rows", "read_status", "Exported",
+           "TOTAL_COLUMNS", "TIME_COLUMNS", "EXPORTS", "GRADES_CSV", "CANVAS_CSV", "MOODLE_CSV"]
 
 STATUS_FILE = "grading.json"
 NOT_AUTOGRADED = "not autograded"
-# What each total counts, in its name: the gradebook's total includes manual scores.
-TOTAL_COLUMNS = ("total_with_manual", "max_total", "autograded", "max_autograded")
+EXPORTS = "exports"  # <course>/exports/<assignment>/: one assignment's files never replace another's
+GRADES_CSV, CANVAS_CSV, MOODLE_CSV = "grades.csv", "canvas.csv", "moodle.csv"
+# What each total counts, in its name: the gradebook's total includes manual scores and, as
+# nbgrader's own export's `score`, is less the late penalty.
+TOTAL_COLUMNS = ("total_with_manual", "max_total", "autograded", "max_autograded", "late_penalty")
+# When it was handed in (UTC, the time lateness counts from), how late, and why that time is not
+# the student's timestamp.txt when it is not.
+TIME_COLUMNS = ("submitted", "hours_late", "timestamp_note")
 
 
-def export_grades(course: Course, out: Path | None = None) -> Path:
-    """Write grades.csv (student, status, totals, each graded cell's score), sorted by student; return its path."""
-    out = Path(out) if out else course.root / "grades.csv"
-    columns = ["student", "status", *TOTAL_COLUMNS, *grade_columns(course).values(), "needs_manual_grade"]
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(grade_rows(course))
-    return out
+@dataclass
+class Exported:
+    """Where one assignment's exports were written, and who an LMS file had to leave out."""
+
+    folder: Path
+    grades: Path
+    canvas: Path
+    moodle: Path
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # file name -> "student: why"
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.grades, self.canvas, self.moodle]
+
+
+def exports_folder(course: Course) -> Path:
+    return course.root / EXPORTS / course.assignment
+
+
+def export_grades(course: Course, folder: Path | None = None, *, lms_id: str = "id") -> Exported:
+    """Assign late penalties (nbgrader's AssignLatePenalties under the course's rule), then write
+    grades.csv, canvas.csv and moodle.csv under `folder` (default exports/<assignment>/).
+
+    `lms_id` is the nbgrader field the LMS knows students by: `id` (nbgrader's student id, the
+    hub's user name) or `email`.
+    """
+    from grader.record.late import apply_late_penalties
+
+    apply_late_penalties(course)
+    folder = Path(folder) if folder else exports_folder(course)
+    rows = grade_rows(course)
+    columns = ["student", "status", *TOTAL_COLUMNS, *TIME_COLUMNS, *grade_columns(course).values(),
+               "needs_manual_grade"]
+    grades = write_csv(folder / GRADES_CSV, columns, [[row[c] for c in columns] for row in rows])
+    totals = {row["student"]: row["total_with_manual"] for row in rows}
+    max_total = max((row["max_total"] for row in rows), default=course.spec.max_score)
+    records = student_records(course)
+    canvas = canvas_file(course.assignment, max_total, totals, records, lms_id)
+    moodle = moodle_file(course.assignment, totals, records, lms_id)
+    return Exported(folder, grades, write_csv(folder / CANVAS_CSV, canvas.header, canvas.rows),
+                    write_csv(folder / MOODLE_CSV, moodle.header, moodle.rows),
+                    {name: lms.left_out for name, lms in ((CANVAS_CSV, canvas), (MOODLE_CSV, moodle)) if lms.left_out})
 
 
 def grade_columns(course: Course) -> dict[str, str]:
@@ -38,7 +81,8 @@ def grade_columns(course: Course) -> dict[str, str]:
 
 
 def grade_rows(course: Course) -> list[dict]:
-    """Per-student rows from the gradebook, sorted by student id; totals equal the gradebook's."""
+    """Per-student rows from the gradebook, sorted by student id; totals are the gradebook's
+    (numbers, and None for a cell not graded yet)."""
     columns = grade_columns(course)
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
@@ -47,6 +91,12 @@ def grade_rows(course: Course) -> list[dict]:
             return []
         rows = [_row(course, submission, columns) for submission in submissions]
     return sorted(rows, key=lambda row: row["student"])
+
+
+def student_records(course: Course) -> dict[str, StudentRecord]:
+    """nbgrader's record of every student of the course: id, names, email, LMS user id."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {s.id: StudentRecord(s.id, s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
 
 
 def read_status(course: Course, student: str) -> dict:
@@ -61,19 +111,23 @@ def read_status(course: Course, student: str) -> dict:
 def _row(course: Course, submission, columns: dict[str, str]) -> dict:
     student = submission.student.id
     grades = {g.name: g for notebook in submission.notebooks for g in notebook.grades}
+    record = read_status(course, student)
     # no record of the kit's: nbgrader's own autograde stopped before the kit's judge (a
     # notebook it could not read or did not find), or the submission was never autograded
-    row = {"student": student, "status": read_status(course, student).get("status", NOT_AUTOGRADED)}
+    row = {"student": student, "status": record.get("status", NOT_AUTOGRADED)}
     for grade_id, column in columns.items():
-        score = grades[grade_id].score if grade_id in grades else None
-        row[column] = "" if score is None else f"{score:g}"
+        row[column] = grades[grade_id].score if grade_id in grades else None
     # a grade cell that is also an answer cell is graded by hand (nbgrader's manually graded answer)
     by_hand = {cell.name for notebook in submission.notebooks for cell in notebook.notebook.solution_cells}
     autograded = [g for name, g in grades.items() if name not in by_hand]
+    penalty = submission.late_submission_penalty or 0.0
     row.update(
-        total_with_manual=f"{submission.score:g}", max_total=f"{submission.max_score:g}",
-        autograded=f"{sum(g.auto_score or 0.0 for g in autograded):g}",
-        max_autograded=f"{sum(g.max_score for g in autograded):g}",
+        total_with_manual=max(0.0, submission.score - penalty), max_total=submission.max_score,
+        autograded=sum(g.auto_score or 0.0 for g in autograded),
+        max_autograded=sum(g.max_score for g in autograded), late_penalty=penalty,
+        submitted=submission.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC") if submission.timestamp else None,
+        hours_late=round(submission.total_seconds_late / 3600, 2),
+        timestamp_note=record.get("timestamp_note") if isinstance(record.get("timestamp_note"), str) else None,
         needs_manual_grade=" ".join(sorted(columns.get(g.name, g.name) for g in grades.values() if g.needs_manual_grade)),
     )
     return row

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from grader.pages.policy import STATIC_PAGE
 from grader.report.class_report import ClassReport, QuestionStats, StudentRow
+from grader.report.similar.section import LOOK_ALIKE_STYLE, look_alike_section
 
 __all__ = ["render_html"]
 
 # Nothing may load from anywhere: the page works offline and text a student wrote cannot fetch.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_CSP = STATIC_PAGE
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
@@ -19,13 +21,14 @@ th{background:#f0f0f0}td.n{text-align:right}.note{background:#fff8dc;padding:.5e
 div.wide{overflow-x:auto}#roster td,#roster th{font-size:85%;white-space:nowrap}
 td ul{margin:0;padding-left:1.1em}
 img{max-width:100%;border:1px solid #ddd;margin:.3em}
-"""
+""" + LOOK_ALIKE_STYLE
 _OUTCOME_MARKS = {"passed": "✔", "wrong": "✘", "error": "!", "blank": "–"}
 MAX_LISTED = 6
 
 
 def render_html(report: ClassReport, charts: dict[str, bytes]) -> str:
-    """The page: summary, questions, charts, misconceptions, students who need help, hand-graded, roster."""
+    """The page: summary, questions, charts, misconceptions, students who need help, late work and
+    timestamps, hand-graded, answers that look alike, roster."""
     title = f"Class report: {report.assignment}"
     sections = [
         _summary(report),
@@ -33,7 +36,9 @@ def render_html(report: ClassReport, charts: dict[str, bytes]) -> str:
         _charts(charts),
         _misconceptions(report),
         _needs_help(report),
+        _late_work(report),
         _hand_graded(report),
+        look_alike_section(report.look_alike),
         _roster(report),
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -117,9 +122,36 @@ def _needs_help(report: ClassReport) -> str:
             + "<td><ul>" + "".join(f"<li><b>{_e(r.kind)}</b>{_detail(r.detail)}</li>" for r in s.reasons)
             + "</ul></td></tr>" for s in report.needs_help]
     intro = (f"<p>Not submitted, could not be read, scored below {report.threshold:.0%} of the points graded "
-             "so far, or flagged for review (tampering evidence the autograder found).</p>")
+             "so far, flagged for review (tampering evidence the autograder found), or with a timestamp the "
+             "grader did not trust.</p>")
     body = _table(["student", "score", "status", "why"], rows, "needs-help-table") if rows else "<p>Nobody.</p>"
     return f'<section id="needs-help"><h2>Students who need help ({len(rows)})</h2>{intro}{body}</section>'
+
+
+def _late_work(report: ClassReport) -> str:
+    """Late submissions with how late and the penalty the gradebook holds; timestamps not trusted, with why."""
+    due = (f"Due {_e(report.due)} (the gradebook's due date; a student's extension moves their own). "
+           if report.due else "The assignment has no due date in the gradebook, so no submission is late. ")
+    late = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.submitted_at or "–", _how_late(s.seconds_late),
+                                                             f"{s.late_penalty:g}", _score(s), numeric=(3, 4)) + "</tr>"
+            for s in report.late]
+    late_table = (_table(["student", "submitted", "how late", "penalty", "score"], late, "late-table") if late
+                  else "<p>No late submissions.</p>")
+    doubtful = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.submitted_at or "–")
+                + f'<td class="msg">{_e(s.timestamp_note)}</td></tr>' for s in report.doubtful_times]
+    doubtful_table = (_table(["student", "submission time used", "why"], doubtful, "timestamps-table") if doubtful
+                      else "<p>Every submission's timestamp.txt was trusted.</p>")
+    return (f'<section id="late-work"><h2>Late work and timestamps ({len(late)} late)</h2><p>{due}'
+            "Penalties are those the course's late-penalty rule gave (nbgrader's LateSubmissionPlugin or the "
+            "course's own plugin); scores are less the penalty.</p>" + late_table
+            + "<h3>Timestamps not trusted</h3><p>A timestamp.txt before the release, after the collection, in the "
+            "future, malformed or missing: the time the submission was collected is its submission time.</p>"
+            + doubtful_table + "</section>")
+
+
+def _how_late(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def _detail(detail: str) -> str:

@@ -7,7 +7,7 @@ from collections import Counter
 from grader.intake.text import printable
 from grader.judge.results import SubmissionResult
 
-__all__ = ["question_table", "class_table", "containment_line", "pass_rates"]
+__all__ = ["question_table", "class_table", "containment_line", "late_table", "pass_rates"]
 
 # What the kit's verdict totals count: the autograded questions only. The gradebook's total
 # (grades.csv, feedback) adds the hand-graded ones.
@@ -46,6 +46,15 @@ def class_table(results: list[SubmissionResult]) -> str:
     return "\n".join([header, *rows, *footer])
 
 
+def late_table(late, rule: str) -> str:
+    """The late submissions (grader.record.late.LateSubmission): how late, and the penalty the
+    course's rule gave, as the gradebook now holds it."""
+    lines = [f"late submissions: {len(late)} (penalty rule: {printable(rule)})"]
+    lines += [f"  {printable(item.student):<20} {item.hours_late:>9.2f} h late (due {item.due:%Y-%m-%d %H:%M} UTC)"
+              f"  penalty {item.penalty:g}" for item in late]
+    return "\n".join(lines)
+
+
 def containment_line(containment: dict) -> str:
     """One line: the isolation student code runs under on this machine."""
     known = [f"{key}: {containment[key]}" for key in CONTAINMENT_KEYS if containment.get(key)]
@@ -70,6 +79,8 @@ def _details(result: SubmissionResult) -> str:
         text += f"; tamper: {result.tamper[0]}" + (f" (+{len(result.tamper) - 1} more)" if len(result.tamper) > 1 else "")
     if result.status != "graded" and result.notes:
         text = f"{result.notes[0]}"
+    if result.timestamp_note and result.timestamp_note not in text:
+        text += f"; time: {result.timestamp_note}"
     return printable(text)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import time
+import unicodedata
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
@@ -357,9 +358,14 @@ class WorkerSubject(ProbeSubject):
 
 
 def mentions(sources: list[str], name: str) -> bool:
-    """Whether `name` appears in the submitted cells at all (as a word, in code or in a string)."""
+    """Whether `name` appears in the submitted cells at all (as a word, in code or in a string),
+    read as Python reads names: after NFKC normalisation (`ｇrad_at` defines grad_at)."""
     pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
-    return any(pattern.search(text) for text in sources)
+    return any(pattern.search(_as_python_reads(text)) for text in sources)
+
+
+def _as_python_reads(text: str) -> str:
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 def definition_cell(indices: list[int], sources: list[str], name: str, parsed: list[dict]) -> int | None:
