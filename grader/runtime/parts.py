@@ -69,7 +69,8 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
     """Run a question's parts: visible cases, then hidden ones when `hidden` is given.
 
     A part's visible functions take the subject; hidden ones take the subject and `rng`.
-    Nothing a check does escapes: every outcome is a Verdict.
+    Nothing a check does escapes: every outcome is a Verdict. After a part passes, a subject
+    with `between_parts` is told before the next part's first probe.
     """
     with collecting_notes() as notes, torch.enable_grad():
         missing: list[str] = []
@@ -78,8 +79,11 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
             return Verdict(lookup[0], [lookup[1]])
         if missing:
             return Verdict("missing", [_missing_message(qid, missing)])
-        results = [_run_part(qid, part, visible, hidden, subject, rng, notes)
-                   for part in parts_of(visible)]
+        results = []
+        for part in parts_of(visible):
+            if results and results[-1].status == "passed":
+                _attempt(qid, getattr(subject, "between_parts", _nothing))
+            results.append(_run_part(qid, part, visible, hidden, subject, rng, notes))
     failed = [r for r in results if r.status != "passed"]
     if not failed:
         return Verdict("passed", list(notes), tuple(results))
@@ -89,6 +93,10 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
     for result in failed:
         said.setdefault(headline_of(result.message), result.message)
     return Verdict(failed[0].status, list(said.values()), tuple(results))
+
+
+def _nothing() -> None:
+    return None
 
 
 def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,
