@@ -73,15 +73,20 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
         only = {question} if question else None  # one question's audit judges that question alone
         results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs], only)
         findings = {id(case): _finding(case, result) for case, result in zip(alone, results, strict=False)}
-        failed = []
+        failed, read = [], {}  # read: what a student reads for each wrong answer
         for pack, result in zip(packs, results[len(alone):], strict=True):
             held = _finding(pack, result).ok
             findings.update({id(case): Finding(case.check, True) for case in pack.cases} if held else {})
             failed += [] if held else pack.cases
+            read.update({id(case): _student_reads(case, result) for case in pack.cases if case.wrong})
         # a pack that lost a question is graded answer by answer: which answer it was, and why
         for case, result in zip(failed, _grade(judges, scratch, [case.notebook for case in failed], only), strict=True):
             findings[id(case)] = _finding(case, result)
-    report.findings += [findings[id(case)] for case in cases]
+            read.update({id(case): _student_reads(case, result)} if case.wrong else {})
+        read.update({id(case): _student_reads(case, result) for case, result in zip(alone, results, strict=False)
+                     if case.wrong})
+    report.findings += [_shown(findings[id(case)], read.get(id(case))) for case in cases]
+    report.findings += _specific_messages(course, [(case, read[id(case)]) for case in cases if id(case) in read])
     return report
 
 
@@ -94,6 +99,7 @@ class _Case:
     answer: object = None  # a bank's answer that may be graded packed with others' (see _packs)
     cases: list = field(default_factory=list)  # for a pack: the cases it stands for
     wrong: bool = False
+    banked: object = None  # the bank's answer this case grades, packed or not
 
 
 def _packs(cases: list[_Case]) -> list[_Case]:
@@ -337,11 +343,14 @@ def _cases(course: Course, only: str | None):
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope, answer if _packable(answer, others, shared) else None, wrong=True)
+                        scope, answer if _packable(answer, others, shared) else None, wrong=True, banked=answer)
 
 
 def _finding(case: _Case, result) -> Finding:
     check, expected, scope = case.check, case.expected & case.scope, case.scope
+    raised = _checks_that_raised(result, scope)
+    if raised:  # whatever the score: a check that breaks on an answer grades it by accident
+        return Finding(check, False, "; ".join(raised))
     passed = {q.id for q in result.questions if q.status == "passed"} & scope
     if passed == expected:
         return Finding(check, True)
@@ -354,3 +363,58 @@ def _finding(case: _Case, result) -> Finding:
     if unexpected:
         detail.append(f"passed {', '.join(unexpected)} but should not")
     return Finding(check, False, "; ".join(detail))
+
+
+def _checks_that_raised(result, scope: set[str]) -> list[str]:
+    """The TA's notes of checks of the questions in `scope` that raised something other than
+    their own failure (see grader.runtime.parts): which check, what it raised, at which line."""
+    from grader.runtime.parts import CHECK_RAISED
+
+    return [note for note in result.notes if any(note.startswith(f"{CHECK_RAISED} in {q} ") for q in scope)]
+
+
+def _student_reads(case: _Case, result) -> str:
+    """The message a student whose answer is `case`'s wrong answer reads for its question."""
+    question = next((q for q in result.questions if q.id == case.banked.question), None)
+    return " / ".join(m.strip() for m in question.messages if m.strip()) if question is not None else ""
+
+
+def _shown(finding: Finding, message: str | None) -> Finding:
+    """A wrong answer's finding, with the message its student reads when it held."""
+    if message is None or not finding.ok:
+        return finding
+    return Finding(finding.check, True, f"a student reads: {' '.join(message.split())[:MESSAGE_SHOWN]}")
+
+
+MESSAGE_SHOWN = 400  # characters of a student's message the audit prints
+# the messages of the engine's own, which say nothing about the answer (see grader.runtime.parts)
+GENERIC = ("a check failed", "the grader could not check this")
+
+
+def _specific_messages(course: Course, read: list[tuple[_Case, str]]) -> list[Finding]:
+    """Each question's misconceptions are told something specific: each message names the call
+    (one of the question's answers, called or read) or a value (a number), is not one of the
+    engine's generic messages, and the question's misconceptions do not all read the same."""
+    by_question: dict[str, list[tuple[_Case, str]]] = {}
+    for case, message in read:
+        by_question.setdefault(case.banked.question, []).append((case, message))
+    findings = []
+    for qid, messages in by_question.items():
+        names = course.spec.question(qid).answers
+        vague = [f"{case.banked.name} reads {message[:160]!r}" for case, message in messages
+                 if not _specific(message, qid, names)]
+        if len(messages) >= 2 and len({message for _, message in messages}) == 1:
+            vague.append(f"all {len(messages)} misconceptions read the same message")
+        findings.append(Finding(f"{qid}: each misconception's message names the call or the value", not vague,
+                                "; ".join(vague) + (f" ({_RULE})" if vague else "")))
+    return findings
+
+
+_RULE = "a message must name one of the question's answers or a value, and tell misconceptions apart"
+
+
+def _specific(message: str, qid: str, names: tuple[str, ...]) -> bool:
+    said = message.removeprefix(f"{qid}:").strip()
+    if not said or any(generic in said for generic in GENERIC):
+        return False
+    return any(re.search(rf"\b{re.escape(name)}\b", message) for name in names) or bool(re.search(r"\d", said))
