@@ -139,3 +139,15 @@ def test_a_reply_with_a_malformed_gradient_is_refused(change):
     change(wire)
     with pytest.raises(BadValue):
         decode(wire)
+
+
+def test_a_result_that_is_no_leaf_is_read_without_its_gradient_or_a_warning():
+    """Is a tensor computed from a leaf read without .grad and without the warning reading its .grad
+    gives (a warning writes into the encoder's module, which the worker watches as its machinery)?"""
+    import warnings
+
+    leaf = torch.ones(2, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = decode(encode(leaf * 2))
+    assert value.grad is None and not value.is_leaf and value.grad_fn == "MulBackward0"

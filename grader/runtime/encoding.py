@@ -138,12 +138,13 @@ def _encode_int(value: int) -> dict:
 
 
 def _encode_tensor(obj: torch.Tensor, budget: Budget, with_grad: bool = True) -> dict:
-    """dtype, shape and data; autograd's flags; `grad` when it holds a gradient, `parameter` for an nn.Parameter."""
+    """dtype, shape and data; autograd's flags; `grad` when a leaf holds a gradient, `parameter` for an nn.Parameter."""
     encoded = _plain_tensor(obj, budget)
     if encoded["kind"] != "tensor":
         return encoded
+    # A leaf's only: reading a non-leaf's .grad warns, and a warning writes into this module's globals.
     with _NoTorchFunction():  # a subclass's __torch_function__ would answer for .grad
-        grad = _get_grad(obj) if with_grad else None
+        grad = _get_grad(obj) if with_grad and _get_is_leaf(obj) else None
     if grad is not None:
         encoded["grad"] = _guarded(lambda g, b: _encode_tensor(g, b, with_grad=False), grad, budget)
     if _type(obj) is _Parameter:
