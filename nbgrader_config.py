@@ -43,9 +43,16 @@ c.ExecutePreprocessor.timeout = 60
 # run these steps, with nbgrader's Execute (student code in a kernel inside the TA's process)
 # replaced by the kit's contained judge. nbgrader's SaveAutoGrades then records the kit's
 # verdicts, so `grader autograde` and nbgrader give one score.
-from grader.judge.nbgrader_preprocessor import KIT_AUTOGRADE_PREPROCESSORS  # noqa: E402
+from grader.judge.nbgrader_preprocessor import (  # noqa: E402
+    KIT_AUTOGRADE_PREPROCESSORS,
+    KIT_SANITIZE_PREPROCESSORS,
+)
 
 c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
+# A submitted test cell as the release gave it lacks only the hidden tests generate_assignment
+# removed: nbgrader's OverwriteCells would report every one as a changed checksum (tampering, to a
+# TA). The kit's step restores them silently and still reports a test cell the student edited.
+c.Autograde.sanitize_preprocessors = KIT_SANITIZE_PREPROCESSORS
 # A submitted notebook nbgrader cannot read reaches the kit's judge too (its verdict: unreadable).
 c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReader"
 

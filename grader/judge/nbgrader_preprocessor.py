@@ -18,11 +18,11 @@ import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool
 
-__all__ = ["KitJudge", "SubmissionReader", "KIT_AUTOGRADE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS",
-           "close_graders", "course_of_app"]
+__all__ = ["KitJudge", "SubmissionReader", "ReleasedTestCells", "KIT_AUTOGRADE_PREPROCESSORS",
+           "KIT_SANITIZE_PREPROCESSORS", "STOCK_AUTOGRADE_PREPROCESSORS", "close_graders", "course_of_app"]
 
 # nbgrader's autograde steps with Execute replaced by the kit's judge. The order is nbgrader's
 # (converters/autograde.py): the verdicts must be in the notebook before SaveAutoGrades reads
@@ -34,6 +34,16 @@ KIT_AUTOGRADE_PREPROCESSORS = [
     "nbgrader.preprocessors.LimitOutput",                # harmless: caps outputs
     "nbgrader.preprocessors.SaveAutoGrades",             # records the kit's verdicts through nbgrader
     "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# nbgrader's sanitizing steps (converters/autograde.py), with OverwriteCells knowing that the release's
+# test cells hold no hidden tests.
+KIT_SANITIZE_PREPROCESSORS = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.judge.nbgrader_preprocessor.ReleasedTestCells",  # was OverwriteCells
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
@@ -69,6 +79,31 @@ class KitJudge(NbGraderPreprocessor):
 
     def _course(self, assignment: str):
         return course_of_app(self, assignment)
+
+
+class ReleasedTestCells(OverwriteCells):
+    """nbgrader's OverwriteCells, for test cells that hold hidden tests.
+
+    nbgrader compares each submitted locked cell with the source cell, hidden tests included,
+    so every test cell of every untouched notebook reads as changed ("checksum has changed!"),
+    which a TA takes for tampering. A test cell as the release gave it (the source cell with its
+    hidden tests removed, as generate_assignment removes them) is not reported; any other change
+    is, as nbgrader reports it. Every locked cell is put back as the source has it, as before.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        self._submitted = cell.source  # report_change compares it with the released cell
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name: str, attr: str, old, new) -> None:
+        if attr == "checksum" and self._submitted == self._released_source(name):
+            return  # only the hidden tests differ, and the release removed those
+        super().report_change(name, attr, old, new)
+
+    def _released_source(self, name: str) -> str:
+        cell = NotebookNode(source=self.gradebook.find_source_cell(name, self.notebook_id, self.assignment_id).source)
+        ClearHiddenTests(config=self.config)._remove_hidden_test_region(cell)
+        return cell.source
 
 
 class SubmissionReader(NotebookExporter):
