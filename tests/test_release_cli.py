@@ -220,7 +220,7 @@ def test_the_audit_prints_what_each_misconception_reads_and_fails_a_vague_messag
     out = capsys.readouterr().out
     assert code == 0, out
     [hardcoded] = [line for line in out.splitlines() if "wrong answer grad_at_hardcoded_square" in line]
-    assert "a student reads: grad_at(lambda x: 2*x**3 + x, 1.0): got 2; expected 7." in hardcoded
+    assert "a student reads: grad_at: that is 2 * x0" in hardcoded and "expected" in hardcoded
     edit_check(fresh_course, "checks/grad_at.py", "    assert_close(value, expected, call, hint=",
                "    assert is_close(value.tensor, expected, value.dtype), 'not quite right'\n"
                "    assert_close(value, expected, call, hint=")
