@@ -36,6 +36,8 @@ _Tensor = torch.Tensor
 _get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
 _get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
 _get_grad = torch._C.TensorBase.__dict__["grad"].__get__
+_set_grad = torch._C.TensorBase.__dict__["grad"].__set__
+_Parameter = torch.nn.Parameter
 _requires_grad_ = torch.Tensor.requires_grad_
 _as_subclass, _detach, _contiguous, _numpy = (torch.Tensor.as_subclass, torch.Tensor.detach,
                                                torch.Tensor.contiguous, torch.Tensor.numpy)
@@ -137,10 +139,14 @@ def _argument(wire: Any, functions: dict) -> Any:
 
 def _materialize(value: Any, functions: dict) -> Any:
     if _isinstance(value, TensorValue):
-        tensor = value.tensor
-        if str(tensor.dtype).removeprefix("torch.") != value.dtype:
-            tensor = _to(tensor, to_torch_dtype(value.dtype))
-        return _requires_grad_(tensor) if value.requires_grad else tensor
+        tensor = _plain(value)
+        if value.parameter:
+            tensor = _Parameter(tensor, requires_grad=value.requires_grad)
+        elif value.requires_grad:
+            tensor = _requires_grad_(tensor)
+        if value.grad is not None:  # a gradient the caller's tensor already holds
+            _set_grad(tensor, _plain(value.grad))
+        return tensor
     if _isinstance(value, Fn):
         if value.name not in functions:
             raise BadValue(f"unknown function {value.name!r}")
@@ -153,6 +159,27 @@ def _materialize(value: Any, functions: dict) -> Any:
     if value is None or _type(value) in (bool, int, float, str):
         return value
     raise BadValue(f"{_type(value).__name__} cannot be an argument")
+
+
+def _plain(value: TensorValue) -> torch.Tensor:
+    tensor = value.tensor
+    if str(tensor.dtype).removeprefix("torch.") != value.dtype:
+        tensor = _to(tensor, to_torch_dtype(value.dtype))
+    return tensor
+
+
+def _tensors_in(values: Any, found: list) -> list:
+    """Every tensor among `values`, depth first through lists, tuples and dicts: the order of a
+    call's `args_after`."""
+    if _isinstance(values, _Tensor):
+        found.append(values)
+    elif _type(values) in (list, tuple):
+        for item in values:
+            _tensors_in(item, found)
+    elif _type(values) is dict:
+        for item in values.values():
+            _tensors_in(item, found)
+    return found
 
 
 def _arguments(request: dict, functions: dict) -> tuple[list, dict]:
@@ -170,7 +197,7 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     # Tuples, taken before the call: student code that walks up to this frame cannot swap the
     # judge's tensors for others before they are read back.
     args = _tuple(args)
-    tensors = _tuple(a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor))
+    tensors = _tuple(_tensors_in([*args, *kwargs.values()], []))  # in lists, tuples and dicts too
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
     # The judge's own tensors as they are now, and whether the call left a gradient on them,
