@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -59,11 +60,24 @@ def _solution_namespace(path: Path, _mtime: int) -> dict:
     namespace: dict = {"__name__": "__solution__"}
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
     cells = code[:1] + [c for c in code[1:] if (c.metadata.get("nbgrader") or {}).get("solution")]
-    for cell in cells:
-        source = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
-        exec(compile(source, f"<{path.name}: {(cell.metadata.get('nbgrader') or {}).get('grade_id', 'setup')}>",
-                     "exec"), namespace)  # the instructor's own solution: trusted code
+    # the import cell's `from checks import check_question` must not find a `checks` on this
+    # process's path (a folder next to where it runs): the notebook's own fallback is taken instead
+    saved = sys.modules.get("checks", _ABSENT)
+    sys.modules["checks"] = None  # type: ignore[assignment]
+    try:
+        for cell in cells:
+            source = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            name = (cell.metadata.get("nbgrader") or {}).get("grade_id", "setup")
+            exec(compile(source, f"<{path.name}: {name}>", "exec"), namespace)  # the instructor's own, trusted code
+    finally:
+        if saved is _ABSENT:
+            del sys.modules["checks"]
+        else:
+            sys.modules["checks"] = saved
     return namespace
+
+
+_ABSENT = object()
 
 
 def _declaration(assignment, qid: str):

@@ -93,7 +93,7 @@ def _same(got: Any, expected: Any, what: str, hint: Hint | str | None, where: st
         return
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
-            _differ(got, expected, what, f"expected a dict with keys {sorted(map(str, expected))}", hint, where)
+            _differ(got, expected, what, f"expected {_what(expected)}", hint, where)
         for key in expected:
             _same(got[key], expected[key], f"{what}[{key!r}]", hint, where)
         return
@@ -105,15 +105,24 @@ def _same(got: Any, expected: Any, what: str, hint: Hint | str | None, where: st
     _differ(got, expected, what, f"expected {describe(expected)}", hint, where)
 
 
+def _what(value: Any) -> str:
+    """What a value is, in words; a dict by its keys."""
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return describe(value)
+
+
 def _differ(got: Any, expected: Any, what: str, wanted: str, hint: Hint | str | None, where: str = "") -> None:
     hint = Hint("", hint) if isinstance(hint, str) else hint
     name = answer_name(what)
     said = f"{name}: {where} is" if where else f"{name} returned"
     raise AssertionError(failure(
         first_headline(f"{name}: {hint.cause}." if hint and hint.cause else "",
-                       f"{said} {kind_of(got)} where {kind_of(expected)} is expected.",
+                       f"{said} {kind_of(got)} where {kind_of(expected)} is expected." if kind_of(got) != kind_of(expected)
+                       else "", f"{said} {_what(got)} where {_what(expected)} is expected.",
+                       f"{said} a dict whose keys are not the expected ones." if isinstance(got, dict) else "",
                        f"{name} returned another value than the one expected."),
-        f"{what}: got {describe(got)}; {wanted}. {hint.text if hint else ''}".strip()))
+        f"{what}: got {_what(got)}; {wanted}. {hint.text if hint else ''}".strip()))
 
 
 def assert_same_reply(call: str, got: CallResult, expected: CallResult, hint: Hint | str | None) -> None:
@@ -149,7 +158,7 @@ class ComparedChecks:
         def run(subject, rng=None) -> None:
             cases = self.visible_cases if rng is None else (self.hidden_cases(rng) if self.hidden_cases else {})
             for case in cases.get(name, ()):
-                self.check(subject, case, shown=rng is None)
+                self.check(subject, _as_call(case), shown=rng is None)
         return run
 
     def visible(self, subject) -> None:
