@@ -92,19 +92,25 @@ def _parts(declaration) -> tuple:
 
 def compared_checks(assignment, qid: str):
     """The ComparedChecks of `qid`, each case's expected reply the solution's, computed here."""
-    from grader.runtime import LocalSubject
+    from grader.runtime import CallResult, LocalSubject
     from grader.runtime.compared import ComparedChecks, cases_by_part
 
     declaration = _declaration(assignment, qid)
     parts = _parts(declaration)
     answer = getattr(declaration, "ANSWER", None) or assignment.question(qid).answers[0]
-    reference = LocalSubject(solution_namespace(assignment), assignment.functions)
+    namespace = solution_namespace(assignment)
+    reference = LocalSubject(namespace, assignment.functions)
+    value = answer in namespace and not callable(namespace[answer])
     drawn = getattr(declaration, "HIDDEN", None)
+
+    def expected(case):
+        return CallResult(reference.get(answer)) if value else reference.call(answer, *case.args, **case.kwargs)
+
     return ComparedChecks(
-        answer, cases_by_part(getattr(declaration, "VISIBLE", None), parts),
-        lambda case: reference.call(answer, *case.args, **case.kwargs), getattr(declaration, "CONCEPT", ""),
+        answer, cases_by_part(getattr(declaration, "VISIBLE", None), parts), expected,
+        getattr(declaration, "CONCEPT", ""),
         (lambda rng: cases_by_part(drawn(rng), parts)) if callable(drawn) else None,
-        getattr(declaration, "diagnose", None), tuple(getattr(declaration, "PARTS", ())))
+        getattr(declaration, "diagnose", None), tuple(getattr(declaration, "PARTS", ())), value)
 
 
 def shipped_cases(assignment, qid: str) -> dict:
@@ -117,7 +123,7 @@ def shipped_cases(assignment, qid: str) -> dict:
 
     checks = compared_checks(assignment, qid)
     namespace = solution_namespace(assignment)
-    if not callable(namespace.get(checks.answer)) and any(checks.visible_cases.values()):
+    if checks.value_answer and any(checks.visible_cases.values()):
         raise ValueError(f"hidden/{qid}.py: {checks.answer} is a value, not a function: a visible case would "
                          "ship the answer itself; declare HIDDEN cases only")
     cases: dict[str, list] = {}

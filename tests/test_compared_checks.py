@@ -5,9 +5,23 @@ from __future__ import annotations
 import json
 import random
 
+import nbformat
+import pytest
 import torch
 
-from grader.runtime import Call, ComparedChecks, Fn, Hint, LocalSubject, Part, run_question
+from grader.assignment import Assignment
+from grader.compared import shipped_cases
+from grader.release.scaffold import TEST_CELL, new_assignment
+from grader.runtime import (
+    Call,
+    CallResult,
+    ComparedChecks,
+    Fn,
+    Hint,
+    LocalSubject,
+    Part,
+    run_question,
+)
 from grader.runtime.compared import cases_by_part, shipped_checks
 from grader.runtime.probes import run_probe
 from grader.runtime.subject import make_request
@@ -106,3 +120,31 @@ def test_an_argument_changed_in_place_is_read_back():
             in str(wrong)
     else:
         raise AssertionError("a step that left w alone passed")
+
+
+def test_a_value_answer_ships_no_expected_value(tmp_path):
+    """Does a visible case of an answer that is a value (its expected value is the answer itself) stop the
+    release's cases, naming the declaration?"""
+    folder = new_assignment(tmp_path, "weights")
+    nb = nbformat.read(folder / "weights.ipynb", as_version=4)
+    answer = nbformat.v4.new_code_cell("WEIGHTS = {'a': 0.25, 'b': 0.75}")
+    answer.metadata.update(nbgrader={"grade": False, "grade_id": "weights", "locked": False, "schema_version": 3,
+                                     "solution": True}, grader={"answers": ["WEIGHTS"]})
+    test = nbformat.v4.new_code_cell(TEST_CELL.format(comment="", qid="weights"))
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_weights", "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False}
+    nb.cells += [answer, test]
+    nbformat.write(nb, folder / "weights.ipynb")
+    (folder / "hidden" / "weights.py").write_text("VISIBLE = [()]\n")
+    with pytest.raises(ValueError, match=r"hidden/weights.py: WEIGHTS is a value, not a function"):
+        shipped_cases(Assignment.load(folder), "weights")
+
+
+def test_a_value_answer_is_read_and_compared_at_grading():
+    """Is an answer that is a value read (not called) and compared with the solution's, entry by entry?"""
+    solution = LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.75}})
+    compared = ComparedChecks("WEIGHTS", {}, lambda case: CallResult(solution.get("WEIGHTS")),
+                              hidden_cases=lambda rng: {"": [()]}, value_answer=True)
+    compared.hidden(LocalSubject({"WEIGHTS": {"b": 0.75, "a": 0.25}}), random.Random(0))
+    with pytest.raises(AssertionError, match=r"WEIGHTS\['b'\]: got float 0.5; expected float 0.75"):
+        compared.hidden(LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.5}}), random.Random(0))

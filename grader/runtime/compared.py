@@ -148,6 +148,7 @@ class ComparedChecks:
     hidden_cases: Callable[[Any], dict[str, list[Call]]] | None = None
     diagnose: Callable[[Call, Any, Any], Hint | str | None] | None = None
     PARTS: tuple[Part, ...] = field(default_factory=tuple)
+    value_answer: bool = False  # the answer is a value (a dict, a tensor), read rather than called
 
     def __post_init__(self) -> None:
         for part in self.PARTS:
@@ -169,7 +170,7 @@ class ComparedChecks:
 
     def check(self, subject, case: Call, shown: bool = True) -> None:
         """Call the student's answer with the case's arguments and compare with the solution's reply."""
-        call = call_text(self.answer, case.args, case.kwargs)
+        call = self.answer if self.value_answer else call_text(self.answer, case.args, case.kwargs)
         got = self.ask(subject, case)
         expected = self.expected(case)
         try:
@@ -185,6 +186,8 @@ class ComparedChecks:
             note(f"{call} = {show(got.result.tensor)}")
 
     def ask(self, subject, case: Call) -> CallResult:
+        if self.value_answer:
+            return CallResult(subject.get(self.answer))
         return subject.call(self.answer, *case.args, **case.kwargs)
 
 
