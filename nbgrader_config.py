@@ -33,13 +33,18 @@ c.ExecutePreprocessor.timeout = 60
 
 # Every autograde path is the kit's: `nbgrader autograde` and formgrader's Autograde button
 # run these steps, with nbgrader's Execute (student code in a kernel inside the TA's process)
-# replaced by the kit's contained judge. nbgrader's SaveAutoGrades then records the kit's
-# verdicts, so `grader autograde` and nbgrader give one score.
-from grader.judge.nbgrader_preprocessor import KIT_AUTOGRADE_PREPROCESSORS  # noqa: E402
+# replaced by the kit's contained judge, which rebuilds the notebook from the release. The
+# kit's SaveVerdicts then records the verdicts as nbgrader's SaveAutoGrades would, so
+# `grader autograde` and nbgrader give one score. No sanitizing steps: they would rework the
+# submitted notebook that the judge replaces (grader/judge/nbgrader_steps.py says why each is
+# redundant).
+from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS, KIT_SANITIZE_PREPROCESSORS  # noqa: E402
 
 c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
-# A submitted notebook nbgrader cannot read reaches the kit's judge too (its verdict: unreadable).
-c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReader"
+c.Autograde.sanitize_preprocessors = KIT_SANITIZE_PREPROCESSORS
+# nbgrader's steps start from the release notebook: the kit's judge reads each submitted file
+# itself, bounded, and records one nbgrader cannot read as unreadable, with 0.
+c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.JudgedNotebookExporter"
 
 # The exchange that release_assignment, fetch_assignment, submit, collect, release_feedback
 # and fetch_feedback share. nbgrader's default place (nbgrader 0.9's Exchange.root), so

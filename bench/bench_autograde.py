@@ -35,13 +35,15 @@ import psutil
 from grader.course import Course
 from grader.demo.run import kit_course_root, prepare_course
 from grader.judge.batch import autograde, default_jobs
+from grader.judge.nbgrader_steps import STOCK_AUTOGRADE_PREPROCESSORS, STOCK_SANITIZE_PREPROCESSORS
 from grader.judge.pool import JudgePool
 
 __all__ = ["main"]
 
-# nbgrader's own autograde: its Execute preprocessor instead of the course's, which routes
-# autograde through the kit's judge
-STOCK = ["--Autograde.autograde_preprocessors=['nbgrader.preprocessors.Execute']"]
+# nbgrader's own autograde: its sanitizing steps and its Execute preprocessor instead of the
+# course's, which route autograde through the kit's judge
+STOCK = [f"--Autograde.sanitize_preprocessors={STOCK_SANITIZE_PREPROCESSORS!r}",
+         f"--Autograde.autograde_preprocessors={STOCK_AUTOGRADE_PREPROCESSORS!r}"]
 FLOOR_PASSES = 3  # before the class and again after it
 FLOOR_STUDENTS = 100  # every k-th student of the large class: its mix of answers, at a tenth of the time
 
