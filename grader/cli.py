@@ -248,8 +248,10 @@ def _report(args) -> int:
     from grader.report.publish import write_report
 
     files = write_report(args.course, args.assignment, args.output, threshold=args.threshold)
+    alike = files.report.look_alike
     print(f"wrote {files.html} ({len(files.report.submitted)} submissions, "
-          f"{len(files.report.needs_help)} students need help) and {', '.join(p.name for p in files.charts)}")
+          f"{len(files.report.needs_help)} students need help, look-alike groups: {len(alike.groups) if alike else 0}) "
+          f"and {', '.join(p.name for p in files.charts)}")
     return EXIT_OK
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from grader.intake.timestamps import MISSING_NOTE
 from grader.report.misconceptions import Misconception, clean_text, group_misconceptions
+from grader.report.similar.compare import LookAlike
+from grader.report.similar.course import look_alike_in_course
 
 __all__ = ["ClassReport", "QuestionStats", "HandGradedStats", "StudentRow", "HelpReason",
            "gather_report", "OUTCOMES"]
@@ -112,6 +114,7 @@ class ClassReport:
     questions: list[QuestionStats]
     hand_graded: list[HandGradedStats]
     due: str | None = None  # the assignment's due date in the gradebook (UTC)
+    look_alike: LookAlike | None = None  # submissions whose work is unusually close: leads, not verdicts
 
     @property
     def submitted(self) -> list[StudentRow]:
@@ -152,23 +155,24 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
     """Read the course's gradebook (and grading records) into a ClassReport, rows sorted by student."""
     from nbgrader.api import Gradebook, Student
 
-    coursedir = _coursedir(Path(root).resolve())
-    _require_gradebook(coursedir.db_url)
     from grader.report.gradebook_rows import submission_rows
 
+    coursedir = _coursedir(Path(root).resolve())
+    _require_gradebook(coursedir.db_url)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         cells = _grade_cells(gb, assignment)
         due = gb.find_assignment(assignment).duedate
         submitted = {s.student: s for s in submission_rows(gb, assignment)}
-        students = sorted(student for (student,) in gb.db.query(Student.id))
-    rows = []
-    for student in students:
-        row = StudentRow(student, student in submitted)
-        if row.submitted:
-            _fill_from_gradebook(row, submitted[student], cells)
-            _fill_from_record(row, _read_record(coursedir, student, assignment))
-        rows.append(row)
-    return _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
+        rows = []
+        for student in sorted(student for (student,) in gb.db.query(Student.id)):
+            row = StudentRow(student, student in submitted)
+            if row.submitted:
+                _fill_from_gradebook(row, submitted[student], cells)
+                _fill_from_record(row, _read_record(coursedir, student, assignment))
+            rows.append(row)
+        report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
+        report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted])
+    return report
 
 
 def _coursedir(root: Path):

@@ -6,6 +6,7 @@ import base64
 from html import escape
 
 from grader.report.class_report import ClassReport, QuestionStats, StudentRow
+from grader.report.similar.section import LOOK_ALIKE_STYLE, look_alike_section
 
 __all__ = ["render_html"]
 
@@ -19,14 +20,14 @@ th{background:#f0f0f0}td.n{text-align:right}.note{background:#fff8dc;padding:.5e
 div.wide{overflow-x:auto}#roster td,#roster th{font-size:85%;white-space:nowrap}
 td ul{margin:0;padding-left:1.1em}
 img{max-width:100%;border:1px solid #ddd;margin:.3em}
-"""
+""" + LOOK_ALIKE_STYLE
 _OUTCOME_MARKS = {"passed": "✔", "wrong": "✘", "error": "!", "blank": "–"}
 MAX_LISTED = 6
 
 
 def render_html(report: ClassReport, charts: dict[str, bytes]) -> str:
     """The page: summary, questions, charts, misconceptions, students who need help, late work and
-    timestamps, hand-graded, roster."""
+    timestamps, hand-graded, answers that look alike, roster."""
     title = f"Class report: {report.assignment}"
     sections = [
         _summary(report),
@@ -36,6 +37,7 @@ def render_html(report: ClassReport, charts: dict[str, bytes]) -> str:
         _needs_help(report),
         _late_work(report),
         _hand_graded(report),
+        look_alike_section(report.look_alike),
         _roster(report),
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
