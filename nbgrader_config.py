@@ -44,7 +44,7 @@ c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
 c.Autograde.sanitize_preprocessors = KIT_SANITIZE_PREPROCESSORS
 # nbgrader's steps start from the release notebook: the kit's judge reads each submitted file
 # itself, bounded, and records one nbgrader cannot read as unreadable, with 0.
-c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.JudgedNotebookExporter"
+c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReader"
 
 # The exchange that release_assignment, fetch_assignment, submit, collect, release_feedback
 # and fetch_feedback share. nbgrader's default place (nbgrader 0.9's Exchange.root), so

@@ -9,11 +9,17 @@ Every ratio compares like with like, and the figures that take seconds are media
   and `grader release --question ID`;
 - a class of `--class` (200): `grader autograde` from process start to exit against stock
   nbgrader's per-submission rate (`nbgrader autograde` of a sample, start to exit, divided by
-  its size; one pass of several notebooks);
+  its size; one pass of several notebooks), and against `nbgrader autograde` through the
+  course config (the kit's judges) of the same class, a fresh copy for each pass;
 - a class of `--students` (1,000), one pass of about a minute: `grader autograde` from start
   to exit, its peak memory, and its per-submission time with judges warm against a warm
   in-process floor per core (the same checks run on students spread over the same class, so
-  both see its mix of answers; three passes before the class and three after).
+  both see its mix of answers; three passes before the class and three after); then the
+  whole wait after collect: that autograde, `grader feedback`, `grader export` and `grader
+  report`, each typed as its own command.
+
+Grades are compared across paths: parallel against one at a time, and the gradebook that
+`nbgrader autograde` leaves against the one `grader autograde` leaves.
 
 The last line is stable: each figure as `name=value(target)`, then `targets_met=k/n`.
 """
@@ -187,6 +193,33 @@ def kit_class(course: Course, jobs: int, passes: int = 1) -> tuple[float, int]:
     return seconds, memory.peak
 
 
+def nbgrader_path(courses: list[Course]) -> float:
+    """Median seconds of `nbgrader autograde ASSIGNMENT` through the course config, start to exit,
+    each pass on a fresh copy of the class (a TA's first autograde of it)."""
+    return statistics.median(seconds_of([tool("nbgrader"), "autograde", course.assignment], course)
+                             for course in courses)
+
+
+def after_collect(course: Course, autograde_seconds: float) -> dict[str, float]:
+    """Seconds of each command a TA types once the class is collected, from process start to exit
+    (autograde already timed)."""
+    seconds = {"autograde": autograde_seconds}
+    for verb in ("feedback", "export", "report"):
+        seconds[verb] = seconds_of([tool("grader"), verb, course.assignment], course)
+    return seconds
+
+
+def gradebook_rows(course: Course) -> dict:
+    """What autograde records, per student: each cell's grade and comment, the time and the late penalty."""
+    from nbgrader.api import Gradebook
+
+    from grader.report.gradebook_rows import submission_rows
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {row.student: (row.grades, row.comments, row.timestamp, row.late_penalty)
+                for row in submission_rows(gb, course.assignment)}
+
+
 def kit_warm(course: Course, pool, students: list[str] | None = None) -> tuple[float, dict]:
     """Seconds per submission with the judges of `pool` already warm, and the scores."""
     started = time.perf_counter()
@@ -241,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     sample_ids = everyone[: args.sample]
     sample = copy_sample(big, out / "sample", sample_ids)
     middle = copy_sample(big, out / "middle", everyone[: args.class_size])
+    through_nbgrader = [copy_sample(big, out / f"nbgrader-path-{n}", everyone[: args.class_size])
+                        for n in range(args.passes)]
     question = big.autograded[-1].id
 
     stock_one, kit_one = one_notebook(sample, sample_ids[0], args.passes)
@@ -248,15 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     stock_release, kit_release, question_release = one_release(sample, question, args.passes)
     per_stock = stock_rate(sample)
     middle_seconds, _ = kit_class(middle, args.jobs, args.passes)
+    nbgrader_seconds = nbgrader_path(through_nbgrader)
+    same_gradebook = all(gradebook_rows(course) == gradebook_rows(middle) for course in through_nbgrader)
     floor_ids = spread(everyone, FLOOR_STUDENTS)  # the class's own mix of answers, as the kit grades it
     floor_passes = time_floor(big, floor_ids)
     big_seconds, peak = kit_class(big, args.jobs)
+    waits = after_collect(big, big_seconds)
     with JudgePool(big, args.jobs) as pool:  # the sample's students are the big class's first ones
         warm_big, _ = kit_warm(big, pool)
         warm_sample, parallel = kit_warm(big, pool, sample_ids)
     floor_passes += time_floor(big, floor_ids)
     floor_per_core = statistics.median(floor_passes) / args.jobs
-    same = parallel == one_at_a_time(big, sample_ids)
+    same = parallel == one_at_a_time(big, sample_ids) and same_gradebook
 
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
     print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
@@ -266,12 +304,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stock nbgrader autograde: {per_stock:.3f} s/submission (a class of {len(sample_ids)}, start to exit)")
     print(f"grader autograde, {args.class_size} students: {middle_seconds:.1f} s start to exit, median of {args.passes} "
           f"(stock nbgrader would take {per_stock * args.class_size:.0f} s)")
+    print(f"nbgrader autograde through the course config, {args.class_size} students: {nbgrader_seconds:.1f} s "
+          f"start to exit, median of {len(through_nbgrader)} fresh copies; its gradebook equals "
+          f"grader autograde's: {same_gradebook}")
     print(f"grader autograde, {len(everyone)} students: {big_seconds:.1f} s start to exit, "
           f"{warm_big:.4f} s/submission with judges warm, peak {peak / 2**20:.0f} MB (PSS of the process tree)")
     print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission on {len(floor_ids)} students spread "
           f"over the class; median of {len(floor_passes)} passes before and after it, "
           f"{min(floor_passes) / args.jobs:.4f} to {max(floor_passes) / args.jobs:.4f}")
     print(f"kit, judges warm, on the sample: {warm_sample:.4f} s/submission")
+    print(f"after collect, {len(everyone)} students: " + ", ".join(f"grader {verb} {seconds:.1f} s"
+                                                               for verb, seconds in waits.items())
+          + f"; {sum(waits.values()):.1f} s in all")
     print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
     figures = [
         figure("grade_vs_nbgrader", stock_one / kit_one, ">=", 3, digits=2),  # two digits near a target:
@@ -279,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         figure("release_vs_generate", kit_release / stock_release, "<=", 3, digits=2),
         figure("question_release_s", question_release, "<=", 5),
         figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
+        figure("nbgrader_path_vs_kit", nbgrader_seconds / middle_seconds, "<=", 3, digits=2),
         figure(f"class{len(everyone)}_s", big_seconds, "<", 60),
         figure("ratio_to_floor", warm_big / floor_per_core, "<=", 2.0, digits=2),
         figure("peak_mb", peak / 2**20, "<", 1500, digits=0),
+        figure(f"after_collect_{len(everyone)}_s", sum(waits.values()), "<", 90),
     ]
     texts = [text for text, _ in figures]
     met = sum(ok for _, ok in figures)

@@ -27,13 +27,17 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor
 from traitlets import Bool
 
-__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "JudgedNotebookExporter", "close_graders",
+# the course config of an earlier kit imports the steps' list from here
+from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS  # noqa: F401
+
+__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "SubmissionReader", "close_graders",
            "release_notebook"]
 
 KIT_RESOURCES = "grader"  # the kit's entry in nbconvert's resources: what KitJudge tells SaveVerdicts
 
 _graders: dict = {}
 _releases: dict = {}
+_gradebooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # converter -> (db_url, its run's Gradebook)
 _run: dict = {}  # the converter run being graded ahead: {"converter": weakref, "assignment", "ahead"}
 _lock = threading.RLock()
 
@@ -60,21 +64,33 @@ class KitJudge(NbGraderPreprocessor):
 
 
 class SaveVerdicts(NbGraderPreprocessor):
-    """nbgrader's SaveAutoGrades in one gradebook session and one commit: the grade of each test
-    cell and the "No response." comment of each unanswered cell, as SaveAutoGrades records them
-    (and the submission time KitJudge decided on). SaveAutoGrades queries and commits once per cell."""
+    """nbgrader's SaveAutoGrades in one commit: the grade of each test cell and the "No response."
+    comment of each unanswered cell, as SaveAutoGrades records them (and the submission time
+    KitJudge decided on). SaveAutoGrades opens a gradebook (a database engine, whose queries are
+    compiled anew) for each notebook, then queries and commits once per cell; this step keeps one
+    gradebook for the converter run."""
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         from nbgrader.api import Gradebook
 
+        converter = _converter_of(self)
+        if converter is None:
+            with Gradebook(resources["nbgrader"]["db_url"]) as gb:
+                return self._save(gb, nb, resources)
+        gb = _gradebook_of(converter, resources["nbgrader"]["db_url"])
+        try:
+            return self._save(gb, nb, resources)
+        finally:
+            gb.db.remove()  # the session (one per thread) ends with the notebook; the engine stays
+
+    def _save(self, gb, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         from grader.record.gradebook import save_notebook_grades
 
         info = resources["nbgrader"]
         judged = resources.setdefault(KIT_RESOURCES, {})
-        with Gradebook(info["db_url"]) as gb:
-            judged["late_or_penalised"] = save_notebook_grades(
-                gb, info["assignment"], info["notebook"], info["student"], nb,
-                submitted=judged.get("submitted"), set_time="submitted" in judged)
+        judged["late_or_penalised"] = save_notebook_grades(
+            gb, info["assignment"], info["notebook"], info["student"], nb,
+            submitted=judged.get("submitted"), set_time="submitted" in judged)
         return nb, resources
 
 
@@ -89,7 +105,7 @@ class LatePenalties(AssignLatePenalties):
         return nb, resources
 
 
-class JudgedNotebookExporter(NotebookExporter):
+class SubmissionReader(NotebookExporter):
     """nbgrader's reader of the notebooks it autogrades, for the course config's `Autograde.exporter_class`.
 
     When the kit's judge grades the run, nbgrader is handed the release notebook instead of
@@ -178,6 +194,19 @@ def _stop_grading_ahead() -> None:
     _run.clear()
     if ahead is not None:
         ahead.close()
+
+
+def _gradebook_of(converter, db_url: str):
+    """The gradebook the converter run's SaveVerdicts steps share, closed when the run's converter goes."""
+    from nbgrader.api import Gradebook
+
+    with _lock:
+        url, gb = _gradebooks.get(converter, (None, None))
+        if gb is None or url != db_url:
+            gb = Gradebook(db_url, converter.coursedir.course_id)
+            _gradebooks[converter] = (db_url, gb)
+            weakref.finalize(converter, gb.engine.dispose)
+        return gb
 
 
 def _grades_with_kit(converter) -> bool:
