@@ -15,8 +15,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# ASSIGNMENT=ID names one assignment of source/ for `demo` and `release`; unset, the demo takes the
+# first in sorted order (and says so) and `release` releases each in turn. DEMO_ARGS: e.g. --students 30.
+ASSIGNMENT ?=
+ASSIGNMENTS = $(or $(ASSIGNMENT),$(sort $(notdir $(patsubst %/,%,$(dir $(wildcard source/*/*.ipynb))))))
+
 demo: $(STAMP)
-	$(BIN)/grader demo
+	$(BIN)/grader demo $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
@@ -27,10 +32,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check grader tests bench
 
-ASSIGNMENT ?= derivatives
-
 release: $(STAMP)
-	$(BIN)/grader release $(ASSIGNMENT)
+	set -e; for assignment in $(ASSIGNMENTS); do $(BIN)/grader release $$assignment; done
 
 clean:
 	rm -rf submitted autograded/* feedback gradebook.db grades.csv exports reports demo-output bench-output

@@ -24,6 +24,14 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # autograde time.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "hidden", "banks"]
 
+# Every release is the kit's: `nbgrader generate_assignment` (and formgrader's Generate button)
+# run nbgrader's own steps and then the kit's, which puts a copy of the check runtime beside the
+# release's visible checks and stamps the notebook (its assignment, digests of what grades it);
+# `grader release` runs the same steps and then audits the release.
+from grader.release.nbgrader_step import KIT_GENERATE_PREPROCESSORS  # noqa: E402
+
+c.GenerateAssignment.preprocessors = KIT_GENERATE_PREPROCESSORS
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
@@ -53,16 +61,20 @@ c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReade
 # Trying the cycle alone? Pass --Exchange.root=/some/folder to every command.
 c.Exchange.root = "/usr/local/share/nbgrader/exchange"
 
-# Feedback HTML and formgrader's pages: failure messages wrap instead of scrolling sideways,
-# the feedback says that its total includes the hand-graded questions, and markdown shows its
-# HTML as text (a student's `<!--` would otherwise hide the cells after it from the TA). Formgrader's
-# exporter runs HTMLExporter.preprocessors; feedback runs its own list after them, where the
-# step must follow GetGrades (the total) and CSSHTMLHeaderPreprocessor (which resets the CSS).
+# Feedback HTML and formgrader's grading view: every page is inert and rendered in linear time
+# (docs/pages.md). InertNotebook rebuilds the notebook from what a page may show (bounded text,
+# plain and image outputs, nbgrader's grading metadata); the kit's filters render markdown and
+# code with bounded, safe renderers; the kit's templates, searched before nbgrader's, put each
+# page's Content-Security-Policy into nbgrader's feedback and formgrade templates. Then
+# ReadableFeedback wraps failure messages and says what the feedback's total counts; feedback
+# runs its own list after these, where that step must follow GetGrades (the total).
 # (Classes, not names: nbgrader lists this list's classes in its --help.)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from grader.pages.exporter import inert_pages  # noqa: E402
 from grader.report.feedback import GradesWithHandGradingState, ReadableFeedback  # noqa: E402
 
 c.HTMLExporter.preprocessors = [ReadableFeedback]
+inert_pages(c)  # InertNotebook first, the kit's templates and filters, FeedbackExporter for feedback
 # nbgrader's GetGrades, marking hand-graded answers not scored yet (the gradebook counts them 0)
 c.GenerateFeedback.preprocessors = [GradesWithHandGradingState, CSSHTMLHeaderPreprocessor, ReadableFeedback]
 # The template's own CSSHTMLHeaderPreprocessor would run after ReadableFeedback in formgrader's

@@ -6,11 +6,15 @@ Every ratio compares like with like, and the figures that take seconds are media
   submission, each from process start to exit; `grader grade` cold, and while `grader serve`
   keeps a warm judge;
 - one release: `grader release` with its full audit against `nbgrader generate_assignment`,
-  and `grader release --question ID`;
+  and `grader release --question ID` (after the full one: its notebook unchanged) against the
+  full release;
 - a class of `--class` (200): `grader autograde` from process start to exit against stock
   nbgrader's per-submission rate (`nbgrader autograde` of a sample, start to exit, divided by
   its size; one pass of several notebooks), and against `nbgrader autograde` through the
   course config (the kit's judges) of the same class, a fresh copy for each pass;
+- the class's feedback: `grader feedback` of the class of `--class` (200), start to exit, against
+  stock `nbgrader generate_feedback --force` (nbgrader's own configuration, no kit) on a copy of
+  the same gradebook and autograded notebooks (one pass: about a minute);
 - a class of `--students` (1,000), one pass of about a minute: `grader autograde` from start
   to exit, its peak memory, and its per-submission time with judges warm against a warm
   in-process floor per core (the same checks run on students spread over the same class, so
@@ -186,6 +190,28 @@ def stock_rate(sample: Course) -> float:
     return seconds_of([tool("nbgrader"), "autograde", sample.assignment, "--force", *STOCK], sample) / len(sample.students())
 
 
+def stock_course(course: Course, folder: Path) -> Course:
+    """A copy of the course's gradebook and autograded notebooks under nbgrader's own configuration
+    (the course's root, id and gradebook; none of the kit's steps, filters or templates)."""
+    folder.mkdir(parents=True)
+    shutil.copytree(course.root / "source", folder / "source")
+    shutil.copytree(course.root / "autograded", folder / "autograded")
+    shutil.copy(course.root / "gradebook.db", folder / "gradebook.db")
+    (folder / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(folder)!r}\n"
+        f"c.CourseDirectory.course_id = {course.coursedir.course_id!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(folder / 'gradebook.db')!r}\n")
+    return Course.at(folder, course.assignment)
+
+
+def feedback_seconds(course: Course, stock: Course, passes: int) -> tuple[float, float]:
+    """Seconds of stock `nbgrader generate_feedback --force` (one pass), then of `grader feedback`."""
+    nbgrader = seconds_of([tool("nbgrader"), "generate_feedback", stock.assignment, "--force"], stock)
+    kit = seconds_of([tool("grader"), "feedback", course.assignment], course, passes)
+    return nbgrader, kit
+
+
 def kit_class(course: Course, jobs: int, passes: int = 1) -> tuple[float, int]:
     """Median seconds of `grader autograde` from process start to exit, and the peak PSS of its process tree."""
     with PeakMemory() as memory:
@@ -285,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     middle_seconds, _ = kit_class(middle, args.jobs, args.passes)
     nbgrader_seconds = nbgrader_path(through_nbgrader)
     same_gradebook = all(gradebook_rows(course) == gradebook_rows(middle) for course in through_nbgrader)
+    stock_feedback, kit_feedback = feedback_seconds(middle, stock_course(middle, out / "stock-feedback"), args.passes)
     floor_ids = spread(everyone, FLOOR_STUDENTS)  # the class's own mix of answers, as the kit grades it
     floor_passes = time_floor(big, floor_ids)
     big_seconds, peak = kit_class(big, args.jobs)
@@ -307,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"nbgrader autograde through the course config, {args.class_size} students: {nbgrader_seconds:.1f} s "
           f"start to exit, median of {len(through_nbgrader)} fresh copies; its gradebook equals "
           f"grader autograde's: {same_gradebook}")
+    print(f"feedback, {args.class_size} students: nbgrader generate_feedback {stock_feedback:.1f} s (stock), "
+          f"grader feedback {kit_feedback:.1f} s, start to exit")
     print(f"grader autograde, {len(everyone)} students: {big_seconds:.1f} s start to exit, "
           f"{warm_big:.4f} s/submission with judges warm, peak {peak / 2**20:.0f} MB (PSS of the process tree)")
     print(f"floor (warm in-process, per core): {floor_per_core:.4f} s/submission on {len(floor_ids)} students spread "
@@ -322,11 +351,13 @@ def main(argv: list[str] | None = None) -> int:
         figure("served_grade_vs_nbgrader", stock_one / served_one, ">=", 3),  # 3.04 must not print as 3.0
         figure("release_vs_generate", kit_release / stock_release, "<=", 3, digits=2),
         figure("question_release_s", question_release, "<=", 5),
+        figure("question_vs_release", question_release / kit_release, "<=", 0.33, digits=2),
         figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
         figure("nbgrader_path_vs_kit", nbgrader_seconds / middle_seconds, "<=", 3, digits=2),
         figure(f"class{len(everyone)}_s", big_seconds, "<", 60),
         figure("ratio_to_floor", warm_big / floor_per_core, "<=", 2.0, digits=2),
         figure("peak_mb", peak / 2**20, "<", 1500, digits=0),
+        figure("feedback_vs_nbgrader", stock_feedback / kit_feedback, ">=", 10),
         figure(f"after_collect_{len(everyone)}_s", sum(waits.values()), "<", 90),
     ]
     texts = [text for text, _ in figures]

@@ -9,6 +9,7 @@ students), `hidden/` (grading-time checks) and `banks/` (answers), both instruct
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.machinery
 import importlib.util
@@ -126,6 +127,21 @@ class Assignment:
             return None
         return self.module(f"hidden.{question_id}")
 
+    def parts(self, question_id: str) -> tuple:
+        """The Parts a question's visible check module declares (one for the whole question when
+        it declares none). A PARTS of literal `Part(...)` calls is read from the file without
+        running the module (and torch with it); any other is imported."""
+        from grader.runtime.points import Part, parts_of
+
+        path = self.folder / VISIBLE_CHECKS / f"{question_id}.py"
+        try:
+            declared = _literal_parts(ast.parse(path.read_text(encoding="utf-8")))
+        except (OSError, SyntaxError, ValueError):
+            declared = None
+        if declared is None:
+            return parts_of(self.visible_checks(question_id))
+        return tuple(Part(*args, **kwargs) for args, kwargs in declared) or parts_of(None)
+
     def load_checks(self) -> None:
         """Import every question's visible and hidden checks (a judge does it while its worker starts)."""
         for q in self.autograded:
@@ -167,6 +183,27 @@ def notebook_in(folder: Path) -> Path:
         raise AssignmentError(f"{folder}: expected one notebook, {folder.name}.ipynb, found "
                               f"{', '.join(p.name for p in found) or 'none'}")
     return found[0]
+
+
+def _literal_parts(tree: ast.Module) -> list | None:
+    """[(args, kwargs) of each Part(...) in a module's `PARTS = (...)`]; [] without PARTS; None
+    when PARTS is anything but literal Part calls (or is bound more than once)."""
+    bound = [node for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+             and any(isinstance(t, ast.Name) and t.id == "PARTS"
+                     for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
+    if not bound:
+        return []
+    if len(bound) > 1 or not isinstance(bound[0], ast.Assign) or not isinstance(bound[0].value, (ast.Tuple, ast.List)):
+        return None
+    declared = []
+    for call in bound[0].value.elts:
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Part"):
+            return None
+        if any(k.arg is None for k in call.keywords):
+            return None
+        declared.append(([ast.literal_eval(a) for a in call.args],
+                         {k.arg: ast.literal_eval(k.value) for k in call.keywords}))
+    return declared
 
 
 def _meta(cell) -> dict:

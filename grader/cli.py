@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add(commands, "new", "create source/<assignment>/ for a new assignment (see docs/authoring.md)", assignment=True)
     release = _add(commands, "release", "generate release/ with nbgrader and audit the assignment", assignment=True)
-    release.add_argument("--question", default=None, metavar="ID", help="audit only this question's cases")
+    release.add_argument("--question", default=None, metavar="ID",
+                         help="audit only this question (and regenerate the notebook only if its source changed)")
     grade = _add(commands, "grade", "grade one notebook with the hidden tests")
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", default=None, help="the assignment id (default: from the notebook)")
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
                            help="ca.pem and client.pem/client-key.pem from `grader cluster-certs` (default: <course>/cluster-certs)")
     autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    autograde.add_argument("--stale", action="store_true",
+                           help="grade only submissions graded under other points or another release")
     certs = _add(commands, "cluster-certs", "make the course's CA and TLS certificates for a Dask cluster")
     certs.add_argument("--out", type=Path, default=None, help="an empty folder (default: <course>/cluster-certs)")
     certs.add_argument("--hosts", nargs="*", default=[], metavar="HOST",
@@ -59,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, default=None, help="folder (default: <course>/reports/<assignment>)")
     report.add_argument("--threshold", type=_fraction, default=0.5, metavar="FRACTION",
                         help="list students below this share of the points graded so far (default: 0.5)")
-    demo = _add(commands, "demo", "release, grade a simulated class, export, feedback and summarise")
-    demo.add_argument("--assignment", default=None, help="the kit's assignment to simulate (default: its only one)")
+    demo = _add(commands, "demo", "copy a course's assignment, release it, grade a simulated class, export, "
+                "feedback and summarise (the course: --course, or the kit's own when that is not a course)")
+    demo.add_argument("--assignment", default=None,
+                      help="the assignment to simulate (default: the course's first, in sorted order)")
     demo.add_argument("--students", type=int, default=36, help="class size (at least 30)")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="folder for the demo course")
     return parser
@@ -128,13 +133,21 @@ def _release(args) -> int:
     # the audit's judges warm up while nbgrader is imported and generates the release
     with JudgePool(course, default_jobs(), wait=False) as judges:
         from grader.release.audit import audit_assignment
-        from grader.release.generate import ReleaseError, generate_release, previous_release_kept
+        from grader.release.generate import (
+            ReleaseError,
+            generate_release,
+            previous_release_kept,
+            refresh_release,
+        )
 
         try:
             with previous_release_kept(course):
-                path = generate_release(course, keep_previous=False)
-                print(f"released {path.relative_to(course.root)}")
-                report = audit_assignment(course, question=args.question, judges=judges)
+                path = refresh_release(course) if args.question else None
+                regenerated = path is None
+                path = path or generate_release(course, keep_previous=False)
+                print(f"released {path.relative_to(course.root)}" + (
+                    "" if regenerated else " (the notebook as it was: its source is unchanged)"))
+                report = audit_assignment(course, question=args.question, judges=judges, gradebook=regenerated)
                 print(report.table())
                 if not report.passed:
                     raise ReleaseError("audit failed")
@@ -143,6 +156,11 @@ def _release(args) -> int:
                 raise
             print(f"grader release: release/{course.assignment}/ was left as it was", file=sys.stderr)
             return EXIT_FAILED
+    from grader.release.stale import stale_grades, stale_line
+
+    stale = stale_grades(course)
+    if stale:
+        print(stale_line(course, stale))
     return EXIT_OK
 
 
@@ -195,8 +213,16 @@ def _autograde(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = Course.at(args.course, args.assignment)
+    students = args.students
+    if args.stale:
+        from grader.release.stale import stale_students
+
+        students = stale_students(course, among=args.students)
+        if not students:
+            print(f"no stale grade of {course.assignment}: nothing to regrade")
+            return EXIT_OK
     results = autograde(course, jobs=args.jobs, cluster=args.cluster, cluster_certs=args.cluster_certs,
-                        students=args.students)
+                        students=students)
     print(class_table(results))
     _print_late(course, [result.student for result in results])
     return EXIT_OK
@@ -266,11 +292,12 @@ def _fraction(text: str) -> float:
 
 
 def _demo(args) -> int:
-    from grader.demo.run import run_demo
+    from grader.demo.run import demo_template, run_demo
 
     if args.students < 30:
         raise CourseError("the demo simulates at least 30 students")
-    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment)
+    summary = run_demo(Path(args.output), students=args.students, assignment=args.assignment,
+                       template=demo_template(args.course))
     print(summary)
     return EXIT_OK
 

@@ -67,7 +67,7 @@ def check(qid: str, namespace: dict) -> float | None:
     if verdict.passed:
         print(f"ok: {qid} passed its visible and hidden tests")
         return None
-    earned = round(question.points * verdict.fraction, 4)
+    earned = round(verdict.earned(question.points), 4)
     if earned <= 0:
         raise CheckFailed(failure_text(verdict.messages, f"{qid}: {verdict.status}")) from None
     for part in verdict.parts:

@@ -15,11 +15,13 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory) -> Course:
-    """A course copied from the kit, released once through nbgrader (gradebook included)."""
+    """A course of the kit's sample assignment, released once through nbgrader (gradebook included)."""
+    from sample import SAMPLE
+
     from grader.demo.run import prepare_course
     from grader.release.generate import generate_release
 
-    course = prepare_course(tmp_path_factory.mktemp("template"), KIT_ROOT)
+    course = prepare_course(tmp_path_factory.mktemp("template"), KIT_ROOT, SAMPLE)
     generate_release(course)
     return course
 

@@ -9,7 +9,8 @@ from grader.banks import Answer  # noqa: F401 (for the tests)
 from grader.demo import scenarios
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = Assignment.load(KIT_ROOT / "source" / "derivatives")
+SAMPLE = "derivatives"  # the kit's sample assignment: named, since the course may hold others beside it
+ASSIGNMENT = Assignment.load(KIT_ROOT / "source" / SAMPLE)
 BANKS = ASSIGNMENT.banks
 QUESTIONS = ASSIGNMENT.questions
 AUTOGRADED = ASSIGNMENT.autograded
@@ -44,7 +45,7 @@ def solved(nb, style: str = "reference"):
     return scenarios.solved(nb, BANKS, style)
 
 
-def write_submission(course_root, student_id: str, nb_or_bytes, assignment: str = "derivatives"):
+def write_submission(course_root, student_id: str, nb_or_bytes, assignment: str = SAMPLE):
     """submitted/<student>/<assignment>/derivatives.ipynb in a course of the sample assignment."""
     return scenarios.write_submission(course_root, student_id, nb_or_bytes, assignment, ASSIGNMENT.notebook)
 

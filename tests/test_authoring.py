@@ -5,23 +5,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
+from guide import empty_course, follow_guide, grader
 from sample import KIT_ROOT, solved, with_answers, write_submission
 
 from grader.course import Course
 
 pytestmark = pytest.mark.slow
-
-DOC = KIT_ROOT / "docs" / "authoring.md"
-BLOCK = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def _engine_digest() -> str:
@@ -31,39 +24,12 @@ def _engine_digest() -> str:
     return digest.hexdigest()
 
 
-def _grader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=root, capture_output=True, text=True,
-                          env=env, timeout=900)
-
-
-def _empty_course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(KIT_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    return root
-
-
 def test_authoring_guide_builds_releases_and_grades_a_new_assignment(tmp_path):
     """Does following docs/authoring.md block by block give a released assignment that grades a right
     answer full and a wrong one 0, with no file of grader/ touched?"""
     before = _engine_digest()
-    root = _empty_course(tmp_path)
-    outputs = []
-    for kind, info, body in BLOCK.findall(DOC.read_text()):
-        info = info.strip()
-        if kind == "console":
-            for command in [ln[2:] for ln in body.splitlines() if ln.startswith("$ ")]:
-                done = _grader(root, *command.split()[1:])
-                assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
-                outputs.append((command, done.stdout))
-        elif kind == "python" and info.startswith("file="):
-            path = root / info[len("file="):]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body)
-        elif kind == "python" and info == "run":
-            done = subprocess.run([sys.executable, "-c", body], cwd=root, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+    root = empty_course(tmp_path / "course")
+    outputs = follow_guide(root)
     graded = {cmd.split()[2]: json.loads(out) for cmd, out in outputs if cmd.startswith("grader grade")}
     assert graded["right.ipynb"]["score"] == graded["right.ipynb"]["max_score"] == 2
     assert graded["wrong.ipynb"]["score"] == 0
@@ -75,7 +41,7 @@ def test_authoring_guide_builds_releases_and_grades_a_new_assignment(tmp_path):
 
 
 def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_exports(course):
-    """Copied to source/<new>/ with the SQ test worth 4, does every verb count the new points?"""
+    """Copied to source/<new>/ with SQ worth 4 (test cell and text), does every verb count the new points?"""
     root = course.root
     shutil.copytree(root / "source" / "derivatives", root / "source" / "chain-rule",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -84,15 +50,17 @@ def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_ex
     nb = nbformat.read(path, as_version=4)
     [test] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SQ"]
     test.metadata["nbgrader"]["points"] = 4
+    [text] = [c for c in nb.cells if c.cell_type == "markdown" and "### Exercise 6 (3 points)" in c.source]
+    text.source = text.source.replace("(3 points)", "(4 points)")  # the audit reads the text's points too
     nbformat.write(nb, path)
 
-    released = _grader(root, "release", "chain-rule", "--question", "SQ")
+    released = grader(root, "release", "chain-rule", "--question", "SQ")
     assert released.returncode == 0, released.stdout[-3000:] + released.stderr[-2000:]
     release = nbformat.read(root / "release" / "chain-rule" / "chain-rule.ipynb", as_version=4)
     assert release.metadata["grader"]["assignment"] == "chain-rule"
     answered = solved(release)
     nbformat.write(answered, root / "answered.ipynb")
-    graded = json.loads(_grader(root, "grade", "answered.ipynb", "--json").stdout)
+    graded = json.loads(grader(root, "grade", "answered.ipynb", "--json").stdout)
     sq = next(q for q in graded["questions"] if q["id"] == "SQ")
     assert sq["max_score"] == sq["score"] == 4
 
@@ -100,8 +68,8 @@ def test_a_copied_assignment_with_other_points_releases_grades_autogrades_and_ex
     (root / "submitted" / "ada" / "chain-rule" / "derivatives.ipynb").rename(
         root / "submitted" / "ada" / "chain-rule" / "chain-rule.ipynb")
     write_submission(root, "ben", with_answers(answered, {"SQ": release.cells[0].source}), assignment="chain-rule")
-    assert _grader(root, "autograde", "chain-rule").returncode == 0
-    assert _grader(root, "export", "chain-rule").returncode == 0
+    assert grader(root, "autograde", "chain-rule").returncode == 0
+    assert grader(root, "export", "chain-rule").returncode == 0
     rows = {r["student"]: r for r in csv.DictReader((root / "exports" / "chain-rule" / "grades.csv").open())}
     total = Course.at(root, "chain-rule").spec.max_score
     assert total == Course.at(root, "derivatives").spec.max_score + 1
@@ -114,14 +82,14 @@ def test_a_notebook_of_no_assignment_is_refused_in_one_line(course, tmp_path):
     stray = tmp_path / "stray.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), stray)
     for verb in ("grade", "check"):
-        done = _grader(course.root, verb, str(stray))
+        done = grader(course.root, verb, str(stray))
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "--assignment" in done.stderr
 
 
 def test_unknown_assignment_is_refused_in_one_line(course):
     """Does a verb given an assignment the course does not have say so in one line, naming the folder?"""
-    done = _grader(course.root, "autograde", "nope")
+    done = grader(course.root, "autograde", "nope")
     assert done.returncode == 2 and "source/nope/" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
@@ -130,7 +98,7 @@ def test_a_failed_release_leaves_the_previous_release(course):
     folder = course.root / "release" / course.assignment
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     (course.root / "source" / course.assignment / "checks" / "SQ.py").unlink()
-    done = _grader(course.root, "release", course.assignment)
+    done = grader(course.root, "release", course.assignment)
     assert done.returncode != 0 and "checks/SQ.py" in done.stderr
     after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert after == before

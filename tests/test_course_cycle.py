@@ -126,14 +126,14 @@ def test_no_cell_hides_from_the_feedback_or_the_grading_view(course, release_nb)
 
 def _formgrader_view(course, student: str) -> str:
     """The page formgrader's submission view renders: its exporter, as formgrader configures it
-    from the course config (template `formgrade`), on the autograded notebook."""
+    (template `formgrade` and nbgrader's templates, then the course config, which names the
+    kit's templates first), on the autograded notebook."""
     from nbconvert import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
 
-    config = Config(course.coursedir.config)
-    config.HTMLExporter.template_name = "formgrade"
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config = Config({"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}})
+    config.merge(course.coursedir.config)
     resources = {"assignment_id": course.assignment, "notebook_id": course.notebook, "submission_id": "x",
                  "index": 0, "total": 1, "base_url": "", "student": student, "last_name": None,
                  "first_name": None, "notebook_path": "autograded"}

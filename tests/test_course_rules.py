@@ -178,8 +178,10 @@ def test_the_course_rules_guide_runs_and_every_path_agrees(course):
 
     pages = {s: course.feedback_html(s).read_text() for s in ("alice", "bob", "carol")}
     assert f"Total: {AUTOGRADED_POINTS:g} / {FULL:g}" in pages["alice"] and "Late submission penalty" not in pages["alice"]
+    assert "late penalty" not in pages["alice"]
     for late in ("bob", "carol"):
         assert f"Total: 0 / {FULL:g}" in pages[late] and "Late submission penalty (Score: -16.0)" in pages[late]
+        assert f"less a late penalty of {AUTOGRADED_POINTS:g}, as recorded" in pages[late]  # the first line says why
 
     report = json.loads((course.root / "reports" / "derivatives" / "report.json").read_text())
     rows = {row["student"]: row for row in report["students"]}

@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from sample import question
+from sample import SAMPLE, question
 
 from grader.demo.run import run_demo
 
@@ -15,7 +15,7 @@ from grader.demo.run import run_demo
 def test_demo_grades_a_class_of_thirty_and_every_student_as_expected(tmp_path):
     """Does the demo grade 30 simulated students exactly as their answers deserve (a mistake loses at
     least part of its question, an honest answer keeps all of it), with charts and CSV?"""
-    summary = run_demo(tmp_path, students=30, jobs=2)
+    summary = run_demo(tmp_path, students=30, jobs=2, assignment=SAMPLE)
     assert "audit: passed" in summary, summary
     roster = json.loads((tmp_path / "class.json").read_text())
     rows = {row["student"]: row for row in csv.DictReader(open(tmp_path / "course" / "exports" / "derivatives" / "grades.csv"))}

@@ -12,9 +12,11 @@ from grader.demo.run import kit_course_root
 
 @pytest.fixture
 def fresh_course(tmp_path) -> Course:
+    from sample import SAMPLE
+
     from grader.demo.run import prepare_course
 
-    return prepare_course(tmp_path, kit_course_root())
+    return prepare_course(tmp_path, kit_course_root(), SAMPLE)
 
 
 def edit_source(course: Course, grade_id: str, edit) -> None:
@@ -37,10 +39,10 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     graded = []
     real = JudgePool.grade_notebooks
 
-    def counted(pool, notebooks):
+    def counted(pool, notebooks, questions=None):
         notebooks = list(notebooks)
         graded.extend(path.read_text() for _, path in notebooks)
-        return real(pool, notebooks)
+        return real(pool, notebooks, questions)
 
     monkeypatch.setattr(JudgePool, "grade_notebooks", counted)
     code = main(["--course", str(fresh_course.root), "release", "derivatives"])
@@ -140,3 +142,28 @@ def test_commands_outside_a_course_fail_with_one_line(tmp_path, capsys):
     for command in (["autograde", "derivatives"], ["export", "derivatives"], ["feedback", "derivatives"]):
         assert main(["--course", str(tmp_path), *command]) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow(40)
+def test_a_question_release_regenerates_only_what_changed_and_equals_a_full_one(fresh_course, capsys):
+    """Does `--question` keep the release notebook when its source is unchanged (refreshing the
+    checks beside it, and judging only that question), regenerate it with nbgrader when the source
+    changed, and write each time exactly the release a full generation writes?"""
+    from grader.release.generate import release_is_current
+
+    root = str(fresh_course.root)
+    assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) == 0
+    assert "as it was" not in capsys.readouterr().out  # no release yet: nbgrader writes it
+    check = fresh_course.root / "source" / "derivatives" / "checks" / "leaves.py"
+    check.write_text(check.read_text() + "\n# a remark for students\n")
+    assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) == 0
+    out = capsys.readouterr().out
+    assert "the notebook as it was" in out and "audit passed" in out
+    assert "wrong answer sq_" not in out and "gradebook" not in out
+    released = fresh_course.release_notebook().parent / "checks" / "leaves.py"
+    assert released.read_text() == check.read_text()
+    assert release_is_current(fresh_course) is True
+    edit_source(fresh_course, "leaves", lambda s: s + "\n")
+    assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) == 0
+    assert "as it was" not in capsys.readouterr().out
+    assert release_is_current(fresh_course) is True

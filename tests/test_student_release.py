@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,9 +12,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sample import ASSIGNMENT, KIT_ROOT, TUTORIAL_SQ, check_visible, solved, with_answers
+from sample import ASSIGNMENT, KIT_ROOT, SAMPLE, TUTORIAL_SQ, check_visible, solved, with_answers
 
+from grader.course import Course
+from grader.demo.run import prepare_course
+from grader.release.generate import release_is_current
 from grader.release.leaks import find_copied_answers, find_leaks
+from grader.release.scaffold import RUNTIME_SHIM
 
 pytestmark = pytest.mark.slow(10)  # its venv takes about 45 s to build
 
@@ -116,6 +121,53 @@ def test_missing_runtime_says_so_in_one_line(student_venv, tmp_path):
     for qid, cell in _test_cells(ran).items():
         [error] = _errors(cell)
         assert len(error["traceback"]) == 1 and "checks/" in error["traceback"][0], (qid, error)
+
+
+def _plain_nbgrader_release(tmp_path: Path, config_lines: str = "") -> Course:
+    """A course of the sample released by `nbgrader generate_assignment` alone, through its
+    nbgrader_config.py (with `config_lines` appended)."""
+    course = prepare_course(tmp_path, KIT_ROOT, SAMPLE)
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(config_lines)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", SAMPLE], cwd=course.root,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return course
+
+
+def test_a_release_by_plain_nbgrader_is_the_kits_and_works_without_the_kit(student_venv, tmp_path):
+    """Does `nbgrader generate_assignment derivatives`, typed by hand in the course, write the
+    release `grader release` writes (the runtime beside the checks, the stamp), whose test cells
+    pass in a student's venv without the kit?"""
+    course = _plain_nbgrader_release(tmp_path)
+    assert release_is_current(course) is True
+    folder = course.release_notebook().parent
+    ran = _run_notebook(student_venv, folder, solved(nbformat.read(course.release_notebook(), as_version=4)))
+    for qid, cell in _test_cells(ran).items():
+        assert not _errors(cell) and _stdout(cell).startswith("ok"), (qid, cell.outputs)
+
+
+def test_a_release_without_the_kits_step_says_so_in_one_line(student_venv, tmp_path):
+    """Released by nbgrader's own steps only (an older course config), so that the source's
+    checks/runtime.py ships, does each test cell say in one line that the release must come from
+    `grader release`, and not send the student looking for a checks/ folder they have?"""
+    course = _plain_nbgrader_release(tmp_path, "\nfrom nbgrader.converters import GenerateAssignment\n"
+                                     "c.GenerateAssignment.preprocessors = "
+                                     "GenerateAssignment.class_traits()['preprocessors'].default()\n")
+    folder = course.release_notebook().parent
+    assert (folder / "checks" / "runtime.py").read_text() == RUNTIME_SHIM
+    ran = _run_notebook(student_venv, folder, solved(nbformat.read(course.release_notebook(), as_version=4)))
+    for qid, cell in _test_cells(ran).items():
+        [error] = _errors(cell)
+        [line] = error["traceback"]
+        assert "`grader release`" in line and "keep this notebook" not in line, (qid, line)
+
+
+def test_the_sample_ships_the_scaffolds_runtime_shim():
+    """Is the sample's checks/runtime.py the one `grader new` writes (which says what a release
+    made without the kit lacks)?"""
+    assert (ASSIGNMENT.folder / "checks" / "runtime.py").read_text() == RUNTIME_SHIM
 
 
 def test_nothing_installed_or_released_holds_a_solution(student_venv):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from grader.banks import Banks
-from grader.course import Course
+from grader.banks import Banks, BrokenFile
+from grader.course import Course, CourseError
 from grader.demo.scenarios import load_release, with_answers, write_submission
 
 __all__ = ["SimulatedStudent", "simulate_class", "student_notebook"]
@@ -18,6 +18,9 @@ HONEST_EXTRAS = (
     "print('checking my work:', torch.tensor(2.0) ** 2)\n",
     "import sys\nprint('debug output', file=sys.stderr)\n",
 )
+
+# A broken file of any assignment, for banks whose BROKEN is empty (the audit allows it).
+TRUNCATED = BrokenFile("truncated", lambda data: data[: len(data) // 2], "unreadable: 0, the batch goes on")
 
 
 @dataclass
@@ -37,6 +40,7 @@ def simulate_class(course: Course, size: int, *, seed: int = 0) -> list[Simulate
     release_bytes = course.release_notebook().read_bytes()
     banks = course.spec.banks
     ids = [q.id for q in course.autograded]
+    _require_honest_answers(course, ids)
     students = []
     for number in range(1, size + 1):
         student = SimulatedStudent(f"student{number:04d}", *_pick(banks, number, rng))
@@ -46,9 +50,18 @@ def simulate_class(course: Course, size: int, *, seed: int = 0) -> list[Simulate
     return students
 
 
+def _require_honest_answers(course: Course, ids: list[str]) -> None:
+    """Every simulated student builds on the honest answers: a question without one stops the demo."""
+    banks = course.spec.banks
+    lacking = [qid for qid in ids if not banks.correct_for(qid)]
+    if lacking:
+        raise CourseError(f"{course.spec.folder / 'banks'}: CORRECT has no answer to {', '.join(lacking)}; "
+                          "the demo's students start from one")
+
+
 def _pick(banks: Banks, number: int, rng: random.Random) -> tuple[str, str]:
     slot = number % 12
-    if slot in (1, 2, 3, 4):
+    if slot in (1, 2, 3, 4) or (slot in (5, 6, 7, 8, 9, 10) and not banks.wrong):
         return "correct", ("reference style" if slot % 2 else "alternate style")
     if slot in (5, 6, 7, 8, 9):
         return "one mistake", rng.choice(banks.wrong).name
@@ -56,7 +69,11 @@ def _pick(banks: Banks, number: int, rng: random.Random) -> tuple[str, str]:
         return "several mistakes", ", ".join(a.name for a in _distinct_questions(banks, rng, 3))
     if slot == 11:
         return "blank", "handed in the release unchanged"
-    return "broken file", rng.choice(banks.broken).name
+    return "broken file", rng.choice(_broken_files(banks)).name
+
+
+def _broken_files(banks: Banks) -> tuple[BrokenFile, ...]:
+    return banks.broken or (TRUNCATED,)
 
 
 def student_notebook(banks: Banks, ids: list[str], release, release_bytes: bytes,
@@ -68,7 +85,8 @@ def student_notebook(banks: Banks, ids: list[str], release, release_bytes: bytes
         return release
     if student.kind == "broken file":
         student.expected_pass = {}
-        return banks.broken_file(student.description).build(release_bytes)
+        broken = next(b for b in _broken_files(banks) if b.name == student.description)
+        return broken.build(release_bytes)
     answers = _correct_answers(banks, ids, student.description == "alternate style")
     mistakes = _mistakes(banks, student)
     answers.update({a.question: a.source for a in mistakes})

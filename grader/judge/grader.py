@@ -75,15 +75,17 @@ class Grader:
         return self._judged(lambda: judge_submission(self.course, student, self.plan, self._session),
                             student, notebook, settle)
 
-    def grade_notebook(self, path: Path, student: str = "student", *, draw_rng=None) -> SubmissionResult:
+    def grade_notebook(self, path: Path, student: str = "student", *, draw_rng=None,
+                       only=None) -> SubmissionResult:
         """Grade a notebook file that is not in submitted/; returns once its workers are dead.
 
-        `draw_rng` replaces drawing hidden inputs from the plan's secret (see judge_notebook).
+        `draw_rng` replaces drawing hidden inputs from the plan's secret (see judge_notebook);
+        `only` (question ids) limits the judging to those autograded questions.
         """
         from grader.judge.submission import judge_notebook
 
-        return self._judged(lambda: judge_notebook(Path(path), student, self.plan, self._session, draw_rng=draw_rng),
-                            student, Path(path).name, True)
+        return self._judged(lambda: judge_notebook(Path(path), student, self.plan, self._session, draw_rng=draw_rng,
+                                                   only=only), student, Path(path).name, True)
 
     def _judged(self, judge, student: str, notebook: str, settle: bool) -> SubmissionResult:
         try:

@@ -30,7 +30,7 @@ from traitlets import Bool
 # the course config of an earlier kit imports the steps' list from here
 from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS  # noqa: F401
 
-__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "SubmissionReader", "close_graders",
+__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "SubmissionReader", "close_graders", "course_of_app",
            "release_notebook"]
 
 KIT_RESOURCES = "grader"  # the kit's entry in nbconvert's resources: what KitJudge tells SaveVerdicts
@@ -52,7 +52,7 @@ class KitJudge(NbGraderPreprocessor):
         from grader.record.notebook import autograded_notebook
 
         info = resources["nbgrader"]
-        course = _course_of(self, info["assignment"])
+        course = course_of_app(self, info["assignment"])
         if info["notebook"] != course.notebook:
             raise ValueError(f"the kit grades {course.notebook}.ipynb, not {info['notebook']}.ipynb")
         result = _verdict(_converter_of(self), course, info["student"], self.log)
@@ -121,7 +121,7 @@ class SubmissionReader(NotebookExporter):
         info = resources.get("nbgrader") or {}
         converter = _converter_of(self)
         if "assignment" in info and converter is not None and _grades_with_kit(converter):
-            release = release_notebook(_course_of(self, info["assignment"]))
+            release = release_notebook(course_of_app(self, info["assignment"]))
             return self.from_notebook_node(release, resources=resources, **kw)
         return super().from_filename(filename, resources=resources, **kw)
 
@@ -230,7 +230,7 @@ def _converter_of(configurable):
     return owner
 
 
-def _course_of(configurable, assignment: str):
+def course_of_app(configurable, assignment: str):
     """The Course of the nbgrader app running `configurable` (its CourseDirectory's root)."""
     from grader.course import Course
 

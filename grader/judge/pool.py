@@ -106,10 +106,13 @@ class JudgePool:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
         return self._run(students)
 
-    def grade_notebooks(self, notebooks: Iterable[tuple[str, str]]) -> Iterator[SubmissionResult]:
+    def grade_notebooks(self, notebooks: Iterable[tuple[str, str]], questions: Iterable[str] | None = None,
+                        ) -> Iterator[SubmissionResult]:
         """Results for (student, notebook path) pairs outside submitted/ (the release audit's cases),
-        in completion order; each student id must be unique in the call."""
-        return self._run({"student": student, "notebook": str(path)} for student, path in notebooks)
+        in completion order; each student id must be unique in the call. `questions`: judge only
+        these autograded questions (the others are not in the results)."""
+        only = {"questions": sorted(questions)} if questions is not None else {}
+        return self._run({"student": student, "notebook": str(path), **only} for student, path in notebooks)
 
     def _run(self, requests: Iterable[str | dict]) -> Iterator[SubmissionResult]:
         self.ready()
@@ -316,9 +319,9 @@ def _serve_one(course: Course, requests_fd: int, verdicts_fd: int, control_fd: i
 
 
 def _grade(grader, request: str | dict) -> SubmissionResult:
-    """A student id grades submitted/<id>/; {"student", "notebook"} grades that notebook file."""
+    """A student id grades submitted/<id>/; {"student", "notebook"[, "questions"]} grades that notebook file."""
     if isinstance(request, dict):
-        return grader.grade_notebook(Path(request["notebook"]), request["student"])
+        return grader.grade_notebook(Path(request["notebook"]), request["student"], only=request.get("questions"))
     return grader.grade_student(request, settle=False)
 
 

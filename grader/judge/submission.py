@@ -54,11 +54,12 @@ def judge_submission(course: Course, student: str, plan: GradingPlan, session_fa
 
 
 def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory, *,
-                   draw_rng=None) -> SubmissionResult:
+                   draw_rng=None, only=None) -> SubmissionResult:
     """Grade one notebook file with the hidden checks, seeded for `student` and this very file.
 
     `draw_rng(student, question id, file digest)` stands in for `seed_rng` under plan.secret
-    where the secret is not at hand (a Dask worker holds only this file's seeds).
+    where the secret is not at hand (a Dask worker holds only this file's seeds). `only` (question
+    ids) judges those autograded questions alone: the release audit of one question.
     """
     draw_rng = draw_rng or partial(seed_rng, plan.secret)
     try:
@@ -71,8 +72,9 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
         tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
         outcomes = session.run_cells(runnable)
+        judged = [q for q in plan.assignment.autograded if only is None or q.id in only]
         questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest, outcomes)
-                     for q in plan.assignment.autograded]
+                     for q in judged]
         session.look_from_outside("after the checks")
         tamper += session.evidence()
         happened, review = _unique(session.notes), _unique(session.review)
@@ -96,12 +98,13 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     session.look_from_outside(f"during the {question.id} check", quick=True)
     if verdict.status == "missing":
         verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict
-    score = round(question.points * verdict.fraction, 4)
+    score = round(verdict.earned(question.points), 4)
     # a regrade must read the same (no addresses); students read these (no judge tracebacks,
     # no control codes from the values their code returned)
     messages = [printable(_student_safe(_ADDRESS.sub("", m)), multiline=True) for m in verdict.messages]
-    parts = [PartScore(printable(p.title), round(question.points * p.weight / _weights(verdict), 4),
-                       p.status == "passed") for p in verdict.parts] if len(verdict.parts) > 1 else []
+    parts = [PartScore(printable(p.title), round(worth, 4), p.status == "passed")
+             for p, worth in zip(verdict.parts, verdict.part_points(question.points), strict=True)
+             ] if len(verdict.parts) > 1 else []
     return QuestionResult(question.id, score, float(question.points), verdict.status, messages, parts)
 
 
@@ -122,10 +125,6 @@ def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes:
                                  f"{name} does not exist when it is checked. Fix that cell, then run the notebook "
                                  "from the top (Kernel → Restart Kernel and Run All Cells…)."])
     return None
-
-
-def _weights(verdict) -> float:
-    return sum(p.weight for p in verdict.parts) or 1.0
 
 
 # Default reprs name a memory address (`<Foo object at 0x7f...>`), which differs between judges.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from grader.course import Course
 __all__ = ["AuditReport", "Finding", "audit_assignment", "MIN_MISCONCEPTIONS"]
 
 MIN_MISCONCEPTIONS = 2  # known wrong answers each autograded question must have in its bank
+# "(2 points)", "(1 point, graded by hand)": the points a question's text states
+POINTS_TEXT = re.compile(r"\((\d+(?:\.\d+)?) points?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,18 @@ class AuditReport:
 
 
 def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None,
-                     judges=None) -> AuditReport:
+                     judges=None, gradebook: bool = True) -> AuditReport:
     """Run every audit check (those of one question with `question`); the report says which failed and why.
 
     The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
-    `jobs` judges started here.
+    `jobs` judges started here. gradebook=False leaves the gradebook's points unread (see
+    `static_findings`).
     """
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
 
     report = AuditReport()
-    report.findings += static_findings(course)
+    report.findings += static_findings(course, question=question, gradebook=gradebook)
     cases = list(_cases(course, question))
     packs = _packs(cases)
     with contextlib.ExitStack() as stack:
@@ -66,7 +70,8 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         alone = [case for case in cases if case.answer is None]
-        results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs])
+        only = {question} if question else None  # one question's audit judges that question alone
+        results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs], only)
         findings = {id(case): _finding(case, result) for case, result in zip(alone, results, strict=False)}
         failed = []
         for pack, result in zip(packs, results[len(alone):], strict=True):
@@ -74,7 +79,7 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
             findings.update({id(case): Finding(case.check, True) for case in pack.cases} if held else {})
             failed += [] if held else pack.cases
         # a pack that lost a question is graded answer by answer: which answer it was, and why
-        for case, result in zip(failed, _grade(judges, scratch, [case.notebook for case in failed]), strict=True):
+        for case, result in zip(failed, _grade(judges, scratch, [case.notebook for case in failed], only), strict=True):
             findings[id(case)] = _finding(case, result)
     report.findings += [findings[id(case)] for case in cases]
     return report
@@ -170,12 +175,13 @@ def _reference_names(banks, questions) -> dict[str, set[str]]:
     return names
 
 
-def _grade(judges, scratch: Path, notebooks: list) -> list:
-    """The result of each notebook; a notebook that recurs is graded once."""
+def _grade(judges, scratch: Path, notebooks: list, questions: set[str] | None = None) -> list:
+    """The result of each notebook (judged on `questions` alone, if given); a notebook that recurs is graded once."""
     graded_as, texts = _distinct(notebooks)
     for name, text in texts.items():
         (scratch / f"{name}.ipynb").write_text(text, encoding="utf-8")
-    results = {r.student: r for r in judges.grade_notebooks((n, scratch / f"{n}.ipynb") for n in texts)}
+    results = {r.student: r for r in judges.grade_notebooks(((n, scratch / f"{n}.ipynb") for n in texts),
+                                                            questions)}
     return [results[name] for name in graded_as]
 
 
@@ -190,8 +196,14 @@ def _distinct(notebooks: list) -> tuple[list[str], dict[str, str]]:
     return graded_as, {name: text for text, name in first.items()}
 
 
-def static_findings(course: Course) -> list[Finding]:
-    """What can be checked without running anything: facts agree, the release shows nothing secret."""
+def static_findings(course: Course, *, question: str | None = None, gradebook: bool = True) -> list[Finding]:
+    """What can be checked without running anything: facts agree, the release shows nothing secret.
+
+    With `question`, the checks of each question's bank and parts are that question's alone.
+    gradebook=False compares points in the source and the release only: a release whose notebook
+    was not regenerated left the gradebook as the last generation recorded it (and reading it
+    costs a command nbgrader's start-up).
+    """
     from grader.release.leaks import find_leaks, requirement_problems
 
     assignment = course.spec
@@ -203,9 +215,16 @@ def static_findings(course: Course) -> list[Finding]:
         Finding("no solution text in any released file", not leaks, "; ".join(leaks[:3])),
         Finding("no instructor-only folder in the release", not shipped, ", ".join(shipped)),
         Finding("requirements.txt lists only what a student installs", not problems, "; ".join(problems)),
-        _points_agree(course),
+        _points_agree(course, gradebook),
+        _points_in_text(course),
     ]
     for q in assignment.autograded:
+        if question is not None and q.id != question:
+            continue
+        findings += _parts_share(assignment, q)
+        honest = bool(assignment.banks.correct_for(q.id))
+        findings.append(Finding(f"{q.id} has an honest answer in its bank", honest,
+                                "" if honest else f"CORRECT in {assignment.folder / 'banks'} has none"))
         known = len(assignment.banks.wrong_for(q.id))
         findings.append(Finding(f"{q.id} has at least {MIN_MISCONCEPTIONS} known misconceptions in its bank",
                                 known >= MIN_MISCONCEPTIONS,
@@ -213,15 +232,71 @@ def static_findings(course: Course) -> list[Finding]:
     return findings
 
 
-def _points_agree(course: Course) -> Finding:
-    """Ids and points of the source notebook, the release notebook and the gradebook agree."""
+def _parts_share(assignment, question) -> list[Finding]:
+    """A question of several parts: its points split over them by the rule of `grader.runtime.points`."""
+    from grader.runtime.points import part_points
+
+    module = assignment.folder / "checks" / f"{question.id}.py"
+    try:
+        parts = assignment.parts(question.id)
+    except Exception as exc:  # the instructor's module: said in one line, the audit goes on
+        return [Finding(f"{question.id}'s visible checks import", False, f"{module}: {type(exc).__name__}: {exc}")]
+    if len(parts) < 2:
+        return []
+    check = f"{question.id}: {question.points:g} points split over its {len(parts)} parts"
+    try:
+        worth = part_points(parts, question.points)
+    except ValueError as exc:
+        return [Finding(check, False, f"{module}: {exc}")]
+    return [Finding(f"{check} as {', '.join(f'{w:g}' for w in worth)}", True)]
+
+
+def _points_in_text(course: Course) -> Finding:
+    """Every "(N points)" in a question's markdown (the cells after the previous question's) states
+    the question's points, or one of its parts'."""
+    spec, path = course.spec, course.source_notebook()
+    nb = nbformat.read(path, as_version=4)
+    wrong, text_cells = [], []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "markdown" and grade_id is None:
+            text_cells.append((index, cell))
+        if grade_id not in {q.id for q in spec.questions}:
+            continue
+        question = spec.question(grade_id)
+        for number, text in text_cells:
+            for match in POINTS_TEXT.finditer(text.source):
+                if float(match.group(1)) not in _stated_points(spec, question):
+                    line = text.source[:match.start()].count("\n")
+                    said = text.source.splitlines()[line].strip()[:80]
+                    wrong.append(f"markdown cell {number} says {said!r}, but {grade_id} is worth "
+                                 f"{question.points:g} (its nbgrader points)")
+        text_cells = []
+    return Finding("the points a question's text states agree with its metadata", not wrong,
+                   f"{path}: " + "; ".join(wrong) if wrong else "")
+
+
+def _stated_points(spec, question) -> set[float]:
+    """The points a question's text may state: its own, or one of its parts'."""
+    from grader.runtime.points import part_points
+
+    try:
+        return {question.points, *(() if question.manual else part_points(spec.parts(question.id), question.points))}
+    except Exception:  # a split refused, a module that does not import: said by their own findings
+        return {question.points}
+
+
+def _points_agree(course: Course, gradebook: bool = True) -> Finding:
+    """Ids and points of the source notebook, the release notebook and (unless gradebook=False)
+    the gradebook agree."""
     expected = {(q.id if q.manual else q.test_cell_id): q.points for q in course.questions}
     seen = {"release notebook": _notebook_points(course.release_notebook())}
-    gradebook = _gradebook_points(course)
-    if gradebook is not None:
-        seen["gradebook"] = gradebook
+    recorded = _gradebook_points(course) if gradebook else None
+    if recorded is not None:
+        seen["gradebook"] = recorded
     wrong = [f"{where} has {points} (the source says {expected})" for where, points in seen.items() if points != expected]
-    return Finding("ids and points agree in the source, the release and the gradebook", not wrong, "; ".join(wrong))
+    where = "the source, the release and the gradebook" if gradebook else "the source and the release"
+    return Finding(f"ids and points agree in {where}", not wrong, "; ".join(wrong))
 
 
 def _notebook_points(path: Path) -> dict[str, float]:

@@ -1,9 +1,10 @@
-"""Release an assignment through nbgrader's API: the student folder, with a copy of the check runtime, or nothing changed."""
+"""Release an assignment through nbgrader's API (with the kit's step: the check runtime and the stamp), or change nothing."""
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import fnmatch
 import json
 import os
 import re
@@ -13,17 +14,17 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from nbgrader.apps import NbGraderAPI
-from traitlets.config.loader import PyFileConfigLoader
 
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
-from grader.intake.timestamps import RELEASED_KEY, release_stamp, released_at
+from grader.intake.timestamps import RELEASED_KEY
+from grader.release.stamp import RUNTIME, STAMP, first_release, notebook_digest, stamp_for, stamp_of, \
+    stamp_with_release
 
 __all__ = ["ReleaseDiff", "ReleaseError", "alembic_on_path", "generate_release", "previous_release_kept",
-           "register_assignment", "release_is_current", "RUNTIME"]
+           "refresh_release", "register_assignment", "release_is_current", "ship_runtime"]
 
 CONFIG_FILE = "nbgrader_config.py"
-RUNTIME = Path(__file__).resolve().parents[1] / "runtime"  # the engine's student-safe check runtime
+NBGRADER_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")  # CourseDirectory.ignore's default
 
 
 class ReleaseError(RuntimeError):
@@ -37,16 +38,24 @@ class ReleaseDiff(str):
         return False
 
 
-def _api(course_root: Path, db_url: str | None = None) -> NbGraderAPI:
+def _api(course_root: Path, db_url: str | None = None):
     """An NbGraderAPI configured from the course root's nbgrader_config.py (and another gradebook,
-    if given); instructor-only folders ignored."""
+    if given); instructor-only folders ignored, the kit's step last in generate_assignment."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.converters import GenerateAssignment
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from grader.release.nbgrader_step import with_kit_step
+
     if not (course_root / CONFIG_FILE).is_file():
         raise ReleaseError(f"no {CONFIG_FILE} in {course_root}")
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
     if db_url:
         config.CourseDirectory.db_url = db_url
-    ignore = list(config.CourseDirectory.get("ignore", [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]))
+    ignore = list(config.CourseDirectory.get("ignore", NBGRADER_IGNORE))
     config.CourseDirectory.ignore = ignore + [name for name in INSTRUCTOR_ONLY if name not in ignore]
+    steps = config.GenerateAssignment.get("preprocessors", GenerateAssignment.class_traits()["preprocessors"].default())
+    config.GenerateAssignment.preprocessors = with_kit_step(list(steps))
     return NbGraderAPI(config=config)
 
 
@@ -96,9 +105,10 @@ def _kept_on_failure(folder: Path):
 
 
 def generate_release(course, *, keep_previous: bool = True) -> Path:
-    """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry), the
-    check runtime beside its visible checks, and the assignment's id and first release time in
-    the notebook's metadata.
+    """Write release/<assignment>/ with nbgrader (forced, creating the gradebook entry) and the
+    kit's step (`grader.release.nbgrader_step`: the check runtime, the notebook's stamp with the
+    assignment's first release time).
+
 
     Returns the release notebook. On any failure the previous release/ is left as it was
     (keep_previous=False: the caller keeps it, with previous_release_kept around more work).
@@ -106,7 +116,7 @@ def generate_release(course, *, keep_previous: bool = True) -> Path:
     root = Path(course.root).resolve()
     folder = root / "release" / course.assignment
     (root / "release").mkdir(exist_ok=True)
-    first_released = _first_release(folder / f"{course.notebook}.ipynb")
+    first_release(course, previous=folder / f"{course.notebook}.ipynb")  # before nbgrader removes it
     with _kept_on_failure(folder) if keep_previous else contextlib.nullcontext():
         with alembic_on_path():
             result = _api(root).generate_assignment(course.assignment, force=True, create=True)
@@ -116,9 +126,65 @@ def generate_release(course, *, keep_previous: bool = True) -> Path:
         notebook = folder / f"{course.notebook}.ipynb"
         if not notebook.is_file():
             raise ReleaseError(f"nbgrader reported success but wrote no {notebook}")
-        _ship_runtime(folder / VISIBLE_CHECKS)
-        _stamp(notebook, course.assignment, release_stamp(first_released))
     return notebook
+
+
+def refresh_release(course) -> Path | None:
+    """release/<assignment>/ brought up to date without nbgrader, or None when nbgrader must generate it.
+
+    When the release notebook was generated from the source notebook as it is now (its stamp's
+    `notebook` digest) and the release holds exactly the files nbgrader copies by default, only
+    the files beside the notebook may have changed (a check, the requirements): they are copied
+    again, with the file modes nbgrader gave them, the runtime is shipped again and the stamp
+    renewed. It is what `grader release --question` runs while an instructor works on one
+    question's checks; the gradebook is left as that generation recorded it. Returns the
+    release notebook.
+    """
+    notebook = course.release_notebook()
+    source = course.source_notebook().parent
+    if not notebook.is_file():
+        return None
+    nb = nbformat.read(notebook, as_version=4)
+    beside = _copied_by_default(source)
+    runtime = notebook.parent / VISIBLE_CHECKS / "runtime"
+    shipped = {str(p.relative_to(notebook.parent)) for p in notebook.parent.rglob("*")
+               if p.is_file() and p != notebook and not p.is_relative_to(runtime)}
+    if stamp_of(nb).get("notebook") != notebook_digest(course) or shipped != beside - {f"{VISIBLE_CHECKS}/runtime.py"}:
+        return None
+    for name in sorted(shipped):
+        target = notebook.parent / name
+        mode = target.stat().st_mode
+        shutil.copyfile(source / name, target)
+        os.chmod(target, mode)
+    ship_runtime(notebook.parent / VISIBLE_CHECKS)
+    nb.metadata[STAMP] = stamp_with_release(course, previous=notebook)
+    mode = notebook.stat().st_mode
+    nbformat.write(nb, notebook)
+    os.chmod(notebook, mode)
+    return notebook
+
+
+def _copied_by_default(source: Path) -> set[str]:
+    """The files of a source folder that nbgrader copies beside the notebook by default (a course
+    config that leaves out more makes the release differ from these, and nbgrader regenerates it)."""
+    def ignored(path: Path) -> bool:
+        return any(fnmatch.fnmatch(part, pattern) for part in path.relative_to(source).parts
+                   for pattern in (*NBGRADER_IGNORE, *INSTRUCTOR_ONLY))
+
+    return {str(p.relative_to(source)) for p in source.rglob("*")
+            if p.is_file() and p.suffix != ".ipynb" and not ignored(p)}
+
+
+def ship_runtime(checks: Path) -> None:
+    """Replace the source's runtime.py (the installed kit's) with a copy of the runtime itself."""
+    if not checks.is_dir():
+        raise FileNotFoundError(f"{checks}: the release has no visible checks")
+    (checks / "runtime.py").unlink(missing_ok=True)
+    target = checks / "runtime"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    for module in sorted(RUNTIME.glob("*.py")):
+        shutil.copy2(module, target / module.name)
 
 
 def register_assignment(course, db_url: str) -> None:
@@ -136,34 +202,6 @@ def register_assignment(course, db_url: str) -> None:
         result = _api(Path(tmp), db_url).generate_assignment(course.assignment, force=True, create=True)
     if not result.get("success"):
         raise ReleaseError(f"adding {course.assignment!r} to the gradebook failed: {_failure_summary(result)}")
-
-
-def _ship_runtime(checks: Path) -> None:
-    """Replace the source's runtime.py (the installed kit's) with a copy of the runtime itself."""
-    if not checks.is_dir():
-        raise ReleaseError(f"{checks}: the release has no visible checks")
-    (checks / "runtime.py").unlink(missing_ok=True)
-    target = checks / "runtime"
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir()
-    for module in sorted(RUNTIME.glob("*.py")):
-        shutil.copy2(module, target / module.name)
-
-
-def _first_release(notebook: Path):
-    """When the assignment was first released, as the release being replaced recorded it (or None)."""
-    try:
-        return released_at(nbformat.read(notebook, as_version=4).metadata)
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _stamp(notebook: Path, assignment: str, released: str) -> None:
-    """Record which assignment the notebook belongs to, so `grader grade` can tell, and when it
-    was first released: no honest submission is older (see grader.intake.timestamps)."""
-    nb = nbformat.read(notebook, as_version=4)
-    nb.metadata["grader"] = {"assignment": assignment, RELEASED_KEY: released}
-    nbformat.write(nb, notebook)
 
 
 def _read(nb) -> nbformat.NotebookNode:

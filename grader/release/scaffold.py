@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["new_assignment", "SETUP_CELL", "TEST_CELL"]
+__all__ = ["new_assignment", "RUNTIME_SHIM", "SETUP_CELL", "TEST_CELL"]
 
 SETUP_CELL = '''import torch
 import matplotlib.pyplot as plt
@@ -20,14 +20,30 @@ except ImportError as missing:  # each test cell then says so in one line
         def _render_traceback_(self):
             return [f"TestsUnavailable: {self}"]
 
-    def check_question(question, namespace, reason=str(missing)):
-        raise TestsUnavailable(f"{question} cannot be checked here ({reason}): keep this notebook next to its checks/ folder")'''
+    def check_question(question, namespace, reason=str(missing), away=missing.name == "checks"):
+        advice = ": keep this notebook next to its checks/ folder" if away else ""
+        raise TestsUnavailable(f"{question} cannot be checked here ({reason}){advice}")'''
 
 TEST_CELL = '''{comment}
 ### BEGIN HIDDEN TESTS
 from grader.notebook import check as check_question  # at grading: every part, hidden inputs, partial credit
 ### END HIDDEN TESTS
 check_question("{qid}", globals())'''
+
+# checks/runtime.py of a source: the installed kit's runtime. A release puts a copy of the runtime
+# in its place; a release made without the kit's step ships this file, and the test cells say so.
+RUNTIME_SHIM = '''"""The kit's check runtime. Here, in the course's source, it is the installed kit's; the release
+(`grader release`, or nbgrader with the course's nbgrader_config.py) puts a copy of it in its place."""
+
+try:
+    from grader.runtime import *  # noqa: F403
+    from grader.runtime import __all__  # noqa: F401
+except ModuleNotFoundError as missing:
+    if missing.name != "grader":
+        raise
+    raise ModuleNotFoundError("this release was made without the grading kit's step, so its checks cannot "
+                              "run: it must come from `grader release`", name="grader") from None
+'''
 
 _FILES = {
     "checks/__init__.py": '''"""The visible checks of {id}.ipynb: each test cell runs check_question("<question>", globals())."""
@@ -37,12 +53,7 @@ from .vocabulary import FUNCTIONS
 
 check_question = notebook_check(__name__, FUNCTIONS)
 ''',
-    "checks/runtime.py": '''"""The kit's check runtime. Here, in the course's source, it is the installed kit's;
-`grader release` puts a copy of it in its place beside the release's checks."""
-
-from grader.runtime import *  # noqa: F403
-from grader.runtime import __all__  # noqa: F401
-''',
+    "checks/runtime.py": RUNTIME_SHIM,
     "checks/vocabulary.py": '''"""Named functions the checks pass to student code (they run beside it, in the grading worker too: torch only)."""
 
 FUNCTIONS = {{

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from grader.pages.policy import STATIC_PAGE
 from grader.report.class_report import ClassReport, QuestionStats, StudentRow
 from grader.report.similar.section import LOOK_ALIKE_STYLE, look_alike_section
 
 __all__ = ["render_html"]
 
 # Nothing may load from anywhere: the page works offline and text a student wrote cannot fetch.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_CSP = STATIC_PAGE
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}

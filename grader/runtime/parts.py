@@ -1,4 +1,4 @@
-"""A question's checks as parts: each part earns its share of the points, visible cases first."""
+"""A question's checks as parts: each part earns its points (see `.points`), visible cases first."""
 
 from __future__ import annotations
 
@@ -9,21 +9,13 @@ from types import ModuleType
 import torch
 
 from .compare import collecting_notes
+from .points import Part, part_points, parts_of
 from .subject import ProbeFailed, Subject
 from .values import Missing
 
-__all__ = ["Part", "PartResult", "Verdict", "STATUSES", "parts_of", "run_question"]
+__all__ = ["Part", "PartResult", "Verdict", "STATUSES", "parts_of", "part_points", "run_question"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part of a question: `name` names its check functions, `title` says what it checks."""
-
-    name: str
-    title: str
-    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +27,7 @@ class PartResult:
     weight: float
     status: str
     message: str = ""
+    points: float | None = None  # as the part declares it
 
 
 @dataclass(frozen=True)
@@ -49,21 +42,21 @@ class Verdict:
     def passed(self) -> bool:
         return self.status == "passed"
 
-    @property
-    def fraction(self) -> float:
-        """The share of the question's points earned: the weights of the passed parts."""
-        total = sum(p.weight for p in self.parts)
+    def part_points(self, points: float) -> tuple[float, ...]:
+        """What each part is worth out of the question's `points` (`part_points`). A split the
+        audit would refuse falls back to exact shares: grading never stops for it."""
+        try:
+            return part_points(self.parts, points)
+        except ValueError:
+            total = sum(p.weight for p in self.parts) or 1.0
+            return tuple(round(points * p.weight / total, 4) for p in self.parts)
+
+    def earned(self, points: float) -> float:
+        """The points earned out of the question's `points`: all when it passed, else its passed parts'."""
         if self.passed:
-            return 1.0
-        return sum(p.weight for p in self.parts if p.status == "passed") / total if total else 0.0
-
-
-_WHOLE = Part("", "the whole question")
-
-
-def parts_of(module: ModuleType) -> tuple[Part, ...]:
-    """The parts a visible check module declares in PARTS; one part when it declares none."""
-    return tuple(getattr(module, "PARTS", ())) or (_WHOLE,)
+            return float(points)
+        return sum(worth for part, worth in zip(self.parts, self.part_points(points), strict=True)
+                   if part.status == "passed")
 
 
 def _function(module: ModuleType | None, part: Part, default: str):
@@ -109,9 +102,9 @@ def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | No
 
     failure = _attempt(qid, check)
     if failure is None:
-        return PartResult(part.name, part.title, part.weight, "passed")
+        return PartResult(part.name, part.title, part.weight, "passed", points=part.points)
     del notes[shown:]
-    return PartResult(part.name, part.title, part.weight, *failure)
+    return PartResult(part.name, part.title, part.weight, *failure, points=part.points)
 
 
 def _attempt(qid: str, thunk) -> tuple[str, str] | None:

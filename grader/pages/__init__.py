@@ -1,0 +1,1 @@
+"""Pages people open (feedback, formgrader's grading view): student text made inert, in linear time."""
