@@ -114,8 +114,8 @@ def _render_seconds(render, notebook) -> float:
 @pytest.mark.slow(30)
 def test_a_megabyte_answer_adds_little_to_feedback_and_the_grading_view(small_class):
     """With a 1 MB markdown answer of runs of `[` and `*_` (quadratic for nbconvert's renderer), do
-    the feedback page and formgrader's view take within a generous factor of the same page with a
-    1 MB answer of plain words, and does each page say how much of the answer it shows?"""
+    the feedback page and formgrader's view take no more than a second beyond a generous factor of
+    the same page with a 1 MB answer of plain words, and does each page say how much of it it shows?"""
     from nbconvert import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
@@ -146,5 +146,6 @@ def test_a_megabyte_answer_adds_little_to_feedback_and_the_grading_view(small_cl
         hostile = pages((unit * megabyte)[:megabyte])
         for render_plain, render_hostile in ((plain[0], hostile[0]), (plain[1], hostile[1])):
             baseline, slow = _render_seconds(render_plain, plain[2]), _render_seconds(render_hostile, hostile[2])
-            assert slow < 10 * baseline, (unit, slow, baseline)
+            # The bar is the issue's "adds under a second"; a quadratic renderer takes tens of seconds here.
+            assert slow < 10 * baseline + 1.0, (unit, slow, baseline)
             assert "1,000,000 characters long; the first 100,000 are shown" in render_hostile(hostile[2])
