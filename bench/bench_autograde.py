@@ -42,7 +42,7 @@ from pathlib import Path
 
 import psutil
 
-from grader.course import Course
+from grader.course import SECRET_FILE, Course
 from grader.demo.run import kit_course_root, prepare_course
 from grader.judge.batch import autograde, default_jobs
 from grader.judge.nbgrader_steps import STOCK_AUTOGRADE_PREPROCESSORS, STOCK_SANITIZE_PREPROCESSORS
@@ -119,9 +119,13 @@ def make_course(folder: Path, students: int) -> Course:
 
 
 def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
-    """A second course with the same release (and gradebook) and only `students`' submissions."""
+    """A second course with the same release, gradebook and secret, and only `students`' submissions
+    (the secret seeds the hidden inputs: another would draw other inputs, and a borderline answer
+    could then score otherwise on one path than on the other)."""
     sample = prepare_course(folder, course.root)
     shutil.copytree(course.root / "release", sample.root / "release")
+    course.secret()  # made on first use
+    shutil.copy(course.root / SECRET_FILE, sample.root / SECRET_FILE)
     shutil.copy(course.root / "gradebook.db", sample.root / "gradebook.db")
     for student in students:
         shutil.copytree(course.submission_folder(student), sample.submission_folder(student))
