@@ -2,8 +2,9 @@
 
 An assignment's `banks` package (instructor-only, beside its notebook) defines
 `CORRECT` (honest answers, the first of each question its reference), `WRONG` (known
-misconceptions, each losing exactly its question), `MANUAL` (model answers of hand-graded
-questions) and `BROKEN` (builders of broken submission files).
+misconceptions, each losing exactly its question, with the words its message names it by and,
+for the few no visible check may show, why), `MANUAL` (model answers of hand-graded questions)
+and `BROKEN` (builders of broken submission files).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class Answer:
     question: str  # a question id of the notebook
     source: str  # self-contained cell text; relies only on the notebook's first (import) cell
     note: str  # for WRONG: the misconception in a student's words; for CORRECT: the style
+    cause: str = ""  # for WRONG: words the student's message holds when it names this misconception
+    # for WRONG: why only the grading-time tests may show it (a visible check would hand out the
+    # answer itself); "" when the notebook's visible tests must show it before submission
+    left_to_hidden: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from sample import (
     AUTOGRADED,
     CORRECT,
     WRONG,
-    answer,
     run_question,
     solved,
     with_answers,
@@ -771,9 +770,27 @@ def test_corpus_covers_every_class():
     assert all(a.target is None or a.target in {q.id for q in AUTOGRADED} for a in ATTACKS)
 
 
+# A shared leaf (gradients pile up across calls) that takes a fresh one at the visible inputs only:
+# it passes the visible tests, and its hidden failure shows the hidden inputs drawn for it.
+SHARED_LEAF_BUT_AT_THE_VISIBLE_INPUTS = """
+_x = torch.tensor(0.0, requires_grad=True)
+
+
+def grad_at(f, x0):
+    if x0 in (2, -1.5, 0.0):
+        x = torch.tensor(float(x0), requires_grad=True)
+        f(x).backward()
+        return x.grad
+    with torch.no_grad():
+        _x.fill_(float(x0))
+    f(_x).backward()
+    return _x.grad
+"""
+
+
 def test_a_resubmission_draws_new_hidden_inputs_and_a_regrade_the_same(grade_nb, solved_nb):
     """Are hidden inputs read in one submission's feedback useless for the next (no hard-coding them)?"""
-    shared_leaf = with_answers(solved_nb, {"grad_at": answer("grad_at_shared_leaf").source})
+    shared_leaf = with_answers(solved_nb, {"grad_at": SHARED_LEAF_BUT_AT_THE_VISIBLE_INPUTS})
     first = grade_nb(shared_leaf, "mallory")
     resubmitted = copy.deepcopy(shared_leaf)
     resubmitted.cells.append(nbformat.v4.new_markdown_cell("second attempt"))

@@ -250,3 +250,28 @@ def test_each_broken_file_gets_a_status_and_a_score(course, broken):
     assert result.status in {"graded", "unreadable", "no notebook"}
     assert 0 <= result.score <= result.max_score == AUTOGRADED_POINTS
     assert scores(course)["mallory"] == result.score
+
+
+def test_an_unreadable_submissions_feedback_says_what_happened_and_what_to_do(small_class):
+    """Do dave's feedback and the autograded notebook formgrader shows him (his file is not a
+    notebook) open with what happened, why, and what to do, rather than look like a blank notebook?"""
+    autograde(small_class, show_progress=False)
+    generate_feedback(small_class)
+    page = html.unescape(re.sub(r"<[^>]+>", " ", small_class.feedback_html("dave").read_text()))
+    text = " ".join(page.split())
+    assert "could not be read as a Jupyter notebook (not valid notebook JSON" in text, text[:3000]
+    assert "What to do: Open your file in JupyterLab" in text and "submit it again" in text
+    first = nbformat.read(small_class.autograded_notebook("dave"), as_version=4).cells[0]
+    assert first.cell_type == "markdown" and "could not be graded" in first.source
+    assert "could not be graded" not in nbformat.read(small_class.autograded_notebook("alice"), as_version=4).cells[0].source
+
+
+def test_a_notice_shows_a_file_name_as_text(small_class):
+    """Is a student's file name in the notice escaped, so that markdown shows it as written (no link, no HTML)?"""
+    from grader.judge.results import ungraded_result
+    from grader.record.notebook import unread_notice
+
+    result = ungraded_result("eve", "[x](javascript:alert(1))<b>.ipynb", "unreadable",
+                             ["[x](javascript:alert(1))<b>.ipynb is a symbolic link"], ())
+    source = unread_notice(result).source
+    assert "\\[x\\]\\(javascript:alert\\(1\\)\\)\\<b\\>" in source and "](javascript" not in source

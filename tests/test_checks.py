@@ -133,7 +133,7 @@ OTHER_CORRECT = [
         y = x ** 2
         y.backward()
         def _describe(t):
-            return {"data": t.detach(), "grad": None if t.grad is None else t.grad.item(),
+            return {"data": float(t.detach()), "grad": None if t.grad is None else t.grad.item(),
                     "grad_fn": None if t.grad_fn is None else type(t.grad_fn).__name__,
                     "is_leaf": t.is_leaf, "requires_grad": t.requires_grad}
         with warnings.catch_warnings():
@@ -507,6 +507,15 @@ def _leaves_with(text: str, prediction: str) -> str:
 
 
 MISCONCEPTIONS += [
+    ("attributes", "tensors_for_numbers", """
+        x = torch.tensor(2.0, requires_grad=True)
+        y = x ** 2
+        y.backward()
+        ATTRIBUTES = {name: {"data": t.detach(), "grad": t.grad if t.is_leaf else None,
+                             "grad_fn": None if t.grad_fn is None else type(t.grad_fn).__name__,
+                             "is_leaf": t.is_leaf, "requires_grad": t.requires_grad}
+                      for name, t in (("x", x), ("y", y))}
+    """, "expected a Python float"),
     ("leaves", "times_one_is_a_leaf",
      _leaves_with("torch.linspace(-10, 10, 10, requires_grad=True) * 1", "(True, True)"), "* 1"),
     ("leaves", "clone_is_a_leaf",
@@ -566,14 +575,15 @@ def test_misconception_fails_only_its_question(qid, answer, fragment):
 
 
 def test_ignored_grad_output_message_reads_as_documented():
-    """Does the SQ message for an ignored grad_output spell out the upstream gradient and both values?"""
+    """Does the SQ message for an ignored grad_output say so in its headline, then spell out the
+    upstream gradient and both values?"""
     answer = dict(MISCONCEPTIONS_BY_ID)["SQ-ignores_grad_output"]
     namespace, source = namespace_with("SQ", answer)
     verdict = grade(namespace, source)["SQ"]
     assert verdict.messages[0].startswith(
-        "SQ: your backward ignores grad_output (upstream gradient 3).\n"
-        "SQ.apply(x) at x = 2 (float32) with upstream gradient 3: the input gradient should be 12, got 4"), \
-        verdict.messages
+        "SQ: your backward ignores grad_output, the upstream gradient.\n"
+        "SQ.apply(x) at x = [1.5, -2, 0.5] (float32) with upstream gradient [3, -1, 0.5]: the input gradient "
+        "should be [9, 4, 0.5] (shape [3]), got [3, -4, 1] (shape [3])"), verdict.messages
 
 
 MISCONCEPTIONS_BY_ID = [(f"{q}-{name}", a) for q, name, a, _ in MISCONCEPTIONS]
@@ -589,11 +599,13 @@ def test_save_for_backward_is_checked_by_behaviour_without_source():
 
 
 def test_visible_only_skips_hidden_cases():
-    """Does a module-level leaf pass the visible case alone (the notebook shows only that)?"""
-    answer = dict(MISCONCEPTIONS_BY_ID)["grad_at-module_level_leaf_accumulates"]
-    namespace, _ = namespace_with("grad_at", answer)
-    verdict = run_question("grad_at", local_subject(namespace), random.Random(0), hidden=False)
-    assert verdict.status == "passed" and verdict.messages == ["grad_at(lambda x: x**2, 2.0) = 4"]
+    """Does a wrong LEAF_PREDICTIONS pair pass the visible case alone (the pairs are the answer
+    itself, checked only at grading)?"""
+    answer = dict(MISCONCEPTIONS_BY_ID)["leaves-clone_is_a_leaf"]
+    namespace, _ = namespace_with("leaves", answer)
+    verdict = run_question("leaves", local_subject(namespace), random.Random(0), hidden=False)
+    assert verdict.status == "passed" and verdict.messages[0].startswith("LEAF_PREDICTIONS has a")
+    assert run_question("leaves", local_subject(namespace), random.Random(0)).status == "failed"
 
 
 def test_mulconstant_keeping_k_only_in_saved_tensors_fails():

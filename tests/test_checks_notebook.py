@@ -63,6 +63,21 @@ def test_release_notebook_fails_every_test_cell_with_a_message(monkeypatch):
     assert all(isinstance(e, AssertionError) and str(e) for e in outcomes.values()), outcomes
 
 
+@pytest.mark.skipif(not RELEASE.exists(), reason="no release notebook")
+def test_an_undefined_answer_is_told_where_it_belongs_and_a_blank_one_once(monkeypatch):
+    """In the unanswered release, is an answer that its cell never defined told that it is not
+    defined and where it belongs (not that it "returned nothing"), and does a blank MulConstant get
+    its one message, without a consequence of it (no gradients from a forward that raised)?"""
+    outcomes, _ = _run_cells(RELEASE, monkeypatch)
+    leaves = str(outcomes["leaves"])
+    assert "leaf_and_intermediate_grads is not defined: write it in the answer cell above." in leaves
+    assert "returned nothing" not in leaves and "LEAF_PREDICTIONS is not defined" in leaves
+    assert str(outcomes["attributes"]).startswith("ATTRIBUTES is not defined: write it in the answer cell above.")
+    blank = str(outcomes["MulConstant"]).splitlines()
+    assert blank[0] == "MulConstant raised NotImplementedError: the answer is not written yet."
+    assert not any("gradient" in line for line in blank), blank
+
+
 def test_replies_fit_a_frame_whatever_the_student_returns():
     """Does a reply stay under the 8 MiB frame when the answer returns several huge tensors?"""
     namespace = {"huge": lambda: [torch.zeros(10**6, dtype=torch.float64)] * 4 + ["x" * 500] * 900}

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from sample import solved, with_answers, with_extra_cell, write_submission
+from sample import TUTORIAL_SQ, solved, with_answers, with_extra_cell, write_submission
 
 from grader.course import Course
 from grader.report.class_report import gather_report
@@ -37,8 +37,9 @@ NOT_SUBMITTED = ("frank", HOSTILE_ID)
 
 @pytest.fixture(scope="module")
 def graded_course(released_course: Course, tmp_path_factory) -> Course:
-    """Seven students: right, two with the same wrong grad_at, blank, unreadable, flagged, a TA-graded
-    explain_bug; two more in the gradebook who never submitted."""
+    """Seven students: right, two with the same wrong grad_at (one of them with the tutorial's SQ too,
+    which earns part of SQ's points), blank, unreadable, flagged, a TA-graded explain_bug; two more in
+    the gradebook who never submitted."""
     from grader.judge.batch import autograde
 
     root = tmp_path_factory.mktemp("report") / "course"
@@ -48,7 +49,7 @@ def graded_course(released_course: Course, tmp_path_factory) -> Course:
     right = solved(release)
     submissions = {
         "alice": right,
-        "bob": with_answers(right, {"grad_at": RETURNS_FLOAT}),
+        "bob": with_answers(right, {"grad_at": RETURNS_FLOAT, "SQ": TUTORIAL_SQ}),
         "carol": with_answers(right, {"grad_at": RETURNS_FLOAT}),
         "dave": release,
         "erin": b"this is not a notebook",
@@ -95,7 +96,39 @@ def test_a_wrong_answer_shows_its_misconception_with_its_students(graded_course)
     [group] = grad_at.misconceptions
     assert group.students == ["bob", "carol"]
     assert "expected a torch tensor" in group.label and "4.0" not in group.label
-    assert all(not q.misconceptions for q in report.questions if q.id != "grad_at")  # blanks are not misconceptions
+    [partial] = next(q for q in report.questions if q.id == "SQ").misconceptions  # partial credit names its cause
+    assert partial.students == ["bob"] and "ignores grad_output" in partial.label
+    assert all(not q.misconceptions for q in report.questions if q.id not in ("grad_at", "SQ"))  # blanks are not
+
+
+def test_partial_credit_is_partial_and_a_blank_submission_blank(graded_course):
+    """Is bob's SQ, which earned part of its points, counted as partial rather than wrong, and is
+    dave, who handed in the release unchanged, in the help list as blank (not only below threshold)?"""
+    report = gather_report(graded_course.root, "derivatives")
+    sq = next(q for q in report.questions if q.id == "SQ")
+    assert (sq.passed, sq.partial, sq.wrong, sq.blank) == (3, 1, 0, 2)
+    bob = next(s for s in report.students if s.student == "bob")
+    assert bob.outcomes["SQ"] == "partial" and 0 < bob.scores["SQ"] < sq.max_score
+    dave = next(s for s in report.students if s.student == "dave")
+    assert [r.kind for r in dave.reasons] == ["blank"]
+
+
+def test_the_charts_tick_whole_numbers_of_points_and_of_students(graded_course):
+    """Do the score axis and every student-count axis of the charts tick at whole numbers only?"""
+    from grader.report.charts import question_outcomes_figure, score_distribution_figure
+
+    report = gather_report(graded_course.root, "derivatives")
+    scores, outcomes = score_distribution_figure(report), question_outcomes_figure(report)
+    try:
+        for fig in (scores, outcomes):
+            fig.canvas.draw()
+        ticks = [*scores.axes[0].get_xticks(), *scores.axes[0].get_yticks(), *outcomes.axes[0].get_xticks()]
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(scores)
+        plt.close(outcomes)
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
 def test_students_who_need_help_are_named_with_the_reason(graded_course):
@@ -103,7 +136,7 @@ def test_students_who_need_help_are_named_with_the_reason(graded_course):
     report = gather_report(graded_course.root, "derivatives", threshold=0.5)
     reasons = {s.student: {r.kind for r in s.reasons} for s in report.needs_help}
     assert reasons == {
-        "dave": {"below threshold"},
+        "dave": {"blank"},
         "erin": {"unreadable", "below threshold"},
         "grace": {"flagged for review"},
         "frank": {"not submitted"},
@@ -156,8 +189,10 @@ def chromium() -> Path:
 
 
 def test_a_ta_sees_every_question_and_every_flagged_student_offline(graded_course, chromium, tmp_path):
-    """Rendered in headless Chromium with every request watched: is each question row and each student
-    who needs help visible, is the hostile student id shown as text, and does the page fetch nothing?"""
+    """Rendered in headless Chromium at 1280 px with every request watched: is each question row and
+    each student who needs help visible, is the hostile student id shown as text, does the page fetch
+    nothing, does nothing scroll sideways (the table of all students included), and does each chart
+    say in words what it shows, with its numbers beside it?"""
     from playwright.sync_api import sync_playwright
 
     files = write_report(graded_course.root, "derivatives", tmp_path)
@@ -165,7 +200,7 @@ def test_a_ta_sees_every_question_and_every_flagged_student_offline(graded_cours
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.route("**/*", lambda route: _only_local(route, fetched))
             page.goto(files.html.as_uri())
             seen = _what_a_ta_sees(page, files.report)
@@ -178,6 +213,12 @@ def test_a_ta_sees_every_question_and_every_flagged_student_offline(graded_cours
     assert seen["charts loaded"] == 2 and seen["injected images"] == 0 and seen["scripts"] == 0
     assert "1 scored, 3 awaiting a TA" in seen["counts"]
     assert "expected a torch tensor" in seen["grad_at misconceptions"] and "bob, carol" in seen["grad_at misconceptions"]
+    assert seen["page scrolls sideways"] is False and seen["wide tables"] == [], seen
+    charts = seen["charts"]
+    assert len(charts) == 2 and all(len(chart["alt"]) > 40 and chart["caption"] for chart in charts), charts
+    assert "Histogram of the total scores of 6 submissions" in charts[0]["alt"]
+    assert "0: 2 students" in charts[0]["caption"] and "17: 1 student" in charts[0]["caption"]  # dave, erin; alice
+    assert "SQ: 3 passed, 1 partial, 0 wrong, 0 error, 2 blank or missing" in charts[1]["caption"]
 
 
 def _only_local(route, fetched: list[str]) -> None:
@@ -205,6 +246,15 @@ def _what_a_ta_sees(page, report) -> dict:
         "scripts": page.locator("script").count(),
         "counts": page.locator("#counts").inner_text(),
         "grad_at misconceptions": page.locator("#misconceptions-table-grad_at").inner_text(),
+        "page scrolls sideways": page.evaluate(
+            "document.documentElement.scrollWidth > document.documentElement.clientWidth"),
+        "wide tables": page.evaluate(
+            "[...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > "
+            "document.documentElement.clientWidth || t.parentElement.scrollWidth > t.parentElement.clientWidth)"
+            ".map(t => t.id)"),
+        "charts": page.evaluate(
+            "[...document.querySelectorAll('#charts figure')].map(f => ({alt: f.querySelector('img').alt, "
+            "caption: f.querySelector('figcaption').innerText}))"),
     }
 
 
@@ -228,7 +278,7 @@ def test_any_course_with_a_gradebook_is_reported_without_the_kit(tmp_path):
         gb.db.commit()
     report = gather_report(tmp_path, "week2")
     [q1] = report.questions
-    assert (q1.id, q1.max_score, q1.passed, q1.blank, q1.wrong) == ("q1", 3.0, 1, 1, 1)
+    assert (q1.id, q1.max_score, q1.passed, q1.blank, q1.partial, q1.wrong) == ("q1", 3.0, 1, 1, 1, 0)  # s3: 1 of 3
     assert [h.id for h in report.hand_graded] == ["essay"] and report.hand_graded[0].graded == ["s1"]
     assert {s.student: [r.kind for r in s.reasons] for s in report.needs_help} == {
         "s2": ["below threshold"], "s3": ["below threshold"], "s4": ["not submitted"]}

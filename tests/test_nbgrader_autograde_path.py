@@ -190,3 +190,35 @@ def test_nbgrader_autograde_grades_only_the_submissions_it_converts(course, rele
     log = nbgrader_autograde(course)
     assert "Grading dave with the kit's judge" in log and not graded_ahead(log), log[-3000:]
     assert "Skipping existing assignment" in log and set(grades(course)) == {"alice", "bob", "carol", "dave"}
+
+
+def _edited_test_cell(nb, grade_id: str):
+    """A copy of nb whose locked test cell `grade_id` has one more line (a student's edit)."""
+    import copy
+
+    edited = copy.deepcopy(nb)
+    [cell] = [c for c in edited.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    cell.source += "\nprint('edited')"
+    return edited
+
+
+@pytest.mark.slow(20)
+def test_nbgrader_autograde_warns_of_an_edited_test_cell_and_of_no_untouched_one(course, release_nb):
+    """Run as a TA runs it, does `nbgrader autograde` of a class print no checksum warning for
+    notebooks whose test cells are as released (they lack only the hidden tests the release
+    removed), while a test cell a student edited is still reported by name?"""
+    import os
+    import subprocess
+    import sys
+
+    for student in ("ada", "bo"):
+        write_submission(course.root, student, solved(release_nb))
+    write_submission(course.root, "cy", _edited_test_cell(solved(release_nb), "test_SQ"))
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", course.assignment], cwd=course.root,
+                          capture_output=True, text=True, env=env, timeout=900)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    changed = [line for line in log.splitlines() if "has changed!" in line]
+    assert len(changed) == 1 and "checksum" in changed[0] and "test_SQ" in changed[0], changed
+    assert {student: scores["test_SQ"] for student, scores in grades(course).items()} == {"ada": 3, "bo": 3, "cy": 3}

@@ -51,6 +51,8 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     assert fresh_course.release_notebook().is_file()
     assert "audit passed" in out
     assert out.count("wrong answer ") >= 30 and "FAIL" not in out
+    assert "ok  visible tests catch " in out and "misconceptions before submission (" in out  # the two rates
+    assert "ok  messages name the cause of " in out
     cases = list(_cases(fresh_course, None))
     assert out.count("correct answer ") + out.count("wrong answer ") + 2 == len(cases), "every case is reported"
     alone = [nbformat.writes(case.notebook) for case in cases if case.answer is None]
@@ -85,8 +87,10 @@ def test_a_wrong_answer_that_passes_is_named_though_graded_in_a_pack(fresh_cours
     code = main(["--course", str(fresh_course.root), "release", "derivatives"])
     out = capsys.readouterr().out
     assert code == 1
-    [failure] = [line for line in out.splitlines() if line.startswith("FAIL")]
+    [failure] = [line for line in out.splitlines() if line.startswith("FAIL") and "loses exactly" in line]
     assert "wrong answer grad_at_secretly_right loses exactly grad_at" in failure and "passed grad_at" in failure
+    [unseen] = [line for line in out.splitlines() if line.startswith("FAIL visible tests catch")]
+    assert "not shown before submission: grad_at_secretly_right" in unseen
 
 
 def test_only_wrong_answers_that_cannot_reach_another_question_are_packed():

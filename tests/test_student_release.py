@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from sample import ASSIGNMENT, KIT_ROOT, SAMPLE, TUTORIAL_SQ, check_visible, solved, with_answers
+from traitlets.config.loader import PyFileConfigLoader
 
 from grader.course import Course
 from grader.demo.run import prepare_course
@@ -112,6 +115,17 @@ def test_tutorial_sq_fails_its_visible_test_in_the_notebook(student_venv, tmp_pa
     assert not any("runtime" in line or "File " in line for line in error["traceback"])
 
 
+def test_a_test_cell_run_before_the_imports_cell_says_to_run_from_the_top(student_venv, tmp_path):
+    """In a fresh kernel that never ran the notebook's first cell (only an answer cell and its test
+    cell), does the test cell say to run the notebook from the top rather than raise a NameError?"""
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    skipped = solved(release)
+    skipped.cells = [c for c in skipped.cells if c.metadata.get("nbgrader", {}).get("grade_id") in ("grad_at", "test_grad_at")]
+    ran = _run_notebook(student_venv, _copy_release(tmp_path), skipped)
+    [error] = _errors(_test_cells(ran)["grad_at"])
+    assert error["ename"] != "NameError" and "Run the notebook from the top" in error["evalue"], error
+
+
 def test_missing_runtime_says_so_in_one_line(student_venv, tmp_path):
     """Opened away from its checks/ folder, does each test cell say why in one line, not a traceback?"""
     folder = tmp_path / "alone"
@@ -177,6 +191,42 @@ def test_nothing_installed_or_released_holds_a_solution(student_venv):
     site = next((student_venv / "lib").glob("python3*/site-packages"))
     assert find_copied_answers(ASSIGNMENT, site) == []
     assert find_copied_answers(ASSIGNMENT, KIT_ROOT / "source" / ASSIGNMENT.id / "banks"), "the scan finds a bank"
+
+
+def _guide_commands(where: str) -> list[list[str]]:
+    """The commands of docs/students.md's shell blocks marked for `where` (own-machine or hub)."""
+    guide = (KIT_ROOT / "docs" / "students.md").read_text()
+    blocks = re.findall(rf"```shell {where}\n(.*?)```", guide, re.DOTALL)
+    return [shlex.split(line) for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_student_guide_names_only_commands_that_run_where_it_says(student_venv):
+    """Does every command docs/students.md gives for the student's own machine exist in a venv
+    built from requirements.txt alone (JupyterLab starts, nbgrader is absent), and is every command
+    it gives for the hub a command of nbgrader, for the course's id?"""
+    own, hub = _guide_commands("own-machine"), _guide_commands("hub")
+    assert own and hub
+    bin_ = student_venv / "bin"
+    for command in own:
+        assert command[0] != "nbgrader", command
+        if command[0] == ".":
+            assert (bin_ / "activate").is_file() and command[1] == "venv/bin/activate", command
+        elif command[0] == "pip":
+            assert command[1:3] == ["install", "-r"] and command[3] == f"{ASSIGNMENT.id}/requirements.txt"
+            assert (RELEASE / "requirements.txt").is_file()
+        else:
+            assert (bin_ / command[0]).is_file(), command
+    jupyter = subprocess.run([str(bin_ / "jupyter"), "lab", "--version"], capture_output=True, text=True)
+    assert jupyter.returncode == 0, jupyter.stderr
+    assert not (bin_ / "nbgrader").exists()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(KIT_ROOT)).load_config()
+    for command in hub:
+        assert command[0] == "nbgrader" and ASSIGNMENT.id in command[2], command
+        if "--course" in command:
+            assert command[command.index("--course") + 1] == config.CourseDirectory.course_id
+        done = subprocess.run([sys.executable, "-m", "nbgrader", command[1], "--help"], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, (command, done.stderr[-500:])
 
 
 def test_kit_python_is_not_the_students(student_venv):

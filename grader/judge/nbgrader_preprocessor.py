@@ -24,14 +24,19 @@ import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    ClearHiddenTests,
+    NbGraderPreprocessor,
+    OverwriteCells,
+)
 from traitlets import Bool
 
-# the course config of an earlier kit imports the steps' list from here
-from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS  # noqa: F401
+# the course config of an earlier kit imports the steps' lists from here
+from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS, KIT_SANITIZE_PREPROCESSORS  # noqa: F401
 
-__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "SubmissionReader", "close_graders", "course_of_app",
-           "release_notebook"]
+__all__ = ["KitJudge", "SaveVerdicts", "LatePenalties", "ReleasedTestCells", "SubmissionReader", "close_graders",
+           "course_of_app", "release_notebook"]
 
 KIT_RESOURCES = "grader"  # the kit's entry in nbconvert's resources: what KitJudge tells SaveVerdicts
 
@@ -105,35 +110,69 @@ class LatePenalties(AssignLatePenalties):
         return nb, resources
 
 
+class ReleasedTestCells(OverwriteCells):
+    """nbgrader's OverwriteCells, for test cells that hold hidden tests.
+
+    nbgrader compares each submitted locked cell with the source cell, hidden tests included,
+    so every test cell of every untouched notebook reads as changed ("checksum has changed!"),
+    which a TA takes for tampering. A test cell as the release gave it (the source cell with its
+    hidden tests removed, as generate_assignment removes them) is not reported; any other change
+    is, as nbgrader reports it. Every locked cell is put back as the source has it, as before.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        self._submitted = cell.source  # report_change compares it with the released cell
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name: str, attr: str, old, new) -> None:
+        if attr == "checksum" and self._submitted == self._released_source(name):
+            return  # only the hidden tests differ, and the release removed those
+        super().report_change(name, attr, old, new)
+
+    def _released_source(self, name: str) -> str:
+        cell = NotebookNode(source=self.gradebook.find_source_cell(name, self.notebook_id, self.assignment_id).source)
+        ClearHiddenTests(config=self.config)._remove_hidden_test_region(cell)
+        return cell.source
+
+
 class SubmissionReader(NotebookExporter):
     """nbgrader's reader of the notebooks it autogrades, for the course config's `Autograde.exporter_class`.
 
-    When the kit's judge grades the run, nbgrader is handed the release notebook instead of
-    reading the submitted file: KitJudge replaces whatever it is handed by the notebook rebuilt
-    from the release, and reads the submitted file itself, bounded, as data. nbgrader's own read
-    would parse the student's bytes unbounded for nothing, and stop with a traceback and no
-    grades on a file that is not a notebook (the kit records that as unreadable, with 0).
-    Otherwise (nbgrader's Execute configured instead) it reads as nbgrader's exporter does.
+    nbgrader reads each notebook twice. Its sanitizing pass reads the submitted file, so that
+    ReleasedTestCells can report a test cell the student edited; a file nbgrader cannot read (not
+    JSON, not UTF-8, not a notebook) is read as the release notebook instead, so nbgrader goes on
+    to the kit's judge, which reads the submitted file itself, bounded, and records it as
+    unreadable, with 0, rather than nbgrader stopping with a traceback and no grades. When the
+    kit's judge grades the run, its autograde pass is handed the release notebook rather than
+    reading the sanitized copy again: KitJudge replaces whatever it is handed by the notebook
+    rebuilt from the release. Otherwise (nbgrader's Execute configured instead) it reads as
+    nbgrader's exporter does.
     """
 
     def from_filename(self, filename: str, resources: ResourcesDict | None = None, **kw):
         resources = ResourcesDict() if resources is None else resources
         info = resources.get("nbgrader") or {}
         converter = _converter_of(self)
-        if "assignment" in info and converter is not None and _grades_with_kit(converter):
-            release = release_notebook(course_of_app(self, info["assignment"]))
-            return self.from_notebook_node(release, resources=resources, **kw)
-        return super().from_filename(filename, resources=resources, **kw)
+        if "assignment" not in info or converter is None or not _grades_with_kit(converter):
+            return super().from_filename(filename, resources=resources, **kw)
+        if getattr(converter, "_sanitizing", True):
+            try:
+                return super().from_filename(filename, resources=resources, **kw)
+            except Exception:  # noqa: BLE001 -- whatever the submitted bytes make nbformat raise
+                pass
+        release = release_notebook(course_of_app(self, info["assignment"]))
+        return self.from_notebook_node(release, resources=resources, **kw)
 
     def from_notebook_node(self, nb: NotebookNode, resources: ResourcesDict | None = None, **kw):
         """nbconvert's export with the notebook validated once, after the last step, rather than after
         each, and written as the kit writes its autograded notebooks (grader.record.notebook.notebook_json).
 
-        With the kit's judge every step but KitJudge only drops outputs or metadata, or writes the
-        gradebook: each nbconvert validation, deep copy and indented dump would cost as much as the step.
+        In the autograde pass with the kit's judge every step but KitJudge only drops outputs or metadata,
+        or writes the gradebook: each nbconvert validation, deep copy and indented dump would cost as much
+        as the step. The sanitizing pass, on the student's notebook, is nbconvert's own.
         """
         converter = _converter_of(self)
-        if converter is None or not _grades_with_kit(converter):
+        if converter is None or not _grades_with_kit(converter) or getattr(converter, "_sanitizing", True):
             return super().from_notebook_node(nb, resources, **kw)
         from grader.record.notebook import notebook_json
 

@@ -17,21 +17,18 @@ KIT_AUTOGRADE_PREPROCESSORS = [
     # checked; the cells the kit adds (a student's extra cells, for the TA to see) carry none
 ]
 
-# nbgrader sanitizes a submitted notebook before it runs it, so that what the student changed
-# cannot count. With the kit's judge no submitted notebook runs or is kept: the judge reads the
-# submitted file itself (bounded, as data) and hands nbgrader a notebook rebuilt from the release
-# (grader.record.notebook), which already holds what each step would establish:
-# - ClearOutput (outputs the student saved, a forged "passed" among them): the test cells'
-#   outputs are the verdicts, an answer's output is what the kit's worker printed;
-# - DeduplicateIds (a second cell claiming a grade id): answers are located by the release's
-#   ids, the first claim only; any other cell is shown to the TA without nbgrader metadata;
-# - OverwriteKernelspec (the kernel the notebook will run in): nothing runs in a kernel, and the
-#   notebook's metadata is the release's;
-# - OverwriteCells (locked and test cells, their points and metadata, restored): every
-#   instructor cell is the release's own, points included; submitted test cells are ignored;
-# - CheckCellMetadata (malformed nbgrader metadata refused): the metadata is the release's,
-#   which generate_assignment checked.
-KIT_SANITIZE_PREPROCESSORS: list = []
+# nbgrader's sanitizing steps, on the submitted notebook, with OverwriteCells knowing that the
+# release's test cells hold no hidden tests: nbgrader's log names a test cell a student edited and
+# no untouched one. The grades never depend on them: the kit's judge reads the submitted file
+# itself (bounded, as data) and hands nbgrader a notebook rebuilt from the release
+# (grader.record.notebook), whose instructor cells, points and metadata are the release's own.
+KIT_SANITIZE_PREPROCESSORS = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.judge.nbgrader_preprocessor.ReleasedTestCells",  # was OverwriteCells
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # nbgrader 0.9.6's own lists, for comparing the stock path with the kit's (the bench and tests do).
 STOCK_AUTOGRADE_PREPROCESSORS = [

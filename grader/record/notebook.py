@@ -4,6 +4,7 @@ added cell, and the verdicts as test-cell outputs nbgrader scores the same way."
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 from nbgrader import utils as nbutils
@@ -11,9 +12,20 @@ from nbgrader import utils as nbutils
 from grader.intake.text import printable
 from grader.judge.results import SubmissionResult
 
-__all__ = ["autograded_notebook", "notebook_json", "verdict_outputs", "OUTPUT_CHARS"]
+__all__ = ["autograded_notebook", "notebook_json", "verdict_outputs", "unread_notice", "OUTPUT_CHARS"]
 
 OUTPUT_CHARS = 4000
+# What a student whose file could not be graded is told, first thing, in the feedback and in
+# formgrader (the cells after it are the release's: nothing of the submission could be read).
+_UNREAD = {
+    "unreadable": ("This notebook could not be graded: the file handed in could not be read as a Jupyter "
+                   "notebook ({why}).", "Open your file in JupyterLab. If it does not open as the notebook with "
+                   "your answers, find the copy that does (File → Revert Notebook to Checkpoint, or a copy of "
+                   "your own), save it with File → Save Notebook, check that it opens, and submit it again."),
+    "no notebook": ("This notebook could not be graded: no notebook to grade was found in what was handed in "
+                    "({why}).", "Submit the notebook of this assignment under its own name, {notebook}, in the "
+                    "assignment's folder (nbgrader submit sends that folder), with your answers saved in it."),
+}
 
 
 def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult) -> nbformat.NotebookNode:
@@ -40,7 +52,25 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
             _fill_answer(cell, claimed[grade_id])
             shown.add(claimed[grade_id].index)
     _insert_extra_cells(nb, result, release_texts, shown)
+    if result.status in _UNREAD:
+        nb.cells.insert(0, unread_notice(result))
     return nb
+
+
+def unread_notice(result: SubmissionResult) -> nbformat.NotebookNode:
+    """A markdown cell saying why nothing of the submission was graded, and what to do."""
+    what, todo = _UNREAD[result.status]
+    why = _literal("; ".join(result.notes) or result.status)
+    return nbformat.v4.new_markdown_cell(id="grading-notice", source=(  # a fixed id: a regrade writes the same bytes
+        f"**{what.format(why=why)}** Every autograded question scores 0, and the cells below are the "
+        f"assignment as it was released, not your work.\n\n**What to do:** {todo.format(notebook=_literal(result.notebook))} "
+        "If the deadline has passed, show this page to a TA."))
+
+
+def _literal(text: str) -> str:
+    """Text that markdown shows as it is (every punctuation mark escaped): a file name is the
+    student's, and may hold markdown or HTML."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~&])", r"\\\1", printable(text))
 
 
 def notebook_json(nb: dict) -> str:

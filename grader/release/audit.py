@@ -14,9 +14,12 @@ import nbformat
 from grader.assignment import INSTRUCTOR_ONLY
 from grader.course import Course
 
-__all__ = ["AuditReport", "Finding", "audit_assignment", "MIN_MISCONCEPTIONS"]
+__all__ = ["AuditReport", "Finding", "audit_assignment", "MIN_MISCONCEPTIONS", "MIN_CAUGHT_BEFORE_SUBMISSION",
+           "MIN_NAMED", "caught_before_submission", "named_by_message"]
 
 MIN_MISCONCEPTIONS = 2  # known wrong answers each autograded question must have in its bank
+MIN_CAUGHT_BEFORE_SUBMISSION = 0.85  # of the WRONG bank, shown by the release's own test cells
+MIN_NAMED = 0.90  # of the WRONG bank, named by its message (the bank's cause words)
 # "(2 points)", "(1 point, graded by hand)": the points a question's text states
 POINTS_TEXT = re.compile(r"\((\d+(?:\.\d+)?) points?\b", re.IGNORECASE)
 
@@ -51,38 +54,101 @@ class AuditReport:
 
 
 def audit_assignment(course: Course, *, jobs: int | None = None, question: str | None = None,
-                     judges=None, gradebook: bool = True) -> AuditReport:
+                     judges=None, students=None, gradebook: bool = True) -> AuditReport:
     """Run every audit check (those of one question with `question`); the report says which failed and why.
 
     The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
-    `jobs` judges started here. gradebook=False leaves the gradebook's points unread (see
-    `static_findings`).
+    `jobs` judges started here; meanwhile `students` (a StudentRunner, or one started here) runs
+    every misconception through the release's own test cells. gradebook=False leaves the
+    gradebook's points unread (see `static_findings`).
     """
+    from grader.demo.scenarios import solved
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
+    from grader.release.student_run import StudentRun, StudentRunner
 
     report = AuditReport()
-    report.findings += static_findings(course, question=question, gradebook=gradebook)
-    cases = list(_cases(course, question))
-    packs = _packs(cases)
     with contextlib.ExitStack() as stack:
+        students = students or stack.enter_context(StudentRunner())  # its start-up overlaps what follows
+        report.findings += static_findings(course, question=question, gradebook=gradebook)
+        release = nbformat.read(course.release_notebook(), as_version=4)
+        reference = solved(release, course.spec.banks)
+        cases = list(_cases(course, question, release, reference))
+        packs = _packs(cases)
+        wrong = [case for case in cases if case.wrong]
+        # the release's own test cells, run as a student runs them, while the judges grade
+        shown = students.start(course.release_notebook().parent, reference,
+                               [StudentRun(c.bank_answer.name, c.bank_answer.question, c.bank_answer.source)
+                                for c in wrong])
         if judges is None:
             judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         alone = [case for case in cases if case.answer is None]
         only = {question} if question else None  # one question's audit judges that question alone
         results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs], only)
-        findings = {id(case): _finding(case, result) for case, result in zip(alone, results, strict=False)}
+        graded = {id(case): result for case, result in zip(alone, results, strict=False)}
         failed = []
         for pack, result in zip(packs, results[len(alone):], strict=True):
             held = _finding(pack, result).ok
-            findings.update({id(case): Finding(case.check, True) for case in pack.cases} if held else {})
+            graded.update({id(case): result for case in pack.cases} if held else {})
             failed += [] if held else pack.cases
         # a pack that lost a question is graded answer by answer: which answer it was, and why
-        for case, result in zip(failed, _grade(judges, scratch, [case.notebook for case in failed], only), strict=True):
-            findings[id(case)] = _finding(case, result)
-    report.findings += [findings[id(case)] for case in cases]
+        graded.update({id(case): result for case, result in
+                       zip(failed, _grade(judges, scratch, [case.notebook for case in failed], only),
+                           strict=True)})
+        caught = _caught_finding([case.bank_answer for case in wrong], shown, whole=question is None)
+    packed = {id(case) for pack in packs for case in pack.cases} - {id(case) for case in failed}
+    report.findings += [Finding(case.check, True) if id(case) in packed else _finding(case, graded[id(case)])
+                        for case in cases]
+    report.findings += [caught, _named_finding([case.bank_answer for case in wrong],
+                                               [_messages(graded[id(case)], case.bank_answer.question)
+                                                for case in wrong], whole=question is None)]
     return report
+
+
+def caught_before_submission(answers, shown: dict) -> tuple[list, list, list]:
+    """(caught by the release's test cells, not caught though the bank says they must be, caught
+    though the bank leaves them to hidden tests): `shown[name]` is what the answer's test cell showed."""
+    caught = [a for a in answers if shown.get(a.name) is not None]
+    missed = [a for a in answers if shown.get(a.name) is None and not a.left_to_hidden]
+    surplus = [a for a in caught if a.left_to_hidden]
+    return caught, missed, surplus
+
+
+def named_by_message(answer, messages: list[str]) -> bool:
+    """Whether the messages on the answer's question hold the words its bank entry names it by."""
+    return bool(answer.cause) and any(answer.cause in message for message in messages)
+
+
+def _caught_finding(answers, shown, *, whole: bool) -> Finding:
+    """The share of the WRONG bank a student sees fail before handing in (a full audit holds it to the minimum)."""
+    try:
+        outcomes = shown()
+    except (RuntimeError, OSError, ValueError) as exc:
+        return Finding("visible tests catch the misconceptions before submission", False, str(exc))
+    caught, missed, surplus = caught_before_submission(answers, outcomes)
+    left = sum(bool(a.left_to_hidden) for a in answers)
+    rate = len(caught) / len(answers) if answers else 1.0
+    detail = [f"not shown before submission: {', '.join(a.name for a in missed)}" if missed else "",
+              f"left to hidden tests but shown: {', '.join(a.name for a in surplus)}" if surplus else "",
+              f"under {MIN_CAUGHT_BEFORE_SUBMISSION:.0%}" if whole and rate < MIN_CAUGHT_BEFORE_SUBMISSION else ""]
+    return Finding(f"visible tests catch {len(caught)} of {len(answers)} misconceptions before submission "
+                   f"({rate:.0%}; at least {MIN_CAUGHT_BEFORE_SUBMISSION:.0%}; the bank leaves {left} to hidden tests)",
+                   not any(detail), "; ".join(d for d in detail if d))
+
+
+def _named_finding(answers, messages: list[list[str]], *, whole: bool) -> Finding:
+    """The share of the WRONG bank whose graded message holds the bank's words for its cause."""
+    unnamed = [a.name for a, said in zip(answers, messages, strict=True) if not named_by_message(a, said)]
+    rate = 1 - len(unnamed) / len(answers) if answers else 1.0
+    held = rate >= MIN_NAMED or not whole
+    return Finding(f"messages name the cause of {len(answers) - len(unnamed)} of {len(answers)} misconceptions "
+                   f"({rate:.0%}; at least {MIN_NAMED:.0%})", held,
+                   "" if held and not unnamed else f"not named: {', '.join(unnamed)}")
+
+
+def _messages(result, question: str) -> list[str]:
+    return next((q.messages for q in result.questions if q.id == question), [])
 
 
 @dataclass
@@ -94,6 +160,7 @@ class _Case:
     answer: object = None  # a bank's answer that may be graded packed with others' (see _packs)
     cases: list = field(default_factory=list)  # for a pack: the cases it stands for
     wrong: bool = False
+    bank_answer: object = None  # the bank's answer this case grades, packable or not
 
 
 def _packs(cases: list[_Case]) -> list[_Case]:
@@ -316,28 +383,31 @@ def _gradebook_points(course: Course) -> dict[str, float] | None:
         return None
 
 
-def _cases(course: Course, only: str | None):
-    """Every audited notebook: its check's name, the ids expected to pass, the ids judged."""
+def _cases(course: Course, only: str | None, release=None, reference=None):
+    """Every audited notebook: its check's name, the ids expected to pass, the ids judged
+    (`release` read and `reference`, the release with each question's reference answer, made
+    here unless given)."""
     from grader.demo.scenarios import solved, with_answers
 
     banks = course.spec.banks
-    release = nbformat.read(course.release_notebook(), as_version=4)
+    release = release if release is not None else nbformat.read(course.release_notebook(), as_version=4)
+    reference = reference if reference is not None else solved(release, banks)
     everything = {q.id for q in course.autograded}
     scope = {only} if only else everything
     source = nbformat.read(course.source_notebook(), as_version=4)
     yield _Case("the source notebook passes all its own tests", source, everything, scope)
     yield _Case("the blank release scores 0", release, set(), scope)
-    reference = solved(release, banks)
     for answer in banks.correct:
         if answer.question in scope:
             yield _Case(f"correct answer {answer.name} scores full",
-                        with_answers(reference, {answer.question: answer.source}), everything, scope, answer)
+                        with_answers(reference, {answer.question: answer.source}), everything, scope, answer,
+                        bank_answer=answer)
     others, shared = _reference_names(banks, course.autograded), _imported_names(course.spec.setup)
     for answer in banks.wrong:
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope, answer if _packable(answer, others, shared) else None, wrong=True)
+                        scope, answer if _packable(answer, others, shared) else None, wrong=True, bank_answer=answer)
 
 
 def _finding(case: _Case, result) -> Finding:

@@ -28,6 +28,8 @@ TEST_CELL = '''{comment}
 ### BEGIN HIDDEN TESTS
 from grader.notebook import check as check_question  # at grading: every part, hidden inputs, partial credit
 ### END HIDDEN TESTS
+assert "check_question" in globals(), (  # defined by the first cell
+    "Run the notebook from the top (Kernel → Restart Kernel and Run All Cells…): its first cell imports the tests.")
 check_question("{qid}", globals())'''
 
 # checks/runtime.py of a source: the installed kit's runtime. A release puts a copy of the runtime
@@ -67,7 +69,8 @@ FUNCTIONS = {{
 from grader.banks import Answer, BrokenFile  # noqa: F401
 
 CORRECT: tuple = ()  # Answer(name, question id, cell source, style): the first per question is its reference
-WRONG: tuple = ()  # Answer(name, question id, cell source, misconception): each must lose exactly its question
+WRONG: tuple = ()  # Answer(name, question id, cell source, misconception, cause=words its message names it by):
+#                   each must lose exactly its question
 MANUAL: tuple = ()  # model answers of hand-graded questions
 BROKEN: tuple = ()  # BrokenFile(name, build(release bytes) -> bytes, what grading must do)
 ''',

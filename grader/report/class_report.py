@@ -24,7 +24,7 @@ STATUS_FILE = "grading.json"
 STATUS_BYTES = 4_000_000
 NO_RESPONSE = "No response."
 TEST_PREFIX = "test_"
-OUTCOMES = ("passed", "wrong", "error", "blank")  # every autograded answer has exactly one
+OUTCOMES = ("passed", "partial", "wrong", "error", "blank")  # every autograded answer has exactly one
 
 
 @dataclass
@@ -35,6 +35,7 @@ class QuestionStats:
     max_score: float
     submitted: int = 0
     passed: int = 0
+    partial: int = 0  # some of its points (some parts passed), not all
     wrong: int = 0
     error: int = 0
     blank: int = 0  # blank (the release's cell unchanged) or missing (not defined, unreadable file)
@@ -43,7 +44,7 @@ class QuestionStats:
 
     @property
     def attempted(self) -> int:
-        return self.passed + self.wrong + self.error
+        return self.passed + self.partial + self.wrong + self.error
 
     @property
     def pass_rate(self) -> float:
@@ -73,7 +74,7 @@ class HandGradedStats:
 
 @dataclass
 class HelpReason:
-    kind: str  # not submitted | unreadable | below threshold | flagged for review | suspicious timestamp
+    kind: str  # not submitted | unreadable | blank | below threshold | flagged for review | suspicious timestamp
     detail: str = ""
 
 
@@ -234,7 +235,7 @@ def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> Non
         if cell.manual:
             row.outcomes[cell.question] = _hand_graded_state(grade, blank)
         else:
-            row.outcomes[cell.question] = "passed" if _full(grade.score, cell.max_score) else ("blank" if blank else "wrong")
+            row.outcomes[cell.question] = _outcome(grade.score, cell.max_score, blank)
         awaiting = row.outcomes[cell.question] == "awaiting"
         row.scores[cell.question] = None if awaiting else grade.score
         row.score += grade.score or 0.0
@@ -249,6 +250,15 @@ def _fill_lateness(row: StudentRow, submission) -> None:
     row.seconds_late = submission.seconds_late
     row.late_penalty = submission.late_penalty
     row.score = max(0.0, row.score - row.late_penalty)
+
+
+def _outcome(score: float | None, max_score: float, blank: bool) -> str:
+    """passed (full points), blank (the release's cell unchanged), partial (some points) or wrong."""
+    if _full(score, max_score):
+        return "passed"
+    if blank:
+        return "blank"
+    return "partial" if score else "wrong"
 
 
 def _hand_graded_state(grade, blank: bool) -> str:
@@ -288,7 +298,7 @@ def _fill_from_record(row: StudentRow, record: dict) -> None:
             continue
         qid, status = question["id"], question.get("status")
         row.messages[qid] = _texts(question.get("messages"))[:1]
-        if row.outcomes[qid] == "passed" or row.outcomes[qid] == "blank":
+        if row.outcomes[qid] in ("passed", "partial", "blank"):  # the gradebook's points say so
             continue
         if status == "missing":
             row.outcomes[qid] = "blank"
@@ -309,7 +319,7 @@ def _summarise(course_id, assignment, threshold, cells, rows, due=None) -> Class
         row.reasons = _help_reasons(row, threshold, has_due_date=due is not None)
     for question in questions:
         failures = [(row.student, row.messages[question.id][0]) for row in rows
-                    if row.outcomes.get(question.id) in ("wrong", "error") and row.messages.get(question.id)]
+                    if row.outcomes.get(question.id) in ("partial", "wrong", "error") and row.messages.get(question.id)]
         question.misconceptions = group_misconceptions(failures)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ClassReport(course_id, assignment, threshold, now,
@@ -335,6 +345,12 @@ def _count_student(row: StudentRow, questions: list[QuestionStats], hand: list[H
             answer.total_manual += row.scores.get(answer.id) or 0.0
 
 
+def _blank(row: StudentRow) -> bool:
+    """A notebook handed in as it was released: no autograded answer, no hand-graded one either."""
+    return row.status == "graded" and bool(row.outcomes) and all(
+        outcome in ("blank", "no response") for outcome in row.outcomes.values())
+
+
 def _help_reasons(row: StudentRow, threshold: float, *, has_due_date: bool = False) -> list[HelpReason]:
     if not row.submitted:
         return [HelpReason("not submitted")]
@@ -344,7 +360,9 @@ def _help_reasons(row: StudentRow, threshold: float, *, has_due_date: bool = Fal
     elif row.status != "graded":
         prefix = "" if row.status == "unreadable" else f"{row.status}: "
         reasons.append(HelpReason("unreadable", prefix + (row.notes[0] if row.notes else "no grading record")))
-    if row.fraction is not None and row.fraction < threshold:
+    elif _blank(row):
+        reasons.append(HelpReason("blank", "submitted the notebook with no answer (every answer cell as released)"))
+    if row.fraction is not None and row.fraction < threshold and not _blank(row):
         reasons.append(HelpReason("below threshold", f"{row.score:g}/{row.counted_max:g} ({row.fraction:.0%})"))
     if row.tamper:
         more = f" (+{len(row.tamper) - 1} more)" if len(row.tamper) > 1 else ""

@@ -6,6 +6,7 @@ import base64
 from html import escape
 
 from grader.pages.policy import STATIC_PAGE
+from grader.report.charts import chart_texts
 from grader.report.class_report import ClassReport, QuestionStats, StudentRow
 from grader.report.similar.section import LOOK_ALIKE_STYLE, look_alike_section
 
@@ -17,12 +18,14 @@ _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f0f0f0}td.n{text-align:right}.note{background:#fff8dc;padding:.5em .8em;border-left:4px solid #d9b44a}
-.passed{color:#2e7d32}.wrong{color:#a65e00}.error{color:#b0413e}.blank{color:#777}code,.msg{font-family:ui-monospace,monospace;font-size:90%;white-space:pre-wrap}
-div.wide{overflow-x:auto}#roster td,#roster th{font-size:85%;white-space:nowrap}
+.passed{color:#2e7d32}.partial{color:#2f5f93}.wrong{color:#a65e00}.error{color:#b0413e}.blank{color:#777}code,.msg{font-family:ui-monospace,monospace;font-size:90%;white-space:pre-wrap}
+div.wide{overflow-x:auto}#roster table{table-layout:fixed;width:100%}#roster td,#roster th{font-size:85%;overflow-wrap:anywhere;padding:.25em .3em}
+#roster th{font-size:78%}#roster col.student{width:12%}#roster col.status{width:8%}#roster col.score{width:7%}
 td ul{margin:0;padding-left:1.1em}
+figure{margin:.5em 0 1.2em}figcaption{font-size:90%;color:#444;max-width:60em}
 img{max-width:100%;border:1px solid #ddd;margin:.3em}
 """ + LOOK_ALIKE_STYLE
-_OUTCOME_MARKS = {"passed": "✔", "wrong": "✘", "error": "!", "blank": "–"}
+_OUTCOME_MARKS = {"passed": "✔", "partial": "◐", "wrong": "✘", "error": "!", "blank": "–"}
 MAX_LISTED = 6
 
 
@@ -33,7 +36,7 @@ def render_html(report: ClassReport, charts: dict[str, bytes]) -> str:
     sections = [
         _summary(report),
         _questions(report),
-        _charts(charts),
+        _charts(report, charts),
         _misconceptions(report),
         _needs_help(report),
         _late_work(report),
@@ -51,9 +54,15 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-def _table(header: list[str], rows: list[str], table_id: str) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+def _table(header: list[str], rows: list[str], table_id: str, columns: str = "") -> str:
+    head = "".join(f"<th>{_breakable(h)}</th>" for h in header)
+    return (f'<table id="{table_id}">{columns}<thead><tr>{head}</tr></thead><tbody>\n' + "\n".join(rows)
+            + "\n</tbody></table>")
+
+
+def _breakable(name) -> str:
+    """A header that may wrap after each underscore (plot_function_and_derivative in a narrow column)."""
+    return "_<wbr>".join(_e(part) for part in str(name).split("_"))
 
 
 def _cells(*values, numeric: tuple[int, ...] = ()) -> str:
@@ -72,28 +81,33 @@ def _summary(report: ClassReport) -> str:
 
 
 def _questions(report: ClassReport) -> str:
-    header = ["question", "points", "attempted", "passed", "blank or missing", "wrong", "error",
+    header = ["question", "points", "attempted", "passed", "partial", "blank or missing", "wrong", "error",
               "pass rate", "mean score"]
     rows = [f'<tr data-question="{_e(q.id)}">'
-            + _cells(q.id, f"{q.max_score:g}", q.attempted, q.passed, q.blank, q.wrong, q.error,
-                     f"{q.pass_rate:.0%}", f"{q.mean_score:.2f}", numeric=tuple(range(1, 9)))
+            + _cells(q.id, f"{q.max_score:g}", q.attempted, q.passed, q.partial, q.blank, q.wrong, q.error,
+                     f"{q.pass_rate:.0%}", f"{q.mean_score:.2f}", numeric=tuple(range(1, 10)))
             + "</tr>" for q in report.questions]
     note = ("<p>Of the submitted students; each answer counts once: passed (full points in the gradebook), "
-            "blank or missing (the release's cell unchanged, or nothing to grade), error (crashed or timed out), "
-            "or wrong. Pass rate is passed over submitted.</p>")
+            "partial (some of its points, not all), blank or missing (the release's cell unchanged, or nothing "
+            "to grade), error (crashed or timed out), or wrong (no points). Pass rate is passed over "
+            "submitted.</p>")
     return '<section id="questions"><h2>Autograded questions</h2>' + note + _table(header, rows, "question-table") + "</section>"
 
 
-def _charts(charts: dict[str, bytes]) -> str:
-    images = [f'<img alt="{_e(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-              for name, png in charts.items()]
-    return '<section id="charts"><h2>Charts</h2>' + "".join(images) + "</section>"
+def _charts(report: ClassReport, charts: dict[str, bytes]) -> str:
+    texts = chart_texts(report)
+    figures = [f'<figure data-chart="{_e(name)}"><img alt="{_e(texts[name].alt)}" '
+               f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+               f"<figcaption>{_e(texts[name].caption)}</figcaption></figure>"
+               for name, png in charts.items()]
+    return '<section id="charts"><h2>Charts</h2>' + "".join(figures) + "</section>"
 
 
 def _misconceptions(report: ClassReport) -> str:
     parts = ['<section id="misconceptions"><h2>Most common misconceptions</h2>'
-             "<p>Wrong or erroring answers grouped by what the check's message says, with the "
-             "observed values left out; blank answers are not listed.</p>"]
+             "<p>Partly right, wrong or erroring answers grouped by what the check's message says (its "
+             "headline, which names the cause), with the observed values left out; blank answers are not "
+             "listed.</p>"]
     for question in report.questions:
         parts.append(_question_misconceptions(question))
     return "\n".join(parts) + "</section>"
@@ -121,9 +135,9 @@ def _needs_help(report: ClassReport) -> str:
     rows = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, _score(s), s.status)
             + "<td><ul>" + "".join(f"<li><b>{_e(r.kind)}</b>{_detail(r.detail)}</li>" for r in s.reasons)
             + "</ul></td></tr>" for s in report.needs_help]
-    intro = (f"<p>Not submitted, could not be read, scored below {report.threshold:.0%} of the points graded "
-             "so far, flagged for review (tampering evidence the autograder found), or with a timestamp the "
-             "grader did not trust.</p>")
+    intro = (f"<p>Not submitted, could not be read, handed in blank (no answer at all), scored below "
+             f"{report.threshold:.0%} of the points graded so far, flagged for review (tampering evidence "
+             "the autograder found), or with a timestamp the grader did not trust.</p>")
     body = _table(["student", "score", "status", "why"], rows, "needs-help-table") if rows else "<p>Nobody.</p>"
     return f'<section id="needs-help"><h2>Students who need help ({len(rows)})</h2>{intro}{body}</section>'
 
@@ -184,9 +198,11 @@ def _roster(report: ClassReport) -> str:
         scores = "".join(f'<td class="{_e(s.outcomes.get(q, ""))}">{_e(m)} {_e(_fmt(s.scores.get(q)))}</td>'
                          for q, m in zip(ids, marks, strict=True))
         rows.append(f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.status, _score(s)) + scores + "</tr>")
-    legend = "<p>✔ passed, ✘ wrong, ! error, – blank or missing; hand-graded: graded, awaiting, no response.</p>"
+    legend = ("<p>✔ passed, ◐ partial, ✘ wrong, ! error, – blank or missing; hand-graded: graded, awaiting, "
+              "no response.</p>")
+    columns = '<colgroup><col class="student"><col class="status"><col class="score">' + "<col>" * len(ids) + "</colgroup>"
     return ('<section id="roster"><h2>All students</h2>' + legend + '<div class="wide">'
-            + _table(["student", "status", "score", *ids], rows, "roster-table") + "</div></section>")
+            + _table(["student", "status", "score", *ids], rows, "roster-table", columns) + "</div></section>")
 
 
 def _fmt(score) -> str:

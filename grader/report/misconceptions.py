@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from grader.runtime.messages import is_headline
+
 __all__ = ["Misconception", "group_misconceptions", "misconception_key", "split_message", "clean_text"]
 
 # Control characters and bidi overrides would let a value mislead the TA who reads it.
@@ -51,11 +53,16 @@ def group_misconceptions(failures: list[tuple[str, str]]) -> list[Misconception]
 def misconception_key(message: str) -> str:
     """The message without the case it was found on and with the observed values blanked.
 
-    A check's message reads "<case>: <what was seen>. <what it means>": the case (which call,
+    A message that leads with a headline (one sentence naming the answer and the cause, on a line
+    of its own) is keyed by that headline, its values blanked: the details after it name the case.
+    Otherwise a message reads "<case>: <what was seen>. <what it means>": the case (which call,
     which inputs) and the values seen vary from student to student, the words that name the
     mistake do not. The first sentence keeps its words with every number, quoted string and
     bracketed value replaced by an ellipsis; the sentences after it (the hint) are kept whole.
     """
+    lines = clean_text(message).splitlines()
+    if len(lines) > 1 and is_headline(lines[0]):
+        return _blank_values(" ".join(lines[0].split()))
     first, rest = split_message(" ".join(clean_text(message).split()))
     return " ".join(part for part in (_blank_values(first), rest) if part)
 

@@ -7,39 +7,27 @@ import importlib
 import io
 import warnings
 
+from .messages import HEADLINE, wrapped
+from .messages import headline_of as headline
 from .parts import Verdict, run_question
 from .subject import LocalSubject
 
-__all__ = ["CheckFailed", "failure_text", "headline", "notebook_check", "run_visible"]
-
-HEADLINE = 88  # `nbgrader validate` shows about this much of a failure's first line
+__all__ = ["CheckFailed", "failure_text", "headline", "notebook_check", "run_visible", "HEADLINE"]
 
 
 class CheckFailed(AssertionError):
-    """A failed visible check; Jupyter shows its message alone, without the checks' own frames."""
+    """A failed visible check; Jupyter shows its message alone (the headline first), without the
+    checks' own frames, in lines that `nbgrader validate` shows whole."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {line}" if i == 0 else line
-                for i, line in enumerate(str(self).splitlines())]
-
-
-def headline(message: str, limit: int = HEADLINE) -> str:
-    """The first line of a message, cut to its first sentence (or clause) when it is too long to be read whole."""
-    first = message.splitlines()[0] if message else ""
-    if len(first) <= limit:
-        return first
-    for end in (". ", "; ", ": "):
-        cut = first.find(end, 20, limit)
-        if cut > 0:
-            return first[:cut + 1]
-    return first[:limit - 1] + "…"
+        return wrapped(str(self))
 
 
 def failure_text(messages: list[str], fallback: str) -> str:
-    """What a failing test cell shows: the essence on its first line, then every message whole."""
+    """What a failing test cell shows: the headline on its first line, then every message whole."""
     text = "\n".join(messages) or fallback
-    short = headline(text)
-    return text if short == text.splitlines()[0] else f"{short}\n{text}"
+    first = headline(text)
+    return text if first == text.splitlines()[0] else f"{first}\n{text}"
 
 
 def run_visible(package: str, functions: dict, qid: str, namespace: dict) -> Verdict:

@@ -3,15 +3,17 @@
 import contextlib
 import contextvars
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
+from .messages import Hint, answer_name, failure, is_headline
 from .values import FigureValue, Missing, OtherValue, RaisedValue, TensorValue
 
 __all__ = [
     "TOLERANCES", "expect_upstream_untouched", "fail_if_raised", "note", "collecting_notes", "describe", "show",
-    "expect_float_tensor", "assert_close", "is_close", "explain_raised", "number",
+    "expect_float_tensor", "assert_close", "is_close", "explain_raised", "number", "kind_of", "not_defined",
+    "expect_defined", "first_headline",
 ]
 
 TOLERANCES: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-5), "float64": (1e-7, 1e-9)}
@@ -19,36 +21,67 @@ _FLOAT_DTYPES = ("float32", "float64")
 _NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("notes", default=None)
 
 # Substrings of torch's error messages -> the misconception behind them, for students.
-_RAISED_HINTS: tuple[tuple[str, str], ...] = (
-    ("only tensors of floating point", "an integer tensor cannot require gradients: build the "
-     "leaf from a float (an int x0 makes an integer tensor)"),
-    ("can't call numpy() on tensor that requires grad", "call .detach() before .numpy() "
-     "(matplotlib calls .numpy() on tensors you pass it)"),
-    ("save_for_backward can only save variables", "save_for_backward only takes tensors; "
-     "a Python number can be kept as an ordinary attribute of ctx instead"),
-    ("incorrect number of gradients", "backward must return one gradient per input of "
-     "forward, with None for non-tensor inputs, as a tuple (a list counts as one gradient)"),
-    ("only integer tensors of a single element can be converted to an index", "a tuple or list "
-     "was multiplied by a tensor: ctx.saved_tensors is a tuple of the saved tensors, even when "
-     "there is one, so take the tensor out of it"),
-    ("x, y, and format string must not be none", "something plotted was None: x.grad stays None "
-     "until backward() has run on a result computed from x"),
-    ("does not require grad and does not have a grad_fn", "what was differentiated is not "
-     "connected to a leaf that requires grad: the leaf needs requires_grad=True before f is "
-     "computed, and f must not be computed under torch.no_grad() or from a .detach()ed or .data "
-     "tensor"),
-    ("returned a gradient different than none at position", "backward returns one gradient per "
-     "input of forward, in forward's order, with None for an input that is not a tensor"),
-    ("backward through the graph a second time", "backward() frees the graph it ran through, "
-     "so a second backward() through the same graph fails: call it once per result (or pass "
-     "retain_graph=True to the first), and make a fresh leaf on every call of your function"),
-    ("grad can be implicitly created only for scalar outputs", "backward() without arguments "
-     "needs a scalar: reduce with .sum() first (or pass gradient=torch.ones_like(y))"),
-    ("expected variable or none (got ", "backward returns each gradient as a tensor (one per "
-     "input of forward, as a tuple when there are several), not a list or a Python number"),
-    ("a leaf variable that requires grad is being used in an in-place operation",
-     "do not modify a leaf in place; work on a copy"),
+_RAISED_HINTS: tuple[tuple[str, Hint], ...] = (
+    ("only tensors of floating point", Hint(
+        "an integer tensor cannot require gradients",
+        "an integer tensor cannot require gradients: build the leaf from a float (an int x0 makes an "
+        "integer tensor)")),
+    ("can't call numpy() on tensor that requires grad", Hint(
+        "call .detach() before .numpy()",
+        "call .detach() before .numpy() (matplotlib calls .numpy() on tensors you pass it)")),
+    ("save_for_backward can only save variables", Hint(
+        "save_for_backward only takes tensors",
+        "save_for_backward only takes tensors; a Python number can be kept as an ordinary attribute of "
+        "ctx instead")),
+    ("incorrect number of gradients", Hint(
+        "backward must return one gradient per input, as a tuple",
+        "backward must return one gradient per input of forward, with None for non-tensor inputs, as a "
+        "tuple (a list counts as one gradient)")),
+    ("only integer tensors of a single element can be converted to an index", Hint(
+        "ctx.saved_tensors is a tuple, even of one tensor",
+        "a tuple or list was multiplied by a tensor: ctx.saved_tensors is a tuple of the saved tensors, "
+        "even when there is one, so take the tensor out of it")),
+    ("x, y, and format string must not be none", Hint(
+        "something plotted was None, as .grad is before backward()",
+        "something plotted was None: x.grad stays None until backward() has run on a result computed "
+        "from x")),
+    ("does not require grad and does not have a grad_fn", Hint(
+        "what was differentiated is not connected to a leaf",
+        "what was differentiated is not connected to a leaf that requires grad: the leaf needs "
+        "requires_grad=True before f is computed, and f must not be computed under torch.no_grad() or "
+        "from a .detach()ed or .data tensor")),
+    ("returned a gradient different than none at position", Hint(
+        "a gradient is in another input's position",
+        "backward returns one gradient per input of forward, in forward's order, with None for an input "
+        "that is not a tensor")),
+    ("backward through the graph a second time", Hint(
+        "a second backward() through a graph already freed",
+        "backward() frees the graph it ran through, so a second backward() through the same graph "
+        "fails: call it once per result (or pass retain_graph=True to the first), and make a fresh leaf "
+        "on every call of your function")),
+    ("grad can be implicitly created only for scalar outputs", Hint(
+        "backward() needs a scalar, or a gradient argument",
+        "backward() without arguments needs a scalar: reduce with .sum() first (or pass "
+        "gradient=torch.ones_like(y))")),
+    ("expected variable or none (got ", Hint(
+        "backward returns tensors, not a list or a number",
+        "backward returns each gradient as a tensor (one per input of forward, as a tuple when there "
+        "are several), not a list or a Python number")),
+    ("a leaf variable that requires grad is being used in an in-place operation", Hint(
+        "a leaf was changed in place",
+        "do not modify a leaf in place; work on a copy")),
+    ("cannot be converted to scalar", Hint(
+        ".item() needs a one-element tensor",
+        ".item() turns a one-element tensor into a Python number, but the tensors autograd passes can "
+        "have any shape: compute with the tensors themselves, elementwise")),
+    ("is not defined", Hint(
+        "a name it uses is not defined in this kernel",
+        "a name the code uses is not defined in this kernel: if the notebook's first cell imports it "
+        "(torch, plt), run the notebook from the top (Kernel → Restart Kernel and Run All Cells…); "
+        "otherwise check its spelling and run the cell that defines it")),
 )
+_NOT_WRITTEN = Hint("the answer is not written yet", "write your answer in place of raise NotImplementedError()")
+_ANY_ERROR = Hint("", "fix the error and run the cell again")
 
 
 def note(text: str) -> None:
@@ -97,50 +130,105 @@ def describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def explain_raised(value: RaisedValue) -> str:
-    """The likely misconception behind an exception, or a generic hint."""
+def kind_of(value: object) -> str:
+    """What a decoded student value is, in two or three words (for a headline)."""
+    if isinstance(value, TensorValue):
+        return f"a {value.dtype} tensor"
+    if isinstance(value, OtherValue):
+        return "a numpy array" if value.type == "ndarray" else f"a {value.type} object"
+    if isinstance(value, FigureValue):
+        return "a figure"
+    if value is None:
+        return "None"
+    if isinstance(value, bool | int | float | str | list | tuple | dict):
+        name = type(value).__name__
+        return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+    return describe(value)[:40]
+
+
+def explain_raised(value: RaisedValue) -> Hint:
+    """The likely misconception behind an exception (its cause empty when unknown)."""
     if value.type == "NotImplementedError":
-        return "write your answer in place of raise NotImplementedError()"
+        return _NOT_WRITTEN
     text = value.message.lower()
     for fragment, hint in _RAISED_HINTS:
         if fragment in text:
             return hint
-    return "fix the error and run the cell again"
+    return _ANY_ERROR
+
+
+def not_defined(name: str) -> str:
+    """The message for an answer that is not defined in the notebook, and where it belongs."""
+    return failure(f"{name} is not defined: write it in the answer cell above.",
+                   f"{name} is not defined in this notebook's kernel. Define it in the answer cell of this "
+                   "question (above this test), keep the name exactly as given, and run that cell: if "
+                   "the cell stops with an error, nothing after the error is defined.")
+
+
+def expect_defined(value: object, call: str) -> None:
+    """Fail, saying where it belongs, if the answer `call` names is not defined."""
+    assert not isinstance(value, Missing), not_defined(answer_name(call))
 
 
 def fail_if_raised(value: object, call: str) -> None:
-    """Fail with the exception and its likely misconception if student code raised."""
+    """Fail with the exception and its likely misconception if student code raised (or is not defined)."""
+    expect_defined(value, call)
     if isinstance(value, RaisedValue):
+        name, hint = answer_name(call), explain_raised(value)
         detail = f": {value.message.rstrip('.')}" if value.message.strip() else ""
-        raise AssertionError(f"{call} raised {value.type}{detail}. Hint: {explain_raised(value)}.")
+        raise AssertionError(failure(
+            first_headline(f"{name} raised {value.type}: {hint.cause}." if hint.cause else "",
+                           f"{name}: {hint.cause}." if hint.cause else "",
+                           f"{name} raised {value.type}{detail}.",
+                           f"{name} raised {value.type}; the details follow."),
+            f"{call} raised {value.type}{detail}. Hint: {hint.text}."))
+
+
+def first_headline(*candidates: str) -> str:
+    """The first candidate that reads whole as a headline (the last one is always short enough)."""
+    return next((c for c in candidates if is_headline(c)), candidates[-1])
 
 
 def expect_upstream_untouched(result: object, call: str) -> None:
     """Assert an autograd Function's backward left the upstream gradient (grad_output) as it was."""
-    assert not getattr(result, "upstream_changed", False), (
+    assert not getattr(result, "upstream_changed", False), failure(
+        f"{answer_name(call)}: backward changed grad_output in place.",
         f"{call}: backward changed grad_output in place. Autograd may hand that same tensor to "
         "other parts of the graph (an input used twice receives it twice), so compute a new "
         "tensor from grad_output rather than writing into it (*=, +=, mul_).")
 
 
-def expect_float_tensor(value: object, call: str, *, none_hint: str | None = None) -> TensorValue:
-    """Assert `value` is a float32/float64 tensor; messages explain the other cases."""
+_RETURN_GRADIENT = Hint("it must return the gradient", "Did you forget to return the gradient?")
+
+
+def expect_float_tensor(value: object, call: str, *, none_hint: Hint | str | None = None) -> TensorValue:
+    """Assert `value` is a float32/float64 tensor; messages explain the other cases (`none_hint`, a
+    Hint or a plain str, why None came back)."""
     fail_if_raised(value, call)
-    assert not isinstance(value, Missing), (
-        f"{call} could not run: the name is not defined. Run the cell that defines your answer, "
-        "and keep its name exactly as given.")
-    assert value is not None, (
-        f"{call} returned None. " + (none_hint or "Did you forget to return the gradient?"))
-    assert isinstance(value, TensorValue), f"{call} returned {describe(value)}; expected a torch tensor " + (
-        "(torch.autograd.grad returns a tuple with one gradient per input: return the tensor in it, not the tuple)."
-        if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], TensorValue) else
-        "(return the tensor itself, not .item() or a numpy array).")
-    assert value.dtype in _FLOAT_DTYPES, (
+    name = answer_name(call)
+    none_hint = Hint("", none_hint) if isinstance(none_hint, str) else none_hint or _RETURN_GRADIENT
+    assert value is not None, failure(first_headline(f"{name} returned None: {none_hint.cause}." if none_hint.cause
+                                                     else "", f"{name} returned None."),
+                                      f"{call} returned None. {none_hint.text}")
+    if not isinstance(value, TensorValue):
+        one_tensor = isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], TensorValue)
+        raise AssertionError(failure(
+            f"{name} returned a tuple; expected a torch tensor, the one in that tuple." if one_tensor else
+            first_headline(f"{name} returned {kind_of(value)}; expected a torch tensor, not .item()."
+                           if type(value) in (int, float) else f"{name} returned {kind_of(value)}; expected a torch tensor.",
+                           f"{name} returned no tensor; expected a torch tensor."),
+            f"{call} returned {describe(value)}; expected a torch tensor " + (
+                "(torch.autograd.grad returns a tuple with one gradient per input: return the tensor in it, "
+                "not the tuple)." if one_tensor else
+                "(return the tensor itself, not .item() or a numpy array).")))
+    integer = not value.dtype.startswith(("float", "bfloat", "complex"))
+    assert value.dtype in _FLOAT_DTYPES, failure(
+        f"{name} returned a {value.dtype} tensor; " + (
+            "integer tensors carry no gradients." if integer else "use float32 or float64."),
         f"{call} returned a tensor of dtype {value.dtype}; expected float32 or float64. " + (
             "Integer tensors cannot carry gradients: build the leaf from a float."
-            if not value.dtype.startswith(("float", "bfloat", "complex"))
-            else "Use float32 (torch's default) or float64 for the leaf: half precision loses "
-                 "most of a gradient's digits."))
+            if integer else "Use float32 (torch's default) or float64 for the leaf: half precision loses "
+                            "most of a gradient's digits."))
     return value
 
 
@@ -187,18 +275,36 @@ def _values_close(actual: list[float], expected: list[float], rtol: float, atol:
 
 
 def assert_close(value: TensorValue, expected: torch.Tensor, call: str, *,
-                 hint: str = "", tolerance: str | None = None) -> None:
-    """Assert strict shape, finite values and closeness; the message shows both sides."""
-    scalar = list(value.shape) == [1] and expected.dim() == 0
-    assert tuple(value.shape) == tuple(expected.shape), (
-        f"{call}: got a tensor of shape {list(value.shape)}; expected shape "
-        f"{list(expected.shape)} (no broadcasting). {SCALAR_SHAPE if scalar else hint}".strip())
-    assert _finite(value.tensor), (
-        f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
+                 hint: Hint | str | Callable[[], Hint | None] | None = None, tolerance: str | None = None) -> None:
+    """Assert strict shape, finite values and closeness; the message shows both sides.
+
+    `hint` explains a wrong value: a Hint names its cause in the headline, a plain str only adds
+    its text to the details, and a function giving either (or None) is called only for a value
+    that fails, since finding the likely cause may cost a few tensor operations."""
     dtype = tolerance or value.dtype
-    assert is_close(value.tensor, expected, dtype), (
+    shaped = tuple(value.shape) == tuple(expected.shape)
+    if shaped and _finite(value.tensor) and is_close(value.tensor, expected, dtype):
+        return
+    name = answer_name(call)
+    hint = hint() if callable(hint) else hint
+    hint = Hint("", hint) if isinstance(hint, str) else hint
+    text = hint.text if hint else ""
+    scalar = list(value.shape) == [1] and expected.dim() == 0
+    assert shaped, failure(
+        f"{name}: shape [1] where a 0-d tensor (shape []) belongs." if scalar else first_headline(
+            f"{name}: a tensor of shape {list(value.shape)} where shape {list(expected.shape)} belongs.",
+            f"{name} returned a tensor of another shape than the one expected."),
+        f"{call}: got a tensor of shape {list(value.shape)}; expected shape "
+        f"{list(expected.shape)} (no broadcasting). {SCALAR_SHAPE if scalar else text}".strip())
+    assert _finite(value.tensor), failure(
+        f"{name} returned non-finite values (nan or inf).",
+        f"{call}: got non-finite values {show(value.tensor)}; expected {show(expected)}.")
+    raise AssertionError(failure(
+        first_headline(f"{name}: {hint.cause}." if hint and hint.cause else "",
+                       f"{name} gave {show(value.tensor)} where {show(expected)} is expected." if expected.dim() == 0
+                       else "", f"{name} returned values other than the expected ones."),
         f"{call}: got {show(value.tensor)}; expected {show(expected)}. "
-        f"{_largest_difference(value.tensor, expected, dtype)}{hint}".strip())
+        f"{_largest_difference(value.tensor, expected, dtype)}{text}".strip()))
 
 
 SCALAR_SHAPE = ("A tensor made from a list of one number (torch.tensor([v])) has shape [1]; "

@@ -8,7 +8,8 @@ from types import ModuleType
 
 import torch
 
-from .compare import collecting_notes
+from .compare import collecting_notes, not_defined
+from .messages import failure, headline_of
 from .points import Part, part_points, parts_of
 from .subject import ProbeFailed, Subject
 from .values import Missing
@@ -76,14 +77,18 @@ def run_question(qid: str, answers: tuple[str, ...], visible: ModuleType, subjec
         if lookup is not None:
             return Verdict(lookup[0], [lookup[1]])
         if missing:
-            return Verdict("missing", [_missing_message(missing)])
+            return Verdict("missing", [_missing_message(qid, missing)])
         results = [_run_part(qid, part, visible, hidden, subject, rng, notes)
                    for part in parts_of(visible)]
     failed = [r for r in results if r.status != "passed"]
     if not failed:
         return Verdict("passed", list(notes), tuple(results))
-    # parts that failed for one reason (an answer of the wrong type) say it once
-    return Verdict(failed[0].status, list(dict.fromkeys(r.message for r in failed)), tuple(results))
+    # parts that failed for one reason (an answer of the wrong type, one slip seen in float32 and
+    # float64) say it once: one message per headline
+    said: dict[str, str] = {}
+    for result in failed:
+        said.setdefault(headline_of(result.message), result.message)
+    return Verdict(failed[0].status, list(said.values()), tuple(results))
 
 
 def _run_part(qid: str, part: Part, visible: ModuleType, hidden: ModuleType | None,
@@ -112,16 +117,19 @@ def _attempt(qid: str, thunk) -> tuple[str, str] | None:
     try:
         thunk()
     except AssertionError as exc:
-        return "failed", str(exc) or f"{qid}: a check failed"
+        return "failed", str(exc) or f"{qid}: a check failed."
     except ProbeFailed as exc:
-        return (exc.status if exc.status in ("error", "timeout") else "error"), f"{qid}: {exc.message}"
+        status = exc.status if exc.status in ("error", "timeout") else "error"
+        return status, failure(f"{qid}: the check could not finish ({status}).", f"{qid}: {exc.message}")
     except Exception as exc:  # a check that breaks must not leak its internals to a student
         return "error", (f"{qid}: the grader could not check this ({type(exc).__name__}); "
-                         "a TA sees the details")
+                         "a TA sees the details.")
     return None
 
 
-def _missing_message(names: list[str]) -> str:
-    listed = ", ".join(names)
-    return (f"{listed} {'is' if len(names) == 1 else 'are'} not defined: run the cell that "
-            "defines your answer, and keep the name exactly as given.")
+def _missing_message(qid: str, names: list[str]) -> str:
+    if len(names) == 1:
+        return not_defined(names[0])
+    return failure(f"{qid}: {len(names)} answers are not defined: write them in the answer cell above.",
+                   f"{', '.join(names)} are not defined in this notebook's kernel. Define them in the answer "
+                   "cell of this question (above this test), keep the names exactly as given, and run that cell.")

@@ -3,12 +3,18 @@
 import torch
 
 from .runtime import (
+    Hint,
     Part,
     Subject,
     assert_close,
     describe,
+    expect_defined,
     expect_float_tensor,
     fail_if_raised,
+    failure,
+    first_headline,
+    is_close,
+    kind_of,
     note,
     number,
     show,
@@ -39,13 +45,20 @@ WHY = ("A tensor is a leaf when no recorded operation produced it: created direc
 
 def leaf_predictions(subject: Subject) -> dict:
     value = subject.get("LEAF_PREDICTIONS")
-    assert isinstance(value, dict), f"LEAF_PREDICTIONS is {describe(value)}; expected a dict."
+    expect_defined(value, "LEAF_PREDICTIONS")
+    assert isinstance(value, dict), failure(f"LEAF_PREDICTIONS is {kind_of(value)}; expected a dict.",
+                                            f"LEAF_PREDICTIONS is {describe(value)}; expected a dict.")
     missing = [text for text in EXPRESSIONS if text not in value]
-    assert not missing, f"LEAF_PREDICTIONS lacks the expressions {missing} (copy them exactly)."
+    assert not missing, failure(
+        f"LEAF_PREDICTIONS lacks {len(missing)} of the {len(EXPRESSIONS)} expressions; copy them exactly.",
+        f"LEAF_PREDICTIONS lacks the expressions {missing} (copy them exactly).")
     for text in EXPRESSIONS:
         pair = value[text]
         assert isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
-            type(p) is bool for p in pair), (
+            type(p) is bool for p in pair), failure(
+            f"LEAF_PREDICTIONS holds {kind_of(pair)} for an expression; expected a pair of bools."
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2 else
+            "LEAF_PREDICTIONS holds a pair that is not two bools (is_leaf, requires_grad).",
             f"LEAF_PREDICTIONS[{text!r}] is {describe(pair)}" + (
                 f" holding {', '.join(type(p).__name__ for p in pair)}"
                 if isinstance(pair, (tuple, list)) and len(pair) == 2 else "")
@@ -59,19 +72,28 @@ def check_grads(subject: Subject, x0: float) -> None:
     call = f"leaf_and_intermediate_grads({number(x0)})"
     value = subject.call("leaf_and_intermediate_grads", x0).result
     fail_if_raised(value, call)
-    assert isinstance(value, (tuple, list)) and len(value) == 2, (
+    assert isinstance(value, (tuple, list)) and len(value) == 2, failure(
+        first_headline(f"leaf_and_intermediate_grads returned {kind_of(value)}; expected a pair.",
+                       "leaf_and_intermediate_grads must return a pair (x.grad, y.grad)."),
         f"{call} returned {describe(value)}; expected a pair (x.grad, y.grad).")
-    assert value[1] is not None, (
+    assert value[1] is not None, failure(
+        "leaf_and_intermediate_grads: y.grad is None, as for any non-leaf by default.",
         f"{call} returned y.grad = None: y is not a leaf, so autograd does not keep its "
         "gradient unless you ask it to with retain_grad(), before the backward pass.")
-    x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)", none_hint=(
+    x_grad = expect_float_tensor(value[0], f"{call}[0] (x.grad)", none_hint=Hint(
+        "no gradient reached x",
         "x.grad stays None when no gradient reaches x: backward must run on something computed "
         "from x, through operations autograd records (y made from x, not as a new tensor)."))
     y_grad = expect_float_tensor(value[1], f"{call}[1] (y.grad)")
-    assert_close(x_grad, torch.tensor(6 * x0, dtype=torch.float64), f"{call}[0] (x.grad)",
-                 hint="z = 3*x**2, so dz/dx = 6*x.")
-    assert_close(y_grad, torch.tensor(3.0, dtype=torch.float64), f"{call}[1] (y.grad)",
-                 hint="z = 3*y, so dz/dy = 3.")
+    want_x, want_y = torch.tensor(6 * x0, dtype=torch.float64), torch.tensor(3.0, dtype=torch.float64)
+    assert not (is_close(x_grad.tensor, want_y, "float32") and is_close(y_grad.tensor, want_x, "float32")), failure(
+        "leaf_and_intermediate_grads: the pair is swapped; return (x.grad, y.grad).",
+        f"{call} returned ({show(x_grad.tensor)}, {show(y_grad.tensor)}): x.grad and y.grad in each other's "
+        "place. Return them in the order asked for, (x.grad, y.grad).")
+    assert_close(x_grad, want_x, f"{call}[0] (x.grad)",
+                 hint=Hint("x.grad is not dz/dx", "z = 3*x**2, so dz/dx = 6*x."))
+    assert_close(y_grad, want_y, f"{call}[1] (y.grad)",
+                 hint=Hint("y.grad is not dz/dy", "z = 3*y, so dz/dy = 3."))
     note(f"{call} = ({show(x_grad.tensor)}, {show(y_grad.tensor)})")
 
 
@@ -83,5 +105,5 @@ def predictions(subject: Subject) -> None:
 
 
 def grads(subject: Subject) -> None:
-    """leaf_and_intermediate_grads(2.0) = (12, 3)."""
-    check_grads(subject, 2.0)
+    """leaf_and_intermediate_grads(-1.5) = (-9, 3): no x.grad, y.grad, y or z there equals another."""
+    check_grads(subject, -1.5)

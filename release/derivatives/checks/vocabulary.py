@@ -47,6 +47,7 @@ def _uv_detach(u, v):
 
 _TABLE: tuple[VocabFunction, ...] = (
     VocabFunction("square", 1, "lambda x: x**2", lambda x: x**2),
+    VocabFunction("cube", 1, "lambda x: x**3", lambda x: x**3),
     VocabFunction("cube_plus_x", 1, "lambda x: 2*x**3 + x", lambda x: 2 * x**3 + x),
     VocabFunction("shifted_square", 1, "lambda x: x**2 + 2*x + 1", lambda x: x**2 + 2 * x + 1),
     VocabFunction("sin", 1, "lambda x: torch.sin(x)", lambda x: _sin(x)),

@@ -21,6 +21,10 @@ def _variant(reference_name: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
+# Why a few misconceptions are shown only by the grading-time tests.
+_PREDICTION = "the pair of bools is the answer itself: a visible check that judged it would hand it out"
+_VALUE = "the value is the answer itself: a visible check that judged it would hand it out"
+
 _ATTRIBUTES = "attributes_literal"
 _LEAVES = "leaves_literal"
 _PLOT = "plot_subplots"
@@ -38,6 +42,7 @@ WRONG: tuple[Answer, ...] = (
                 return y.grad
         """),
         "I called backward on y, so I thought the gradient is stored in y.grad.",
+        cause="not y.grad",
     ),
     Answer(
         "grad_at_shared_leaf",
@@ -53,6 +58,7 @@ WRONG: tuple[Answer, ...] = (
                 return _x.grad
         """),
         "I made one leaf and reuse it on every call; I didn't know .grad adds up across backward calls.",
+        cause="accumulate in .grad",
     ),
     Answer(
         "grad_at_int_leaf",
@@ -64,6 +70,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "I passed x0 straight to torch.tensor; I didn't think of an integer x0 making an integer tensor.",
+        cause="an integer tensor cannot require gradients",
     ),
     Answer(
         "grad_at_truncates_to_int",
@@ -75,6 +82,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "The examples used integers, so I turned x0 into an int first.",
+        cause="truncated to an int",
     ),
     Answer(
         "grad_at_finite_difference",
@@ -85,6 +93,7 @@ WRONG: tuple[Answer, ...] = (
                 return (f(x + h) - f(x - h)) / (2 * h)
         """),
         "A derivative is a limit of difference quotients, so a tiny h is as good as autograd.",
+        cause="not the slope of f's values",
     ),
     Answer(
         "grad_at_hardcoded_square",
@@ -94,6 +103,7 @@ WRONG: tuple[Answer, ...] = (
                 return torch.tensor(2.0 * x0)
         """),
         "The example was x ** 2, so I returned its derivative 2 * x0.",
+        cause="whatever f is",
     ),
     Answer(
         "grad_at_item",
@@ -105,6 +115,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad.item()
         """),
         "A single number is a number, so I returned a Python float with .item().",
+        cause="not .item()",
     ),
     Answer(
         "grad_at_returns_value",
@@ -117,6 +128,7 @@ WRONG: tuple[Answer, ...] = (
                 return y.detach()
         """),
         "After backward() I thought y itself had become the derivative.",
+        cause="the values of f, not its derivative",
     ),
     Answer(
         "grad_at_backward_twice",
@@ -131,6 +143,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "I called backward() once to print the gradient and again before returning it.",
+        cause="twice the derivative",
     ),
     Answer(
         "grad_at_zeroes_a_shared_grad",
@@ -148,6 +161,7 @@ WRONG: tuple[Answer, ...] = (
                 return _x.grad
         """),
         "Training loops zero the gradient before each backward, so I reuse one leaf and zero its .grad.",
+        cause="a gradient of its own",
     ),
     Answer(
         "grad_at_forgets_return",
@@ -159,6 +173,7 @@ WRONG: tuple[Answer, ...] = (
                 x.grad  # the gradient, as the notebook shows it
         """),
         "In the notebook the last line shows the value, so I ended with x.grad.",
+        cause="no return statement with a value",
     ),
     Answer(
         "grad_at_returns_the_grad_tuple",
@@ -169,6 +184,7 @@ WRONG: tuple[Answer, ...] = (
                 return torch.autograd.grad(f(x), x)
         """),
         "torch.autograd.grad gives the gradient, so I returned what it gave.",
+        cause="torch.autograd.grad returns a tuple",
     ),
     # ------------------------------------------------------------- attributes
     Answer(
@@ -176,6 +192,8 @@ WRONG: tuple[Answer, ...] = (
         "attributes",
         _variant(_ATTRIBUTES, '"grad_fn": "PowBackward0"', '"grad_fn": "MulBackward0"'),
         "x ** 2 is x times x, so y must come from a multiplication.",
+        cause="the backward node of the operation that produced the tensor",
+        left_to_hidden=_VALUE,
     ),
     Answer(
         "attributes_grad_fn_repr",
@@ -196,24 +214,63 @@ WRONG: tuple[Answer, ...] = (
             ATTRIBUTES = {"x": describe(x), "y": describe(y)}
         """),
         "str() gives anything's name, so I wrote str(t.grad_fn).",
+        cause="not the node itself or its repr",
+    ),
+    Answer(
+        "attributes_tensors_for_numbers",
+        "attributes",
+        _cell("""
+            x = torch.tensor(2.0, requires_grad=True)
+            y = x ** 2
+            y.backward()
+
+            ATTRIBUTES = {
+                "x": {"data": x.data, "grad": x.grad, "grad_fn": None, "is_leaf": True, "requires_grad": True},
+                "y": {"data": y.data, "grad": None, "grad_fn": "PowBackward0", "is_leaf": False,
+                      "requires_grad": True},
+            }
+        """),
+        "x.data and x.grad print as the numbers, so I put them in as they are.",
+        cause=".item() or float() gives its number",
+    ),
+    Answer(
+        "attributes_grad_fn_object",
+        "attributes",
+        _cell("""
+            x = torch.tensor(2.0, requires_grad=True)
+            y = x ** 2
+            y.backward()
+
+            ATTRIBUTES = {
+                "x": {"data": 2.0, "grad": 4.0, "grad_fn": x.grad_fn, "is_leaf": True, "requires_grad": True},
+                "y": {"data": 4.0, "grad": None, "grad_fn": y.grad_fn, "is_leaf": False, "requires_grad": True},
+            }
+        """),
+        "grad_fn names the operation, so I stored y.grad_fn itself.",
+        cause="the node itself, not its class name",
     ),
     Answer(
         "attributes_x_not_leaf",
         "attributes",
         _variant(_ATTRIBUTES, '"grad_fn": None, "is_leaf": True', '"grad_fn": None, "is_leaf": False'),
         "x has a gradient flowing into it, so I thought it is not a leaf.",
+        cause="so it has a grad_fn",
     ),
     Answer(
         "attributes_y_grad_one",
         "attributes",
         _variant(_ATTRIBUTES, '"grad": None', '"grad": 1.0'),
         "dy/dy is 1, so y.grad should be 1.0 after y.backward().",
+        cause="keeps no gradient unless it called retain_grad()",
+        left_to_hidden=_VALUE,
     ),
     Answer(
         "attributes_x_grad_two",
         "attributes",
         _variant(_ATTRIBUTES, '"grad": 4.0', '"grad": 2.0'),
         "The derivative of x ** 2 is 2x, and I wrote the 2 without putting x = 2 in.",
+        cause="its value at x",
+        left_to_hidden=_VALUE,
     ),
     # ----------------------------------------------------- derivative_on_grid
     Answer(
@@ -226,6 +283,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "backward needs a scalar, and mean or sum both make one, so I took the mean.",
+        cause=".mean() was used where .sum() belongs",
     ),
     Answer(
         "grid_returns_the_values",
@@ -238,6 +296,7 @@ WRONG: tuple[Answer, ...] = (
                 return y.detach()
         """),
         "After backward() I thought y held the derivative at each point.",
+        cause="the values of f, not its derivative",
     ),
     Answer(
         "grid_modifies_caller_x",
@@ -249,6 +308,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "I switched on requires_grad on the x I was given; I didn't think it changes the caller's tensor.",
+        cause="turned on requires_grad for the caller's x",
     ),
     Answer(
         "grid_points_as_the_gradient",
@@ -260,6 +320,7 @@ WRONG: tuple[Answer, ...] = (
                 return xs.grad
         """),
         "backward on a vector needs a gradient argument, so I passed the points.",
+        cause="times x_i",
     ),
     Answer(
         "grid_leaves_a_grad_on_caller_x",
@@ -272,6 +333,7 @@ WRONG: tuple[Answer, ...] = (
                 return x.grad
         """),
         "I switched requires_grad back off afterwards, so I thought x was left as it was.",
+        cause="left a gradient in the caller's x.grad",
     ),
     Answer(
         "grid_create_graph",
@@ -283,6 +345,7 @@ WRONG: tuple[Answer, ...] = (
                 return dydx
         """),
         "I thought create_graph=True is needed to get the gradient back, so my result still requires grad.",
+        cause="still part of a graph",
     ),
     Answer(
         "grid_torch_gradient",
@@ -293,6 +356,7 @@ WRONG: tuple[Answer, ...] = (
                 return dydx
         """),
         "torch.gradient sounded like the derivative, but it takes finite differences between grid points.",
+        cause="difference quotients",
     ),
     Answer(
         "grid_backward_without_sum",
@@ -304,6 +368,7 @@ WRONG: tuple[Answer, ...] = (
                 return xs.grad
         """),
         "backward() works on a scalar, so I thought it works on a vector the same way.",
+        cause="needs a scalar",
     ),
     # ------------------------------------------- plot_function_and_derivative
     Answer(
@@ -322,36 +387,42 @@ WRONG: tuple[Answer, ...] = (
                 return fig
         """),
         ".numpy() turns any tensor into an array; I didn't know it refuses tensors that require grad.",
+        cause="call .detach() before .numpy()",
     ),
     Answer(
         "plot_wrong_labels",
         "plot_function_and_derivative",
         _variant(_PLOT, 'label="derivative"', 'label="f\'(x)"').replace('label="function"', 'label="f(x)"'),
         "Any labels that say what the lines are should do, so I used f(x) and f'(x).",
+        cause="label='function'",
     ),
     Answer(
         "plot_no_legend",
         "plot_function_and_derivative",
         _variant(_PLOT, "    ax.legend()\n", ""),
         "I gave the lines labels, so I thought the legend appears by itself.",
+        cause="no legend",
     ),
     Answer(
         "plot_no_xlabel",
         "plot_function_and_derivative",
         _variant(_PLOT, '    ax.set_xlabel("x")\n', ""),
         "The x axis is obviously x, so I didn't label it.",
+        cause="not labelled 'x'",
     ),
     Answer(
         "plot_derivative_line_holds_f",
         "plot_function_and_derivative",
         _variant(_PLOT, "dydx.numpy(), label", "y.detach().numpy(), label"),
         "I copied the first plot call for the derivative line and forgot to change y.",
+        cause="from autograd, not f(x)",
     ),
     Answer(
         "plot_one_line",
         "plot_function_and_derivative",
         _variant(_PLOT, '    ax.plot(x.detach().numpy(), y.detach().numpy(), label="function")\n', ""),
         "The question is about the derivative, so I only drew the derivative.",
+        cause="plot f and f' on the same axes",
     ),
     Answer(
         "plot_arange_grid",
@@ -362,6 +433,7 @@ WRONG: tuple[Answer, ...] = (
             "torch.arange(start, end, (end - start) / steps, requires_grad=True)",
         ),
         "arange with step (end - start) / steps gives the same points as linspace, I thought.",
+        cause="torch.linspace(start, end, steps)",
     ),
     Answer(
         "plot_returns_a_new_figure",
@@ -378,6 +450,7 @@ WRONG: tuple[Answer, ...] = (
                 return plt.figure()  # the figure to hand back
         """),
         "plt.figure() gives the figure, so I returned it at the end.",
+        cause="plt.figure makes a new, empty figure",
     ),
     # ---------------------------------------------------- partial_derivatives
     Answer(
@@ -391,6 +464,7 @@ WRONG: tuple[Answer, ...] = (
                 return v.grad, u.grad
         """),
         "I mixed up which partial goes first in the tuple.",
+        cause="the partials are swapped",
     ),
     Answer(
         "partials_same_twice",
@@ -403,6 +477,7 @@ WRONG: tuple[Answer, ...] = (
                 return u.grad, u.grad
         """),
         "I thought one backward gives one derivative that holds for both inputs.",
+        cause="its own leaf",
     ),
     Answer(
         "partials_v_without_requires_grad",
@@ -415,6 +490,7 @@ WRONG: tuple[Answer, ...] = (
                 return u.grad, v.grad
         """),
         "I switched on requires_grad for u and thought v would follow.",
+        cause="u and v must be leaves that require grad",
     ),
     Answer(
         "partials_total_derivative",
@@ -426,6 +502,7 @@ WRONG: tuple[Answer, ...] = (
                 return t.grad, t.grad
         """),
         "I moved both inputs together and thought that gives each partial derivative.",
+        cause="its own leaf",
     ),
     Answer(
         "partials_leaves_of_shape_one",
@@ -438,6 +515,7 @@ WRONG: tuple[Answer, ...] = (
                 return u.grad, v.grad
         """),
         "torch.tensor takes a list, so I wrapped each number in one.",
+        cause="has shape [1]",
     ),
     # --------------------------------------------------------------------- SQ
     Answer(
@@ -456,6 +534,7 @@ WRONG: tuple[Answer, ...] = (
                     return 2 * i
         """),
         "The tutorial's backward: the derivative of i ** 2 is 2 * i, and grad_output is always 1.",
+        cause="ignores grad_output",
     ),
     Answer(
         "sq_ctx_attribute",
@@ -472,6 +551,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * ctx.i
         """),
         "ctx is an object, so I stored i on it directly instead of save_for_backward.",
+        cause="keeps ctx.i instead",
     ),
     Answer(
         "sq_saves_a_decoy",
@@ -489,6 +569,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * ctx.i
         """),
         "The test wants save_for_backward called, so I saved an empty tensor and kept i on ctx.",
+        cause="never reads ctx.saved_tensors",
     ),
     Answer(
         "sq_saves_a_decoy_and_reads_it_unused",
@@ -507,6 +588,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * ctx.i
         """),
         "The test wants something saved and read back, so I did both and kept i on ctx.",
+        cause="none of which holds i",
     ),
     Answer(
         "sq_saved_tensors_not_unpacked",
@@ -524,6 +606,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * i
         """),
         "I saved one tensor, so I thought saved_tensors is that tensor.",
+        cause="ctx.saved_tensors is a tuple",
     ),
     Answer(
         "sq_scales_grad_output_in_place",
@@ -542,6 +625,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output
         """),
         "Scaling grad_output where it is saves making a new tensor.",
+        cause="changed grad_output in place",
     ),
     Answer(
         "sq_saves_the_output_and_takes_its_root",
@@ -560,6 +644,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * torch.sqrt(out)  # i is the root of i ** 2
         """),
         "I saved the output, and i is its square root.",
+        cause="wrong sign where i < 0",
     ),
     Answer(
         "sq_forward_squares_in_place",
@@ -577,6 +662,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * i
         """),
         "Squaring in place saves memory, and i is already saved.",
+        cause="the i your backward read held i ** 2",
     ),
     Answer(
         "sq_backward_returns_a_list",
@@ -594,6 +680,7 @@ WRONG: tuple[Answer, ...] = (
                     return [grad_output * 2 * i]
         """),
         "backward returns the gradients, so I returned them in a list.",
+        cause="not a list",
     ),
     Answer(
         "sq_backward_under_no_grad",
@@ -612,6 +699,7 @@ WRONG: tuple[Answer, ...] = (
                         return grad_output * 2 * i
         """),
         "backward computes gradients, so I thought it should run under torch.no_grad().",
+        cause="not under torch.no_grad()",
     ),
     Answer(
         "sq_returns_grad_output",
@@ -628,6 +716,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output
         """),
         "backward passes the incoming gradient along; I thought autograd does the rest.",
+        cause="times the local derivative",
     ),
     Answer(
         "sq_forward_two_i",
@@ -645,6 +734,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * i
         """),
         "I wrote the derivative 2 * i in forward as well as in backward.",
+        cause="2 * i, the derivative",
     ),
     Answer(
         "sq_item_in_backward",
@@ -662,6 +752,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * i.item()
         """),
         "I thought i is always a single number, so .item() was fine.",
+        cause=".item() turns a one-element tensor",
     ),
     # ------------------------------------------------------------ MulConstant
     Answer(
@@ -679,6 +770,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * ctx.k
         """),
         "Only x needs a gradient, so I returned one thing from backward.",
+        cause="one gradient per input",
     ),
     Answer(
         "mulconstant_gradients_in_the_wrong_order",
@@ -695,6 +787,7 @@ WRONG: tuple[Answer, ...] = (
                     return None, grad_output * ctx.k
         """),
         "k comes first in k * x, so I returned its gradient (None) first.",
+        cause="in forward's order",
     ),
     Answer(
         "mulconstant_save_for_backward_number",
@@ -712,6 +805,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * k, None
         """),
         "save_for_backward is how you keep things for backward, so I saved k with it too.",
+        cause="save_for_backward only takes tensors",
     ),
     Answer(
         "mulconstant_save_for_backward_tensor",
@@ -729,6 +823,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * k, None
         """),
         "save_for_backward refused a number, so I wrapped k in a tensor instead of keeping it on ctx.",
+        cause="store it as an attribute of ctx",
     ),
     Answer(
         "mulconstant_ignores_k",
@@ -745,6 +840,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output, None
         """),
         "k is a constant and the derivative of a constant is zero, so I left k out of backward.",
+        cause="ignoring k",
     ),
     Answer(
         "mulconstant_ignores_grad_output",
@@ -761,6 +857,7 @@ WRONG: tuple[Answer, ...] = (
                     return ctx.k * torch.ones_like(grad_output), None
         """),
         "The derivative of k * x is k, so backward returns k everywhere.",
+        cause="ignoring grad_output",
     ),
     Answer(
         "mulconstant_int_k",
@@ -777,6 +874,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * ctx.k, None
         """),
         "The examples multiplied by 2 or 3, so I stored k as an int.",
+        cause="was rounded to 2",
     ),
     Answer(
         "mulconstant_scales_grad_output_in_place",
@@ -794,6 +892,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output, None
         """),
         "mul_ scales the gradient without a copy, and backward only needs the result.",
+        cause="changed grad_output in place",
     ),
     Answer(
         "mulconstant_backward_returns_a_list",
@@ -810,6 +909,7 @@ WRONG: tuple[Answer, ...] = (
                     return [grad_output * ctx.k, None]
         """),
         "backward returns two gradients, so I put them in a list.",
+        cause="a list counts as one gradient",
     ),
     # ----------------------------------------------------------------- leaves
     Answer(
@@ -821,6 +921,8 @@ WRONG: tuple[Answer, ...] = (
             '"torch.linspace(-10, 10, 10, requires_grad=True) * 1": (True, True)',
         ),
         "Multiplying by 1 changes nothing, so the result is still a leaf.",
+        cause="even * 1, is recorded",
+        left_to_hidden=_PREDICTION,
     ),
     Answer(
         "leaves_clone_is_leaf",
@@ -831,6 +933,8 @@ WRONG: tuple[Answer, ...] = (
             '"torch.tensor(2.0, requires_grad=True).clone()": (True, True)',
         ),
         "A clone is a fresh copy, so I thought it starts a new leaf.",
+        cause="clone() is a recorded operation",
+        left_to_hidden=_PREDICTION,
     ),
     Answer(
         "leaves_index_is_leaf",
@@ -841,6 +945,8 @@ WRONG: tuple[Answer, ...] = (
             '"torch.tensor([1.0, 2.0], requires_grad=True)[0]": (True, True)',
         ),
         "Indexing just reads an element, so I thought it is the same leaf.",
+        cause="Indexing is a recorded operation",
+        left_to_hidden=_PREDICTION,
     ),
     Answer(
         "leaves_detach_keeps_requires_grad",
@@ -851,6 +957,8 @@ WRONG: tuple[Answer, ...] = (
             '"torch.tensor(2.0, requires_grad=True).detach()": (True, True)',
         ),
         "detach cuts the graph but I thought the tensor keeps requires_grad.",
+        cause="a new leaf that does not require grad",
+        left_to_hidden=_PREDICTION,
     ),
     Answer(
         "leaves_parameter_no_grad",
@@ -861,17 +969,21 @@ WRONG: tuple[Answer, ...] = (
             '"torch.nn.Parameter(torch.ones(2))": (True, False)',
         ),
         "torch.ones does not require grad, so I thought wrapping it in a Parameter doesn't either.",
+        cause="requires grad by default",
+        left_to_hidden=_PREDICTION,
     ),
     Answer(
         "leaves_without_retain_grad",
         "leaves",
         _variant(_LEAVES, "    y.retain_grad()\n", ""),
         "I thought backward fills .grad on every tensor in the graph, y included.",
+        cause="retain_grad()",
     ),
     Answer(
         "leaves_grads_swapped",
         "leaves",
         _variant(_LEAVES, "return x.grad, y.grad", "return y.grad, x.grad"),
         "Backward goes from z back to y, then x, so I listed the gradients in that order.",
+        cause="the pair is swapped",
     ),
 )

@@ -5,12 +5,16 @@ import torch
 from .grad_at import slip_hint
 from .runtime import (
     Fn,
+    Hint,
     Subject,
     assert_close,
     describe,
     expect_float_tensor,
     fail_if_raised,
+    failure,
+    first_headline,
     is_close,
+    kind_of,
     note,
     number,
     show,
@@ -19,8 +23,11 @@ from .vocabulary import f_text
 
 __all__ = ["visible", "check_partials"]
 
-NONE_HINT = ("Both u and v must be leaves that require grad; after backward() each "
-             "partial derivative is stored on its own leaf, in .grad.")
+NONE_HINT = Hint("both u and v must be leaves that require grad",
+                 "Both u and v must be leaves that require grad; after backward() each "
+                 "partial derivative is stored on its own leaf, in .grad.")
+OWN_LEAF = Hint("each partial derivative is stored on its own leaf",
+                "Each partial derivative is stored on its own leaf: the one for u on u, the one for v on v.")
 
 
 def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: torch.Tensor,
@@ -29,19 +36,21 @@ def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: t
     call = f"partial_derivatives({f_text(name)}, {number(u0)}, {number(v0)})"
     value = subject.call("partial_derivatives", Fn(name), u0, v0).result
     fail_if_raised(value, call)
-    assert isinstance(value, (tuple, list)) and len(value) == 2, (
+    assert isinstance(value, (tuple, list)) and len(value) == 2, failure(
+        first_headline(f"partial_derivatives returned {kind_of(value)}; expected a pair (df/du, df/dv).",
+                       "partial_derivatives must return a pair (df/du, df/dv)."),
         f"{call} returned {describe(value)}; expected a pair (df/du, df/dv).")
     du = expect_float_tensor(value[0], f"{call}[0] (df/du)", none_hint=NONE_HINT)
     dv = expect_float_tensor(value[1], f"{call}[1] (df/dv)", none_hint=NONE_HINT)
     swapped = (not is_close(want_du, want_dv, "float32") and is_close(du.tensor, want_dv, du.dtype)
                and is_close(dv.tensor, want_du, dv.dtype))
-    assert not swapped, (
+    assert not swapped, failure(
+        "partial_derivatives: the partials are swapped; return (df/du, df/dv).",
         f"{call} returned ({show(du.tensor)}, {show(dv.tensor)}); expected "
         f"({show(want_du)}, {show(want_dv)}): the partials are swapped. Return the partial "
         "derivatives in the order of f's arguments.")
-    hint = "Each partial derivative is stored on its own leaf: the one for u on u, the one for v on v."
-    assert_close(du, want_du, f"{call}[0] (df/du)", hint=slip_hint(du.tensor, want_du) or hint)
-    assert_close(dv, want_dv, f"{call}[1] (df/dv)", hint=slip_hint(dv.tensor, want_dv) or hint)
+    assert_close(du, want_du, f"{call}[0] (df/du)", hint=lambda: slip_hint(du.tensor, want_du) or OWN_LEAF)
+    assert_close(dv, want_dv, f"{call}[1] (df/dv)", hint=lambda: slip_hint(dv.tensor, want_dv) or OWN_LEAF)
     note(f"{call} = ({show(du.tensor)}, {show(dv.tensor)})")
 
 

@@ -6,11 +6,14 @@ from .runtime import (
     AxesValue,
     FigureValue,
     Fn,
+    Hint,
     LineValue,
     Subject,
     assert_close,
     describe,
     fail_if_raised,
+    failure,
+    kind_of,
     note,
     number,
 )
@@ -29,10 +32,13 @@ def _call_text(name: str, args: tuple, kwargs: dict) -> str:
 def _figure(subject: Subject, name: str, args: tuple, kwargs: dict, call: str) -> AxesValue:
     value = subject.call("plot_function_and_derivative", Fn(name), *args, **kwargs).result
     fail_if_raised(value, call)
-    assert isinstance(value, FigureValue), (
+    assert isinstance(value, FigureValue), failure(
+        f"plot_function_and_derivative returned {kind_of(value)}; expected a Figure.",
         f"{call} returned {describe(value)}; expected a matplotlib Figure "
         "(for example the figure that plt.subplots() makes, or plt.gcf()).")
-    assert len(value.axes) == 1, (
+    assert len(value.axes) == 1, failure(
+        "plot_function_and_derivative returned an empty figure: plt.figure makes a new one."
+        if not value.axes else f"plot_function_and_derivative returned {len(value.axes)} axes where one belongs.",
         f"{call} returned a figure with {len(value.axes)} axes; expected exactly one Axes "
         "holding both lines." + (" Each call of plt.figure makes a new, empty figure: return the "
                                  "figure your lines were drawn on." if not value.axes else ""))
@@ -50,12 +56,14 @@ def _labels(ax: AxesValue) -> list[str]:
 
 def _lines_by_label(ax: AxesValue, call: str) -> dict[str, LineValue]:
     labels = _labels(ax)
-    assert len(ax.lines) == 2, (
+    assert len(ax.lines) == 2, failure(
+        f"plot_function_and_derivative: {len(ax.lines)} line(s) on the axes where two belong.",
         f"{call}: the axes hold {len(ax.lines)} line(s) labelled {labels}; expected exactly two, "
         "labelled 'function' and 'derivative' " + (
             "(every line drawn on the axes counts, reference lines such as axhline too)."
             if len(ax.lines) > 2 else "(plot f and f' on the same axes)."))
-    assert sorted(labels) == sorted(LABELS), (
+    assert sorted(labels) == sorted(LABELS), failure(
+        "plot_function_and_derivative: lines not labelled 'function' and 'derivative'.",
         f"{call}: the lines are labelled {labels}; expected 'function' and 'derivative' "
         "(pass label='function' and label='derivative' to plot).")
     return dict(zip(labels, ax.lines, strict=True))
@@ -63,24 +71,27 @@ def _lines_by_label(ax: AxesValue, call: str) -> dict[str, LineValue]:
 
 def _check_decorations(ax: AxesValue, call: str) -> None:
     # mathtext `$x$` draws the same x
-    assert ax.xlabel.strip().strip("$").strip() == "x", (
+    assert ax.xlabel.strip().strip("$").strip() == "x", failure(
+        "plot_function_and_derivative: the x axis is not labelled 'x'.",
         f"{call}: the x-axis label is {ax.xlabel!r}; expected 'x': the x axis is labelled with "
         "the name of the variable the points are values of.")
-    assert ax.legend is not None, (
+    assert ax.legend is not None, failure(
+        "plot_function_and_derivative: the axes have no legend.",
         f"{call}: the axes have no legend; matplotlib draws one only when asked, with the legend "
         "method of the Axes (or pyplot's), which shows each line's label.")
     missing = [label for label in LABELS if label not in ax.legend]
-    assert not missing, f"{call}: the legend shows {list(ax.legend)}; it lacks {missing}."
+    assert not missing, failure(f"plot_function_and_derivative: the legend lacks {missing}.",
+                                f"{call}: the legend shows {list(ax.legend)}; it lacks {missing}.")
 
 
 def _check_line(lines: dict[str, LineValue], what_line: str, grid: torch.Tensor,
-                expected: torch.Tensor, call: str, what: str) -> None:
+                expected: torch.Tensor, call: str, what: Hint) -> None:
     line = lines[what_line]
     # Plotted data is float32 at best, whatever matplotlib stores it as.
-    assert_close(line.x, grid, f"{call}: the x data of the '{what_line}' line",
-                 hint="Plot against x = torch.linspace(start, end, steps).", tolerance="float32")
-    assert_close(line.y, expected, f"{call}: the y data of the '{what_line}' line",
-                 hint=f"This line should hold {what}.", tolerance="float32")
+    assert_close(line.x, grid, f"{call}: the x data of the '{what_line}' line", tolerance="float32",
+                 hint=Hint(f"the '{what_line}' line is not drawn against the points",
+                           "Plot against x = torch.linspace(start, end, steps)."))
+    assert_close(line.y, expected, f"{call}: the y data of the '{what_line}' line", hint=what, tolerance="float32")
 
 
 def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, derivative) -> None:
@@ -92,9 +103,10 @@ def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, d
     bounds = dict(zip(("start", "end", "steps"), args, strict=False)) | kwargs
     grid = torch.linspace(bounds.get("start", -10.0), bounds.get("end", 10.0),
                           bounds.get("steps", 100), dtype=torch.float64)
-    _check_line(lines, "function", grid, values(grid), call, "f(x)")
+    _check_line(lines, "function", grid, values(grid), call,
+                Hint("the 'function' line does not hold f(x)", "This line should hold f(x)."))
     _check_line(lines, "derivative", grid, derivative(grid), call,
-                "f'(x) from autograd, not f(x)")
+                Hint("the 'derivative' line does not hold f'(x)", "This line should hold f'(x) from autograd, not f(x)."))
     note(f"{call}: one axes, lines 'function' and 'derivative', legend, xlabel 'x'")
 
 

@@ -1,15 +1,12 @@
 """References for the hidden checks, by torch autograd in float64 (instructor-only)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
-from grader.runtime import is_close, show
+from ..checks.vocabulary import FUNCTIONS
 
-from ..checks.vocabulary import FUNCTIONS, f_text
-
-__all__ = ["leaf", "reference_derivative", "reference_partials", "reference_values",
-           "central_difference", "finite_difference_hint"]
+__all__ = ["leaf", "reference_derivative", "reference_partials", "reference_values"]
 
 
 def leaf(values: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -35,24 +32,3 @@ def reference_values(name: str, points: torch.Tensor) -> torch.Tensor:
     """f(points) in float64."""
     with torch.no_grad():
         return FUNCTIONS[name](points.to(torch.float64))
-
-
-def central_difference(fn: Callable, points: float | torch.Tensor, h: float = 1e-4) -> torch.Tensor:
-    """(f(x+h) - f(x-h)) / 2h in float64: what a finite-difference answer would return."""
-    x = torch.as_tensor(points, dtype=torch.float64)
-    with torch.no_grad():
-        return (fn(x + h) - fn(x - h)) / (2 * h)
-
-
-
-def finite_difference_hint(name: str, points: float | torch.Tensor, actual: torch.Tensor,
-                           expected: torch.Tensor) -> str:
-    """A hint when autograd's gradient differs from the slope of f's values at these points."""
-    slope = central_difference(FUNCTIONS[name], points)
-    if is_close(slope, expected, "float32"):
-        return ""
-    matches = " Your answer matches that slope." if is_close(actual, slope, "float32") else ""
-    return (f"For {f_text(name)} autograd's gradient ({show(expected)}) differs from the slope "
-            f"of f's values ({show(slope)}): relu, where and detach() follow autograd's own "
-            f"rules.{matches} Compute the gradient with autograd (backward() and .grad, or "
-            "torch.autograd.grad), not with finite differences or a hand-derived formula.")

@@ -245,6 +245,8 @@ def inspect_source(obj: Any) -> str | None:
     parts = []
     for member in vars(obj).values():
         function = getattr(member, "__func__", member)
+        if not inspect.isfunction(function):
+            continue  # a nested class (an autograd Function's _backward_cls) would send inspect parsing torch's files
         try:
             parts.append(inspect.getsource(function))
         except (OSError, TypeError):
