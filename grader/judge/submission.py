@@ -95,6 +95,7 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
                               [f"{question.id}: {failure.message}"])
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
+    session.notes.extend(verdict.crashes)  # the details a student's message leaves to the TA
     session.look_from_outside(f"during the {question.id} check", quick=True)
     if verdict.status == "missing":
         verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict

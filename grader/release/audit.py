@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -98,8 +99,10 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
                            strict=True)})
         caught = _caught_finding([case.bank_answer for case in wrong], shown, whole=question is None)
     packed = {id(case) for pack in packs for case in pack.cases} - {id(case) for case in failed}
-    report.findings += [Finding(case.check, True) if id(case) in packed else _finding(case, graded[id(case)])
-                        for case in cases]
+    read = {id(case): _student_reads(graded[id(case)], case.bank_answer.question) for case in wrong}
+    report.findings += [_shown(Finding(case.check, True) if id(case) in packed else _finding(case, graded[id(case)]),
+                               read.get(id(case))) for case in cases]
+    report.findings += _specific_messages(course, [(case, read[id(case)]) for case in wrong])
     report.findings += [caught, _named_finding([case.bank_answer for case in wrong],
                                                [_messages(graded[id(case)], case.bank_answer.question)
                                                 for case in wrong], whole=question is None)]
@@ -259,7 +262,9 @@ def _distinct(notebooks: list) -> tuple[list[str], dict[str, str]]:
     reference again) is graded once, and each case holding it is judged against its own
     expectations."""
     first: dict[str, str] = {}
-    graded_as = [first.setdefault(nbformat.writes(notebook), f"audit-{len(first)}") for notebook in notebooks]
+    # plain JSON: these notebooks are the kit's own copies of the release, and the judge's intake
+    # validates each as it reads it (nbformat.writes would validate every one here too)
+    graded_as = [first.setdefault(json.dumps(notebook, sort_keys=True), f"audit-{len(first)}") for notebook in notebooks]
     return graded_as, {name: text for text, name in first.items()}
 
 
@@ -412,6 +417,9 @@ def _cases(course: Course, only: str | None, release=None, reference=None):
 
 def _finding(case: _Case, result) -> Finding:
     check, expected, scope = case.check, case.expected & case.scope, case.scope
+    raised = _checks_that_raised(result, scope)
+    if raised:  # whatever the score: a check that breaks on an answer grades it by accident
+        return Finding(check, False, "; ".join(raised))
     passed = {q.id for q in result.questions if q.status == "passed"} & scope
     if passed == expected:
         return Finding(check, True)
@@ -424,3 +432,57 @@ def _finding(case: _Case, result) -> Finding:
     if unexpected:
         detail.append(f"passed {', '.join(unexpected)} but should not")
     return Finding(check, False, "; ".join(detail))
+
+
+def _checks_that_raised(result, scope: set[str]) -> list[str]:
+    """The TA's notes of checks of the questions in `scope` that raised something other than
+    their own failure (see grader.runtime.parts): which check, what it raised, at which line."""
+    from grader.runtime.parts import CHECK_RAISED
+
+    return [note for note in result.notes if any(note.startswith(f"{CHECK_RAISED} in {q} ") for q in scope)]
+
+
+def _student_reads(result, question: str) -> str:
+    """The message a student reads for `question` in a graded `result`, its parts joined."""
+    return " / ".join(m.strip() for m in _messages(result, question) if m.strip())
+
+
+def _shown(finding: Finding, message: str | None) -> Finding:
+    """A wrong answer's finding, with the message its student reads when it held."""
+    if message is None or not finding.ok:
+        return finding
+    return Finding(finding.check, True, f"a student reads: {' '.join(message.split())[:MESSAGE_SHOWN]}")
+
+
+MESSAGE_SHOWN = 400  # characters of a student's message the audit prints
+# the messages of the engine's own, which say nothing about the answer (see grader.runtime.parts)
+GENERIC = ("a check failed", "the grader could not check this")
+
+
+def _specific_messages(course: Course, read: list[tuple[_Case, str]]) -> list[Finding]:
+    """Each question's misconceptions are told something specific: each message names the call
+    (one of the question's answers, called or read) or a value (a number), is not one of the
+    engine's generic messages, and the question's misconceptions do not all read the same."""
+    by_question: dict[str, list[tuple[_Case, str]]] = {}
+    for case, message in read:
+        by_question.setdefault(case.bank_answer.question, []).append((case, message))
+    findings = []
+    for qid, messages in by_question.items():
+        names = course.spec.question(qid).answers
+        vague = [f"{case.bank_answer.name} reads {message[:160]!r}" for case, message in messages
+                 if not _specific(message, qid, names)]
+        if len(messages) >= 2 and len({message for _, message in messages}) == 1:
+            vague.append(f"all {len(messages)} misconceptions read the same message")
+        findings.append(Finding(f"{qid}: each misconception's message names the call or the value", not vague,
+                                "; ".join(vague) + (f" ({_RULE})" if vague else "")))
+    return findings
+
+
+_RULE = "a message must name one of the question's answers or a value, and tell misconceptions apart"
+
+
+def _specific(message: str, qid: str, names: tuple[str, ...]) -> bool:
+    said = message.removeprefix(f"{qid}:").strip()
+    if not said or any(generic in said for generic in GENERIC):
+        return False
+    return any(re.search(rf"\b{re.escape(name)}\b", message) for name in names) or bool(re.search(r"\d", said))

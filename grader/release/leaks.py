@@ -90,10 +90,11 @@ def _private(lines: set[str], public: set[str]) -> set[str]:
     return kept
 
 
-def _embedded(line: str, texts: set[str]) -> bool:
-    """Whether the line, or the expression it returns, sits inside a longer line."""
+def _embedded(line: str, text: str) -> bool:
+    """Whether the line, or the expression it returns, sits inside a longer line of `text` (the
+    file's lines joined by newlines: a line holds no newline, so a match never spans two)."""
     candidates = [line, line.removeprefix("return ")]
-    return any(len(c) >= _MIN_SUBSTRING and any(c in r for r in texts) for c in candidates)
+    return any(len(c) >= _MIN_SUBSTRING and c in text for c in candidates)
 
 
 def _file_lines(path: Path) -> set[str]:
@@ -123,7 +124,8 @@ def find_leaks(assignment, folder: Path, *, embedded: bool = True) -> list[str]:
         lines = _file_lines(path)
         found = exact & lines
         if embedded:
-            found |= {ln for ln in answers if _embedded(ln, lines)}
+            text = "\n".join(lines)
+            found |= {ln for ln in answers if _embedded(ln, text)}
         leaks += [f"{path.relative_to(folder)}: {line}" for line in sorted(found)]
     return leaks
 

@@ -18,6 +18,7 @@ _EXPORTS = {
     "notebook_check": ".cell",
     "run_visible": ".cell",
     "TOLERANCES": ".compare",
+    "assert_gradcheck": ".gradcheck",
     "assert_close": ".compare",
     "collecting_notes": ".compare",
     "describe": ".compare",

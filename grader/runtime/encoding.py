@@ -21,6 +21,7 @@ from .values import (  # noqa: F401
     _as_subclass,
     _b64encode,
     _detach,
+    _get_grad,
     _get_grad_fn,
     _get_is_leaf,
     _get_requires_grad,
@@ -29,6 +30,7 @@ from .values import (  # noqa: F401
     _NoTorchFunction,
     _numel,
     _numpy,
+    _Parameter,
     _repr,
     _size,
     _str,
@@ -135,7 +137,22 @@ def _encode_int(value: int) -> dict:
         return {"kind": "other", "type": "int", "repr": "an integer too large to encode"}
 
 
-def _encode_tensor(obj: torch.Tensor, budget: Budget) -> dict:
+def _encode_tensor(obj: torch.Tensor, budget: Budget, with_grad: bool = True) -> dict:
+    """dtype, shape and data; autograd's flags; `grad` when a leaf holds a gradient, `parameter` for an nn.Parameter."""
+    encoded = _plain_tensor(obj, budget)
+    if encoded["kind"] != "tensor":
+        return encoded
+    # A leaf's only: reading a non-leaf's .grad warns, and a warning writes into this module's globals.
+    with _NoTorchFunction():  # a subclass's __torch_function__ would answer for .grad
+        grad = _get_grad(obj) if with_grad and _get_is_leaf(obj) else None
+    if grad is not None:
+        encoded["grad"] = _guarded(lambda g, b: _encode_tensor(g, b, with_grad=False), grad, budget)
+    if _type(obj) is _Parameter:
+        encoded["parameter"] = True
+    return encoded
+
+
+def _plain_tensor(obj: torch.Tensor, budget: Budget) -> dict:
     with _NoTorchFunction():
         plain = _as_subclass(obj, torch.Tensor)
         dtype = _str(plain.dtype).removeprefix("torch.")

@@ -21,7 +21,7 @@ from .values import (
     to_torch_dtype,
 )
 
-__all__ = ["run_probe", "OPS"]
+__all__ = ["run_probe", "reply_text", "OPS"]
 
 OPS = ("call", "get", "autograd_function", "describe_class", "kept")
 MAX_CTX_ATTRIBUTES = 20
@@ -36,6 +36,8 @@ _Tensor = torch.Tensor
 _get_grad_fn = torch._C.TensorBase.__dict__["grad_fn"].__get__
 _get_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
 _get_grad = torch._C.TensorBase.__dict__["grad"].__get__
+_set_grad = torch._C.TensorBase.__dict__["grad"].__set__
+_Parameter = torch.nn.Parameter
 _requires_grad_ = torch.Tensor.requires_grad_
 _as_subclass, _detach, _contiguous, _numpy = (torch.Tensor.as_subclass, torch.Tensor.detach,
                                                torch.Tensor.contiguous, torch.Tensor.numpy)
@@ -62,13 +64,20 @@ def run_probe(namespace: dict, request: dict, functions: dict | None = None) -> 
     `functions` maps the names a request may pass as `{"kind": "fn"}` to the callables the
     student's code receives (an assignment's vocabulary).
     """
+    return loads(reply_text(namespace, request, functions))
+
+
+def reply_text(namespace: dict, request: dict, functions: dict | None = None) -> str:
+    """`run_probe`'s reply as the JSON text a worker sends: each part is sealed as text as soon
+    as it is read, and the reply never becomes an object again, so code that runs after the
+    student's last call (a finaliser, a signal handler) finds nothing it could change."""
     try:
         with _catch_warnings():
             _simplefilter("ignore")
             with _enable_grad():
                 return _dispatch(namespace, request, functions or {})
     except BaseException as exc:  # a probe must answer whatever happens
-        return {"error": _error_text(exc)}
+        return _sealed({"error": _error_text(exc)})
 
 
 def _error_text(exc: BaseException) -> str:
@@ -76,30 +85,37 @@ def _error_text(exc: BaseException) -> str:
     return f"probe failed: {message['type']}: {message['message']}"[:MAX_STR]
 
 
-def _dispatch(namespace: dict, request: dict, functions: dict) -> dict:
+def _dispatch(namespace: dict, request: dict, functions: dict) -> str:
     if _type(request) is not dict or request.get("op") not in OPS:
-        return {"error": f"bad request: op must be one of {', '.join(OPS)}"}
+        return _sealed({"error": f"bad request: op must be one of {', '.join(OPS)}"})
     name = request.get("name")
     if _type(name) is not str or _len(name) > MAX_NAME:
-        return {"error": "bad request: name must be a short string"}
+        return _sealed({"error": "bad request: name must be a short string"})
     op, budget = request["op"], Budget()  # one budget per reply: it must fit one frame
     if op == "kept":
         number = request.get("number")
         if _type(number) is not int or number not in _KEPT:
-            return {"error": "bad request: no value kept under that number"}
-        return {"result": encode(_KEPT[number], budget)}
+            return _sealed({"error": "bad request: no value kept under that number"})
+        return _result_text(_sealed(encode(_KEPT[number], budget)))
     target = _dict_get(namespace, name, _ABSENT)
     if op == "get":
-        return {"result": {"kind": "missing"} if target is _ABSENT else encode(target, budget)}
+        return _result_text(_MISSING if target is _ABSENT else _sealed(encode(target, budget)))
     if target is _ABSENT:
         if op == "call":
-            return {"result": {"kind": "missing"}, "args_after": [], "grads_left": []}
-        return {"error": f"{name} is not defined"}
+            return _result_text(_MISSING, ',"args_after":[],"grads_left":[]')
+        return _sealed({"error": f"{name} is not defined"})
     if op == "call":
         return _call(target, request, budget, functions)
     if op == "autograd_function":
         return _autograd_function(target, request, budget, functions)
-    return _describe_class(target)
+    return _sealed(_describe_class(target))
+
+
+_MISSING = '{"kind":"missing"}'
+
+
+def _result_text(result: str, rest: str = "") -> str:
+    return '{"result":' + result + rest + "}"
 
 
 def _student(thunk) -> tuple[bool, Any]:
@@ -123,10 +139,14 @@ def _argument(wire: Any, functions: dict) -> Any:
 
 def _materialize(value: Any, functions: dict) -> Any:
     if _isinstance(value, TensorValue):
-        tensor = value.tensor
-        if str(tensor.dtype).removeprefix("torch.") != value.dtype:
-            tensor = _to(tensor, to_torch_dtype(value.dtype))
-        return _requires_grad_(tensor) if value.requires_grad else tensor
+        tensor = _plain(value)
+        if value.parameter:
+            tensor = _Parameter(tensor, requires_grad=value.requires_grad)
+        elif value.requires_grad:
+            tensor = _requires_grad_(tensor)
+        if value.grad is not None:  # a gradient the caller's tensor already holds
+            _set_grad(tensor, _plain(value.grad))
+        return tensor
     if _isinstance(value, Fn):
         if value.name not in functions:
             raise BadValue(f"unknown function {value.name!r}")
@@ -139,6 +159,27 @@ def _materialize(value: Any, functions: dict) -> Any:
     if value is None or _type(value) in (bool, int, float, str):
         return value
     raise BadValue(f"{_type(value).__name__} cannot be an argument")
+
+
+def _plain(value: TensorValue) -> torch.Tensor:
+    tensor = value.tensor
+    if str(tensor.dtype).removeprefix("torch.") != value.dtype:
+        tensor = _to(tensor, to_torch_dtype(value.dtype))
+    return tensor
+
+
+def _tensors_in(values: Any, found: list) -> list:
+    """Every tensor among `values`, depth first through lists, tuples and dicts: the order of a
+    call's `args_after`."""
+    if _isinstance(values, _Tensor):
+        found.append(values)
+    elif _type(values) in (list, tuple):
+        for item in values:
+            _tensors_in(item, found)
+    elif _type(values) is dict:
+        for item in values.values():
+            _tensors_in(item, found)
+    return found
 
 
 def _arguments(request: dict, functions: dict) -> tuple[list, dict]:
@@ -156,7 +197,7 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     # Tuples, taken before the call: student code that walks up to this frame cannot swap the
     # judge's tensors for others before they are read back.
     args = _tuple(args)
-    tensors = _tuple(a for a in [*args, *kwargs.values()] if _isinstance(a, _Tensor))
+    tensors = _tuple(_tensors_in([*args, *kwargs.values()], []))  # in lists, tuples and dicts too
     _close_figures()
     ok, value = _student(lambda: target(*args, **kwargs))
     # The judge's own tensors as they are now, and whether the call left a gradient on them,
@@ -165,10 +206,10 @@ def _call(target: Any, request: dict, budget: Budget, functions: dict) -> dict:
     left = _sealed([_get_grad(t) is not None for t in tensors])
     result = _sealed(_result(ok, value, budget))
     _close_figures()
-    reply = {"result": loads(result), "args_after": loads(after), "grads_left": loads(left)}
+    kept = ""
     if request.get("keep") is True:  # the very object returned, to be read again after later calls
-        reply["kept"] = _keep(value if ok else None)
-    return reply
+        kept = f',"kept":{_keep(value if ok else None)}'
+    return _result_text(result, f',"args_after":{after},"grads_left":{left}{kept}')
 
 
 def _keep(value: Any) -> int:
@@ -198,13 +239,13 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     second = None if second is None else _argument(second, functions)
     ok, output = _student(lambda: cls.apply(*inputs))
     if not ok:
-        return {"output": encode_raised(output), "grads": [], "second": None, "upstream_changed": False,
-                "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}}
+        return _sealed({"output": encode_raised(output), "grads": [], "second": None, "upstream_changed": False,
+                        "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}})
     # Read before backward frees the saved tensors, and kept as text while backward (student
     # code, which may walk up to this frame) runs.
     described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget)})
     gradients = _gradients(output, inputs, upstream, second, budget)
-    return {**loads(described), **loads(gradients)}
+    return described[:-1] + "," + gradients[1:]  # two JSON objects' fields, joined as text
 
 
 def _sealed(value: Any) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "recv_frame_blocking",
     "send_all",
     "send_frame",
+    "unsolicited",
 ]
 
 MAX_FRAME = 8 * 1024 * 1024
@@ -41,6 +42,10 @@ _send_all = _socket.socket.sendall
 _receive_message = _socket.socket.recvmsg
 _ANCILLARY_SPACE = _socket.CMSG_LEN(_MAX_FDS * _FD_BYTES)
 _SOL_SOCKET, _SCM_RIGHTS = _socket.SOL_SOCKET, _socket.SCM_RIGHTS
+# SCM_CREDENTIALS: the kernel's word on which process sent a piece (pid, uid, gid), which a
+# sender without privileges cannot make name another process
+_CREDENTIALS = struct.Struct("iII")
+_CREDENTIALS_SPACE = socket.CMSG_SPACE(_CREDENTIALS.size)
 
 
 try:  # the judge-facing module owns this class; reuse it so `except` clauses agree
@@ -141,10 +146,16 @@ def _wait_readable(fd: int, deadline: float) -> None:
         raise FrameTimeout("deadline passed")
 
 
-def _recv_available(sock: socket.socket, size: int) -> bytes | None:
-    """Up to `size` bytes that have arrived, without waiting; None when nothing has."""
+def _recv_available(sock: socket.socket, size: int, senders: list | None = None) -> bytes | None:
+    """Up to `size` bytes that have arrived, without waiting; None when nothing has. With
+    `senders` (on a socket with SO_PASSCRED), the pid of the process that sent them is appended
+    (None if the kernel named none): one read never joins pieces of two senders."""
     try:
-        data = sock.recv(size, socket.MSG_DONTWAIT)
+        if senders is None:
+            data = sock.recv(size, socket.MSG_DONTWAIT)
+        else:
+            data, ancillary, _flags, _address = sock.recvmsg(size, _CREDENTIALS_SPACE, socket.MSG_DONTWAIT)
+            senders.append(_sender(ancillary))
     except BlockingIOError:
         return None
     except ConnectionError as exc:
@@ -154,11 +165,18 @@ def _recv_available(sock: socket.socket, size: int) -> bytes | None:
     return data
 
 
-def _recv_exact_until(sock: socket.socket, size: int, deadline: float) -> bytes:
+def _sender(ancillary: list) -> int | None:
+    for level, kind, payload in ancillary:
+        if level == _SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(payload) >= _CREDENTIALS.size:
+            return _CREDENTIALS.unpack_from(payload)[0]
+    return None
+
+
+def _recv_exact_until(sock: socket.socket, size: int, deadline: float, senders: list | None = None) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:
         # the reply is usually there already: wait only when it is not
-        data = _recv_available(sock, min(size - len(chunks), 1 << 20))
+        data = _recv_available(sock, min(size - len(chunks), 1 << 20), senders)
         if data is None:
             _wait_readable(sock.fileno(), deadline)
         else:
@@ -166,12 +184,22 @@ def _recv_exact_until(sock: socket.socket, size: int, deadline: float) -> bytes:
     return bytes(chunks)
 
 
-def read_frame(sock: socket.socket, deadline: float, max_bytes: int = MAX_FRAME) -> Any:
-    """Judge side: one frame, never more than max_bytes buffered, never waiting past deadline."""
-    (size,) = _HEADER.unpack(_recv_exact_until(sock, _HEADER.size, deadline))
+def read_frame(sock: socket.socket, deadline: float, max_bytes: int = MAX_FRAME, senders: list | None = None) -> Any:
+    """Judge side: one frame, never more than max_bytes buffered, never waiting past deadline.
+
+    With `senders`, the pid of the sender of each piece read is appended to it (see _recv_available)."""
+    (size,) = _HEADER.unpack(_recv_exact_until(sock, _HEADER.size, deadline, senders))
     if size > max_bytes:
         raise FrameError(f"frame of {size} bytes exceeds the cap of {max_bytes}")
-    return decode_frame(_recv_exact_until(sock, size, deadline))
+    return decode_frame(_recv_exact_until(sock, size, deadline, senders))
+
+
+def unsolicited(sock: socket.socket) -> bool:
+    """Judge side: whether bytes wait on the channel though the peer was asked nothing."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, OSError):
+        return False
 
 
 class FrameBuffer:

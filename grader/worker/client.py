@@ -35,6 +35,9 @@ def _warm_parent_env(package_root: Path) -> dict[str, str]:
         PYTHONPATH=str(package_root),
         PYTHONDONTWRITEBYTECODE="1",
         OMP_NUM_THREADS="1",
+        # read once, when OpenMP loads: torch.set_num_threads(2) in a cell then starts no thread,
+        # which would read as a thread that could answer in the worker loop's place
+        OMP_THREAD_LIMIT="1",
         OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         MPLBACKEND="Agg",
@@ -273,30 +276,41 @@ class WarmParent:
         worker_id = next(self._ids)
         lease = _UidLease(self.limits)
         judge_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # the kernel names the process that sent each piece the judge reads (SCM_CREDENTIALS)
+        judge_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        counter, counter_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._link.send({"op": "start", "id": worker_id, "uid": lease.uid}, fds=[worker_end.fileno()])
+            self._link.send({"op": "start", "id": worker_id, "uid": lease.uid},
+                            fds=[worker_end.fileno(), counter_end.fileno()])
             error = None
         except OSError as exc:
             error = f"the warm parent is not answering ({exc})"
         finally:
             worker_end.close()
-        return worker_id, lease, judge_end, error
+            counter_end.close()
+        return worker_id, lease, (judge_end, counter), error
 
     def _finish_start(self, pending: tuple, timeout: float) -> Worker:
-        worker_id, lease, judge_end, error = pending
+        worker_id, lease, (judge_end, counter), error = pending
         reply = {"op": "start_failed", "error": error}
         if error is None:
             try:
                 reply = self._link.wait_reply(("started", "start_failed"), worker_id, timeout)
             except (OSError, FrameError, FrameTimeout) as exc:
                 reply = {"op": "start_failed", "error": f"the warm parent is not answering ({exc})"}
+        if reply["op"] != "started" or reply.get("counter") is not True:
+            counter.close()  # no pid counter was placed (only a root warm parent places one)
+            counter = None
         if reply["op"] == "start_failed":
             lease.release()
             judge_end.close()
             raise RuntimeError(f"worker could not start: {reply.get('error')}")
-        worker = Worker(self, worker_id, judge_end, lease, reply.get("pid"))
+        worker = Worker(self, worker_id, judge_end, lease, reply.get("pid"), counter)
         self._workers[worker_id] = worker
         worker._await_hello(timeout)
+        if counter is not None and isinstance(worker.containment.get("pid_namespace"), str):
+            worker.containment["pid_namespace"] += ("; a pid counter placed there counts every process and "
+                                                    "thread started in it, even those that end between looks")
         self._last_containment = worker.containment
         return worker
 

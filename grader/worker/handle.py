@@ -15,6 +15,7 @@ from grader.worker.channel import (
     ProbeFailed,
     encode_frame,
     read_frame,
+    unsolicited,
 )
 from grader.worker.report import CellReport, describe_exit
 
@@ -53,8 +54,10 @@ class Worker:
         sock: socket.socket,
         lease: _UidLease,
         pid: int | None,
+        counter: socket.socket | None = None,
     ) -> None:
         self._parent, self.id, self._sock, self._lease = parent, worker_id, sock, lease
+        self.counter = counter  # the line to the pid counter in its pid namespace, if one was placed
         self.uid, self.pid = lease.uid, pid
         self.containment: dict = {}
         self.hello: dict = {}  # what the worker said before any student code ran
@@ -63,6 +66,8 @@ class Worker:
         self._closed = False
         self._kill_sent = False
         self.probe_events: list[str] = []  # what the student's code did during the last probe
+        self.sender: int | None = None  # the process its hello came from (the kernel's word)
+        self.foreign: int | None = None  # another process that sent on its channel, if one did
         self._max_frame = parent.limits.max_frame
         self._poller = select.poll()  # this channel and the warm parent's link, registered once
         self._poller.register(sock.fileno(), select.POLLIN)
@@ -170,11 +175,27 @@ class Worker:
                 raise FrameTimeout("deadline passed")
             ready = {fd for fd, _ in self._poller.poll(remaining * 1000)}
             if self._sock.fileno() in ready:
-                return read_frame(self._sock, deadline, self._max_frame)
+                senders: list[int | None] = []
+                frame = read_frame(self._sock, deadline, self._max_frame, senders)
+                self._heard_from(senders)
+                return frame
             if ready:
                 link.poll_exits()
                 if self.id in link.exits:
                     raise ChannelClosed("the worker exited")
+
+    def _heard_from(self, senders: list[int | None]) -> None:
+        """Every piece of a frame must come from the process the hello came from."""
+        for pid in senders:
+            if self.sender is None:
+                self.sender = pid
+            elif pid != self.sender:
+                self.foreign = pid
+                raise FrameError("a frame came from another process, not the worker")
+
+    def unsolicited(self) -> bool:
+        """Whether the worker sent anything it was not asked for (read while it waits)."""
+        return unsolicited(self._sock)
 
     def _send(self, message: dict, deadline: float) -> None:
         data = encode_frame(message, self._max_frame)
@@ -237,6 +258,8 @@ class Worker:
             return
         self._closed = True
         self._sock.close()
+        if self.counter is not None:
+            self.counter.close()
         self._parent._forget(self.id)
         if wait:
             self._settle(_EXIT_WAIT)

@@ -26,7 +26,7 @@ import types
 from collections.abc import Iterable
 
 __all__ = ["prepare_manifest", "machinery_manifest", "machinery_checks", "changed_machinery", "MachineryCheck", "MemoryReader",
-           "read_tables"]
+           "read_entries", "read_headers", "read_tables"]
 
 _PTR = 8
 _DICT_HEADER = 48  # refcnt, type, ma_used, ma_version_tag, ma_keys, ma_values
@@ -71,8 +71,39 @@ _FIXED_SLOTS = {
 }
 
 
+# CPython clears a function's version tag whenever its __code__, __defaults__ or __kwdefaults__
+# is set, and never sets it back: a function of the machinery tagged before any fork that has
+# lost its tag was rewritten, even if what it held was put back afterwards.
+_FUNCTION_VERSION = 128  # func_version, a uint32 after the vectorcall pointer
+_TAGS = itertools.count(0xC0000000)  # far above the interpreter's own counter, so never shared
+
+
 def _own_memory(address: int, size: int) -> bytes:
     return ctypes.string_at(address, size)
+
+
+def _tag(function: types.FunctionType) -> None:
+    """Give a function a version tag of its own if it has none (the interpreter gives one only
+    to functions its specialiser has met)."""
+    version = ctypes.c_uint32.from_address(id(function) + _FUNCTION_VERSION)
+    if version.value == 0:
+        version.value = next(_TAGS)
+
+
+def _versions_understood() -> bool:
+    """Whether setting a function's code clears the tag where this module reads it."""
+    if sys.version_info[:2] != (3, 11) or types.FunctionType.__basicsize__ < _FUNCTION_VERSION + 4:
+        return False
+
+    def scratch() -> None:
+        return None
+
+    _tag(scratch)
+    scratch.__code__ = scratch.__code__
+    return ctypes.c_uint32.from_address(id(scratch) + _FUNCTION_VERSION).value == 0
+
+
+_VERSIONED_FUNCTIONS = sys.implementation.name == "cpython" and _versions_understood()
 
 
 class _OwnMemory:
@@ -100,6 +131,7 @@ class MemoryReader:
         self.pid = pid
         self._file = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115 -- closed by close()
         self._vm_readv = _vm_readv
+        self._fixed: dict[int, FixedReads] = {}
 
     def many(self, requests: list[tuple[int, int]]) -> list[bytes | None]:
         """The bytes at each (address, size); None for a piece that cannot be read whole."""
@@ -135,18 +167,68 @@ class MemoryReader:
             return None
         return data if len(data) == size else None
 
+    def fixed(self, requests: list[tuple[int, int]]) -> FixedReads:
+        """A reading of these same pieces that can be made again and again, cheaply."""
+        key = id(requests)
+        found = self._fixed.get(key)
+        if found is None or found.requests is not requests:
+            found = self._fixed[key] = FixedReads(self.pid, requests)
+        return found
+
     def close(self) -> None:
         self._file.close()
+
+
+class FixedReads:
+    """The same pieces of another process's memory, read as often as needed: the buffer and both
+    iovec arrays are made once, so each reading is one process_vm_readv call and no Python
+    object per piece (a look before every probe must cost microseconds)."""
+
+    def __init__(self, pid: int, requests: list[tuple[int, int]]) -> None:
+        self.pid, self.requests = pid, requests
+        sizes = [size for _, size in requests]
+        self.offsets = list(itertools.accumulate(sizes, initial=0))
+        self.total, self.count = self.offsets[-1], len(requests)
+        self._buffer = ctypes.create_string_buffer(self.total or 1)
+        base = ctypes.addressof(self._buffer)
+        self._local_words = array.array("Q", [n for offset, size in zip(self.offsets, sizes, strict=False)
+                                              for n in (base + offset, size)])
+        self._remote_words = array.array("Q", [n for piece in requests for n in piece])
+        usable = _vm_readv is not None and 0 < self.count <= _IOV_MAX
+        self._local = (_Iovec * self.count).from_buffer(self._local_words) if usable else None
+        self._remote = (_Iovec * self.count).from_buffer(self._remote_words) if usable else None
+
+    def read(self) -> bytes | None:
+        """Every piece, one after the other; None when any cannot be read whole."""
+        if self._local is None:
+            return None
+        got = _vm_readv(self.pid, self._local, self.count, self._remote, self.count, 0)
+        return self._buffer.raw[:self.total] if got == self.total else None
+
+
+def _fixed(reader, requests: list[tuple[int, int]]) -> bytes | None:
+    fixed = getattr(reader, "fixed", None)
+    return fixed(requests).read() if fixed is not None and requests else None
 
 
 def read_tables(reader, addresses: list[int], versions: list[int | None] | None = None) -> list:
     """(entries in use, raw entry table, entry width) of each combined-table dict, or why it
     cannot be read, or None for a dict still at its version in `versions` (none of its
     entries has been set or deleted since); three rounds of reads whatever the number of dicts."""
-    headers = reader.many([(address, _DICT_HEADER) for address in addresses])
-    keys = [_keys_of(header) for header in headers]
+    keys = read_headers(reader, addresses)
     if versions is not None:
         keys = [None if type(k) is tuple and k[3] == v else k for k, v in zip(keys, versions, strict=True)]
+    return read_entries(reader, keys)
+
+
+def read_headers(reader, addresses: list[int]) -> list:
+    """Each dict's header as (keys address, keys header size, entries in use, version), or why
+    it cannot be read."""
+    return [_keys_of(header) for header in reader.many([(address, _DICT_HEADER) for address in addresses])]
+
+
+def read_entries(reader, keys: list) -> list:
+    """The entry tables of the dicts whose headers `keys` holds (None or a reason passes through)."""
     keys_headers = iter(reader.many([k[0:2] for k in keys if type(k) is tuple]))
     found = [_table_of(k, next(keys_headers)) if type(k) is tuple else k for k in keys]
     tables = iter(reader.many([t[:2] for t in found if type(t) is tuple]))
@@ -208,7 +290,10 @@ class _Manifest:
         self.regions: list[dict] = []
         self._seen: set[int] = set()
 
-    def namespace(self, label: str, mapping: object, names: Iterable[str] | None, *, sized: bool) -> None:
+    def namespace(self, label: str, mapping: object, names: Iterable[str] | None, *, sized: bool,
+                  whole: bool | None = None) -> None:
+        """List a namespace's entries (`names`, or all of them), and whether it is listed `whole`
+        (every entry held; by default, when no names are given): a whole one may not be written at all."""
         real = _real_dict(mapping)
         if real is None or id(real) in self._seen:
             return
@@ -220,6 +305,7 @@ class _Manifest:
         version = struct.unpack("<Q", _own_memory(id(real) + _VERSION_OFFSET, _PTR))[0]
         self.namespaces.append({
             "label": label, "address": id(real), "size": len(real) if sized else None, "version": version,
+            "sealed": names is None if whole is None else whole,
             "entries": [[id(k), id(real[k]), k] for k in wanted] + [[id(n), 0, n] for n in absent],
         })
         for name in wanted:
@@ -234,6 +320,10 @@ class _Manifest:
             if type(inner) is types.FunctionType and id(inner) not in self._seen:
                 self._seen.add(id(inner))
                 self.region(label, id(inner) + _FUNCTION_FIELDS[0], _FUNCTION_FIELDS[1])
+                if _VERSIONED_FUNCTIONS:
+                    _tag(inner)
+                    self.region(f"{label} (its code or defaults, set even if set back)",
+                                id(inner) + _FUNCTION_VERSION, 4)
 
     def slots(self, label: str, obj: object, names: tuple[str, ...]) -> None:
         """The type of `obj` and each named attribute that holds a distinct object for good."""
@@ -350,7 +440,7 @@ def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType
         value = vars(module).get(class_name)
         if isinstance(value, type):
             inherited = set(type.__dir__(value)) | set(value.__dict__)
-            manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False)
+            manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False, whole=True)
 
 
 def _watched_namespaces(manifest: _Manifest, watched: tuple[str, ...]) -> None:
@@ -387,6 +477,10 @@ class MachineryCheck:
         self.cuts = [operator.itemgetter(*(slice(o, o + len(b)) for o, b, _ in regions), slice(0, 0))
                      for _, _, regions in self.spans]
         self.intact = [(*(b for _, b, _ in regions), b"") for _, _, regions in self.spans]
+        # what each look reads, in one call each when the reader can (see FixedReads)
+        self.header_requests = [(space["address"], _DICT_HEADER) for space in self.spaces]
+        self.versions = [space.get("version") for space in self.spaces]
+        self.span_requests = [span[:2] for span in self.spans]
 
     def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
@@ -395,9 +489,22 @@ class MachineryCheck:
         `quick` skips the entries of a namespace whose dict version is still the manifest's: any
         setattr or del changes it, only a raw write into its memory does not.
         """
-        changed = []
-        versions = [space.get("version") for space in self.spaces] if quick else None
-        tables = read_tables(reader, [space["address"] for space in self.spaces], versions)
+        changed: list[str] = []
+        headers = _fixed(reader, self.header_requests)
+        if quick and headers is not None and list(memoryview(headers).cast("Q")[3::6]) == self.versions:
+            return changed + self._region_changes(reader)  # no namespace written since the manifest
+        if headers is None:
+            keys = read_headers(reader, [space["address"] for space in self.spaces])
+        else:
+            keys = [_keys_of(headers[at:at + _DICT_HEADER]) for at in range(0, len(headers), _DICT_HEADER)]
+        moved = [type(k) is tuple and k[3] != space.get("version") for k, space in zip(keys, self.spaces, strict=True)]
+        # A namespace listed whole never changes in an honest worker: any write to it, even one
+        # undone before this look, moved its version (a global counter that never runs back).
+        changed += [f"{space['label']} (written to, even if set back)"
+                    for space, written in zip(self.spaces, moved, strict=True) if written and space.get("sealed")]
+        if quick:
+            keys = [k if written else None for k, written in zip(keys, moved, strict=True)]
+        tables = read_entries(reader, keys)
         for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
             if table is None:
                 continue
@@ -416,7 +523,16 @@ class MachineryCheck:
                                 if ((key, value) not in pairs if value else key in keys)]
             if space["size"] is not None and used != space["size"]:
                 changed.append(f"{space['label']} (names added or removed)")
-        memories = reader.many([span[:2] for span in self.spans])
+        return changed + self._region_changes(reader)
+
+    def _region_changes(self, reader) -> list[str]:
+        whole = _fixed(reader, self.span_requests)
+        if whole is None:
+            memories = reader.many(self.span_requests)
+        else:
+            offsets = itertools.accumulate((size for _, size in self.span_requests), initial=0)
+            memories = [whole[at:at + size] for at, (_, size) in zip(offsets, self.span_requests, strict=False)]
+        changed = []
         for (_, _, regions), cut, intact, memory in zip(self.spans, self.cuts, self.intact, memories, strict=True):
             if memory is None or cut(memory) != intact:
                 changed += [label for offset, expected, label in regions

@@ -16,10 +16,11 @@ _RET_ERRNO = 0x00050000
 _RET_KILL_PROCESS = 0x80000000
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_SYSCALL_BIT = 0x40000000
-_LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_LD_ABS_W, _JEQ, _JGT, _JGE, _JSET, _RET = 0x20, 0x15, 0x25, 0x35, 0x45, 0x06
 _NR_OFFSET, _ARCH_OFFSET, _ARG0_OFFSET = 0, 4, 16
 _CLONE_X86_64, _CLONE3_X86_64 = 56, 435
 _SOCKET_X86_64, _SOCKETPAIR_X86_64 = 41, 53
+_CLOSE_X86_64, _DUP2_X86_64, _DUP3_X86_64, _CLOSE_RANGE_X86_64 = 3, 33, 292, 436
 # The families the worker's network namespace confines (and that Python, torch and matplotlib
 # use): AF_UNIX, AF_INET, AF_INET6. Others (AF_VSOCK to the host, AF_NETLINK, AF_PACKET,
 # AF_BLUETOOTH, ...) reach kernel surface or peers a network namespace does not cut off.
@@ -87,7 +88,7 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def _program() -> bytes:
+def _program(channel: int | None = None) -> bytes:
     deny = _RET_ERRNO | errno.EPERM
     ops = [
         _op(_LD_ABS_W, _ARCH_OFFSET),
@@ -100,6 +101,8 @@ def _program() -> bytes:
     for number in sorted(DENIED_X86_64.values()):
         ops += [_op(_JEQ, number, 0, 1), _op(_RET, deny)]
     ops += _socket_family_check()
+    if channel is not None:
+        ops += _channel_guard(channel)
     # clone3 passes flags in memory the filter cannot read; ENOSYS makes libc fall back to clone.
     ops += [_op(_JEQ, _CLONE3_X86_64, 0, 1), _op(_RET, _RET_ERRNO | errno.ENOSYS)]
     ops += [
@@ -123,13 +126,32 @@ def _socket_family_check() -> list[bytes]:
     return [_op(_JEQ, _SOCKET_X86_64, 1, 0), _op(_JEQ, _SOCKETPAIR_X86_64, 0, len(block)), *block]
 
 
+def _channel_guard(fd: int) -> list[bytes]:
+    """The worker's channel to the judge stays the socket it is: close(fd), dup2(_, fd),
+    dup3(_, fd, _) and a close_range over fd fail with EPERM, so no other file can take its
+    number (and the loop's own replies go nowhere else). Expects the syscall number loaded;
+    every block that matches its syscall returns."""
+    deny, allow = _RET_ERRNO | errno.EPERM, _RET_ALLOW
+
+    def names_fd(number: int, argument: int) -> list[bytes]:
+        return [_op(_JEQ, number, 0, 4), _op(_LD_ABS_W, _ARG0_OFFSET + 8 * argument),
+                _op(_JEQ, fd, 0, 1), _op(_RET, deny), _op(_RET, allow)]
+
+    covers_fd = [_op(_JEQ, _CLOSE_RANGE_X86_64, 0, 6), _op(_LD_ABS_W, _ARG0_OFFSET),
+                 _op(_JGT, fd, 3, 0),  # first > fd: allowed
+                 _op(_LD_ABS_W, _ARG0_OFFSET + 8), _op(_JGE, fd, 0, 1),  # last >= fd: denied
+                 _op(_RET, deny), _op(_RET, allow)]
+    return [*names_fd(_CLOSE_X86_64, 0), *names_fd(_DUP2_X86_64, 1), *names_fd(_DUP3_X86_64, 1), *covers_fd]
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install_filter() -> None:
-    """Install the filter on the calling thread's process (needs no_new_privs first)."""
-    code = _program()
+def install_filter(channel: int | None = None) -> None:
+    """Install the filter on the calling thread's process (needs no_new_privs first); with
+    `channel`, that fd can be neither closed nor replaced."""
+    code = _program(channel)
     buffer = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
     libc = ctypes.CDLL(None, use_errno=True)

@@ -20,6 +20,10 @@ __all__ = ["WorkerSession", "WorkerSubject", "definition_source"]
 CELL_TIMEOUT = 10.0
 PROBE_TIMEOUT = 10.0
 MAX_STARTS = 12  # for running the cells, and again for the checks
+# While the checks run, a process or thread of the notebook's could answer in the loop's place:
+# counted from outside, any one started then is enough to distrust the replies.
+STARTED_DURING_CHECKS = "a process or thread was started while the checks ran"
+UNTRUSTED = "the worker's replies could not be trusted; a TA will review this notebook"
 # Wall-clock seconds for running a submission's cells (replays included), and again for its
 # checks. Per-cell timeouts alone let 500 cells of `time.sleep(9)`, or replays after each
 # os._exit, hold a judge for hours; a separate budget for the checks means slow cells after the
@@ -51,6 +55,10 @@ class WorkerSession:
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
         self.checking = None  # the Question whose checks are probing, for evidence
+        self._unvouched = False  # a reply arrived that the judge has not yet seen the loop answer for
+        self._probed: set[int] = set()  # workers probed at least once
+        self.untrusted = False  # a reply did not come from the worker's own loop: probe no further
+        self._distrusted = False  # ... seen since the last look, which ends the probing
 
     def __enter__(self) -> "WorkerSession":
         return self
@@ -61,6 +69,9 @@ class WorkerSession:
     def close(self) -> None:
         """Kill the worker's whole tree; its death is confirmed through `killed` before anything is recorded."""
         if self.worker is not None:
+            view = self._views.get(self.worker.id)
+            if view is not None:
+                view.close()
             self.worker.close(wait=False)
             self.killed.append(self.worker.id)
             self.worker = None
@@ -82,6 +93,8 @@ class WorkerSession:
 
         The checks get their own MAX_STARTS: cells that used up theirs must not cost the answers.
         """
+        if self.untrusted:
+            raise ProbeFailed("error", UNTRUSTED)
         if self.worker is not None and self.worker.alive:
             return
         self._check_time()
@@ -94,19 +107,64 @@ class WorkerSession:
         return WorkerSubject(self)
 
     def probe(self, request: dict) -> dict:
-        """Send one probe; a worker that dies, hangs or garbles its reply raises ProbeFailed."""
+        """Send one probe; a worker that dies, hangs or garbles its reply raises ProbeFailed.
+
+        Before each probe the judge sees the worker's own loop waiting for it (so the reply
+        before it came from that loop) and nothing else of the notebook's running (`vouch`)."""
+        checked = self.checking.id if self.checking is not None else "a"
+        if self.untrusted:
+            raise ProbeFailed("error", UNTRUSTED)
+        if self.worker is not None and self.worker.id not in self._probed:
+            self._probed.add(self.worker.id)  # its first probe: nothing of the cells may run beside it
+            self._unvouched = True
+        self.vouch(f"during the {checked} check")
         if self.worker is None or not self.worker.alive:
             raise ProbeFailed("error", "the worker is not running (an earlier call killed it)")
         self._check_time()
-        checked = self.checking.id if self.checking is not None else "a"
+        worker = self.worker
         try:
-            reply = self.worker.probe(request, timeout=self._time_left(self.probe_timeout))
+            reply = worker.probe(request, timeout=self._time_left(self.probe_timeout))
         except ProbeFailed as failure:
             self._note_failure(f"{self._answer_cell()}during the {checked} check: {failure.message}")
+            self._heard_from_another(f"during the {checked} check", worker)
             self.close()
             raise
-        self._probe_events(f"during the {checked} check", self.worker.probe_events)
+        self._unvouched = True
+        self._probe_events(f"during the {checked} check", worker.probe_events)
         return reply
+
+    def vouch(self, where: str) -> None:
+        """Whether the worker's own loop answered since the judge last looked: seen from outside,
+        its one thread waits in the loop's receive call, nothing of the notebook's runs beside it,
+        and it sent nothing it was not asked for. Otherwise the verdict goes to review, and the
+        probing stops at the next look (the end of the part): so the other probes of the part
+        find the same whenever a thread that answered is seen, alive or already counted gone."""
+        if not self._unvouched or self.worker is None or self._distrusted:
+            return  # (one reply not from the loop is enough: the probing ends at the next look)
+        self._unvouched = False
+        view = self._view()
+        # processes are listed as the checks begin; after that the pid count sees any started
+        # (at the next look), unless there is no counter
+        processes = view.checks_from is None or not view.counting
+        view.begin_checks()
+        why = view.loop_waiting(time.monotonic() + max(self._time_left(self.probe_timeout), 1.0),
+                                processes=processes)
+        if why is None and self.worker.unsolicited():
+            why = "the worker sent more than its reply"
+        if why is not None:
+            self._count_gone(where, view)
+            self._distrust(where, STARTED_DURING_CHECKS if view.started_during_checks() else why)
+
+    def _distrust(self, where: str, why: str) -> None:
+        self.review.append(f"{where}: a reply did not come from the worker's own loop ({why}), "
+                           "seen from outside the worker")
+        self._distrusted = True
+
+    def _heard_from_another(self, where: str, worker) -> None:
+        if worker.foreign is not None:
+            self.untrusted = True
+            self.review.append(f"{where}: another process than the worker sent on its channel to the judge "
+                               "(the kernel's word), seen from outside the worker")
 
     def _probe_events(self, where: str, events: list[str]) -> None:
         """What student code did while a probe ran is evidence; a trace or profile function it
@@ -132,15 +190,33 @@ class WorkerSession:
         was), the look after the checks reads everything."""
         if self.worker is None or not self.worker.alive:
             return
-        view = self._views.get(self.worker.id)
-        if view is None:
-            prepared = self.parent.wait_ready().get("machinery")
-            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared)
+        view = self._view()
         for label in view.machinery_changes(quick=quick) if machinery else ():
             if label not in self._changed:  # named where it is first seen, not again at each look
                 self._changed.add(label)
                 self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
+        self._count_gone(where, view)
+        self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
+        if view.started_during_checks():  # the count this look read
+            self._distrust(where, STARTED_DURING_CHECKS)
+        self.untrusted = self.untrusted or self._distrusted  # no probe after this look
+
+    def _count_gone(self, where: str, view: OutsideView) -> None:
+        """Processes and threads that came and went since the last look, counted from outside."""
+        gone = view.tasks_gone()
+        if gone:
+            self.events.append(f"{where}: started {gone} process{'es' if gone > 1 else ''} or thread{'s' if gone > 1 else ''} "
+                               f"that ended before the judge looked, counted from outside the worker")
+
+    def _view(self) -> OutsideView:
+        """The judge's view of the current worker, made as soon as it said hello."""
+        view = self._views.get(self.worker.id)
+        if view is None:
+            prepared = self.parent.wait_ready().get("machinery")
+            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared,
+                                                             self.worker.counter)
+        return view
 
     def contradiction(self, text: str) -> None:
         """A worker's reply that the judge's own reading of the submitted source contradicts."""
@@ -190,7 +266,9 @@ class WorkerSession:
         if skipped:
             outcome.status, outcome.error = "skipped", f"not run: {skipped}"
             return outcome
+        worker = self.worker
         report = self._run_in_worker(cell, self._time_left(self.cell_timeout))
+        self._heard_from_another(f"cell {cell.index}", worker)
         outcome.status, outcome.output, outcome.error = report.status, report.output, report.error
         self.events.extend(f"cell {cell.index}: {event}" for event in report.events + _limits_hit(report))
         if report.status in ("died", "timeout"):
@@ -222,6 +300,7 @@ class WorkerSession:
         """A fresh worker with the cells that ran replayed (within the time budget)."""
         self.close()
         self.worker = self.parent.start_worker()
+        self._view()  # what it looks like before any cell runs (its channel, where its loop waits)
         for cell in self.ran:
             timeout = self._time_left(self.cell_timeout)
             if timeout <= 0:
@@ -258,8 +337,24 @@ class WorkerSubject(ProbeSubject):
             return MISSING
         return value
 
+    def _view(self) -> OutsideView:
+        """The judge's view of the current worker, made as soon as it said hello."""
+        view = self._views.get(self.worker.id)
+        if view is None:
+            prepared = self.parent.wait_ready().get("machinery")
+            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared,
+                                                             self.worker.counter)
+        return view
+
     def contradiction(self, text: str) -> None:
         self.session.contradiction(text)
+
+    def between_parts(self) -> None:
+        """A part passed: the judge looks at the worker's machinery before the next part's first
+        probe, so a change its replies were made with is seen even if a later probe kills the
+        worker (that probe fails its own part)."""
+        checked = self.session.checking.id if self.session.checking is not None else "a"
+        self.session.look_from_outside(f"during the {checked} check", quick=True)
 
 
 def mentions(sources: list[str], name: str) -> bool:

@@ -44,6 +44,8 @@ class Job:
     hidden: list[str]
     run_probe: Callable | None = None
     containment: dict = field(default_factory=dict)
+    counter_fd: int | None = None  # the judge's line to a pid counter placed in the worker's pid namespace
+    counter: int | None = None  # that counter's pid, once placed
 
 
 def describe_limits(limits: dict) -> str:
@@ -109,8 +111,29 @@ def _spawn_root(job: Job, own_pidns_fd: int, forget: Callable[[], None]) -> int:
         raise
     if pid == 0:
         _in_child(lambda: _root_worker_main(job, forget), job)
-    isolation.setns(own_pidns_fd, CLONE_NEWPID)
+    try:
+        job.counter = _place_counter(job.counter_fd)
+    finally:
+        isolation.setns(own_pidns_fd, CLONE_NEWPID)
     return pid
+
+
+# Reads the last pid the namespace it runs in gave out (the last field of /proc/loadavg, which the
+# kernel gives for the reader's own pid namespace) each time the judge writes a line, and
+# starts no process of its own to do it: a shell's builtins only.
+_COUNTER = ("grader-pid-count", "-c", 'while read -r _; do read -r _ _ _ _ n < /proc/loadavg && echo "$n"; done')
+
+
+def _place_counter(fd: int | None) -> int | None:
+    """The pid counter, spawned into the namespace the next child enters: the worker's. It runs
+    as the warm parent's user, in the warm parent's filesystem, out of the worker's reach."""
+    if fd is None:
+        return None
+    try:
+        return os.posix_spawn("/bin/sh", list(_COUNTER), {},
+                              file_actions=[(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, fd, 1)])
+    except OSError:
+        return None
 
 
 def _root_worker_main(job: Job, forget: Callable[[], None]) -> None:
@@ -312,8 +335,9 @@ def _worker_main(job: Job, workdir: str) -> None:
     os.umask(0o022)
     isolation.scrub_environment(workdir)
     _clean_interpreter(job.hidden)
-    job.containment["syscalls"] = _filter_syscalls()
-    hello = {"containment": job.containment, "pid": os.getpid()}
+    job.containment["syscalls"] = _filter_syscalls(fd)
+    hello = {"containment": job.containment, "pid": os.getpid(),
+             "channel_guarded": job.containment["syscalls"].startswith("seccomp")}
     serve(fd, workdir, hello, job.limits["output_cap"], job.limits["max_frame"], job.run_probe)
 
 
@@ -327,15 +351,15 @@ def _shed_privileges(job: Job) -> None:
     isolation.set_dumpable(True)  # keep /proc/self readable by the worker itself
 
 
-def _filter_syscalls() -> str:
+def _filter_syscalls(channel: int) -> str:
     if not seccomp.supported():
         return f"not available: no syscall table for {platform.machine()}"
     try:
-        seccomp.install_filter()
+        seccomp.install_filter(channel)
     except OSError as exc:
         return f"not available: {exc}"
     return ("seccomp deny-list: no namespaces, mounts, ptrace, keyrings, bpf, perf, io_uring, module loading;"
-            " sockets of AF_UNIX, AF_INET, AF_INET6 only")
+            " sockets of AF_UNIX, AF_INET, AF_INET6 only; the channel to the judge cannot be closed or replaced")
 
 
 def _clean_interpreter(hidden: list[str]) -> None:

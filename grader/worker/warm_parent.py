@@ -151,22 +151,28 @@ class WarmParentServer:
         return True
 
     def _start(self, control: socket.socket, message: dict, fds: list[int]) -> None:
+        """Fork a worker on its channel (the first fd) and, where there is a second, place a pid
+        counter on it in the worker's pid namespace."""
         worker_id = message.get("id")
-        if len(fds) != 1 or not isinstance(worker_id, int):
+        for fd in fds:  # kept from the spawned counter: it is told only its own line
+            os.set_inheritable(fd, False)
+        if len(fds) not in (1, 2) or not isinstance(worker_id, int):
             for fd in fds:
                 _close_quietly(fd)
             _tell(control, {"op": "start_failed", "id": worker_id, "error": "no channel fd or id"})
             return
         try:
-            pid = self._fork_worker(control, worker_id, int(message["uid"]), fds[0])
+            pid, counter = self._fork_worker(control, worker_id, int(message["uid"]), fds[0], fds[1:])
         except Exception as exc:
             _tell(control, {"op": "start_failed", "id": worker_id, "error": f"{type(exc).__name__}: {exc}"})
         else:
-            _tell(control, {"op": "started", "id": worker_id, "pid": pid})
+            _tell(control, {"op": "started", "id": worker_id, "pid": pid, "counter": counter is not None})
         finally:
-            _close_quietly(fds[0])
+            for fd in fds:
+                _close_quietly(fd)
 
-    def _fork_worker(self, control: socket.socket, worker_id: int, uid: int, channel_fd: int) -> int:
+    def _fork_worker(self, control: socket.socket, worker_id: int, uid: int, channel_fd: int,
+                     counter_fd: list[int]) -> tuple[int, int | None]:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         job = Job(
             worker_id,
@@ -178,6 +184,7 @@ class WarmParentServer:
             self.limits,
             self.hidden,
             self.run_probe,
+            counter_fd=counter_fd[0] if counter_fd else None,
         )
         try:
             pid, kill_signal = spawn(job, self.own_pidns, self.forget_in_child)
@@ -194,7 +201,7 @@ class WarmParentServer:
                 raise
         self.running[pid] = _Running(worker_id, status_r, kill_signal, control)
         self.by_id[(control.fileno(), worker_id)] = pid
-        return pid
+        return pid, job.counter
 
     def _kill(self, control: socket.socket, worker_id: object) -> None:
         pid = self.by_id.get((control.fileno(), worker_id))  # type: ignore[arg-type]
@@ -212,8 +219,8 @@ class WarmParentServer:
                 return
             if pid == 0:
                 return
-            record = self.running.pop(pid, None)
-            if self.memory is not None:
+            record = self.running.pop(pid, None)  # None: a worker's pid counter, gone with its namespace
+            if self.memory is not None and record is not None:
                 self.memory.release(f"{pid}")
             if record is not None:
                 outcome = self._outcome(record, status, usage)
@@ -235,12 +242,14 @@ class WarmParentServer:
         for pid, record in list(self.running.items()):
             _signal_quietly(pid, record.kill_signal)
             _signal_quietly(pid, signal.SIGKILL)
-        for pid in list(self.running):
+        # any child, not each worker in turn: a worker that is pid 1 of its namespace ends only
+        # once its pid counter (our child too) has been reaped
+        while self.running:
             try:
-                os.waitpid(pid, 0)
+                pid, _ = os.waitpid(-1, 0)
             except ChildProcessError:
-                pass
-            if self.memory is not None:
+                break
+            if self.running.pop(pid, None) is not None and self.memory is not None:
                 self.memory.release(f"{pid}")
         if self.memory is not None:  # the last processes of a killed tree may take a moment
             for _ in range(50):
@@ -320,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     gc.disable()  # until _freeze_heap, before the first fork
     controls = [socket.socket(fileno=fd) for fd in args.control_fd]
+    for control in controls:  # for this process and its forks, never for a program it spawns
+        control.set_inheritable(False)
     config, _ = recv_frame_blocking(controls[0])
     if not isinstance(config, dict) or config.get("op") != "config":
         raise SystemExit("warm parent: the judge's first frame is not its configuration")

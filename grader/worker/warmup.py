@@ -76,12 +76,12 @@ def _load_functions(path: str | None) -> dict:
 def _import_probes(functions: dict) -> str:
     global run_probe
     try:
-        from grader.runtime.probes import run_probe as probe
+        from grader.runtime.probes import reply_text
     except Exception as exc:  # a worker then answers {"error": "probes unavailable"}
         run_probe = None
         return f"unavailable: {type(exc).__name__}: {exc}"
-    run_probe = functools.partial(probe, functions=functions)
-    return "grader.runtime.probes.run_probe"
+    run_probe = functools.partial(reply_text, functions=functions)
+    return "grader.runtime.probes.reply_text"
 
 
 def warm_probes(torch, plt, functions: dict) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import _signal
 import ast
 import builtins
+import gc
 import io
 import linecache
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -17,6 +20,8 @@ from typing import Any
 
 from IPython.core.inputtransformer2 import TransformerManager
 
+from grader.runtime.jsontext import dumps
+from grader.worker import channel
 from grader.worker.channel import (
     ChannelClosed,
     FrameError,
@@ -34,6 +39,7 @@ from grader.worker.evidence import (
     PatchWatch,
 )
 from grader.worker.integrity import machinery_manifest
+from grader.worker.loop_state import describe_loop
 
 __all__ = ["CappedOutput", "CellRunner", "serve"]
 
@@ -41,6 +47,12 @@ MAX_ERROR = 500
 # Bound at import: CappedOutput.write runs under the student's builtins, which may be rebound.
 _len, _min, _max, _isinstance, _str, _type = len, min, max, isinstance, str, type
 _gettrace, _getprofile, _settrace, _setprofile = sys.gettrace, sys.getprofile, sys.settrace, sys.setprofile
+_collecting, _collect_on, _collect_off = gc.isenabled, gc.enable, gc.disable
+# _signal's own function: signal's wrapper turns every signal of the mask it returns into an
+# enum member, some 80 microseconds for a full mask
+_sigmask, _SIG_BLOCK, _SIG_SETMASK = _signal.pthread_sigmask, signal.SIG_BLOCK, signal.SIG_SETMASK
+_EVERY_SIGNAL = frozenset(int(number) for number in signal.valid_signals())
+_frozenset = frozenset
 
 
 def _drop_hooks() -> None:
@@ -49,6 +61,48 @@ def _drop_hooks() -> None:
         _settrace(None)
     if _getprofile() is not None:
         _setprofile(None)
+
+
+class _StudentTime:
+    """Student code may leave code that runs by itself: signal handlers and finalisers that the
+    cyclic collector calls. Between requests, while the loop seals its reply, sends it and waits
+    for the next request, none of it can run: every signal is blocked (handlers already due run
+    inside the call that blocks them, while the request is still the student's), the collector
+    is off, and no trace or profile function is set. The student's collector setting and signal
+    mask come back with the next request."""
+
+    __slots__ = ("collect", "mask", "full")
+
+    def __init__(self) -> None:
+        self.collect, self.mask, self.full = True, _frozenset(), None
+
+    def begin(self) -> None:
+        """The student's own settings, for the request about to run."""
+        _sigmask(_SIG_SETMASK, self.mask)
+        if self.collect:
+            _collect_on()
+
+    def end(self) -> None:
+        """Nothing of the student's runs from here until the next request begins."""
+        self.collect = _collecting()
+        _collect_off()
+        try:  # a handler that was due runs inside this call, and may raise
+            self.mask = _frozenset(_sigmask(_SIG_BLOCK, _EVERY_SIGNAL))
+        except BaseException:  # noqa: B036 -- the mask is set all the same
+            self.mask = _frozenset()
+        for _ in range(8):  # what those handlers (or finalisers they freed) turned back on
+            _drop_hooks()
+            _collect_off()
+            try:
+                now = _sigmask(_SIG_BLOCK, _EVERY_SIGNAL)
+            except BaseException:  # noqa: B036
+                continue
+            self.full = self.full or now  # every signal this libc lets a thread block
+            if now == self.full and not _collecting() and _gettrace() is None and _getprofile() is None:
+                return
+
+
+_STUDENT_TIME = _StudentTime()
 
 
 class _ModeStacks:
@@ -229,8 +283,9 @@ class CellRunner:
             self.builtins.leave_student()
         return None
 
-    def probe(self, run_probe: Callable[[dict, dict], dict] | None, request: Any) -> tuple[Any, list[str]]:
-        """One probe, and what the student's code did while it ran (its events, as a cell's).
+    def probe(self, run_probe: Callable[[dict, dict], str] | None, request: Any) -> tuple[str, list[str]]:
+        """One probe's reply as JSON text, and what the student's code did while it ran (its
+        events, as a cell's).
 
         Output the student's code prints during it is discarded; a trace or profile function,
         or a torch function or dispatch mode, left by a cell or made active during the probe,
@@ -240,18 +295,18 @@ class CellRunner:
         _MODES.drop()  # one a cell left was named with that cell
         events = self.audit.begin()
         if run_probe is None:
-            return {"error": "probes unavailable"}, []
+            return dumps({"error": "probes unavailable"}), []
         with _redirected(CappedOutput(0)):
             try:
                 reply = run_probe(self.namespace, request)
             except BaseException as exc:  # noqa: B036
-                reply = {"error": f"probe failed: {one_line_error(exc)}"}
+                reply = dumps({"error": f"probe failed: {one_line_error(exc)}"})
         _drop_hooks()  # one the student's code installed: already among this probe's events
         if _MODES.foreign():
             self.audit.add(MODE_DURING)
         _MODES.drop()
         # (a watched function rebound during a probe is machinery the judge's next look sees)
-        return reply, list(events)
+        return reply if _type(reply) is _str else dumps({"error": "probe failed"}), list(events)
 
 
 class _redirected:
@@ -268,9 +323,13 @@ class _redirected:
         sys.stdout = sys.stderr = CappedOutput(0)
 
 
-def _reply_frame(reply: Any, seq: Any, max_frame: int) -> bytes:
+def _reply_frame(reply: str, seq: Any, max_frame: int) -> bytes:
+    """The frame for a reply (a JSON object's text), its sequence number first."""
     try:
-        return encode_frame({"seq": seq, **reply}, max_frame)
+        body = ('{"seq":' + dumps(seq) + ("," if reply != "{}" else "") + reply[1:]).encode("utf-8")
+        if len(body) > max_frame:
+            raise FrameError(f"frame of {len(body)} bytes exceeds the cap of {max_frame}")
+        return len(body).to_bytes(4, "big") + body
     except (TypeError, ValueError, FrameError, RecursionError, MemoryError) as exc:
         note = f"reply could not be sent: {type(exc).__name__}: {str(exc)[:200]}"
         return encode_frame(
@@ -278,33 +337,43 @@ def _reply_frame(reply: Any, seq: Any, max_frame: int) -> bytes:
         )
 
 
-def handle(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict:
-    """Dispatch one request from the judge."""
+def handle(runner: CellRunner, run_probe: Callable | None, message: Any) -> str:
+    """Dispatch one request from the judge; the reply as JSON text."""
     op = message.get("op") if isinstance(message, dict) else None
     if op == "run":
-        return runner.run_cell(int(message["index"]), str(message["source"]), is_python=message.get("python") is True)
+        return dumps(runner.run_cell(int(message["index"]), str(message["source"]),
+                                     is_python=message.get("python") is True))
     if op == "probe":
         reply, events = runner.probe(run_probe, message.get("request"))
-        return {"reply": reply, "events": events}
-    return {
+        return '{"reply":' + reply + ',"events":' + dumps(events) + "}"
+    return dumps({
         "status": "error",
         "error": f"unknown op {op!r}",
         "reply": {"error": f"unknown op {op!r}"},
-    }
+    })
 
 
-def _answer(runner: CellRunner, run_probe: Callable | None, message: Any) -> dict:
+def _answer(runner: CellRunner, run_probe: Callable | None, message: Any) -> str:
+    """The reply to one request, as JSON text; the student's time ends before it is returned."""
     try:
+        _STUDENT_TIME.begin()  # a handler due since the last request runs here, as the student's
         return handle(runner, run_probe, message)
     except BaseException as exc:  # noqa: B036 -- a malformed request must not end the worker
         note = f"worker could not handle the request: {one_line_error(exc)}"
-        return {
+        return dumps({
             "status": "error",
             "error": note,
             "output": "",
             "events": [],
             "reply": {"error": note},
-        }
+        })
+    finally:
+        _STUDENT_TIME.end()
+
+
+# Where the loop below waits for a request, innermost call first: the judge finds it there
+# before it trusts a reply.
+_WAITS_IN = (channel._receive.__code__, channel._recv_exact_blocking.__code__, recv_frame_blocking.__code__)
 
 
 def _tmp_entries() -> list[str]:
@@ -326,8 +395,11 @@ def serve(
     # Made before any student code runs: where the machinery lives, for the judge to re-read.
     # And what the kit itself put in /tmp (the working directory, the skeleton of a venv or
     # course kept under /tmp), which the judge's looks from outside then do not list.
-    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries()}
+    hello = {**hello, "machinery": machinery_manifest(runner, run_probe, WATCHED), "tmp_entries": _tmp_entries(),
+             "channel_fd": fd,
+             "loop": describe_loop(sys._getframe(), _WAITS_IN, {"sock": sock, "runner": runner, "run_probe": run_probe})}
     send_all(sock, encode_frame({"op": "hello", **hello}, max_frame))
+    _STUDENT_TIME.end()  # as after every request: nothing but this loop runs while it waits
     while True:
         try:
             message, _ = recv_frame_blocking(sock, max_frame)

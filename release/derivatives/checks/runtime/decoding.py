@@ -83,8 +83,13 @@ def _boolean(value: Any, what: str) -> bool:
     return value
 
 
-def _decode_tensor(obj: dict, depth: int, budget: Budget) -> TensorValue:
-    fields = _fields(obj, "tensor", {"dtype", "shape", "data", "requires_grad", "is_leaf", "grad_fn"})
+_TENSOR_FIELDS = {"dtype", "shape", "data", "requires_grad", "is_leaf", "grad_fn"}
+_TENSOR_EXTRAS = {"grad", "parameter"}  # present only when the tensor held a gradient, or was a Parameter
+
+
+def _decode_tensor(obj: dict, depth: int, budget: Budget, *, grad_allowed: bool = True) -> TensorValue:
+    extras = set(obj) & _TENSOR_EXTRAS
+    fields = _fields({k: v for k, v in obj.items() if k not in extras}, "tensor", _TENSOR_FIELDS)
     dtype = fields["dtype"]
     if type(dtype) is not str or dtype not in _WIRE:
         raise BadValue(f"tensor: dtype must be one of {', '.join(DTYPES)}")
@@ -95,9 +100,29 @@ def _decode_tensor(obj: dict, depth: int, budget: Budget) -> TensorValue:
     grad_fn = fields["grad_fn"]
     if grad_fn is not None:
         grad_fn = _string(grad_fn, MAX_NAME, "tensor grad_fn")
+    if "parameter" in extras and obj["parameter"] is not True:
+        raise BadValue("tensor: parameter, when present, must be true")
     return TensorValue(_tensor_from(fields["data"], _WIRE[dtype], shape), dtype,
                        _boolean(fields["requires_grad"], "tensor requires_grad"),
-                       _boolean(fields["is_leaf"], "tensor is_leaf"), grad_fn)
+                       _boolean(fields["is_leaf"], "tensor is_leaf"), grad_fn,
+                       _grad(obj, shape, depth, budget) if "grad" in extras and grad_allowed else
+                       _no_grad_field(extras), "parameter" in extras)
+
+
+def _grad(obj: dict, shape: tuple[int, ...], depth: int, budget: Budget) -> TensorValue:
+    """A tensor's .grad: a tensor of its shape, without a grad of its own."""
+    if type(obj["grad"]) is not dict or obj["grad"].get("kind") != "tensor":
+        raise BadValue("tensor: grad must be a tensor")
+    grad = _decode_tensor(obj["grad"], depth + 1, budget, grad_allowed=False)
+    if grad.shape != shape:
+        raise BadValue("tensor: its grad must have the tensor's shape")
+    return grad
+
+
+def _no_grad_field(extras: set[str]) -> None:
+    if "grad" in extras:
+        raise BadValue("tensor: a grad cannot hold a grad of its own")
+    return None
 
 
 def _shape(shape: Any) -> tuple[int, ...]:

@@ -22,7 +22,8 @@ class BadReply(AssertionError):
 
 @dataclass(frozen=True)
 class CallResult:
-    """What a call returned, and each tensor argument as it was after the call."""
+    """What a call returned, and each tensor argument as it was after the call (with its `.grad`),
+    in the order the arguments hold them, depth first through lists, tuples and dicts."""
 
     result: Any
     args_after: tuple = ()

@@ -45,6 +45,8 @@ _TensorBase = torch._C.TensorBase
 _get_requires_grad = _TensorBase.__dict__["requires_grad"].__get__
 _get_is_leaf = _TensorBase.__dict__["is_leaf"].__get__
 _get_grad_fn = _TensorBase.__dict__["grad_fn"].__get__
+_get_grad = _TensorBase.__dict__["grad"].__get__
+_Parameter = torch.nn.Parameter
 _as_subclass = torch.Tensor.as_subclass
 _detach, _to, _numpy = torch.Tensor.detach, torch.Tensor.to, torch.Tensor.numpy
 _numel, _size, _to_dense = torch.Tensor.numel, torch.Tensor.size, torch.Tensor.to_dense
@@ -59,13 +61,16 @@ class BadValue(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class TensorValue:
-    """A tensor read from the wire: a plain copy plus the metadata the student's tensor had."""
+    """A tensor read from the wire: a plain copy plus the metadata the student's tensor had
+    (its `.grad`, when it held one, and whether it was an `nn.Parameter`)."""
 
     tensor: torch.Tensor
     dtype: str
     requires_grad: bool
     is_leaf: bool
     grad_fn: str | None
+    grad: "TensorValue | None" = None
+    parameter: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:

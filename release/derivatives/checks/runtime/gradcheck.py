@@ -1,0 +1,84 @@
+"""gradcheck of a student's autograd Function, reached in the judge from the values its worker returns."""
+
+from __future__ import annotations
+
+import torch
+
+from .compare import fail_if_raised, number
+from .values import TensorValue
+
+__all__ = ["assert_gradcheck", "MAX_GRADCHECK_ELEMENTS"]
+
+MAX_GRADCHECK_ELEMENTS = 64  # input and output elements: one probe per element each way
+
+
+def assert_gradcheck(subject, name: str, inputs: list, call: str, *, eps: float = 1e-6,
+                     atol: float = 1e-5, rtol: float = 1e-3) -> None:
+    """torch.autograd.gradcheck's verdict on the Function `name` at `inputs`, from data alone.
+
+    The numerical Jacobian is built here from the outputs the worker returns at inputs moved by
+    +-eps (central differences, as gradcheck does); the analytical one from the input gradients
+    its backward returns for each one-hot upstream gradient. What this trusts: the worker's
+    replies, plain data validated before use; student code never runs here. Every float64
+    tensor of `inputs` that requires grad is checked; other inputs are passed as they are.
+    """
+    checked = [k for k, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.requires_grad]
+    if not checked or any(inputs[k].dtype != torch.float64 for k in checked):
+        raise ValueError("assert_gradcheck needs float64 inputs that require grad")
+    base = _output(subject, name, inputs, call)
+    if sum(inputs[k].numel() for k in checked) + base.numel() > MAX_GRADCHECK_ELEMENTS:
+        raise ValueError(f"assert_gradcheck checks at most {MAX_GRADCHECK_ELEMENTS} elements")
+    analytical = _analytical(subject, name, inputs, checked, base, call)
+    for k in checked:
+        for j in range(inputs[k].numel()):
+            numerical = (_output(subject, name, _moved(inputs, k, j, eps), call)
+                         - _output(subject, name, _moved(inputs, k, j, -eps), call)) / (2 * eps)
+            for i in range(base.numel()):
+                got, expected = analytical[k][i].reshape(-1)[j], numerical.reshape(-1)[i]
+                assert abs(got - expected) <= atol + rtol * abs(expected), (
+                    f"{call}, gradcheck: d output{_at(base, i)} / d input {k}{_at(inputs[k], j)}: your backward "
+                    f"gives {number(float(got))}; the change of forward's output gives {number(float(expected))} "
+                    f"(central differences, eps={eps:g}). backward must return, for each input, the upstream "
+                    "gradient times the derivative of forward's output with respect to that input.")
+
+
+def _output(subject, name: str, inputs: list, call: str) -> torch.Tensor:
+    reply = subject.autograd_function(name, inputs, None)
+    fail_if_raised(reply.output, call)
+    assert isinstance(reply.output, TensorValue) and reply.output.dtype == "float64", (
+        f"{call} returned {reply.output!r:.80}; expected a float64 tensor (forward keeps its input's dtype).")
+    return reply.output.tensor
+
+
+def _analytical(subject, name: str, inputs: list, checked: list[int], base: torch.Tensor, call: str) -> dict:
+    """Per checked input: for each output element, the input gradient backward gives for its one-hot upstream."""
+    rows: dict[int, list[torch.Tensor]] = {k: [] for k in checked}
+    for i in range(base.numel()):
+        upstream = torch.zeros(base.numel(), dtype=torch.float64)
+        upstream[i] = 1.0
+        reply = subject.autograd_function(name, inputs, upstream.reshape(base.shape))
+        for k in checked:
+            grad = reply.grads[k] if k < len(reply.grads) else None
+            fail_if_raised(grad, f"{call}'s backward")
+            if grad is None:
+                rows[k].append(torch.zeros_like(inputs[k]))
+                continue
+            assert isinstance(grad, TensorValue) and tuple(grad.shape) == tuple(inputs[k].shape), (
+                f"{call}'s backward returned {grad!r:.80} for input {k}; expected a tensor of its shape "
+                f"{list(inputs[k].shape)}.")
+            rows[k].append(grad.tensor.to(torch.float64))
+    return rows
+
+
+def _moved(inputs: list, k: int, j: int, by: float) -> list:
+    moved, shifted = list(inputs), inputs[k].detach().clone()
+    shifted.view(-1)[j] += by
+    moved[k] = shifted.requires_grad_(True)
+    return moved
+
+
+def _at(tensor: torch.Tensor, index: int) -> str:
+    """`[1, 0]` for the flat `index` of a tensor of several elements; nothing for one of a single element."""
+    if tensor.dim() == 0:
+        return ""
+    return str(list(torch.unravel_index(torch.tensor(index), tensor.shape))).replace("tensor(", "").replace(")", "")

@@ -1,0 +1,122 @@
+"""assert_gradcheck: gradcheck's verdict on a student's Function, reached in the judge from the data a worker returns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.runtime import LocalSubject, assert_gradcheck
+from grader.runtime.subject import ProbeSubject
+
+FUNCTIONS = '''
+import torch
+
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 3 * x ** 2
+
+class CubeIgnoresUpstream(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2
+
+class CubeSlopeOfSquare(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x
+
+class CubeSumsUpstream(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output.sum() * 3 * x ** 2
+
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * k
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * ctx.k, None
+'''
+NAMES = ["Cube", "CubeIgnoresUpstream", "CubeSlopeOfSquare", "CubeSumsUpstream"]
+
+
+class WorkerProbes(ProbeSubject):
+    def __init__(self, worker):
+        self.worker = worker
+
+    def exchange(self, request: dict) -> dict:
+        return self.worker.probe(request, timeout=60)
+
+
+def _namespace() -> dict:
+    namespace: dict = {}
+    exec(compile(FUNCTIONS, "<functions>", "exec"), namespace)
+    return namespace
+
+
+def _x() -> torch.Tensor:
+    return torch.tensor([0.5, -1.25, 2.0], dtype=torch.float64, requires_grad=True)
+
+
+def _verdict(subject, name: str) -> str:
+    try:
+        assert_gradcheck(subject, name, [_x()], f"{name}.apply(x)")
+    except AssertionError as failed:
+        return str(failed)
+    return ""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_verdict_is_torch_gradchecks(name):
+    """Does assert_gradcheck pass exactly the Functions torch.autograd.gradcheck passes (run here, on them)?"""
+    function = _namespace()[name]
+    torch_says = torch.autograd.gradcheck(function.apply, (_x(),), raise_exception=False)
+    assert (_verdict(LocalSubject(_namespace()), name) == "") == torch_says
+
+
+def test_a_wrong_backward_is_told_the_call_the_element_and_both_slopes():
+    """Does a backward of 2x instead of 3x**2 read which output and input element, what backward gave,
+    what the output's change gives, and the concept?"""
+    message = _verdict(LocalSubject(_namespace()), "CubeSlopeOfSquare")
+    assert message.startswith("CubeSlopeOfSquare.apply(x), gradcheck: d output[0] / d input 0[0]: your backward "
+                              "gives 1.0; the change of forward's output gives 0.75")
+    assert "upstream gradient times the derivative" in message
+
+
+def test_a_number_among_the_inputs_is_passed_as_it_is():
+    """Is a Function of a tensor and a Python number checked on its tensor alone?"""
+    assert_gradcheck(LocalSubject(_namespace()), "Scale", [_x(), 2.5], "Scale.apply(x, 2.5)")
+
+
+def test_inputs_gradcheck_cannot_judge_are_the_checks_own_error():
+    """Are float32 inputs, or too many elements, refused as the check's mistake (ValueError), not the student's?"""
+    with pytest.raises(ValueError):
+        assert_gradcheck(LocalSubject(_namespace()), "Cube", [torch.ones(2, requires_grad=True)], "Cube.apply(x)")
+    with pytest.raises(ValueError):
+        assert_gradcheck(LocalSubject(_namespace()), "Cube",
+                         [torch.ones(40, dtype=torch.float64, requires_grad=True)], "Cube.apply(x)")
+
+
+@pytest.mark.slow
+def test_through_a_real_worker_the_verdicts_are_the_same(grader):
+    """Through a grading worker, do the right Cube pass and each wrong one fail as in this process?"""
+    worker = grader.parent.start_worker()
+    try:
+        assert worker.run_cell(0, FUNCTIONS, timeout=60, is_python=True).status == "ok"
+        for name in NAMES:
+            assert _verdict(WorkerProbes(worker), name) == _verdict(LocalSubject(_namespace()), name), name
+    finally:
+        worker.close()
