@@ -41,19 +41,18 @@ c.ExecutePreprocessor.timeout = 60
 
 # Every autograde path is the kit's: `nbgrader autograde` and formgrader's Autograde button
 # run these steps, with nbgrader's Execute (student code in a kernel inside the TA's process)
-# replaced by the kit's contained judge. nbgrader's SaveAutoGrades then records the kit's
-# verdicts, so `grader autograde` and nbgrader give one score.
-from grader.judge.nbgrader_preprocessor import (  # noqa: E402
-    KIT_AUTOGRADE_PREPROCESSORS,
-    KIT_SANITIZE_PREPROCESSORS,
-)
+# replaced by the kit's contained judge, which rebuilds the notebook from the release. The
+# kit's SaveVerdicts then records the verdicts as nbgrader's SaveAutoGrades would, so
+# `grader autograde` and nbgrader give one score (grader/judge/nbgrader_steps.py).
+from grader.judge.nbgrader_steps import KIT_AUTOGRADE_PREPROCESSORS, KIT_SANITIZE_PREPROCESSORS  # noqa: E402
 
 c.Autograde.autograde_preprocessors = KIT_AUTOGRADE_PREPROCESSORS
 # A submitted test cell as the release gave it lacks only the hidden tests generate_assignment
 # removed: nbgrader's OverwriteCells would report every one as a changed checksum (tampering, to a
 # TA). The kit's step restores them silently and still reports a test cell the student edited.
 c.Autograde.sanitize_preprocessors = KIT_SANITIZE_PREPROCESSORS
-# A submitted notebook nbgrader cannot read reaches the kit's judge too (its verdict: unreadable).
+# A submitted notebook nbgrader cannot read reaches the kit's judge too (its verdict: unreadable);
+# the autograde pass starts from the release notebook, which the kit's judge replaces anyway.
 c.Autograde.exporter_class = "grader.judge.nbgrader_preprocessor.SubmissionReader"
 
 # The exchange that release_assignment, fetch_assignment, submit, collect, release_feedback

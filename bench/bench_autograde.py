@@ -10,14 +10,20 @@ Every ratio compares like with like, and the figures that take seconds are media
   full release;
 - a class of `--class` (200): `grader autograde` from process start to exit against stock
   nbgrader's per-submission rate (`nbgrader autograde` of a sample, start to exit, divided by
-  its size; one pass of several notebooks);
+  its size; one pass of several notebooks), and against `nbgrader autograde` through the
+  course config (the kit's judges) of the same class, a fresh copy for each pass;
 - the class's feedback: `grader feedback` of the class of `--class` (200), start to exit, against
   stock `nbgrader generate_feedback --force` (nbgrader's own configuration, no kit) on a copy of
   the same gradebook and autograded notebooks (one pass: about a minute);
 - a class of `--students` (1,000), one pass of about a minute: `grader autograde` from start
   to exit, its peak memory, and its per-submission time with judges warm against a warm
   in-process floor per core (the same checks run on students spread over the same class, so
-  both see its mix of answers; three passes before the class and three after).
+  both see its mix of answers; three passes before the class and three after); then the
+  whole wait after collect: that autograde, `grader feedback`, `grader export` and `grader
+  report`, each typed as its own command.
+
+Grades are compared across paths: parallel against one at a time, and the gradebook that
+`nbgrader autograde` leaves against the one `grader autograde` leaves.
 
 The last line is stable: each figure as `name=value(target)`, then `targets_met=k/n`.
 """
@@ -36,16 +42,18 @@ from pathlib import Path
 
 import psutil
 
-from grader.course import Course
+from grader.course import SECRET_FILE, Course
 from grader.demo.run import kit_course_root, prepare_course
 from grader.judge.batch import autograde, default_jobs
+from grader.judge.nbgrader_steps import STOCK_AUTOGRADE_PREPROCESSORS, STOCK_SANITIZE_PREPROCESSORS
 from grader.judge.pool import JudgePool
 
 __all__ = ["main"]
 
-# nbgrader's own autograde: its Execute preprocessor instead of the course's, which routes
-# autograde through the kit's judge
-STOCK = ["--Autograde.autograde_preprocessors=['nbgrader.preprocessors.Execute']"]
+# nbgrader's own autograde: its sanitizing steps and its Execute preprocessor instead of the
+# course's, which route autograde through the kit's judge
+STOCK = [f"--Autograde.sanitize_preprocessors={STOCK_SANITIZE_PREPROCESSORS!r}",
+         f"--Autograde.autograde_preprocessors={STOCK_AUTOGRADE_PREPROCESSORS!r}"]
 FLOOR_PASSES = 3  # before the class and again after it
 FLOOR_STUDENTS = 100  # every k-th student of the large class: its mix of answers, at a tenth of the time
 
@@ -111,9 +119,13 @@ def make_course(folder: Path, students: int) -> Course:
 
 
 def copy_sample(course: Course, folder: Path, students: list[str]) -> Course:
-    """A second course with the same release (and gradebook) and only `students`' submissions."""
+    """A second course with the same release, gradebook and secret, and only `students`' submissions
+    (the secret seeds the hidden inputs: another would draw other inputs, and a borderline answer
+    could then score otherwise on one path than on the other)."""
     sample = prepare_course(folder, course.root)
     shutil.copytree(course.root / "release", sample.root / "release")
+    course.secret()  # made on first use
+    shutil.copy(course.root / SECRET_FILE, sample.root / SECRET_FILE)
     shutil.copy(course.root / "gradebook.db", sample.root / "gradebook.db")
     for student in students:
         shutil.copytree(course.submission_folder(student), sample.submission_folder(student))
@@ -211,6 +223,33 @@ def kit_class(course: Course, jobs: int, passes: int = 1) -> tuple[float, int]:
     return seconds, memory.peak
 
 
+def nbgrader_path(courses: list[Course]) -> float:
+    """Median seconds of `nbgrader autograde ASSIGNMENT` through the course config, start to exit,
+    each pass on a fresh copy of the class (a TA's first autograde of it)."""
+    return statistics.median(seconds_of([tool("nbgrader"), "autograde", course.assignment], course)
+                             for course in courses)
+
+
+def after_collect(course: Course, autograde_seconds: float) -> dict[str, float]:
+    """Seconds of each command a TA types once the class is collected, from process start to exit
+    (autograde already timed)."""
+    seconds = {"autograde": autograde_seconds}
+    for verb in ("feedback", "export", "report"):
+        seconds[verb] = seconds_of([tool("grader"), verb, course.assignment], course)
+    return seconds
+
+
+def gradebook_rows(course: Course) -> dict:
+    """What autograde records, per student: each cell's grade and comment, the time and the late penalty."""
+    from nbgrader.api import Gradebook
+
+    from grader.report.gradebook_rows import submission_rows
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {row.student: (row.grades, row.comments, row.timestamp, row.late_penalty)
+                for row in submission_rows(gb, course.assignment)}
+
+
 def kit_warm(course: Course, pool, students: list[str] | None = None) -> tuple[float, dict]:
     """Seconds per submission with the judges of `pool` already warm, and the scores."""
     started = time.perf_counter()
@@ -265,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     sample_ids = everyone[: args.sample]
     sample = copy_sample(big, out / "sample", sample_ids)
     middle = copy_sample(big, out / "middle", everyone[: args.class_size])
+    through_nbgrader = [copy_sample(big, out / f"nbgrader-path-{n}", everyone[: args.class_size])
+                        for n in range(args.passes)]
     question = big.autograded[-1].id
 
     stock_one, kit_one = one_notebook(sample, sample_ids[0], args.passes)
@@ -272,16 +313,24 @@ def main(argv: list[str] | None = None) -> int:
     stock_release, kit_release, question_release = one_release(sample, question, args.passes)
     per_stock = stock_rate(sample)
     middle_seconds, _ = kit_class(middle, args.jobs, args.passes)
+    nbgrader_seconds = nbgrader_path(through_nbgrader)
+    kit_rows = gradebook_rows(middle)
+    gradebook_differs = sorted({student for course in through_nbgrader
+                                for student, row in gradebook_rows(course).items() if kit_rows.get(student) != row})
+    same_gradebook = not gradebook_differs
     stock_feedback, kit_feedback = feedback_seconds(middle, stock_course(middle, out / "stock-feedback"), args.passes)
     floor_ids = spread(everyone, FLOOR_STUDENTS)  # the class's own mix of answers, as the kit grades it
     floor_passes = time_floor(big, floor_ids)
     big_seconds, peak = kit_class(big, args.jobs)
+    waits = after_collect(big, big_seconds)
     with JudgePool(big, args.jobs) as pool:  # the sample's students are the big class's first ones
         warm_big, _ = kit_warm(big, pool)
         warm_sample, parallel = kit_warm(big, pool, sample_ids)
     floor_passes += time_floor(big, floor_ids)
     floor_per_core = statistics.median(floor_passes) / args.jobs
-    same = parallel == one_at_a_time(big, sample_ids)
+    serial = one_at_a_time(big, sample_ids)
+    parallel_differs = [student for student in sample_ids if parallel.get(student) != serial.get(student)]
+    same = not parallel_differs and same_gradebook
 
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
     print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
@@ -291,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stock nbgrader autograde: {per_stock:.3f} s/submission (a class of {len(sample_ids)}, start to exit)")
     print(f"grader autograde, {args.class_size} students: {middle_seconds:.1f} s start to exit, median of {args.passes} "
           f"(stock nbgrader would take {per_stock * args.class_size:.0f} s)")
+    print(f"nbgrader autograde through the course config, {args.class_size} students: {nbgrader_seconds:.1f} s "
+          f"start to exit, median of {len(through_nbgrader)} fresh copies; its gradebook equals "
+          f"grader autograde's: {same_gradebook}" + (f" (not for {', '.join(gradebook_differs)})"
+                                                       if gradebook_differs else ""))
     print(f"feedback, {args.class_size} students: nbgrader generate_feedback {stock_feedback:.1f} s (stock), "
           f"grader feedback {kit_feedback:.1f} s, start to exit")
     print(f"grader autograde, {len(everyone)} students: {big_seconds:.1f} s start to exit, "
@@ -299,7 +352,11 @@ def main(argv: list[str] | None = None) -> int:
           f"over the class; median of {len(floor_passes)} passes before and after it, "
           f"{min(floor_passes) / args.jobs:.4f} to {max(floor_passes) / args.jobs:.4f}")
     print(f"kit, judges warm, on the sample: {warm_sample:.4f} s/submission")
-    print(f"parallel grades equal one-at-a-time grades on the sample: {same}")
+    print(f"after collect, {len(everyone)} students: " + ", ".join(f"grader {verb} {seconds:.1f} s"
+                                                               for verb, seconds in waits.items())
+          + f"; {sum(waits.values()):.1f} s in all")
+    print(f"parallel grades equal one-at-a-time grades on the sample: {not parallel_differs}"
+          + (f" (not for {', '.join(parallel_differs)})" if parallel_differs else ""))
     figures = [
         figure("grade_vs_nbgrader", stock_one / kit_one, ">=", 3, digits=2),  # two digits near a target:
         figure("served_grade_vs_nbgrader", stock_one / served_one, ">=", 3),  # 3.04 must not print as 3.0
@@ -307,10 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         figure("question_release_s", question_release, "<=", 5),
         figure("question_vs_release", question_release / kit_release, "<=", 0.33, digits=2),
         figure(f"class{args.class_size}_vs_nbgrader", per_stock * args.class_size / middle_seconds, ">=", 50),
+        figure("nbgrader_path_vs_kit", nbgrader_seconds / middle_seconds, "<=", 3, digits=2),
         figure(f"class{len(everyone)}_s", big_seconds, "<", 60),
         figure("ratio_to_floor", warm_big / floor_per_core, "<=", 2.0, digits=2),
         figure("peak_mb", peak / 2**20, "<", 1500, digits=0),
         figure("feedback_vs_nbgrader", stock_feedback / kit_feedback, ">=", 10),
+        figure(f"after_collect_{len(everyone)}_s", sum(waits.values()), "<", 90),
     ]
     texts = [text for text, _ in figures]
     met = sum(ok for _, ok in figures)

@@ -56,6 +56,7 @@ class Attack:
     hangs: bool = False  # needs the short-timeout judge
     detaches: bool = False  # starts processes meant to outlive the job
     review: bool = False  # changes the worker's grading machinery: the verdict goes to a TA
+    races: bool = False  # a thread of its own races the judge's looks: which look sees it first varies
 
 
 @dataclass(frozen=True)
@@ -1665,7 +1666,7 @@ def _after_use():
 def _arm(ctx):
     pass
 """),
-        where="in:SQ", target="SQ", review=True,
+        where="in:SQ", target="SQ", review=True, races=True,
     ),
     Attack(
         "probes_patched_and_restored_by_a_finaliser", CONVERSATION, _patch_restored("""

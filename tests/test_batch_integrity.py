@@ -194,6 +194,7 @@ class _StubSession:
 
     def __init__(self, subject):
         self.checking, self._subject = None, subject
+        self.notes: list[str] = []  # what the TA reads beside the verdict
 
     def ensure_alive(self) -> None:
         pass
@@ -219,15 +220,18 @@ class _RaisingSubject:
 
 def test_internal_errors_reach_students_without_a_traceback(grader):
     """Does a judge-side fault while checking reach the student as an error without a traceback,
-    kit paths or source lines?"""
+    kit paths or source lines, while the TA's notes keep what was raised?"""
     from grader.judge.submission import _judge_question
 
     for q in AUTOGRADED:
-        result = _judge_question(q, _StubSession(_RaisingSubject()), grader.plan.assignment,
+        session = _StubSession(_RaisingSubject())
+        result = _judge_question(q, session, grader.plan.assignment,
                                  lambda *seed: random.Random(0), "student", "digest", {})
         text = "\n".join(result.messages)
         assert result.status in ("error", "failed") and result.score == 0
         assert "Traceback" not in text and 'File "' not in text and "grader/" not in text, text
+        if result.status == "error":  # a fault, not a wrong-looking answer: the TA reads what was raised
+            assert any("ZeroDivisionError: internal fault" in n for n in session.notes), (q.id, session.notes)
 
 
 # ---------------------------------------------------------------- 4. what a TA reads is what the submission holds

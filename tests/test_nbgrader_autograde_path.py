@@ -96,6 +96,102 @@ def test_nbgrader_autograde_of_an_unreadable_notebook_gives_the_kits_verdict(cou
     assert grades(course)["broken"] == scores
 
 
+# ---------------------------------------------------------------- a class through nbgrader's own command
+
+
+def nbgrader_autograde(course, *args: str) -> str:
+    """`nbgrader autograde <assignment> ARGS` as a TA types it in the course directory; its log."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = os.path.dirname(sys.executable)  # nbgrader, and the `alembic` it runs
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run([os.path.join(bin_dir, "nbgrader"), "autograde", course.assignment, *args],
+                          cwd=course.root, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
+
+
+def gradebook_state(course) -> dict:
+    """Every row autograde writes, per student: grades, comments, submission time, late penalty."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {
+            s.student.id: {
+                "timestamp": s.timestamp,
+                "penalty": [n.late_submission_penalty for n in s.notebooks],
+                "grades": {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
+                           for n in s.notebooks for g in n.grades},
+                "comments": {c.name: c.auto_comment for n in s.notebooks for c in n.comments},
+            }
+            for s in gb.find_assignment(course.assignment).submissions
+        }
+
+
+def graded_ahead(log: str) -> list[str]:
+    """The kit's log lines that say which submissions it grades ahead of nbgrader."""
+    return [line for line in log.splitlines() if "ahead of nbgrader" in line]
+
+
+@pytest.mark.slow(90)
+def test_nbgrader_autograde_of_a_class_records_what_grader_autograde_records(course, release_nb, tmp_path):
+    """Does `nbgrader autograde derivatives` over a class, its submissions graded ahead by the kit's
+    judges in parallel, leave every grade, comment, submission time and late penalty as
+    `grader autograde` leaves them, for honest, wrong, unreadable, gradebook-writing and late work?"""
+    import datetime
+    import shutil
+
+    from grader.course import Course
+
+    write_submission(course.root, "honest", solved(release_nb))
+    write_submission(course.root, "wrong", with_answers(
+        solved(release_nb), {"grad_at": "def grad_at(f, x0):\n    return torch.tensor(float(x0))\n"}))
+    write_submission(course.root, "broken", b'{"cells": [')
+    write_submission(course.root, "writer", with_extra_cell(solved(release_nb), GRADEBOOK_WRITE))
+    with open(course.root / "nbgrader_config.py", "a") as config:  # late work costs all its points
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    with Gradebook(course.db_url, course.course_id) as gb:  # everyone is late but honest, given a day more
+        gb.update_or_create_assignment(course.assignment,
+                                       duedate=datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(hours=1))
+        gb.update_or_create_student("honest")
+        gb.update_or_create_submission(course.assignment, "honest")
+        gb.grant_extension(course.assignment, "honest", days=1)
+    twin = Course.at(shutil.copytree(course.root, tmp_path / "twin"))
+
+    autograde(twin, jobs=2, show_progress=False)
+    log = nbgrader_autograde(course)
+
+    assert graded_ahead(log) and "Grading 4 submissions (broken to wrong)" in graded_ahead(log)[0], log[-3000:]
+    state = gradebook_state(course)
+    assert state == gradebook_state(twin)
+    assert set(state) == {"honest", "wrong", "broken", "writer"}
+    assert state["honest"]["penalty"] == [None] and state["wrong"]["penalty"][0] > 0
+    assert state["honest"]["grades"]["test_grad_at"][0] == 2 and state["wrong"]["grades"]["test_grad_at"][0] == 0
+    assert all(auto == 0 for name, (auto, _, _) in state["broken"]["grades"].items() if name.startswith("test_"))
+    assert read_status(course, "broken")["status"] == "unreadable"
+
+
+@pytest.mark.slow(90)
+def test_nbgrader_autograde_grades_only_the_submissions_it_converts(course, release_nb):
+    """Does `nbgrader autograde --student bob` grade bob alone, a later run without --force grade only
+    the submission that arrived since, and only a run that converts several grade them ahead?"""
+    for student in ("alice", "bob", "carol"):
+        write_submission(course.root, student, solved(release_nb))
+
+    log = nbgrader_autograde(course, "--student", "bob")
+    assert "Grading bob with the kit's judge" in log and not graded_ahead(log), log[-3000:]
+    assert set(grades(course)) == {"bob"}
+
+    log = nbgrader_autograde(course)  # bob's is autograded already: alice and carol are converted
+    assert graded_ahead(log) == [line for line in log.splitlines() if "Grading 2 submissions (alice to carol)" in line]
+    assert set(grades(course)) == {"alice", "bob", "carol"}
+
+    write_submission(course.root, "dave", solved(release_nb))
+    log = nbgrader_autograde(course)
+    assert "Grading dave with the kit's judge" in log and not graded_ahead(log), log[-3000:]
+    assert "Skipping existing assignment" in log and set(grades(course)) == {"alice", "bob", "carol", "dave"}
+
+
 def _edited_test_cell(nb, grade_id: str):
     """A copy of nb whose locked test cell `grade_id` has one more line (a student's edit)."""
     import copy

@@ -15,7 +15,7 @@ from nbgrader.api import Gradebook
 from sample import CORRECT, TUTORIAL_SQ, question, solved, with_answers, write_submission
 
 from grader.judge.batch import autograde
-from grader.judge.nbgrader_preprocessor import STOCK_AUTOGRADE_PREPROCESSORS
+from grader.judge.nbgrader_steps import STOCK_AUTOGRADE_PREPROCESSORS, STOCK_SANITIZE_PREPROCESSORS
 
 
 def per_question(course, student: str) -> dict[str, float]:
@@ -48,6 +48,7 @@ def test_stock_nbgrader_gives_the_kit_scores_for_honest_submissions(course, rele
     kit = {student: per_question(course, student) for student in [r.student for r in autograde(course, jobs=1, show_progress=False)]}
     config = copy.deepcopy(course.coursedir.config)
     config.Autograde.autograde_preprocessors = STOCK_AUTOGRADE_PREPROCESSORS
+    config.Autograde.sanitize_preprocessors = STOCK_SANITIZE_PREPROCESSORS
     api = NbGraderAPI(coursedir=course.coursedir, config=config)
     for student in cases:
         outcome = api.autograde(course.assignment, student, force=True, create=True)

@@ -14,10 +14,13 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.api import (
+    Assignment,
+    BaseCell,
     Comment,
     Grade,
     Gradebook,
     MissingEntry,
+    Notebook,
     Student,
     SubmittedAssignment,
     SubmittedNotebook,
@@ -32,8 +35,8 @@ from grader.judge.results import SubmissionResult
 from grader.record.notebook import autograded_notebook, notebook_json
 from grader.report.export import STATUS_FILE
 
-__all__ = ["GradebookWriter", "UNRECORDABLE", "prepare_gradebook", "recorded_time", "write_atomically",
-           "write_status"]
+__all__ = ["GradebookWriter", "UNRECORDABLE", "prepare_gradebook", "recorded_time", "save_notebook_grades",
+           "write_atomically", "write_status"]
 
 UNRECORDABLE = "unrecordable"
 
@@ -164,13 +167,8 @@ class GradebookWriter:
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
             notebook = self._submitted_notebook(result)
-            grades = {self.cell_names[grade.cell_id]: grade for grade in notebook.grades}
-            comments = {self.cell_names[comment.cell_id]: comment for comment in notebook.comments}
-            for cell in nb.cells:
-                if nbutils.is_grade(cell):
-                    _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
-                if nbutils.is_solution(cell) or nbutils.is_task(cell):
-                    _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
+            _save_cells(nb, {self.cell_names[grade.cell_id]: grade for grade in notebook.grades},
+                        {self.cell_names[comment.cell_id]: comment for comment in notebook.comments})
         self.uncommitted.add(result.student)
 
     def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
@@ -265,6 +263,47 @@ def _cell_rows(notebook) -> tuple[list[str], list[str]]:
     grades = [cell.id for cell in notebook.grade_cells] + [cell.id for cell in notebook.task_cells]
     comments = [cell.id for cell in notebook.solution_cells] + [cell.id for cell in notebook.task_cells]
     return grades, comments
+
+
+def save_notebook_grades(gradebook: Gradebook, assignment: str, notebook: str, student: str,
+                         nb: nbformat.NotebookNode, *, submitted=None, set_time: bool = False) -> bool:
+    """Record one autograded notebook's grades and comments as nbgrader's SaveAutoGrades does,
+    in three queries and one commit (SaveAutoGrades queries and commits once per cell); with
+    `set_time`, the submission's time becomes `submitted`, in the same commit. True when the
+    submission is late or carries a late penalty (nbgrader's AssignLatePenalties has work to do).
+
+    The submission's rows exist already: nbgrader's autograde creates them before its steps run.
+    """
+    db = gradebook.db
+    with _nbgrader_warnings_silenced():
+        row = (db.query(SubmittedNotebook)
+               .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+               .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+               .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+               .filter(Assignment.name == assignment, Notebook.name == notebook,
+                       SubmittedAssignment.student_id == student)
+               .options(contains_eager(SubmittedNotebook.assignment))
+               .one())
+        names = dict(db.query(BaseCell.id, BaseCell.name).filter(BaseCell.notebook_id == row.notebook_id))
+        # by cell as well as by notebook: nbgrader's only index on grades and comments starts with the cell
+        grades = db.query(Grade).filter(Grade.cell_id.in_(names), Grade.notebook_id == row.id)
+        comments = db.query(Comment).filter(Comment.cell_id.in_(names), Comment.notebook_id == row.id)
+        _save_cells(nb, {names[grade.cell_id]: grade for grade in grades},
+                    {names[comment.cell_id]: comment for comment in comments})
+        if set_time:
+            row.assignment.timestamp = submitted
+        late = row.assignment.total_seconds_late > 0 or bool(row.late_submission_penalty)
+        db.commit()
+    return late
+
+
+def _save_cells(nb: nbformat.NotebookNode, grades: dict, comments: dict) -> None:
+    """Each grade cell's score and each answer's comment, by cell name, as SaveAutoGrades sets them."""
+    for cell in nb.cells:
+        if nbutils.is_grade(cell):
+            _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
+        if nbutils.is_solution(cell) or nbutils.is_task(cell):
+            _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
 
 
 def _save_grade(grade, cell) -> None:

@@ -154,16 +154,18 @@ def _points(value: float) -> str:
 
 def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) -> ClassReport:
     """Read the course's gradebook (and grading records) into a ClassReport, rows sorted by student."""
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, Student
+
+    from grader.report.gradebook_rows import submission_rows
 
     coursedir = _coursedir(Path(root).resolve())
     _require_gradebook(coursedir.db_url)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         cells = _grade_cells(gb, assignment)
         due = gb.find_assignment(assignment).duedate
-        submitted = {s.student_id: s for s in gb.assignment_submissions(assignment)}
+        submitted = {s.student: s for s in submission_rows(gb, assignment)}
         rows = []
-        for student in sorted(s.id for s in gb.students):
+        for student in sorted(student for (student,) in gb.db.query(Student.id)):
             row = StudentRow(student, student in submitted)
             if row.submitted:
                 _fill_from_gradebook(row, submitted[student], cells)
@@ -223,8 +225,8 @@ def _grade_cells(gb, assignment: str) -> list[_Cell]:
 
 
 def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> None:
-    grades = {g.name: g for notebook in submission.notebooks for g in notebook.grades}
-    comments = {c.name: c for notebook in submission.notebooks for c in notebook.comments}
+    """From a grader.report.gradebook_rows.SubmissionRow: each cell's score and outcome, the total."""
+    grades, comments = submission.grades, submission.comments
     row.status, row.score = "graded", 0.0
     for cell in cells:
         grade = grades[cell.name]
@@ -245,8 +247,8 @@ def _fill_lateness(row: StudentRow, submission) -> None:
     """The submission time and the late penalty nbgrader's AssignLatePenalties recorded; the total
     is less the penalty, as nbgrader's own export and feedback count it."""
     row.submitted_at = _utc(submission.timestamp)
-    row.seconds_late = float(submission.total_seconds_late)
-    row.late_penalty = float(submission.late_submission_penalty or 0.0)
+    row.seconds_late = submission.seconds_late
+    row.late_penalty = submission.late_penalty
     row.score = max(0.0, row.score - row.late_penalty)
 
 

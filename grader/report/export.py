@@ -83,13 +83,16 @@ def grade_columns(course: Course) -> dict[str, str]:
 def grade_rows(course: Course) -> list[dict]:
     """Per-student rows from the gradebook, sorted by student id; totals are the gradebook's
     (numbers, and None for a cell not graded yet)."""
+    from grader.report.gradebook_rows import submission_rows
+
     columns = grade_columns(course)
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
-            submissions = gb.find_assignment(course.assignment).submissions
+            submissions = submission_rows(gb, course.assignment)
         except MissingEntry:
             return []
-        rows = [_row(course, submission, columns) for submission in submissions]
+        by_hand = _hand_graded(gb, course.assignment)
+    rows = [_row(course, submission, columns, by_hand) for submission in submissions]
     return sorted(rows, key=lambda row: row["student"])
 
 
@@ -108,25 +111,27 @@ def read_status(course: Course, student: str) -> dict:
         return {}
 
 
-def _row(course: Course, submission, columns: dict[str, str]) -> dict:
-    student = submission.student.id
-    grades = {g.name: g for notebook in submission.notebooks for g in notebook.grades}
+def _hand_graded(gb, assignment: str) -> set[str]:
+    """A grade cell that is also an answer cell is graded by hand (nbgrader's manually graded answer)."""
+    return {cell.name for notebook in gb.find_assignment(assignment).notebooks for cell in notebook.solution_cells}
+
+
+def _row(course: Course, submission, columns: dict[str, str], by_hand: set[str]) -> dict:
+    student, grades = submission.student, submission.grades
     record = read_status(course, student)
     # no record of the kit's: nbgrader's own autograde stopped before the kit's judge (a
     # notebook it could not read or did not find), or the submission was never autograded
     row = {"student": student, "status": record.get("status", NOT_AUTOGRADED)}
     for grade_id, column in columns.items():
         row[column] = grades[grade_id].score if grade_id in grades else None
-    # a grade cell that is also an answer cell is graded by hand (nbgrader's manually graded answer)
-    by_hand = {cell.name for notebook in submission.notebooks for cell in notebook.notebook.solution_cells}
     autograded = [g for name, g in grades.items() if name not in by_hand]
-    penalty = submission.late_submission_penalty or 0.0
+    penalty = submission.late_penalty
     row.update(
         total_with_manual=max(0.0, submission.score - penalty), max_total=submission.max_score,
         autograded=sum(g.auto_score or 0.0 for g in autograded),
         max_autograded=sum(g.max_score for g in autograded), late_penalty=penalty,
         submitted=submission.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC") if submission.timestamp else None,
-        hours_late=round(submission.total_seconds_late / 3600, 2),
+        hours_late=round(submission.seconds_late / 3600, 2),
         timestamp_note=record.get("timestamp_note") if isinstance(record.get("timestamp_note"), str) else None,
         needs_manual_grade=" ".join(sorted(columns.get(g.name, g.name) for g in grades.values() if g.needs_manual_grade)),
     )
