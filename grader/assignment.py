@@ -119,13 +119,32 @@ class Assignment:
         """`checks.grad_at`, `hidden.SQ`, `banks`... of this assignment."""
         return importlib.import_module(f"{self.package}.{dotted}")
 
-    def visible_checks(self, question_id: str) -> ModuleType:
+    def compared(self, question_id: str) -> bool:
+        """Whether the question is graded against the notebook's own solution (`grader.compared`)."""
+        from grader.compared import is_compared
+
+        return is_compared(self.folder, question_id)
+
+    def visible_checks(self, question_id: str):
+        """The question's visible check module, or a compared question's checks."""
+        if self.compared(question_id):
+            return self._compared_checks(question_id)
         return self.module(f"{VISIBLE_CHECKS}.{question_id}")
 
-    def hidden_checks(self, question_id: str) -> ModuleType | None:
+    def hidden_checks(self, question_id: str):
+        if self.compared(question_id):
+            return self._compared_checks(question_id)
         if not (self.folder / "hidden" / f"{question_id}.py").is_file():
             return None
         return self.module(f"hidden.{question_id}")
+
+    def _compared_checks(self, question_id: str):
+        from grader.compared import compared_checks
+
+        cached = self.__dict__.setdefault("_compared", {})
+        if question_id not in cached:
+            cached[question_id] = compared_checks(self, question_id)
+        return cached[question_id]
 
     def parts(self, question_id: str) -> tuple:
         """The Parts a question's visible check module declares (one for the whole question when
@@ -134,12 +153,14 @@ class Assignment:
         from grader.runtime.points import Part, parts_of
 
         path = self.folder / VISIBLE_CHECKS / f"{question_id}.py"
+        if self.compared(question_id):
+            path = self.folder / "hidden" / f"{question_id}.py"
         try:
             declared = _literal_parts(ast.parse(path.read_text(encoding="utf-8")))
         except (OSError, SyntaxError, ValueError):
             declared = None
         if declared is None:
-            return parts_of(self.visible_checks(question_id))
+            return parts_of(self.visible_checks(question_id))  # a compared question's declaration too
         return tuple(Part(*args, **kwargs) for args, kwargs in declared) or parts_of(None)
 
     def load_checks(self) -> None:
@@ -159,7 +180,13 @@ class Assignment:
 
         if not (self.folder / "banks" / "__init__.py").is_file():
             raise AssignmentError(f"{self.folder / 'banks' / '__init__.py'}: missing (the answer banks)")
-        return Banks(self.module("banks"))
+        from grader.compared import bank_answers
+
+        banks = Banks(self.module("banks"))
+        for q in self.autograded:
+            if self.compared(q.id):
+                banks.with_answers(*bank_answers(self, q.id))
+        return banks
 
     def _check_files(self) -> None:
         checks = self.folder / VISIBLE_CHECKS
@@ -167,8 +194,9 @@ class Assignment:
             if not (checks / needed).is_file():
                 raise AssignmentError(f"{checks / needed}: missing (see docs/authoring.md)")
         for q in self.autograded:
-            if not (checks / f"{q.id}.py").is_file():
-                raise AssignmentError(f"{checks / (q.id + '.py')}: missing, the visible checks of {q.id}")
+            if not (checks / f"{q.id}.py").is_file() and not self.compared(q.id):
+                raise AssignmentError(f"{checks / (q.id + '.py')}: missing, the visible checks of {q.id} (or "
+                                      f"hidden/{q.id}.py declaring VISIBLE and HIDDEN, see docs/authoring.md)")
 
 
 def notebook_in(folder: Path) -> Path:

@@ -48,6 +48,12 @@ class Banks:
         self.manual: tuple[Answer, ...] = tuple(getattr(module, "MANUAL", ()))
         self.broken: tuple[BrokenFile, ...] = tuple(getattr(module, "BROKEN", ()))
 
+    def with_answers(self, correct: tuple[Answer, ...], wrong: tuple[Answer, ...]) -> "Banks":
+        """These banks with more honest answers and misconceptions (a compared question's own)."""
+        self.correct += tuple(correct)
+        self.wrong += tuple(wrong)
+        return self
+
     def correct_for(self, question_id: str) -> tuple[Answer, ...]:
         """The honest answers of one question, the reference first."""
         return tuple(a for a in self.correct if a.question == question_id)

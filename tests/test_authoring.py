@@ -25,8 +25,9 @@ def _engine_digest() -> str:
 
 
 def test_authoring_guide_builds_releases_and_grades_a_new_assignment(tmp_path):
-    """Does following docs/authoring.md block by block give a released assignment that grades a right
-    answer full and a wrong one 0, with no file of grader/ touched?"""
+    """Does following docs/authoring.md block by block give released assignments (the minimal question's
+    and one with checks of its own) that grade a right answer full and a wrong one 0, with no file of grader/
+    touched?"""
     before = _engine_digest()
     root = empty_course(tmp_path / "course")
     outputs = follow_guide(root)
@@ -35,6 +36,12 @@ def test_authoring_guide_builds_releases_and_grades_a_new_assignment(tmp_path):
     assert graded["wrong.ipynb"]["score"] == 0
     [wrong] = graded["wrong.ipynb"]["questions"]
     assert "create_graph=True" in wrong["messages"][0]
+    assert graded["losses-right.ipynb"]["score"] == graded["losses-right.ipynb"]["max_score"] == 2
+    assert graded["losses-wrong.ipynb"]["score"] == 0
+    [compared] = graded["losses-wrong.ipynb"]["questions"]
+    assert "got 8.5; expected 4.25" in compared["messages"][0]
+    assert (root / "release" / "losses" / "checks" / "mse_step.json").is_file()
+    assert not (root / "release" / "losses" / "hidden").exists()
     assert not (root / "release" / "second-order" / "hidden").exists()
     assert (root / "release" / "second-order" / "checks" / "runtime" / "__init__.py").is_file()
     assert _engine_digest() == before

@@ -53,7 +53,7 @@ def test_demo_of_a_new_assignment_with_empty_broken_and_manual_banks(guided):
 
 
 def test_make_demo_takes_the_first_assignment_and_says_so(two_assignments, tmp_path):
-    """Does `make demo` in a course of two assignments run the demo on the first (in sorted order),
+    """Does `make demo` in a course of three assignments run the demo on the first (in sorted order),
     naming it and the others, instead of stopping with "name the assignment"?"""
     venv = Path(sys.executable).parent.parent
     stamp = venv / ".installed"
@@ -62,7 +62,8 @@ def test_make_demo_takes_the_first_assignment_and_says_so(two_assignments, tmp_p
                           cwd=two_assignments, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     first = next(line for line in done.stdout.splitlines() if line.startswith("demo of assignment"))
-    assert first.startswith(f"demo of assignment {SAMPLE}, the first of 2") and NEW in first
+    # the guide builds two assignments beside the sample: the minimal question's and second-order
+    assert first.startswith(f"demo of assignment {SAMPLE}, the first of 3") and NEW in first and "losses" in first
     assert "audit: passed" in done.stdout
     assert len(_rows(tmp_path / "course" / "exports" / SAMPLE / "grades.csv")) == 30
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import random
 import json
 import re
 import tempfile
@@ -289,6 +290,7 @@ def static_findings(course: Course, *, question: str | None = None, gradebook: b
         Finding("requirements.txt lists only what a student installs", not problems, "; ".join(problems)),
         _points_agree(course, gradebook),
         _points_in_text(course),
+        *_compared_findings(assignment, folder),
     ]
     for q in assignment.autograded:
         if question is not None and q.id != question:
@@ -301,6 +303,24 @@ def static_findings(course: Course, *, question: str | None = None, gradebook: b
         findings.append(Finding(f"{q.id} has at least {MIN_MISCONCEPTIONS} known misconceptions in its bank",
                                 known >= MIN_MISCONCEPTIONS,
                                 f"{known} in {assignment.folder / 'banks'}" if known < MIN_MISCONCEPTIONS else ""))
+    return findings
+
+
+def _compared_findings(assignment, folder: Path) -> list[Finding]:
+    """A compared question's hidden inputs stay out of the release, and it has some: the visible
+    cases' expected values ship, so an answer that only looks them up must lose at grading."""
+    from grader.compared import hidden_inputs_shown
+
+    compared = [q.id for q in assignment.autograded if assignment.compared(q.id)]
+    if not compared:
+        return []
+    shown = hidden_inputs_shown(assignment, folder / "checks")
+    findings = [Finding("no hidden input of a compared question in the release", not shown, "; ".join(shown[:3]))]
+    for qid in compared:
+        drawn = assignment.hidden_checks(qid).hidden_cases
+        cases = drawn(random.Random(0)) if drawn else {}
+        findings.append(Finding(f"{qid} is compared at hidden inputs too", any(cases.values()),
+                                "" if any(cases.values()) else f"hidden/{qid}.py: declare HIDDEN(rng)"))
     return findings
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
+from grader.compared import shipped_names, write_shipped_cases
 from grader.intake.timestamps import RELEASED_KEY
 from grader.release.stamp import RUNTIME, STAMP, first_release, notebook_digest, stamp_for, stamp_of, \
     stamp_with_release
@@ -147,8 +148,9 @@ def refresh_release(course) -> Path | None:
     nb = nbformat.read(notebook, as_version=4)
     beside = _copied_by_default(source)
     runtime = notebook.parent / VISIBLE_CHECKS / "runtime"
+    generated = shipped_names(course.spec)  # written by the kit's step, not copied from the source
     shipped = {str(p.relative_to(notebook.parent)) for p in notebook.parent.rglob("*")
-               if p.is_file() and p != notebook and not p.is_relative_to(runtime)}
+               if p.is_file() and p != notebook and not p.is_relative_to(runtime)} - generated
     if stamp_of(nb).get("notebook") != notebook_digest(course) or shipped != beside - {f"{VISIBLE_CHECKS}/runtime.py"}:
         return None
     for name in sorted(shipped):
@@ -157,6 +159,9 @@ def refresh_release(course) -> Path | None:
         shutil.copyfile(source / name, target)
         os.chmod(target, mode)
     ship_runtime(notebook.parent / VISIBLE_CHECKS)
+    for name in generated:
+        (notebook.parent / name).unlink(missing_ok=True)
+    write_shipped_cases(course.spec, notebook.parent / VISIBLE_CHECKS)
     nb.metadata[STAMP] = stamp_with_release(course, previous=notebook)
     mode = notebook.stat().st_mode
     nbformat.write(nb, notebook)

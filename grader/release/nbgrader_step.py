@@ -1,6 +1,6 @@
 """The kit's step of nbgrader's generate_assignment, so that `grader release` and plain
 `nbgrader generate_assignment` write the same release: the check runtime beside the visible
-checks, and the notebook's stamp.
+checks, each compared question's visible cases with the solution's replies, and the notebook's stamp.
 
 The course config sets `GenerateAssignment.preprocessors` to `KIT_GENERATE_PREPROCESSORS`,
 nbgrader's own list with `KitRelease` after it (the stamp goes on the notebook nbgrader has
@@ -14,6 +14,7 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from grader.assignment import VISIBLE_CHECKS
+from grader.compared import write_shipped_cases
 from grader.judge.nbgrader_preprocessor import course_of_app
 from grader.release.generate import ship_runtime
 from grader.release.stamp import STAMP, stamp_with_release
@@ -22,11 +23,12 @@ __all__ = ["KitRelease", "KIT_GENERATE_PREPROCESSORS", "with_kit_step"]
 
 
 class KitRelease(NbGraderPreprocessor):
-    """Put a copy of the check runtime in the release's checks/ and stamp the release notebook (its assignment, digests and first release time)."""
+    """Put a copy of the check runtime (and each compared question's visible cases) in the release's checks/ and stamp the release notebook (its assignment, digests and first release time)."""
 
     def preprocess(self, nb, resources):
         course = course_of_app(self, resources["nbgrader"]["assignment"])
         ship_runtime(course.release_notebook().parent / VISIBLE_CHECKS)
+        write_shipped_cases(course.spec, course.release_notebook().parent / VISIBLE_CHECKS)
         nb.metadata[STAMP] = stamp_with_release(course)
         return nb, resources
 

@@ -2,7 +2,7 @@
 
 `grading` changes when anything that decides an autograded score changes: a question's id,
 points or answer names, a test cell, the notebook's import cell, a visible or hidden check
-module, or the kit's check runtime. A verdict recorded under another `grading` digest (the
+module, the solution of a question compared with it, or the kit's check runtime. A verdict recorded under another `grading` digest (the
 autograded notebook is built from the release, stamp included) is stale. `notebook` is a
 digest of the source notebook's bytes: while it holds (and the course's nbgrader settings
 stay), nbgrader would write the same release notebook again.
@@ -50,6 +50,8 @@ def _graded_facts(assignment) -> list:
         meta = cell.metadata.get("nbgrader") or {}
         if meta.get("grade_id") in answers:
             facts.append([meta, cell.metadata.get("grader")])
+            if assignment.compared(meta["grade_id"]):  # its solution is the reference
+                facts.append(cell.source)
         elif meta.get("grade_id") in tests:
             facts.append([meta, cell.source])
     return facts

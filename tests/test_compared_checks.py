@@ -1,0 +1,150 @@
+"""Compared checks on their own: parts, a diagnosis, containers and arguments read back, the shipped form."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import nbformat
+import pytest
+import torch
+
+from grader.assignment import Assignment
+from grader.compared import shipped_cases
+from grader.release.scaffold import TEST_CELL, new_assignment
+from grader.runtime import (
+    Call,
+    CallResult,
+    ComparedChecks,
+    Fn,
+    Hint,
+    LocalSubject,
+    Part,
+    run_question,
+)
+from grader.runtime.compared import cases_by_part, shipped_checks
+from grader.runtime.probes import run_probe
+from grader.runtime.subject import make_request
+
+PARTS = (Part("values", "the value and its slope"), Part("step", "the step on w"))
+
+
+def solution_tangent(f, x0):
+    x = torch.tensor(float(x0), requires_grad=True)
+    y = f(x)
+    y.backward()
+    return {"value": y.detach(), "slope": x.grad}
+
+
+def solution_step(w):
+    with torch.no_grad():
+        w -= 0.5 * w
+    return None
+
+
+def doubled(call, got, expected):
+    return Hint("the slope came back doubled", "the slope is twice the expected one") if isinstance(got, dict) else None
+
+
+def checks(diagnose=None) -> ComparedChecks:
+    solution = LocalSubject({"tangent": solution_tangent, "step": solution_step}, {"square": lambda x: x ** 2})
+    visible = cases_by_part({"values": [Call(Fn("square"), 1.5)],
+                             "step": []}, PARTS)
+    return ComparedChecks("tangent", visible, lambda case: solution.call("tangent", *case.args, **case.kwargs),
+                          "tangent returns f(x0) and f'(x0).",
+                          lambda rng: {"values": [(Fn("square"),
+                                                   rng.uniform(-2, 2))], "step": []},
+                          diagnose, PARTS)
+
+
+def student(tangent) -> LocalSubject:
+    return LocalSubject({"tangent": tangent}, {"square": lambda x: x ** 2})
+
+
+def test_a_right_answer_in_another_style_passes_every_part():
+    """Does a tangent that uses torch.autograd.grad pass the compared parts, visible and hidden?"""
+    def tangent(f, x0):
+        x = torch.tensor(float(x0), dtype=torch.float64, requires_grad=True)
+        y = f(x)
+        (slope,) = torch.autograd.grad(y, x)
+        return {"value": y.detach(), "slope": slope}
+
+    verdict = run_question("tangent", ("tangent",), checks(), student(tangent), checks(), random.Random(1))
+    assert verdict.passed, verdict.messages
+
+
+def test_a_wrong_entry_of_a_returned_dict_is_named_with_the_diagnosis():
+    """Does a tangent whose slope is doubled lose its part, with the diagnosis's cause in the headline and the
+    dict entry, the value and the expected value named?"""
+    def tangent(f, x0):
+        result = solution_tangent(f, x0)
+        return {**result, "slope": 2 * result["slope"]}
+
+    verdict = run_question("tangent", ("tangent",), checks(doubled), student(tangent), checks(doubled),
+                           random.Random(1))
+    assert [p.status for p in verdict.parts] == ["failed", "passed"]
+    message = verdict.messages[0]
+    assert message.startswith("tangent: the slope came back doubled.")
+    assert "tangent(square, 1.5)['slope']: got 6; expected 3." in message
+
+
+def test_the_shipped_form_checks_in_the_students_kernel_from_data():
+    """Do the cases as a release ships them (JSON of the calls and the solution's replies) pass the solution and
+    fail a wrong answer, with nothing of the solution in the data but its replies?"""
+    functions = {"square": lambda x: x ** 2}
+    request = make_request("call", "tangent", args=(Fn("square"), 1.5), kwargs={})
+    reply = run_probe({"tangent": solution_tangent}, json.loads(json.dumps(request)), functions)
+    data = json.loads(json.dumps({"answer": "tangent", "concept": "", "parts": [],
+                                  "cases": {"": [{"args": request["args"], "kwargs": {}, "reply": reply}]}}))
+    shipped = shipped_checks(data)
+    shipped.visible(LocalSubject({"tangent": solution_tangent}, functions))
+    try:
+        shipped.visible(LocalSubject({"tangent": lambda f, x0: {"value": f(torch.tensor(x0))}}, functions))
+    except AssertionError as wrong:
+        assert str(wrong) == ("tangent returned a dict whose keys are not the expected ones.\ntangent(square, 1.5): "
+                              "got a dict with keys ['value']; expected a dict with keys ['slope', 'value'].")
+    else:
+        raise AssertionError("a dict without its slope passed")
+
+
+def test_an_argument_changed_in_place_is_read_back():
+    """Does a step that changes w other than the solution does fail, naming w's values after the call?"""
+    solution = LocalSubject({"step": solution_step})
+    w = torch.tensor([2.0, -4.0])
+    compared = ComparedChecks("step", {"": [Call(w)]}, lambda case: solution.call("step", *case.args))
+    compared.visible(LocalSubject({"step": solution_step}))
+    try:
+        compared.visible(LocalSubject({"step": lambda w: None}))
+    except AssertionError as wrong:
+        assert "step(tensor([2, -4] (shape [2]))) then argument 1: got [2, -4] (shape [2]); expected [1, -2]" \
+            in str(wrong)
+    else:
+        raise AssertionError("a step that left w alone passed")
+
+
+def test_a_value_answer_ships_no_expected_value(tmp_path):
+    """Does a visible case of an answer that is a value (its expected value is the answer itself) stop the
+    release's cases, naming the declaration?"""
+    folder = new_assignment(tmp_path, "weights")
+    nb = nbformat.read(folder / "weights.ipynb", as_version=4)
+    answer = nbformat.v4.new_code_cell("WEIGHTS = {'a': 0.25, 'b': 0.75}")
+    answer.metadata.update(nbgrader={"grade": False, "grade_id": "weights", "locked": False, "schema_version": 3,
+                                     "solution": True}, grader={"answers": ["WEIGHTS"]})
+    test = nbformat.v4.new_code_cell(TEST_CELL.format(comment="", qid="weights"))
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_weights", "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False}
+    nb.cells += [answer, test]
+    nbformat.write(nb, folder / "weights.ipynb")
+    (folder / "hidden" / "weights.py").write_text("VISIBLE = [()]\n")
+    with pytest.raises(ValueError, match=r"hidden/weights.py: WEIGHTS is a value, not a function"):
+        shipped_cases(Assignment.load(folder), "weights")
+
+
+def test_a_value_answer_is_read_and_compared_at_grading():
+    """Is an answer that is a value read (not called) and compared with the solution's, entry by entry?"""
+    solution = LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.75}})
+    compared = ComparedChecks("WEIGHTS", {}, lambda case: CallResult(solution.get("WEIGHTS")),
+                              hidden_cases=lambda rng: {"": [()]}, value_answer=True)
+    compared.hidden(LocalSubject({"WEIGHTS": {"b": 0.75, "a": 0.25}}), random.Random(0))
+    with pytest.raises(AssertionError, match=r"WEIGHTS\['b'\]: got float 0.5; expected float 0.75"):
+        compared.hidden(LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.5}}), random.Random(0))
