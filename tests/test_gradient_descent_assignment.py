@@ -28,13 +28,19 @@ OWN_FILES = {
     "fit_line": ("hidden/fit_line.py",),
     "Cube": ("checks/Cube.py", "hidden/Cube.py", "banks/__init__.py"),
 }
-# One misconception a question's bank holds, handed in alone: it must lose exactly its question.
+# One misconception a question's bank holds, handed in alone: it must lose exactly its question, and
+# its student read first the headline, then the call with what came back and what was expected.
 HANDED_IN_WRONG = {
-    "mse_grads_no_backward": ("mse_grads", "mse_grads: argument 1's .grad is None"),
-    "sgd_no_zero": ("sgd_step", "then argument 1's .grad: got [0.5, 1.5] (shape [2]); expected [0, 0]"),
-    "sgd_rebinds": ("sgd_step", "then argument 1: got [1, -2] (shape [2]); expected [0.95, -2.15]"),
-    "fit_no_zero": ("fit_line", "fit_line(tensor([-1, 0, 1, 2] (shape [4]))"),
-    "cube_ignores_upstream": ("Cube", "Cube.apply(x), gradcheck: d output[1] / d input 0[0]: your backward gives 0.75"),
+    "mse_grads_no_backward": ("mse_grads", "mse_grads: argument 1's .grad is None where a float32 tensor is expected.",
+                              "then argument 1's .grad: got None; expected a torch tensor 0.416667"),
+    "sgd_no_zero": ("sgd_step", "sgd_step: argument 1's .grad holds other values than expected.",
+                    "then argument 1's .grad: got [0.5, 1.5] (shape [2]); expected [0, 0]"),
+    "sgd_rebinds": ("sgd_step", "sgd_step: argument 1 after the call holds other values than expected.",
+                    "then argument 1: got [1, -2] (shape [2]); expected [0.95, -2.15]"),
+    "fit_no_zero": ("fit_line", "fit_line gave 4.07047 where 1.99199 is expected.",
+                    "fit_line(tensor([-1, 0, 1, 2] (shape [4])), tensor([-1.5, 0.5, 2.5, 4.5] (shape [4])), 25, 0.1)[0]"),
+    "cube_ignores_upstream": ("Cube", "Cube.apply(x), gradcheck: d output[1] / d input 0[0]: your backward gives 0.75;",
+                              "the change of forward's output gives 0.0"),
 }
 OVER_BUDGET = {
     "sgd_step": "three misconceptions, each a whole answer cell, and four lines to build a tensor holding its .grad",
@@ -129,9 +135,9 @@ def test_a_misconception_loses_exactly_its_question_naming_the_call_and_values(c
     rebound instead of updated in place, gradients added up across steps, a backward that ignores
     grad_output) lose exactly that question, with a message naming the call, what came back and what
     was expected?"""
-    qid, shown = HANDED_IN_WRONG[name]
+    qid, headline, shown = HANDED_IN_WRONG[name]
     answer = Assignment.load(FIXTURE).banks.answer(name)
     graded = _grade(course[0], {**solutions, qid: answer.source}, name)
     assert {q: r["score"] for q, r in graded.items() if r["score"] < r["max_score"]} == {qid: 0}
     message = "\n".join(graded[qid]["messages"])
-    assert shown in message and answer.cause in message, message
+    assert message.startswith(headline) and shown in message and answer.cause in message, message
