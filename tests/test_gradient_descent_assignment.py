@@ -15,7 +15,7 @@ from sample import SAMPLE
 from grader.assignment import Assignment
 from grader.demo.scenarios import with_answers
 
-pytestmark = pytest.mark.slow(60)
+pytestmark = pytest.mark.slow(90)
 
 NAME = "gradient-descent"
 FIXTURE = Path(__file__).parent / "assignments" / NAME
@@ -41,6 +41,9 @@ HANDED_IN_WRONG = {
                     "fit_line(tensor([-1, 0, 1, 2] (shape [4])), tensor([-1.5, 0.5, 2.5, 4.5] (shape [4])), 25, 0.1)[0]"),
     "cube_ignores_upstream": ("Cube", "Cube.apply(x), gradcheck: d output[1] / d input 0[0]: your backward gives 0.75;",
                               "the change of forward's output gives 0.0"),
+    "cube_ctx_attribute": ("Cube", "Cube: forward must keep x with ctx.save_for_backward.", "ctx saved 0 tensors"),
+    "cube_saves_detached": ("Cube", "Cube raised RuntimeError: what was differentiated is not connected to a leaf.",
+                            "the gradient of x.grad · [0.5, 1.0, -1.0] raised RuntimeError"),
 }
 OVER_BUDGET = {
     "sgd_step": "three misconceptions, each a whole answer cell, and four lines to build a tensor holding its .grad",
@@ -133,7 +136,7 @@ def test_the_solution_scores_full_marks(course, solutions):
 def test_a_misconception_loses_exactly_its_question_naming_the_call_and_values(course, solutions, name):
     """Does a notebook right but for one misconception (a .grad left unset, not zeroed, a parameter
     rebound instead of updated in place, gradients added up across steps, a backward that ignores
-    grad_output) lose exactly that question, with a message naming the call, what came back and what
+    grad_output, an input kept on ctx or saved detached, which gradcheck passes) lose exactly that question, with a message naming the call, what came back and what
     was expected?"""
     qid, headline, shown = HANDED_IN_WRONG[name]
     answer = Assignment.load(FIXTURE).banks.answer(name)

@@ -19,6 +19,11 @@ WRONG = (
     Answer("cube_saves_output", "Cube", cube("y = x ** 3; ctx.save_for_backward(y); return y",
                                              "return grad_output * 3 * ctx.saved_tensors[0] ** 2"),
            "saves forward's output, not its input", cause="gradcheck"),
+    Answer("cube_ctx_attribute", "Cube", cube("ctx.x = x; return x ** 3", "return grad_output * 3 * ctx.x ** 2"),
+           "keeps x as an attribute of ctx", cause="save_for_backward"),
+    Answer("cube_saves_detached", "Cube", cube("ctx.save_for_backward(x.detach()); return x ** 3",
+                                               "return grad_output * 3 * ctx.saved_tensors[0] ** 2"),
+           "saves a detached copy of x, so backward cannot be differentiated", cause="not connected to a leaf"),
 )
 MANUAL: tuple = ()
 BROKEN: tuple = ()
