@@ -54,13 +54,12 @@ OVER_BUDGET = {
 
 
 def _cells_of(nb: nbformat.NotebookNode, qid: str) -> list:
-    """The question's cells: the markdown before its answer cell, the answer cell and its test cell."""
-    ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells]
+    """The question's cells: those after the previous question's test cell (after the import cell and the
+    title `grader new` writes, for the first) up to its own test cell."""
+    ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") or "" for c in nb.cells]
     answer, test = ids.index(qid), ids.index(f"test_{qid}")
-    start = answer
-    while start > 1 and nb.cells[start - 1].cell_type == "markdown":
-        start -= 1
-    return nb.cells[start:test + 1]
+    before = [i for i, gid in enumerate(ids[:answer]) if gid.startswith("test_")]
+    return nb.cells[(before[-1] + 1 if before else 2):test + 1]
 
 
 def own_lines(qid: str) -> dict[str, tuple[int, int]]:
