@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow(90)
 
 NAME = "gradient-descent"
 FIXTURE = Path(__file__).parent / "assignments" / NAME
-BUDGET = 40  # docs/authoring.md: a minimal question costs at most 40 lines of its own
+BUDGET = 40  # a minimal question: three cells and one file (docs/authoring.md), 40 lines (tests/test_compared.py)
 # The files beside the notebook that hold one question's lines: the compared ones declare
 # everything in hidden/<q>.py; Cube, an autograd Function, has checks of its own and bank answers.
 OWN_FILES = {
@@ -106,7 +106,7 @@ def _grade(root: Path, answers: dict[str, str], name: str) -> dict[str, dict]:
     for q in OWN_FILES])
 def test_a_question_costs_at_most_40_lines_of_its_own(qid):
     """Does the question cost at most 40 non-blank lines of its own (its notebook cells and its files), in
-    the notebook and at most one other file, as docs/authoring.md promises a minimal question?"""
+    the notebook and at most one other file, as a minimal question does?"""
     lines = own_lines(qid)
     total = sum(nonblank for nonblank, _ in lines.values())
     assert total <= BUDGET and len(lines) <= 2, lines
