@@ -176,8 +176,7 @@ class WorkerSession:
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
 
-    def look_from_outside(self, where: str, *, machinery: bool = True, quick: bool = False,
-                          count: bool = True) -> None:
+    def look_from_outside(self, where: str, *, machinery: bool = True, quick: bool = False) -> None:
         """What the judge itself sees of the worker through /proc (student code cannot hide it):
         machinery changed since before the first cell (a review), processes alive, files left in
         the worker's private /tmp outside its working directory (evidence).
@@ -188,11 +187,7 @@ class WorkerSession:
         whose worker a later question's probe kills (its replacement replays only the cells);
         those and the look after the cells are `quick` (a namespace whose dict version is
         unchanged is not re-read: only a raw write into its memory leaves the version as it
-        was), the look after the checks reads everything.
-
-        `count`: read the pid count (a round trip to the counter, which waits for a core on a busy
-        machine). The looks after single cells leave it to the look after the cells: what came
-        and went during the cells is counted there, once."""
+        was), the look after the checks reads everything."""
         if self.worker is None or not self.worker.alive:
             return
         view = self._view()
@@ -201,8 +196,7 @@ class WorkerSession:
                 self._changed.add(label)
                 self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
         self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
-        if count:
-            self._count_gone(where, view)
+        self._count_gone(where, view)
         self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
         if view.started_during_checks():  # the count this look read
             self._distrust(where, STARTED_DURING_CHECKS)
@@ -282,7 +276,7 @@ class WorkerSession:
             self.close()
         else:
             self.ran.append(cell)
-            self.look_from_outside(f"cell {cell.index}", machinery=False, count=False)
+            self.look_from_outside(f"cell {cell.index}", machinery=False)
         return outcome
 
     def _why_not_run(self) -> str | None:
