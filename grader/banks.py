@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-__all__ = ["Answer", "BrokenFile", "Banks"]
+__all__ = ["Answer", "Mistake", "BrokenFile", "Banks"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,31 @@ class Answer:
     # for WRONG: why only the grading-time tests may show it (a visible check would hand out the
     # answer itself); "" when the notebook's visible tests must show it before submission
     left_to_hidden: str = ""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A misconception of a compared question, written as edits of the notebook's own solution
+    cell: each (text, replacement) pair replaces text that occurs exactly once in it."""
+
+    name: str  # unique across the banks, readable as a pytest id
+    edits: tuple[str, str] | tuple[tuple[str, str], ...]  # one pair, or several
+    note: str  # the misconception in a student's words
+    cause: str = ""  # as Answer's
+    left_to_hidden: str = ""  # as Answer's
+
+    def answer(self, question: str, solution: str, where: str) -> Answer:
+        """The whole answer cell this mistake makes of `solution`; ValueError, naming `where`,
+        when an edit's text is not found exactly once."""
+        pairs = (self.edits,) if self.edits and isinstance(self.edits[0], str) else self.edits
+        source = solution
+        for text, replacement in pairs:
+            found = source.count(text) if text else 0
+            if found != 1:
+                raise ValueError(f"{where}: Mistake {self.name!r} replaces {text!r}, which the solution cell of "
+                                 f"{question} holds {found} times (an edit names text found exactly once)")
+            source = source.replace(text, replacement)
+        return Answer(self.name, question, source, self.note, self.cause, self.left_to_hidden)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 A compared question has no `checks/<q>.py`. Its `hidden/<q>.py` (instructor-only) declares
 `VISIBLE` (the calls a student's test cell makes) and `HIDDEN(rng)` (the grading-time calls);
 optionally `ANSWER` (the name called, by default the question's first answer), `CONCEPT`,
-`PARTS`, `diagnose(call, got, expected)`, and its bank answers `WRONG` (and
-`CORRECT`, by default the solution cell itself). The solution cell runs in the kit's own process
+`PARTS`, `diagnose(call, got, expected)`, and its bank answers `WRONG` (whole cells, or
+`Mistake`s: edits of the solution cell) and `CORRECT` (by default the solution cell itself). The solution cell runs in the kit's own process
 (the judge's, or the release step's), never in a worker: the release ships the visible cases
 with the solution's replies as `checks/<q>.json` (data, not code), and the judge compares the
 worker's replies with the solution's at every case.
@@ -176,16 +176,22 @@ def hidden_inputs_shown(assignment, release_checks: Path, draws: int = 3) -> lis
 def bank_answers(assignment, qid: str) -> tuple[tuple, tuple]:
     """A compared question's bank answers, declared beside its cases: its CORRECT (by default the
     notebook's own solution cell) and its WRONG."""
-    from grader.banks import Answer
+    from grader.assignment import AssignmentError
+    from grader.banks import Answer, Mistake
     from grader.ipynb import read_ipynb
 
     declaration = _declaration(assignment, qid)
-    correct = tuple(getattr(declaration, "CORRECT", ()))
-    if not correct:
-        [cell] = [c for c in read_ipynb(assignment.notebook_path).cells
-                  if (c.metadata.get("nbgrader") or {}).get("grade_id") == qid]
-        correct = (Answer(f"{qid}_solution", qid, cell.source, "the notebook's solution"),)
-    return correct, tuple(getattr(declaration, "WRONG", ()))
+    [cell] = [c for c in read_ipynb(assignment.notebook_path).cells
+              if (c.metadata.get("nbgrader") or {}).get("grade_id") == qid]
+    correct = tuple(getattr(declaration, "CORRECT", ())) or (
+        Answer(f"{qid}_solution", qid, cell.source, "the notebook's solution"),)
+    where = str(assignment.folder / "hidden" / f"{qid}.py")
+    try:
+        wrong = tuple(a.answer(qid, cell.source, where) if isinstance(a, Mistake) else a
+                      for a in getattr(declaration, "WRONG", ()))
+    except ValueError as exc:
+        raise AssignmentError(str(exc)) from None
+    return correct, wrong
 
 
 def shipped_names(assignment) -> set[str]:

@@ -158,3 +158,46 @@ def test_a_hidden_input_that_would_ship_is_caught(released, tmp_path):
     spec = Course.at(root, "calc").spec
     assert hidden_inputs_shown(spec, root / "release" / "calc" / "checks") == [
         "mse_step: mse_step(tensor([0.5, -1] (shape [2])), tensor([1, 2] (shape [2])), tensor([2, 0.5] (shape [2])))"]
+
+
+MISTAKES = '''
+from grader.banks import Mistake
+
+WRONG = (
+    Mistake("mse_sum", (".mean()", ".sum()"), "sums instead of averaging", cause="the mean of the squared errors"),
+    Mistake("mse_no_backward", ("    loss.backward()\\n", ""), "never calls backward", cause="argument 1's .grad"),
+)
+'''
+
+
+def _with_wrong(root, tmp_path, wrong: str):
+    """A copy of the released course whose mse_step declares `wrong` in place of its whole-cell answers."""
+    root = shutil.copytree(root, tmp_path / "course", ignore=shutil.ignore_patterns("__pycache__"))
+    declaration = root / "source" / "calc" / "hidden" / "mse_step.py"
+    text = declaration.read_text()
+    declaration.write_text(text[:text.index("WRONG = (")] + wrong)
+    return root
+
+
+def test_a_misconception_written_as_an_edit_of_the_solution_is_that_cell_edited(released, tmp_path):
+    """Does a Mistake, one or more edits of the notebook's solution cell, give the bank the solution cell
+    with just those edits made, graded as the whole-cell answer it stands for?"""
+    root = _with_wrong(released[0], tmp_path, MISTAKES)
+    banks = Course.at(root, "calc").spec.banks
+    summed, no_backward = (banks.answer(name) for name in ("mse_sum", "mse_no_backward"))
+    assert summed.question == "mse_step" and "((w * x - y) ** 2).sum()" in summed.source
+    assert "backward" not in no_backward.source and "return loss" in no_backward.source
+    assert _grade(root, summed.source)["score"] == 0 and _grade(root, no_backward.source)["score"] == 0
+
+
+def test_an_edit_whose_text_is_not_in_the_solution_stops_the_release_naming_it(released, tmp_path):
+    """Does `grader release` stop with one line naming the file, the mistake and the text its solution cell
+    does not hold exactly once, and leave the release as it was?"""
+    root = _with_wrong(released[0], tmp_path, MISTAKES.replace('(".mean()", ".sum()")', '("mean(", "sum(")')
+                       .replace("    loss.backward()", "    loss.backwards()"))
+    before = (root / "release" / "calc" / "calc.ipynb").read_bytes()
+    done = grader(root, "release", "calc")
+    assert done.returncode != 0
+    [line] = [ln for ln in done.stderr.splitlines() if "Mistake" in ln]
+    assert "hidden/mse_step.py" in line and "'mse_no_backward'" in line and "0 times" in line, done.stderr
+    assert (root / "release" / "calc" / "calc.ipynb").read_bytes() == before

@@ -1,9 +1,7 @@
 """fit_line, compared with the notebook's solution: (w, b) after the given steps of gradient descent."""
-from textwrap import dedent
-
 import torch
 
-from grader.banks import Answer
+from grader.banks import Mistake
 
 CONCEPT = ("Each step: backward() of the mean of the squared errors, then, under torch.no_grad(), move w and b in place "
            "against their gradients times lr, then zero both gradients before the next step.")
@@ -16,23 +14,7 @@ def HIDDEN(rng):
 
 
 WRONG = (
-    Answer("fit_no_zero", "fit_line", dedent("""
-        def fit_line(x, y, steps, lr):
-            w, b = torch.zeros(()).requires_grad_(), torch.zeros(()).requires_grad_()
-            for _ in range(steps):
-                ((w * x + b - y) ** 2).mean().backward()
-                with torch.no_grad():
-                    w -= lr * w.grad
-                    b -= lr * b.grad
-            return w, b"""), "never zeroes the gradients, which then add up", cause="zero both gradients"),
-    Answer("fit_ascends", "fit_line", dedent("""
-        def fit_line(x, y, steps, lr):
-            w, b = torch.zeros(()).requires_grad_(), torch.zeros(()).requires_grad_()
-            for _ in range(steps):
-                ((w * x + b - y) ** 2).mean().backward()
-                with torch.no_grad():
-                    for p in (w, b):
-                        p += lr * p.grad
-                        p.grad.zero_()
-            return w, b"""), "steps along the gradient", cause="against their gradients"),
+    Mistake("fit_no_zero", ("p.grad.zero_()", "pass"), "never zeroes the gradients, which then add up",
+            cause="zero both gradients"),
+    Mistake("fit_ascends", ("p -= lr", "p += lr"), "steps along the gradient", cause="against their gradients"),
 )

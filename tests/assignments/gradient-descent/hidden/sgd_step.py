@@ -1,9 +1,7 @@
 """sgd_step, compared with the notebook's solution: the parameters after the step, and their .grad."""
-from textwrap import dedent
-
 import torch
 
-from grader.banks import Answer
+from grader.banks import Mistake
 
 CONCEPT = ("A step moves each parameter in place (under torch.no_grad()), against its gradient times lr, "
            "then zeroes its .grad, which the next backward() would otherwise add to.")
@@ -24,22 +22,8 @@ def HIDDEN(rng):
 
 
 WRONG = (
-    Answer("sgd_no_zero", "sgd_step", dedent("""
-        def sgd_step(params, lr):
-            with torch.no_grad():
-                for p in params:
-                    p -= lr * p.grad"""), "forgets to zero the gradients", cause="argument 1's .grad"),
-    Answer("sgd_rebinds", "sgd_step", dedent("""
-        def sgd_step(params, lr):
-            with torch.no_grad():
-                for p in params:
-                    p = p - lr * p.grad
-            for p in params:
-                p.grad.zero_()"""), "rebinds p instead of updating it in place", cause="argument 1"),
-    Answer("sgd_ascends", "sgd_step", dedent("""
-        def sgd_step(params, lr):
-            with torch.no_grad():
-                for p in params:
-                    p += lr * p.grad
-                    p.grad.zero_()"""), "steps along the gradient", cause="argument 1"),
+    Mistake("sgd_no_zero", ("p.grad.zero_()", "pass"), "forgets to zero the gradients", cause="argument 1's .grad"),
+    Mistake("sgd_rebinds", (("p -= lr * p.grad", "p = p - lr * p.grad"), ("p.grad.zero_()", "pass")),
+            "rebinds p instead of updating it in place", cause="argument 1"),
+    Mistake("sgd_ascends", ("p -= lr", "p += lr"), "steps along the gradient", cause="argument 1"),
 )
