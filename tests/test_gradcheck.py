@@ -1,11 +1,12 @@
-"""assert_gradcheck: gradcheck's verdict on a student's Function, reached in the judge from the data a worker returns."""
+"""assert_gradcheck and assert_gradgradcheck: gradcheck's and gradgradcheck's verdicts on a student's Function,
+reached in the judge from the data a worker returns."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from grader.runtime import LocalSubject, assert_gradcheck
+from grader.runtime import LocalSubject, assert_gradcheck, assert_gradgradcheck
 from grader.runtime.subject import ProbeSubject
 
 FUNCTIONS = '''
@@ -40,6 +41,35 @@ class CubeSumsUpstream(Cube):
         (x,) = ctx.saved_tensors
         return grad_output.sum() * 3 * x ** 2
 
+class CubeThroughNumpy(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.from_numpy(3 * x.detach().numpy() ** 2)
+
+class CubeSecondOrderHidden(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 3 * x.detach() ** 2 + 0 * x
+
+class CubeSavesDetached(Cube):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x.detach())
+        return x ** 3
+
+class Mul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return grad_output * b, grad_output * a
+
 class Scale(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, k):
@@ -51,6 +81,8 @@ class Scale(torch.autograd.Function):
         return grad_output * ctx.k, None
 '''
 NAMES = ["Cube", "CubeIgnoresUpstream", "CubeSlopeOfSquare", "CubeSumsUpstream"]
+SECOND_ORDER = ["Cube", "CubeSlopeOfSquare", "CubeThroughNumpy", "CubeSecondOrderHidden", "CubeSavesDetached"]
+UPSTREAM = [1.0, -0.5, 2.0]
 
 
 class WorkerProbes(ProbeSubject):
@@ -79,6 +111,14 @@ def _verdict(subject, name: str) -> str:
     return ""
 
 
+def _second_verdict(subject, name: str) -> str:
+    try:
+        assert_gradgradcheck(subject, name, [_x()], torch.tensor(UPSTREAM, dtype=torch.float64), f"{name}.apply(x)")
+    except AssertionError as failed:
+        return str(failed)
+    return ""
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_verdict_is_torch_gradchecks(name):
     """Does assert_gradcheck pass exactly the Functions torch.autograd.gradcheck passes (run here, on them)?"""
@@ -94,6 +134,37 @@ def test_a_wrong_backward_is_told_the_call_the_element_and_both_slopes():
     assert message.startswith("CubeSlopeOfSquare.apply(x), gradcheck: d output[0] / d input 0[0]: your backward "
                               "gives 1.0; the change of forward's output gives 0.75")
     assert "upstream gradient times the derivative" in message
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_the_second_order_verdict_is_torch_gradgradchecks(name):
+    """Does assert_gradgradcheck pass exactly the Functions torch.autograd.gradgradcheck passes (run here, with
+    the same upstream gradient)?"""
+    function = _namespace()[name]
+    upstream = torch.tensor(UPSTREAM, dtype=torch.float64)
+    torch_says = torch.autograd.gradgradcheck(function.apply, (_x(),), (upstream,), raise_exception=False)
+    assert (_second_verdict(LocalSubject(_namespace()), name) == "") == torch_says
+
+
+def test_a_backward_hidden_from_autograd_is_told_where_its_own_derivative_goes_wrong():
+    """Does a backward whose values are right but whose own derivative autograd cannot see read the elements,
+    both slopes, the upstream gradient and the concept, and one that leaves the graph read that it raised?"""
+    message = _second_verdict(LocalSubject(_namespace()), "CubeSecondOrderHidden")
+    assert message.startswith("CubeSecondOrderHidden.apply(x), gradgradcheck: d (input 0's gradient)[0] / d input 0[0]: "
+                              "autograd through your backward gives 0.0; the change of backward's output gives 3.0"), message
+    assert "[1.0, -0.5, 2.0]" in message and "ctx.save_for_backward" in message
+    raised = _second_verdict(LocalSubject(_namespace()), "CubeSavesDetached")
+    assert raised.startswith("CubeSavesDetached") and "what was differentiated is not connected to a leaf" in raised
+
+
+def test_the_second_order_of_a_function_of_two_tensors_is_checked_against_both():
+    """Is the gradient of a two-input Function's first input differentiated against both inputs?"""
+    a = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([-0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    upstream = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert_gradgradcheck(LocalSubject(_namespace()), "Mul", [a, b], upstream, "Mul.apply(a, b)")
+    with pytest.raises(ValueError):
+        assert_gradgradcheck(LocalSubject(_namespace()), "Mul", [a, b], upstream.float(), "Mul.apply(a, b)")
 
 
 def test_a_number_among_the_inputs_is_passed_as_it_is():
@@ -118,5 +189,7 @@ def test_through_a_real_worker_the_verdicts_are_the_same(grader):
         assert worker.run_cell(0, FUNCTIONS, timeout=60, is_python=True).status == "ok"
         for name in NAMES:
             assert _verdict(WorkerProbes(worker), name) == _verdict(LocalSubject(_namespace()), name), name
+        for name in SECOND_ORDER:
+            assert _second_verdict(WorkerProbes(worker), name) == _second_verdict(LocalSubject(_namespace()), name), name
     finally:
         worker.close()

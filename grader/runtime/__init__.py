@@ -22,6 +22,7 @@ _EXPORTS = {
     "ComparedChecks": ".compared",
     "assert_same_reply": ".compared",
     "assert_gradcheck": ".gradcheck",
+    "assert_gradgradcheck": ".gradcheck",
     "assert_close": ".compare",
     "collecting_notes": ".compare",
     "describe": ".compare",

@@ -7,7 +7,7 @@ import torch
 from .compare import fail_if_raised, number
 from .values import TensorValue
 
-__all__ = ["assert_gradcheck", "MAX_GRADCHECK_ELEMENTS"]
+__all__ = ["assert_gradcheck", "assert_gradgradcheck", "MAX_GRADCHECK_ELEMENTS"]
 
 MAX_GRADCHECK_ELEMENTS = 64  # input and output elements: one probe per element each way
 
@@ -22,9 +22,7 @@ def assert_gradcheck(subject, name: str, inputs: list, call: str, *, eps: float 
     replies, plain data validated before use; student code never runs here. Every float64
     tensor of `inputs` that requires grad is checked; other inputs are passed as they are.
     """
-    checked = [k for k, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.requires_grad]
-    if not checked or any(inputs[k].dtype != torch.float64 for k in checked):
-        raise ValueError("assert_gradcheck needs float64 inputs that require grad")
+    checked = _checked(inputs, "assert_gradcheck")
     base = _output(subject, name, inputs, call)
     if sum(inputs[k].numel() for k in checked) + base.numel() > MAX_GRADCHECK_ELEMENTS:
         raise ValueError(f"assert_gradcheck checks at most {MAX_GRADCHECK_ELEMENTS} elements")
@@ -40,6 +38,72 @@ def assert_gradcheck(subject, name: str, inputs: list, call: str, *, eps: float 
                     f"gives {number(float(got))}; the change of forward's output gives {number(float(expected))} "
                     f"(central differences, eps={eps:g}). backward must return, for each input, the upstream "
                     "gradient times the derivative of forward's output with respect to that input.")
+
+
+def assert_gradgradcheck(subject, name: str, inputs: list, upstream: torch.Tensor, call: str, *,
+                         eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> None:
+    """torch.autograd.gradgradcheck's verdict on the Function `name` at `inputs`, from data alone:
+    whether its backward can itself be differentiated, and rightly.
+
+    `g` is the gradient backward gives the first input that requires grad, for `upstream` (a
+    float64 tensor of the output's shape; one that is not all ones also shows a backward that
+    ignores it). The numerical Jacobian of `g` is built here from the `g` the worker returns at
+    inputs moved by +-eps; the analytical one from the gradients of `g` the worker's autograd
+    takes through the student's backward, for each one-hot second upstream. Trusted as in
+    assert_gradcheck: the worker's replies, plain data validated before use.
+    """
+    checked = _checked(inputs, "assert_gradgradcheck")
+    first = checked[0]
+    if not isinstance(upstream, torch.Tensor) or upstream.dtype != torch.float64:
+        raise ValueError("assert_gradgradcheck needs a float64 upstream gradient")
+    if 2 * inputs[first].numel() + sum(inputs[k].numel() for k in checked) > MAX_GRADCHECK_ELEMENTS:
+        raise ValueError(f"assert_gradgradcheck checks at most {MAX_GRADCHECK_ELEMENTS} elements")
+    backward = f"{call}'s backward"
+    rows = {k: [] for k in checked}  # per input: for each element i of g, d g[i] / d input
+    for i in range(inputs[first].numel()):
+        second = torch.zeros(inputs[first].numel(), dtype=torch.float64)
+        second[i] = 1.0
+        reply = subject.autograd_function(name, inputs, upstream, second.reshape(inputs[first].shape))
+        fail_if_raised(reply.output, call)
+        for k in checked:
+            rows[k].append(_input_gradient((reply.second or [])[k:k + 1], inputs[k], f"{call}, autograd through its backward"))
+    for k in checked:
+        for j in range(inputs[k].numel()):
+            numerical = (_first_gradient(subject, name, _moved(inputs, k, j, eps), upstream, first, backward)
+                         - _first_gradient(subject, name, _moved(inputs, k, j, -eps), upstream, first, backward)) / (2 * eps)
+            for i in range(inputs[first].numel()):
+                got, expected = rows[k][i].reshape(-1)[j], numerical.reshape(-1)[i]
+                assert abs(got - expected) <= atol + rtol * abs(expected), (
+                    f"{call}, gradgradcheck: d (input {first}'s gradient){_at(inputs[first], i)} / d input {k}"
+                    f"{_at(inputs[k], j)}: autograd through your backward gives {number(float(got))}; the change of "
+                    f"backward's output gives {number(float(expected))} (central differences, eps={eps:g}, upstream "
+                    f"{upstream.tolist()}). backward must compute its gradient with torch operations on what forward "
+                    "saved with ctx.save_for_backward, so autograd can differentiate it again.")
+
+
+def _checked(inputs: list, check: str) -> list[int]:
+    """The positions of the inputs a gradcheck moves: float64 tensors that require grad."""
+    checked = [k for k, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.requires_grad]
+    if not checked or any(inputs[k].dtype != torch.float64 for k in checked):
+        raise ValueError(f"{check} needs float64 inputs that require grad")
+    return checked
+
+
+def _first_gradient(subject, name: str, inputs: list, upstream: torch.Tensor, first: int, backward: str) -> torch.Tensor:
+    reply = subject.autograd_function(name, inputs, upstream)
+    fail_if_raised(reply.output, backward.removesuffix("'s backward"))
+    return _input_gradient(reply.grads[first:first + 1], inputs[first], backward)
+
+
+def _input_gradient(found: list, like: torch.Tensor, what: str) -> torch.Tensor:
+    """One input's gradient from a reply (none: zeros, as gradcheck reads an unused input)."""
+    grad = found[0] if found else None
+    fail_if_raised(grad, what)
+    if grad is None:
+        return torch.zeros_like(like, dtype=torch.float64)
+    assert isinstance(grad, TensorValue) and tuple(grad.shape) == tuple(like.shape), (
+        f"{what} returned {grad!r:.80}; expected a tensor of shape {list(like.shape)}.")
+    return grad.tensor.to(torch.float64)
 
 
 def _output(subject, name: str, inputs: list, call: str) -> torch.Tensor:
