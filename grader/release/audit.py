@@ -457,7 +457,7 @@ def _finding(case: _Case, result) -> Finding:
 def _checks_that_raised(result, scope: set[str]) -> list[str]:
     """The TA's notes of checks of the questions in `scope` that raised something other than
     their own failure (see grader.runtime.parts): which check, what it raised, at which line."""
-    from grader.runtime.parts import CHECK_RAISED
+    from grader.runtime.messages import CHECK_RAISED  # not from .parts: that imports torch, which the audit needs not
 
     return [note for note in result.notes if any(note.startswith(f"{CHECK_RAISED} in {q} ") for q in scope)]
 
