@@ -125,7 +125,6 @@ def _new(args) -> int:
 def _release(args) -> int:
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
-    from grader.release.student_run import StudentRunner
 
     course = Course.at(args.course, args.assignment)
     autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
@@ -133,7 +132,7 @@ def _release(args) -> int:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
     # the audit's judges, and the child that runs the release's test cells as a student does, warm up
     # while nbgrader is imported and generates the release
-    with JudgePool(course, default_jobs(), wait=False) as judges, StudentRunner() as students:
+    with JudgePool(course, default_jobs(), wait=False, student_run=True) as judges:
         from grader.release.audit import audit_assignment
         from grader.release.generate import (
             ReleaseError,
@@ -149,7 +148,7 @@ def _release(args) -> int:
                 path = path or generate_release(course, keep_previous=False)
                 print(f"released {path.relative_to(course.root)}" + (
                     "" if regenerated else " (the notebook as it was: its source is unchanged)"))
-                report = audit_assignment(course, question=args.question, judges=judges, students=students,
+                report = audit_assignment(course, question=args.question, judges=judges, students=judges.students,
                                           gradebook=regenerated)
                 print(report.table())
                 if not report.passed:
