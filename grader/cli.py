@@ -130,9 +130,10 @@ def _release(args) -> int:
     autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
     if args.question is not None and args.question not in autograded:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
-    # the audit's judges, and the child that runs the release's test cells as a student does, warm up
-    # while nbgrader is imported and generates the release
-    with JudgePool(course, default_jobs(), wait=False, student_run=True) as judges:
+    # the audit's judges, and the child that runs the release's test cells as a student does (forked
+    # from the judges' process), warm up while nbgrader is imported and generates the release; one
+    # question's audit grades a handful of notebooks, not enough to pay back the warm parent's warm-up
+    with JudgePool(course, default_jobs(), wait=False, student_run=True, many_workers=args.question is None) as judges:
         from grader.release.audit import audit_assignment
         from grader.release.generate import (
             ReleaseError,

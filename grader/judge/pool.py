@@ -34,14 +34,17 @@ QUEUE_PER_JUDGE = 2
 class JudgePool:
     """`jobs` judge processes for one course; `grade(students)` yields results as they finish."""
 
-    def __init__(self, course: Course, jobs: int, *, wait: bool = True, student_run: bool = False):
+    def __init__(self, course: Course, jobs: int, *, wait: bool = True, student_run: bool = False,
+                 many_workers: bool = True):
         """Start `jobs` judges together, so their warm-ups overlap. With wait=False this returns
         at once and the caller's own start-up overlaps theirs; `ready()` waits for them.
 
         student_run=True: the first judges' process also forks, once torch and the checks are
         imported there, the child that runs the release's test cells as a student does
         (`self.students`, a `grader.release.student_run.StudentRunner`); a release's audit
-        then pays torch's start-up once less."""
+        then pays torch's start-up once less. many_workers=False: the judges grade a handful of
+        notebooks (one question's audit), and the warm parent they share (as root) skips the
+        warm-up that pays off only over many workers (see `grader.worker.client.WarmParent`)."""
         from grader.worker.client import launch_warm_parent, warm_parent_config
         from grader.worker.limits import Limits
 
@@ -52,7 +55,8 @@ class JudgePool:
         # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
         self.parent = self._parent_link = None
         if os.geteuid() == 0:
-            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
+            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path,
+                                        many_workers=many_workers)
             self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
             groups = [ends]  # one process starts every judge
         else:
