@@ -122,6 +122,41 @@ def test_an_argument_changed_in_place_is_read_back():
         raise AssertionError("a step that left w alone passed")
 
 
+def test_an_argument_or_its_grad_wrong_after_the_call_is_named_in_the_headline():
+    """Does an SGD step that returns None as it should, but leaves w as it was, its .grad not zeroed or w not
+    finite, read that w (its .grad) holds other or non-finite values, rather than that the step returned them?"""
+    def sgd_step(params, lr):
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
+                p.grad.zero_()
+
+    def unzeroed(params, lr):
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
+
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    w.grad = torch.tensor([0.5, 1.5])
+    solution = LocalSubject({"sgd_step": sgd_step})
+    compared = ComparedChecks("sgd_step", {"": [Call([w], 0.1)]}, lambda case: solution.call("sgd_step", *case.args),
+                              "A step moves each parameter in place, then zeroes its .grad.")
+    def divided(params, lr):
+        with torch.no_grad():
+            for p in params:
+                p /= 0.0
+                p.grad.zero_()
+
+    headlines = {}
+    for name, answer in (("left", lambda params, lr: None), ("unzeroed", unzeroed), ("divided", divided)):
+        with pytest.raises(AssertionError) as wrong:
+            compared.visible(LocalSubject({"sgd_step": answer}))
+        headlines[name] = str(wrong.value).splitlines()[0]
+    assert headlines == {"left": "sgd_step: argument 1 after the call holds other values than expected.",
+                         "unzeroed": "sgd_step: argument 1's .grad holds other values than expected.",
+                         "divided": "sgd_step: argument 1 after the call holds non-finite values (nan or inf)."}
+
+
 def test_a_value_answer_ships_no_expected_value(tmp_path):
     """Does a visible case of an answer that is a value (its expected value is the answer itself) stop the
     release's cases, naming the declaration?"""

@@ -124,7 +124,7 @@ def test_a_megabyte_answer_adds_little_to_feedback_and_the_grading_view(small_cl
     from grader.report.recorded_grades import RECORDED, read_class_grades
 
     release = nbformat.read(small_class.autograded_notebook("alice"), as_version=4)
-    grades = read_class_grades(small_class.db_url, small_class.course_id, small_class.assignment, small_class.notebook)
+    grades = read_class_grades(small_class.db_url, small_class.course_id, small_class.assignment)
     feedback = feedback_exporter(small_class)
     config = Config({"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}})
     config.merge(small_class.coursedir.config)

@@ -58,7 +58,7 @@ def generate_feedback(course: Course, students: list[str] | None = None, *, jobs
     """
     global _PAGES
     students = students if students is not None else _autograded_students(course)
-    recorded = read_class_grades(course.db_url, course.coursedir.course_id, course.assignment, course.notebook)
+    recorded = read_class_grades(course.db_url, course.coursedir.course_id, course.assignment)
     _PAGES = (course, feedback_exporter(course), recorded)
     try:
         outcomes = _write_share(students[:1])  # the first page compiles the template and warms the caches

@@ -1,4 +1,4 @@
-"""A class's grades for its feedback, read from the gradebook in three queries instead of a few per cell.
+"""A class's grades for its feedback, read from the gradebook for the whole class instead of a few queries per cell.
 
 nbgrader's GetGrades opens the gradebook for each student and looks up every grade and comment
 one by one; `grader feedback` reads the same values for the whole class at once and hands each
@@ -29,38 +29,21 @@ class NotebookGrades:
     comments: dict[str, str | None] = field(default_factory=dict)  # cell name -> comment
 
 
-def read_class_grades(db_url: str, course_id: str, assignment: str, notebook: str) -> dict[str, NotebookGrades]:
-    """{student: NotebookGrades} for every submission of the notebook, from one gradebook session."""
-    from nbgrader.api import (
-        Assignment,
-        BaseCell,
-        Comment,
-        Grade,
-        Gradebook,
-        Notebook,
-        SubmittedAssignment,
-        SubmittedNotebook,
-    )
+def read_class_grades(db_url: str, course_id: str, assignment: str) -> dict[str, NotebookGrades]:
+    """{student: NotebookGrades} for every submission of the assignment (one notebook each), from
+    the class's gradebook rows as export and the report read them."""
+    from nbgrader.api import Gradebook
+
+    from grader.report.gradebook_rows import submission_rows
 
     with Gradebook(db_url, course_id) as gb:
-        def of_notebook(query):
-            return (query.join(SubmittedNotebook.notebook).join(Notebook.assignment)
-                    .filter(Assignment.name == assignment, Notebook.name == notebook))
-
-        notebooks = of_notebook(gb.db.query(
-            SubmittedNotebook.id, SubmittedAssignment.student_id, SubmittedNotebook.score, SubmittedNotebook.max_score,
-            SubmittedNotebook.late_submission_penalty).join(SubmittedNotebook.assignment)).all()
-        by_id = {row[0]: (row[1], NotebookGrades(row[2], row[3], row[4] or 0)) for row in notebooks}
-        grades = of_notebook(gb.db.query(Grade.notebook_id, BaseCell.name, Grade.score, Grade.max_score,
-                                         Grade.needs_manual_grade, Grade.manual_score)
-                             .join(Grade.cell).join(Grade.notebook)).all()
-        for notebook_id, name, score, max_score, needs_manual, manual in grades:
-            by_id[notebook_id][1].grades[name] = (score, max_score, bool(needs_manual and manual is None))
-        comments = of_notebook(gb.db.query(Comment.notebook_id, BaseCell.name, Comment.comment)
-                               .join(Comment.cell).join(Comment.notebook)).all()
-        for notebook_id, name, comment in comments:
-            by_id[notebook_id][1].comments[name] = comment
-    return dict(by_id.values())
+        rows = submission_rows(gb, assignment)
+    return {row.student: NotebookGrades(
+        row.score, row.max_score, row.late_penalty,
+        {name: (g.score, g.max_score, g.needs_manual_grade and g.manual_score is None) for name, g in row.grades.items()},
+        # nbgrader's Comment.comment: the TA's comment when there is one, else the autograder's
+        {name: c.manual_comment if c.manual_comment is not None else c.auto_comment for name, c in row.comments.items()})
+        for row in rows}
 
 
 class RecordedGrades(Preprocessor):

@@ -83,6 +83,12 @@ def _same(got: Any, expected: Any, what: str, hint: Hint | str | None, where: st
     if isinstance(expected, TensorValue):
         if not isinstance(got, TensorValue):
             _differ(got, expected, what, f"expected a torch tensor {show(expected.tensor)}", hint, where)
+        if where:  # an argument read back after the call: the headline names it, not the value returned
+            assert got.shape != expected.shape or bool(got.tensor.isfinite().all()), failure(
+                f"{answer_name(what)}: {where} holds non-finite values (nan or inf).",
+                f"{what}: got {show(got.tensor)}; expected {show(expected.tensor)}.")
+            if not (isinstance(hint, Hint) and hint.cause):
+                hint = Hint(f"{where} holds other values than expected", hint.text if isinstance(hint, Hint) else hint or "")
         assert_close(got, expected.tensor, what, hint=hint, tolerance=_tolerance(got, expected))
         return
     if isinstance(expected, list | tuple):

@@ -203,7 +203,10 @@ class FixedReads:
         if self._local is None:
             return None
         got = _vm_readv(self.pid, self._local, self.count, self._remote, self.count, 0)
-        return self._buffer.raw[:self.total] if got == self.total else None
+        if got != self.total:
+            return None
+        raw = self._buffer.raw  # one copy of a few hundred kilobytes a look, not two
+        return raw if len(raw) == self.total else raw[:self.total]
 
 
 def _fixed(reader, requests: list[tuple[int, int]]) -> bytes | None:
