@@ -125,15 +125,15 @@ def _new(args) -> int:
 def _release(args) -> int:
     from grader.judge.batch import default_jobs
     from grader.judge.pool import JudgePool
-    from grader.release.student_run import StudentRunner
 
     course = Course.at(args.course, args.assignment)
     autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
     if args.question is not None and args.question not in autograded:
         raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
-    # the audit's judges, and the child that runs the release's test cells as a student does, warm up
-    # while nbgrader is imported and generates the release
-    with JudgePool(course, default_jobs(), wait=False) as judges, StudentRunner() as students:
+    # the audit's judges, and the child that runs the release's test cells as a student does (forked
+    # from the judges' process), warm up while nbgrader is imported and generates the release; one
+    # question's audit grades a handful of notebooks, not enough to pay back the warm parent's warm-up
+    with JudgePool(course, default_jobs(), wait=False, student_run=True, many_workers=args.question is None) as judges:
         from grader.release.audit import audit_assignment
         from grader.release.generate import (
             ReleaseError,
@@ -149,7 +149,7 @@ def _release(args) -> int:
                 path = path or generate_release(course, keep_previous=False)
                 print(f"released {path.relative_to(course.root)}" + (
                     "" if regenerated else " (the notebook as it was: its source is unchanged)"))
-                report = audit_assignment(course, question=args.question, judges=judges, students=students,
+                report = audit_assignment(course, question=args.question, judges=judges, students=judges.students,
                                           gradebook=regenerated)
                 print(report.table())
                 if not report.passed:

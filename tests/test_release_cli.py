@@ -175,6 +175,19 @@ def test_a_question_release_regenerates_only_what_changed_and_equals_a_full_one(
     assert release_is_current(fresh_course) is True
 
 
+def test_a_question_release_runs_its_misconceptions_as_a_student_does(fresh_course, capsys):
+    """Does `--question` still run the question's misconceptions through the release's own test
+    cells (in the child its judges' process forks), failing a bank that leaves to the hidden tests
+    a misconception the visible tests show?"""
+    edit_check(fresh_course, "banks/wrong.py", 'cause="the pair is swapped",',
+               'cause="the pair is swapped",\n        left_to_hidden=_PREDICTION,')
+    root = str(fresh_course.root)
+    assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) != 0
+    out = capsys.readouterr().out
+    assert "FAIL visible tests catch 2 of 7 misconceptions" in out
+    assert "left to hidden tests but shown: leaves_grads_swapped" in out
+
+
 def edit_check(course: Course, relative: str, old: str, new: str) -> None:
     path = course.root / "source" / "derivatives" / relative
     text = path.read_text()

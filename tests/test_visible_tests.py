@@ -32,6 +32,20 @@ def test_the_visible_tests_catch_most_misconceptions_before_submission(shown):
     assert sum(bool(a.left_to_hidden) for a in WRONG) <= 0.15 * len(WRONG)
 
 
+def test_the_judges_child_shows_what_a_runner_of_its_own_shows(shown, released_course):
+    """Does the child a JudgePool forks for a release's student runs (torch already imported,
+    the instructor's checks loaded beside it) show, for each answer, what a student's own run shows?"""
+    from grader.judge.pool import JudgePool
+
+    release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
+    answers = [a for a in (*WRONG, *CORRECT) if a.question in {"leaves", WRONG[0].question}]
+    with JudgePool(released_course, 1, wait=False, student_run=True) as judges:
+        outcomes = judges.students.start(RELEASE, solved(release), [StudentRun(a.name, a.question, a.source)
+                                                                    for a in answers])()
+    assert outcomes == {a.name: shown[a.name] for a in answers}
+    assert any(outcomes.values()) and not all(outcomes.values())  # some fail, some pass
+
+
 def test_what_is_left_to_the_hidden_tests_is_an_answer_itself():
     """Is every misconception the bank leaves to the hidden tests a value the student predicts
     (ATTRIBUTES, LEAF_PREDICTIONS), where a visible verdict would hand out the answer?"""

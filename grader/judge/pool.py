@@ -10,11 +10,13 @@ keeps every judge busy with a small queue, so memory stays flat in the size of t
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import select
 import selectors
+import signal
 import subprocess
 import sys
 import traceback
@@ -32,9 +34,17 @@ QUEUE_PER_JUDGE = 2
 class JudgePool:
     """`jobs` judge processes for one course; `grade(students)` yields results as they finish."""
 
-    def __init__(self, course: Course, jobs: int, *, wait: bool = True):
+    def __init__(self, course: Course, jobs: int, *, wait: bool = True, student_run: bool = False,
+                 many_workers: bool = True):
         """Start `jobs` judges together, so their warm-ups overlap. With wait=False this returns
-        at once and the caller's own start-up overlaps theirs; `ready()` waits for them."""
+        at once and the caller's own start-up overlaps theirs; `ready()` waits for them.
+
+        student_run=True: the first judges' process also forks, once torch and the checks are
+        imported there, the child that runs the release's test cells as a student does
+        (`self.students`, a `grader.release.student_run.StudentRunner`); a release's audit
+        then pays torch's start-up once less. many_workers=False: the judges grade a handful of
+        notebooks (one question's audit), and the warm parent they share (as root) skips the
+        warm-up that pays off only over many workers (see `grader.worker.client.WarmParent`)."""
         from grader.worker.client import launch_warm_parent, warm_parent_config
         from grader.worker.limits import Limits
 
@@ -45,14 +55,17 @@ class JudgePool:
         # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
         self.parent = self._parent_link = None
         if os.geteuid() == 0:
-            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path)
+            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path,
+                                        many_workers=many_workers)
             self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
             groups = [ends]  # one process starts every judge
         else:
             groups = [[None] for _ in range(jobs)]  # each judge starts its own warm parent at once
         self.processes, self.judges = [], []
+        self.students, student_ends = self._student_pipes() if student_run else (None, None)
         for group in groups:
-            process, judges = self._start(group)
+            process, judges = self._start(group, student_ends)
+            student_ends = None  # one child runs the student runs
             self.processes.append(process)
             self.judges += judges
         self.readers = {judge.id: _Lines(judge.verdicts) for judge in self.judges}
@@ -84,6 +97,8 @@ class JudgePool:
         self.close()
 
     def close(self) -> None:
+        if self.students is not None:
+            self.students.close()
         for judge in self.judges:
             judge.close()
         for process in self.processes:  # a process that forked judges ends after them
@@ -150,9 +165,19 @@ class JudgePool:
             pending.append(request)
             judge.send(json.dumps(request) + "\n")
 
-    def _start(self, controls: list) -> tuple[subprocess.Popen, list["_Judge"]]:
+    @staticmethod
+    def _student_pipes():
+        """The runner of student runs (the pool's ends of its pipes) and the child's ends (job in, outcomes out)."""
+        from grader.release.student_run import StudentRunner
+
+        job_r, job_w = os.pipe()
+        result_r, result_w = os.pipe()
+        return StudentRunner(ends=(job_w, result_r)), [job_r, result_w]
+
+    def _start(self, controls: list, student_ends: list[int] | None = None) -> tuple[subprocess.Popen, list["_Judge"]]:
         """One process that runs a judge per entry of `controls` (its socket to the shared warm
-        parent, or None for a judge that starts its own)."""
+        parent, or None for a judge that starts its own), and with `student_ends` the child of
+        student runs."""
         # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         judges, pipe_ends, command = [], [], [sys.executable, "-m", "grader.judge.pool", str(self.course.root),
@@ -164,6 +189,9 @@ class JudgePool:
             ends = [requests_r, verdicts_w] + ([control.fileno()] if control is not None else [])
             command += ["--judge", ",".join(map(str, ends))]
             judges.append(_Judge(len(self.judges) + len(judges), requests_w, verdicts_r))
+        if student_ends:
+            pipe_ends += student_ends
+            command += ["--student-run", ",".join(map(str, student_ends))]
         shared = [control.fileno() for control in controls if control is not None]
         try:  # stdout too: nothing a judge's libraries print may reach the pool's own output
             process = subprocess.Popen(command, env=env, pass_fds=pipe_ends + shared, stdin=subprocess.DEVNULL,
@@ -241,19 +269,36 @@ class _Lines:
         return line
 
 
-def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]]) -> None:
+def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]],
+          student_run: tuple[int, int] | None = None) -> None:
     """The judges' process: each (IN, OUT[, CONTROL]) in `judges` is a judge that grades each
     student id read from IN and writes one JSON line per verdict on OUT.
 
     One judge is served here. Several (which share a warm parent, each with a CONTROL socket
     to it) have their start-up paid once here, torch, the checks and their first calls, and
     are each forked from this process, which waits for them: a judge that dies takes no
-    other judge with it.
+    other judge with it. With `student_run` (JOB, OUTCOMES) the child that runs the release's
+    test cells as a student does is forked from here too, once torch is imported, and ends
+    with the judges.
     """
     from grader.judge.grader import prepare_judge
 
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     course = Course.at(course_root, assignment)
+    student = None
+    if student_run is not None:
+        prepare_judge(course.spec)
+        student = _fork_student_run(student_run, [fd for judge in judges for fd in judge])
+    try:
+        _serve_judges(course, judges)
+    finally:
+        if student is not None:
+            _end(student)
+
+
+def _serve_judges(course: Course, judges: list[tuple[int, ...]]) -> None:
+    from grader.judge.grader import prepare_judge
+
     if len(judges) == 1:
         _serve_one(course, *judges[0])
         return
@@ -268,6 +313,40 @@ def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]]) -> N
             os.close(fd)
     for pid in forked:
         os.waitpid(pid, 0)
+
+
+def _fork_student_run(ends: tuple[int, int], judges_fds: list[int]) -> int:
+    """The child of student runs, forked with torch imported; only its own pipes stay open in it,
+    and the judges' process keeps none of them."""
+    from grader.release.student_run import serve_forked
+    from grader.worker.isolation import set_parent_death_signal
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for fd in judges_fds:
+                os.close(fd)
+            quiet = os.open(os.devnull, os.O_WRONLY)  # as the runner started on its own: the cells' noise goes nowhere
+            os.dup2(quiet, 2)
+            set_parent_death_signal()
+            serve_forked(*ends)
+            code = 0
+        except BaseException:  # noqa: B036 -- said on stderr; the pool sees the outcomes pipe close
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in ends:
+        os.close(fd)
+    return pid
+
+
+def _end(pid: int) -> None:
+    """The judges are done: a child of student runs still running has no one left to read it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> None:
@@ -349,8 +428,9 @@ if __name__ == "__main__":
     parser.add_argument("course_root")
     parser.add_argument("assignment")
     parser.add_argument("--judge", type=_judge_fds, action="append", required=True, metavar="IN,OUT[,CONTROL]")
+    parser.add_argument("--student-run", type=_judge_fds, metavar="JOB,OUTCOMES")
     arguments = parser.parse_args()
-    serve(arguments.course_root, arguments.assignment, arguments.judge)
+    serve(arguments.course_root, arguments.assignment, arguments.judge, arguments.student_run)
     # Every verdict is written and every judge has ended; an orderly interpreter exit would
     # only spend a few tenths of a second tearing down torch's state while the pool waits.
     sys.stderr.flush()

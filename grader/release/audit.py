@@ -60,8 +60,8 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
     """Run every audit check (those of one question with `question`); the report says which failed and why.
 
     The cases are graded in parallel by `judges` (a JudgePool of this course, left open) or by
-    `jobs` judges started here; meanwhile `students` (a StudentRunner, or one started here) runs
-    every misconception through the release's own test cells. gradebook=False leaves the
+    `jobs` judges started here; meanwhile `students` (a StudentRunner; else the judges' own, or
+    one started here) runs every misconception through the release's own test cells. gradebook=False leaves the
     gradebook's points unread (see `static_findings`).
     """
     from grader.demo.scenarios import solved
@@ -71,7 +71,10 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
 
     report = AuditReport()
     with contextlib.ExitStack() as stack:
-        students = students or stack.enter_context(StudentRunner())  # its start-up overlaps what follows
+        if judges is None:  # started first: their start-up, and the student runs', overlap what follows
+            judges = stack.enter_context(JudgePool(course, jobs or default_jobs(), wait=False,
+                                                   student_run=students is None))
+        students = students or judges.students or stack.enter_context(StudentRunner())
         report.findings += static_findings(course, question=question, gradebook=gradebook)
         release = nbformat.read(course.release_notebook(), as_version=4)
         reference = solved(release, course.spec.banks)
@@ -82,8 +85,6 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
         shown = students.start(course.release_notebook().parent, reference,
                                [StudentRun(c.bank_answer.name, c.bank_answer.question, c.bank_answer.source)
                                 for c in wrong])
-        if judges is None:
-            judges = stack.enter_context(JudgePool(course, jobs or default_jobs()))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         alone = [case for case in cases if case.answer is None]
         only = {question} if question else None  # one question's audit judges that question alone
@@ -457,7 +458,7 @@ def _finding(case: _Case, result) -> Finding:
 def _checks_that_raised(result, scope: set[str]) -> list[str]:
     """The TA's notes of checks of the questions in `scope` that raised something other than
     their own failure (see grader.runtime.parts): which check, what it raised, at which line."""
-    from grader.runtime.parts import CHECK_RAISED
+    from grader.runtime.messages import CHECK_RAISED  # not from .parts: that imports torch, which the audit needs not
 
     return [note for note in result.notes if any(note.startswith(f"{CHECK_RAISED} in {q} ") for q in scope)]
 

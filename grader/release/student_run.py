@@ -9,9 +9,11 @@ import itertools
 import json
 import linecache
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +36,23 @@ class StudentRun:
 
 class StudentRunner:
     """One child process that imports what test cells need as soon as it starts, then runs the
-    answers it is given, as a student runs them: started early, its start-up overlaps the caller's."""
+    answers it is given, as a student runs them: started early, its start-up overlaps the caller's.
 
-    def __init__(self) -> None:
+    With `ends` (the write end of its job pipe, the read end of its result pipe) the child is one
+    that another process forked with torch already imported (see `serve_forked` and
+    `grader.judge.pool.JudgePool`): one torch start-up fewer for the machine to pay."""
+
+    def __init__(self, ends: tuple[int, int] | None = None) -> None:
         self._job: str | None = None
-        self.child = subprocess.Popen([sys.executable, "-m", "grader.release.student_run"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                      env={**os.environ, "MPLBACKEND": "Agg"})
+        self.child = None
+        if ends is None:
+            self.child = subprocess.Popen([sys.executable, "-m", "grader.release.student_run"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          env={**os.environ, "MPLBACKEND": "Agg"})
+            ends = (os.dup(self.child.stdin.fileno()), os.dup(self.child.stdout.fileno()))
+            self.child.stdin.close()
+            self.child.stdout.close()
+        self._send, self._results = ends
 
     def __enter__(self) -> "StudentRunner":
         return self
@@ -62,31 +74,57 @@ class StudentRunner:
             json.dump({"folder": str(Path(release_folder).resolve()),
                        "questions": _questions(notebook, {run.question for run in runs}),
                        "runs": [vars(run) for run in runs]}, job)
-        self.child.stdin.write(self._job + "\n")
-        self.child.stdin.flush()  # communicate() closes it
+        try:
+            os.write(self._send, (self._job + "\n").encode())
+        except OSError:  # the child has gone: reading its results says so
+            pass
+        self._send = _closed(self._send)  # one job per child
 
         def outcomes() -> dict[str, str | None]:
             try:
-                stdout, _ = self.child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
+                output = _read_all(self._results, timeout)
+            except TimeoutError:
                 self.close()
                 raise RuntimeError(f"the release's test cells did not finish within {timeout:.0f} s") from None
             finally:
                 Path(self._job).unlink(missing_ok=True)
-            lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+            lines = [line for line in output.decode(errors="replace").splitlines() if line.startswith(RESULT_PREFIX)]
             if not lines:
-                raise RuntimeError(f"the run of the release's test cells stopped (exit status {self.child.returncode})")
+                status = self.child.wait() if self.child is not None else "unknown"
+                raise RuntimeError(f"the run of the release's test cells stopped (exit status {status})")
             return json.loads(lines[-1][len(RESULT_PREFIX):])
 
         return outcomes
 
     def close(self) -> None:
-        """Stop the child if it still runs, and remove its job."""
-        if self.child.poll() is None:
-            self.child.kill()
-            self.child.communicate()
+        """Stop the child if it still runs (a forked one ends with the process that forked it), and remove its job."""
+        self._send, self._results = _closed(self._send), _closed(self._results)
+        if self.child is not None:
+            if self.child.poll() is None:
+                self.child.kill()
+            self.child.wait()
         if self._job:
             Path(self._job).unlink(missing_ok=True)
+
+
+def _closed(fd: int) -> int:
+    if fd >= 0:
+        os.close(fd)
+    return -1
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    """Everything written on the pipe until its writer closes it; TimeoutError past `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def visible_outcomes(release_folder: Path, notebook, runs: list[StudentRun], timeout: float = RUN_TIMEOUT):
@@ -155,12 +193,27 @@ def _run_cell(source: str, namespace: dict) -> str | None:
     return None
 
 
-if __name__ == "__main__":
+def serve_forked(job_fd: int, result_fd: int) -> None:
+    """In a child forked from a process that imported torch already (a JudgePool's judges'
+    process): read one job's path on `job_fd`, run it, write the outcomes on `result_fd`."""
+    os.environ["MPLBACKEND"] = "Agg"  # as the child started on its own gets it
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _serve(job_fd, result_fd)
+
+
+def _serve(job_fd: int, result_fd: int) -> None:
     import matplotlib.pyplot  # noqa: F401 -- what every test cell needs, imported while the job is made
     import torch  # noqa: F401
 
-    path = sys.stdin.readline().strip()
+    with os.fdopen(job_fd, "r", closefd=False) as jobs:
+        path = jobs.readline().strip()
     if path:
         job = json.loads(Path(path).read_text())
         result = _run_all(job["folder"], job["questions"], job["runs"])
-        os.write(sys.__stdout__.fileno(), (RESULT_PREFIX + json.dumps(result) + "\n").encode())
+        os.write(result_fd, (RESULT_PREFIX + json.dumps(result) + "\n").encode())
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.fileno(), sys.__stdout__.fileno())

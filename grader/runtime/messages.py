@@ -6,13 +6,15 @@ import re
 import textwrap
 from typing import NamedTuple
 
-__all__ = ["Hint", "WIDTH", "HEADLINE", "failure", "answer_name", "is_headline", "headline_of", "wrapped"]
+__all__ = ["Hint", "WIDTH", "HEADLINE", "CHECK_RAISED", "failure", "answer_name", "is_headline", "headline_of", "wrapped"]
 
 # `nbgrader validate` prints each line of a failure indented by four spaces and cuts it past 87
 # characters: a line of up to 83 is read whole there, and in a notebook's narrowest output too.
 WIDTH = 83
 HEADLINE = WIDTH
 _NAME = re.compile(r"[A-Za-z_]\w*")
+# how a note for the TA about a check that raised (not the check's own failure) begins: the audit looks for it
+CHECK_RAISED = "a check raised"
 
 
 class Hint(NamedTuple):

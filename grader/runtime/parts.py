@@ -12,7 +12,7 @@ from types import ModuleType
 import torch
 
 from .compare import collecting_notes, not_defined
-from .messages import failure, headline_of
+from .messages import CHECK_RAISED, failure, headline_of
 from .points import Part, part_points, parts_of
 from .subject import ProbeFailed, Subject
 from .values import Missing
@@ -20,8 +20,6 @@ from .values import Missing
 __all__ = ["Part", "PartResult", "Verdict", "STATUSES", "CHECK_RAISED", "parts_of", "part_points", "run_question"]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
-# how a note for the TA about a check that raised (not the check's own failure) begins: the audit looks for it
-CHECK_RAISED = "a check raised"
 
 
 @dataclass(frozen=True)
