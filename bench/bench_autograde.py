@@ -197,6 +197,7 @@ def stock_rate(sample: Course) -> float:
 def stock_course(course: Course, folder: Path) -> Course:
     """A copy of the course's gradebook and autograded notebooks under nbgrader's own configuration
     (the course's root, id and gradebook; none of the kit's steps, filters or templates)."""
+    shutil.rmtree(folder, ignore_errors=True)  # a copy an earlier run left
     folder.mkdir(parents=True)
     shutil.copytree(course.root / "source", folder / "source")
     shutil.copytree(course.root / "autograded", folder / "autograded")
