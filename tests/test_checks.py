@@ -636,3 +636,23 @@ def test_grad_mode_switched_off_by_the_notebook_does_not_break_grading():
     finally:
         torch.set_grad_enabled(True)
     assert {q: v.status for q, v in verdicts.items()} == dict.fromkeys(CHECKS, "passed"), verdicts
+
+
+def test_a_right_pair_of_gradients_is_never_read_as_swapped():
+    """At x0 = 0.5, where x.grad and y.grad are both 3, does the right leaf_and_intermediate_grads pass the check
+    (a hidden draw can land there), while a swapped pair at another point still reads as swapped?"""
+    from sample import ASSIGNMENT
+
+    check_grads = ASSIGNMENT.module("checks.leaves").check_grads
+
+    def right(x0):
+        x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        y = x ** 2
+        y.retain_grad()
+        (3 * y).backward()
+        return [x.grad, y.grad]
+
+    check_grads(local_subject({"leaf_and_intermediate_grads": right}), 0.5)
+    swapped = local_subject({"leaf_and_intermediate_grads": lambda x0: right(x0)[::-1]})
+    with pytest.raises(AssertionError, match="the pair is swapped"):
+        check_grads(swapped, 1.25)

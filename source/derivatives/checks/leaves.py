@@ -86,7 +86,9 @@ def check_grads(subject: Subject, x0: float) -> None:
         "from x, through operations autograd records (y made from x, not as a new tensor)."))
     y_grad = expect_float_tensor(value[1], f"{call}[1] (y.grad)")
     want_x, want_y = torch.tensor(6 * x0, dtype=torch.float64), torch.tensor(3.0, dtype=torch.float64)
-    assert not (is_close(x_grad.tensor, want_y, "float32") and is_close(y_grad.tensor, want_x, "float32")), failure(
+    right = is_close(x_grad.tensor, want_x, "float32") and is_close(y_grad.tensor, want_y, "float32")
+    # at x0 = 0.5 both gradients are 3: a right pair is then also a swapped one
+    assert right or not (is_close(x_grad.tensor, want_y, "float32") and is_close(y_grad.tensor, want_x, "float32")), failure(
         "leaf_and_intermediate_grads: the pair is swapped; return (x.grad, y.grad).",
         f"{call} returned ({show(x_grad.tensor)}, {show(y_grad.tensor)}): x.grad and y.grad in each other's "
         "place. Return them in the order asked for, (x.grad, y.grad).")
