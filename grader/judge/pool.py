@@ -319,24 +319,14 @@ def _fork_student_run(ends: tuple[int, int], judges_fds: list[int]) -> int:
     """The child of student runs, forked with torch imported; only its own pipes stay open in it,
     and the judges' process keeps none of them."""
     from grader.release.student_run import serve_forked
-    from grader.worker.isolation import set_parent_death_signal
+
+    def serve() -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # as the runner started on its own: the cells' noise goes nowhere
+        serve_forked(*ends)
 
     pid = os.fork()
     if pid == 0:
-        code = 1
-        try:
-            for fd in judges_fds:
-                os.close(fd)
-            quiet = os.open(os.devnull, os.O_WRONLY)  # as the runner started on its own: the cells' noise goes nowhere
-            os.dup2(quiet, 2)
-            set_parent_death_signal()
-            serve_forked(*ends)
-            code = 0
-        except BaseException:  # noqa: B036 -- said on stderr; the pool sees the outcomes pipe close
-            traceback.print_exc()
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
+        _child_life(judges_fds, serve)
     for fd in ends:
         os.close(fd)
     return pid
@@ -352,6 +342,13 @@ def _end(pid: int) -> None:
 def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> None:
     """In a forked judge: only its own pipes; it dies with the process that forked it (which the
     pool kills if the judges do not end when asked); never returns."""
+    _child_life(others, lambda: _serve_one(course, *mine))
+
+
+def _child_life(others, serve) -> None:
+    """A forked child of the pool: it closes the pipes that are not its own, dies with the process
+    that forked it, runs `serve` and exits; what it raised is said on stderr, and the pool sees
+    the child's pipe close. Never returns."""
     from grader.worker.isolation import set_parent_death_signal
 
     code = 1
@@ -359,9 +356,9 @@ def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> N
         for fd in others:
             os.close(fd)
         set_parent_death_signal()
-        _serve_one(course, *mine)
+        serve()
         code = 0
-    except BaseException:  # noqa: B036 -- said on stderr; the pool sees the verdicts pipe close
+    except BaseException:  # noqa: B036 -- said on stderr
         traceback.print_exc()
     finally:
         sys.stderr.flush()
