@@ -66,7 +66,7 @@ def assert_gradgradcheck(subject, name: str, inputs: list, upstream: torch.Tenso
         reply = subject.autograd_function(name, inputs, upstream, second.reshape(inputs[first].shape))
         fail_if_raised(reply.output, call)
         for k in checked:
-            rows[k].append(_input_gradient((reply.second or [])[k:k + 1], inputs[k], f"{call}, autograd through its backward"))
+            rows[k].append(_input_gradient(reply.second or [], inputs, k, f"{call}, autograd through its backward"))
     for k in checked:
         for j in range(inputs[k].numel()):
             numerical = (_first_gradient(subject, name, _moved(inputs, k, j, eps), upstream, first, backward)
@@ -92,17 +92,17 @@ def _checked(inputs: list, check: str) -> list[int]:
 def _first_gradient(subject, name: str, inputs: list, upstream: torch.Tensor, first: int, backward: str) -> torch.Tensor:
     reply = subject.autograd_function(name, inputs, upstream)
     fail_if_raised(reply.output, backward.removesuffix("'s backward"))
-    return _input_gradient(reply.grads[first:first + 1], inputs[first], backward)
+    return _input_gradient(reply.grads, inputs, first, backward)
 
 
-def _input_gradient(found: list, like: torch.Tensor, what: str) -> torch.Tensor:
-    """One input's gradient from a reply (none: zeros, as gradcheck reads an unused input)."""
-    grad = found[0] if found else None
+def _input_gradient(found: list, inputs: list, k: int, what: str) -> torch.Tensor:
+    """Input k's gradient from a reply's list of them (none: zeros, as gradcheck reads an unused input)."""
+    grad = found[k] if k < len(found) else None
     fail_if_raised(grad, what)
     if grad is None:
-        return torch.zeros_like(like, dtype=torch.float64)
-    assert isinstance(grad, TensorValue) and tuple(grad.shape) == tuple(like.shape), (
-        f"{what} returned {grad!r:.80}; expected a tensor of shape {list(like.shape)}.")
+        return torch.zeros_like(inputs[k], dtype=torch.float64)
+    assert isinstance(grad, TensorValue) and tuple(grad.shape) == tuple(inputs[k].shape), (
+        f"{what} returned {grad!r:.80} for input {k}; expected a tensor of its shape {list(inputs[k].shape)}.")
     return grad.tensor.to(torch.float64)
 
 
@@ -122,15 +122,7 @@ def _analytical(subject, name: str, inputs: list, checked: list[int], base: torc
         upstream[i] = 1.0
         reply = subject.autograd_function(name, inputs, upstream.reshape(base.shape))
         for k in checked:
-            grad = reply.grads[k] if k < len(reply.grads) else None
-            fail_if_raised(grad, f"{call}'s backward")
-            if grad is None:
-                rows[k].append(torch.zeros_like(inputs[k]))
-                continue
-            assert isinstance(grad, TensorValue) and tuple(grad.shape) == tuple(inputs[k].shape), (
-                f"{call}'s backward returned {grad!r:.80} for input {k}; expected a tensor of its shape "
-                f"{list(inputs[k].shape)}.")
-            rows[k].append(grad.tensor.to(torch.float64))
+            rows[k].append(_input_gradient(reply.grads, inputs, k, f"{call}'s backward"))
     return rows
 
 
