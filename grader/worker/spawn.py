@@ -177,7 +177,7 @@ def _userns_reaper(job: Job, forget: Callable[[], None]) -> None:
         _in_child(lambda: _init_main(job, lambda: None), job)
     os.close(job.channel_fd)
     os.close(job.status_fd)
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(init, signal.SIGKILL))
+    signal.signal(signal.SIGTERM, lambda *_: _signal_quietly(init, signal.SIGKILL))  # init may be gone already
     while True:
         pid, _ = os.waitpid(init, 0)
         if pid == init:
