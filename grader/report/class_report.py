@@ -152,8 +152,9 @@ def _points(value: float) -> str:
     return f"{value:g} point" + ("" if value == 1 else "s")
 
 
-def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) -> ClassReport:
-    """Read the course's gradebook (and grading records) into a ClassReport, rows sorted by student."""
+def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5, compare=None) -> ClassReport:
+    """Read the course's gradebook (and grading records) into a ClassReport, rows sorted by student;
+    its look-alike section is what `compare` returns (see `look_alike_in_course`)."""
     from nbgrader.api import Gradebook, Student
 
     from grader.report.gradebook_rows import submission_rows
@@ -172,7 +173,8 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5) 
                 _fill_from_record(row, _read_record(coursedir, student, assignment))
             rows.append(row)
         report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
-        report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted])
+        report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted],
+                                                 **({"compare": compare} if compare else {}))
     return report
 
 

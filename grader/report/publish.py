@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.report.charts import CHART_FILES, question_outcomes_png, score_distribution_png
 from grader.report.class_report import ClassReport, gather_report
 from grader.report.html import render_html
+from grader.report.similar.compare import LookAlike, compare_submissions
+from grader.report.similar.match import preload
 
 __all__ = ["write_report", "ReportFiles", "REPORT_HTML"]
 
@@ -30,10 +35,12 @@ def write_report(root: str | Path, assignment: str, output: str | Path | None = 
     (default: <course>/reports/<assignment>) and return where they are."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"the threshold is a fraction of the points, between 0 and 1, not {threshold}")
-    report = gather_report(root, assignment, threshold=threshold)
+    with _LookAlikeScan() as scan:
+        report = gather_report(root, assignment, threshold=threshold, compare=scan.start)
+        pngs = {"score distribution": score_distribution_png(report), "outcomes by question": question_outcomes_png(report)}
+        report.look_alike = scan.result()
     output = Path(output) if output else Path(root) / "reports" / assignment
     output.mkdir(parents=True, exist_ok=True)
-    pngs = {"score distribution": score_distribution_png(report), "outcomes by question": question_outcomes_png(report)}
     charts = []
     for name, png in pngs.items():
         charts.append(output / CHART_FILES[name])
@@ -42,6 +49,33 @@ def write_report(root: str | Path, assignment: str, output: str | Path | None = 
     html_path.write_text(render_html(report, pngs), encoding="utf-8")
     data_path.write_text(json.dumps(_report_json(report), indent=1, ensure_ascii=False), encoding="utf-8")
     return ReportFiles(report, html_path, data_path, charts)
+
+
+class _LookAlikeScan:
+    """The look-alike scan in a process of its own, forked at once: it imports scikit-learn while
+    the gradebook is read, and compares the class while the charts are drawn. A process that
+    fails costs only the time: the scan then runs here."""
+
+    def __enter__(self) -> "_LookAlikeScan":
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=preload)
+        self.pool.submit(int)  # starts the process now
+        self.job = self.running = None
+        return self
+
+    def start(self, *job) -> None:
+        """Begin `compare_submissions(*job)`; the section is `result()`."""
+        self.job, self.running = job, self.pool.submit(compare_submissions, *job)
+
+    def result(self) -> LookAlike | None:
+        if self.running is None:
+            return None
+        try:
+            return self.running.result()
+        except BrokenProcessPool:
+            return compare_submissions(*self.job)
+
+    def __exit__(self, *exc_info) -> None:
+        self.pool.shutdown(cancel_futures=True)
 
 
 def _report_json(report: ClassReport) -> dict:

@@ -11,14 +11,16 @@ from grader.report.similar.compare import LookAlike, compare_submissions
 __all__ = ["look_alike_in_course"]
 
 
-def look_alike_in_course(coursedir, gradebook, assignment: str, students: list[str]) -> LookAlike:
-    """Compare the submitted notebooks of `students` (who submitted `assignment`)."""
+def look_alike_in_course(coursedir, gradebook, assignment: str, students: list[str], *,
+                         compare=compare_submissions) -> LookAlike:
+    """Compare the submitted notebooks of `students` (who submitted `assignment`) with `compare`
+    (`compare_submissions`, or one that runs it elsewhere: see `grader.report.publish`)."""
     notebooks = gradebook.find_assignment(assignment).notebooks
     answers = frozenset(cell.name for notebook in notebooks for cell in notebook.solution_cells)
     release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
     releases = {nb.name: release / f"{nb.name}.ipynb" for nb in notebooks}
     submissions = {student: _submitted(coursedir, student, assignment, releases) for student in students}
-    return compare_submissions(submissions, {n: p for n, p in releases.items() if p.is_file()}, answers)
+    return compare(submissions, {n: p for n, p in releases.items() if p.is_file()}, answers)
 
 
 def _submitted(coursedir, student: str, assignment: str, releases: dict[str, Path]) -> dict[str, Path]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.report.similar.pieces import Piece
 
-__all__ = ["MATCH_AT", "Matches", "match_pieces"]
+__all__ = ["MATCH_AT", "Matches", "match_pieces", "preload"]
 
 # Cosine similarity at which two pieces count as the same work. Code is compared after
 # normalisation, so a copy scores 1.0 and the bank's distinct honest styles of one answer stay
@@ -49,6 +49,12 @@ def match_pieces(pieces: list[Piece], student_index: dict[str, int]) -> Matches:
         for u in near:
             holders[v] |= holds[u]
     return Matches(variant_of, neighbours, holders)
+
+
+def preload() -> None:
+    """Import what matching uses (about a second of scikit-learn) before the pieces are ready."""
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
 
 
 def _similar_rows(documents: list[tuple[str, ...]], fitted_on: list[tuple[str, ...]], threshold: float):
