@@ -1,11 +1,14 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-As root the judges share one warm parent that the pool starts, and one process,
-`python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT,CONTROL ...`, pays their start-up
-(torch, the checks) once and forks every judge from it: each judge reads student ids on its IN
-pipe, writes verdicts on its OUT pipe and asks the warm parent for workers on its CONTROL socket.
-Otherwise each judge is a process of its own that starts its own warm parent at once. The pool
-keeps every judge busy with a small queue, so memory stays flat in the size of the class.
+As root the judges share one warm parent, and one process pays their start-up: the pool
+launches it as `python -m grader.worker.warm_parent ... --judges-fd N`; it imports torch and
+matplotlib, forks the warm parent from that image before it reads anything of the course, then
+goes on as the judges' process (its judges and course arrive on N), imports the checks once and
+forks every judge: each judge reads student ids on its IN pipe, writes verdicts on its OUT pipe
+and asks the warm parent for workers on its CONTROL socket. Otherwise each judge is a process of
+its own (`python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT`) that starts its own warm
+parent at once. The pool keeps every judge busy with a small queue, so memory stays flat in the
+size of the class.
 """
 
 from __future__ import annotations
