@@ -107,6 +107,11 @@ class JudgePool:
         return self._containment
 
     @property
+    def shares_warm_parent(self) -> bool:
+        """Whether the judges share one warm parent (as root) rather than each start its own."""
+        return self._parent_link is not None
+
+    @property
     def containment(self) -> dict:
         return self.ready()
 
