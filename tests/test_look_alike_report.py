@@ -71,6 +71,20 @@ def test_the_report_groups_the_copy_with_its_evidence(copied_course, tmp_path):
     assert "look-alike groups: 1" in done.stdout
 
 
+def test_a_scan_process_that_dies_costs_only_time(copied_course, tmp_path, monkeypatch):
+    """When the process the report compares the class in dies as it starts, is the section the
+    same as when it lives (the scan then runs in the report's own process)?"""
+    import os
+
+    from grader.report import publish
+
+    course, _, _ = copied_course
+    kept = publish.write_report(course.root, "derivatives", tmp_path / "kept").report.look_alike
+    monkeypatch.setattr(publish, "preload", lambda: os._exit(3))
+    lost = publish.write_report(course.root, "derivatives", tmp_path / "lost").report.look_alike
+    assert lost == kept and len(kept.groups) == 1
+
+
 def test_the_report_changes_no_grade_and_writes_only_its_own_folder(copied_course, tmp_path):
     """After `grader report`, is every file of the course outside the report's folder byte for byte
     the same, the gradebook's scores and comments included?"""

@@ -1,14 +1,11 @@
 """Judge processes for parallel autograde: student ids go in, verdicts come back as JSON lines.
 
-As root the judges share one warm parent, and one process pays their start-up: the pool
-launches it as `python -m grader.worker.warm_parent ... --judges-fd N`; it imports torch and
-matplotlib, forks the warm parent from that image before it reads anything of the course, then
-goes on as the judges' process (its judges and course arrive on N), imports the checks once and
-forks every judge: each judge reads student ids on its IN pipe, writes verdicts on its OUT pipe
-and asks the warm parent for workers on its CONTROL socket. Otherwise each judge is a process of
-its own (`python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT`) that starts its own warm
-parent at once. The pool keeps every judge busy with a small queue, so memory stays flat in the
-size of the class.
+As root the judges share one warm parent that the pool starts, and one process,
+`python -m grader.judge.pool COURSE ASSIGNMENT --judge IN,OUT,CONTROL ...`, pays their start-up
+(torch, the checks) once and forks every judge from it: each judge reads student ids on its IN
+pipe, writes verdicts on its OUT pipe and asks the warm parent for workers on its CONTROL socket.
+Otherwise each judge is a process of its own that starts its own warm parent at once. The pool
+keeps every judge busy with a small queue, so memory stays flat in the size of the class.
 """
 
 from __future__ import annotations
@@ -48,50 +45,33 @@ class JudgePool:
         then pays torch's start-up once less. many_workers=False: the judges grade a handful of
         notebooks (one question's audit), and the warm parent they share (as root) skips the
         warm-up that pays off only over many workers (see `grader.worker.client.WarmParent`)."""
+        from grader.worker.client import launch_warm_parent, warm_parent_config
+        from grader.worker.limits import Limits
+
         self.course = course
         course.secret()  # made once here, before judges that would each try to make it
         # As root, one warm parent for every judge: one warm image to start and to hold in
         # memory. Otherwise each judge starts its own, so that its workers are its descendants:
         # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
-        self._parent_link = None
+        self.parent = self._parent_link = None
+        if os.geteuid() == 0:
+            config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path,
+                                        many_workers=many_workers)
+            self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
+            groups = [ends]  # one process starts every judge
+        else:
+            groups = [[None] for _ in range(jobs)]  # each judge starts its own warm parent at once
         self.processes, self.judges = [], []
         self.students, student_ends = self._student_pipes() if student_run else (None, None)
-        if os.geteuid() == 0:
-            self._start_sharing(jobs, many_workers, student_ends)
-        else:
-            for _ in range(jobs):  # each judge starts its own warm parent at once
-                process, judges = self._start([None], student_ends)
-                student_ends = None  # one child runs the student runs
-                self.processes.append(process)
-                self.judges += judges
+        for group in groups:
+            process, judges = self._start(group, student_ends)
+            student_ends = None  # one child runs the student runs
+            self.processes.append(process)
+            self.judges += judges
         self.readers = {judge.id: _Lines(judge.verdicts) for judge in self.judges}
         self._containment: dict | None = None
         if wait:
             self.ready()
-
-    def _start_sharing(self, jobs: int, many_workers: bool, student_ends: list[int] | None) -> None:
-        """One process for every judge, launched as the warm parent they share: it imports torch
-        once, forks the warm parent before it reads anything of the course, and goes on as the
-        judges' process (see `grader.worker.warm_parent`)."""
-        from grader.worker.client import launch_warm_parent, warm_parent_config
-        from grader.worker.limits import Limits
-
-        config = warm_parent_config(Limits(), course_root=self.course.root,
-                                    functions=self.course.spec.vocabulary_path, many_workers=many_workers)
-        planned = {}
-
-        def told(controls: list) -> tuple[list[int], dict]:
-            kept, planned["judges"], plan = self._plan(controls, student_ends)
-            planned["kept"] = kept
-            return kept + [control.fileno() for control in controls], {**plan, "env": _judges_env(), "cwd": os.getcwd()}
-
-        try:
-            process, (self._parent_link, *controls) = launch_warm_parent(config, judges=jobs, then_judges=told)
-        finally:
-            _close_all(planned.get("kept", []))
-        _close_all(controls)
-        self.processes.append(process)
-        self.judges += planned["judges"]
 
     def ready(self) -> dict:
         """Wait until every judge is warm; what isolation their workers get. RuntimeError if one failed."""
@@ -105,11 +85,6 @@ class JudgePool:
                 containment = containment or hello.get("containment") or {}
             self._containment = containment
         return self._containment
-
-    @property
-    def shares_warm_parent(self) -> bool:
-        """Whether the judges share one warm parent (as root) rather than each start its own."""
-        return self._parent_link is not None
 
     @property
     def containment(self) -> dict:
@@ -126,9 +101,7 @@ class JudgePool:
             self.students.close()
         for judge in self.judges:
             judge.close()
-        if self._parent_link is not None:  # the warm parent ends once its judges have gone too
-            self._parent_link.sock.close()
-        for process in self.processes:  # a process that forked judges ends after them (and the warm parent)
+        for process in self.processes:  # a process that forked judges ends after them
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -136,6 +109,13 @@ class JudgePool:
                 process.wait()
         for judge in self.judges:
             judge.forget()
+        if self.parent is not None:
+            self._parent_link.sock.close()  # the last control socket: the warm parent exits
+            try:
+                self.parent.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.parent.kill()
+                self.parent.wait()
 
     def grade(self, students: Iterable[str]) -> Iterator[SubmissionResult]:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
@@ -194,51 +174,35 @@ class JudgePool:
         result_r, result_w = os.pipe()
         return StudentRunner(ends=(job_w, result_r)), [job_r, result_w]
 
-    def _plan(self, controls: list, student_ends: list[int] | None) -> tuple[list[int], list["_Judge"], dict]:
-        """For one judges' process: the pipe ends it keeps, the pool's ends of its judges, and
-        what it is told: a judge per entry of `controls` (its socket to the shared warm parent,
-        or None for a judge that starts its own), and with `student_ends` the child of student runs."""
-        judges, kept, ends = [], [], []
+    def _start(self, controls: list, student_ends: list[int] | None = None) -> tuple[subprocess.Popen, list["_Judge"]]:
+        """One process that runs a judge per entry of `controls` (its socket to the shared warm
+        parent, or None for a judge that starts its own), and with `student_ends` the child of
+        student runs."""
+        # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        judges, pipe_ends, command = [], [], [sys.executable, "-m", "grader.judge.pool", str(self.course.root),
+                                              self.course.assignment]
         for control in controls:
             requests_r, requests_w = os.pipe()
             verdicts_r, verdicts_w = os.pipe()
-            kept += [requests_r, verdicts_w]
-            ends.append([requests_r, verdicts_w] + ([control.fileno()] if control is not None else []))
-            judges.append(_Judge(len(self.judges) + len(judges), requests_w, verdicts_r))
-        plan = {"course_root": str(self.course.root), "assignment": self.course.assignment, "judges": ends,
-                "student_run": list(student_ends) if student_ends else None}
-        return kept + list(student_ends or []), judges, plan
-
-    def _start(self, controls: list, student_ends: list[int] | None = None) -> tuple[subprocess.Popen, list["_Judge"]]:
-        """One judges' process of its own (`python -m grader.judge.pool`, see `_plan`)."""
-        kept, judges, plan = self._plan(controls, student_ends)
-        command = [sys.executable, "-m", "grader.judge.pool", plan["course_root"], plan["assignment"]]
-        for ends in plan["judges"]:
+            pipe_ends += [requests_r, verdicts_w]
+            ends = [requests_r, verdicts_w] + ([control.fileno()] if control is not None else [])
             command += ["--judge", ",".join(map(str, ends))]
-        if plan["student_run"]:
-            command += ["--student-run", ",".join(map(str, plan["student_run"]))]
+            judges.append(_Judge(len(self.judges) + len(judges), requests_w, verdicts_r))
+        if student_ends:
+            pipe_ends += student_ends
+            command += ["--student-run", ",".join(map(str, student_ends))]
         shared = [control.fileno() for control in controls if control is not None]
         try:  # stdout too: nothing a judge's libraries print may reach the pool's own output
-            process = subprocess.Popen(command, env=_judges_env(), pass_fds=kept + shared, stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(command, env=env, pass_fds=pipe_ends + shared, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL)
         finally:  # the judges' process holds its own copies
-            _close_all(kept)
-            _close_all([control for control in controls if control is not None])
+            for fd in pipe_ends:
+                os.close(fd)
+            for control in controls:
+                if control is not None:
+                    control.close()
         return process, judges
-
-
-def _judges_env() -> dict[str, str]:
-    # one thread per judge: parallelism comes from the judges, not from BLAS thread pools
-    return {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def _close_all(ends: list) -> None:
-    """Close fds and sockets (the pool's copies of what a judges' process now holds)."""
-    for end in ends:
-        if isinstance(end, int):
-            os.close(end)
-        else:
-            end.close()
 
 
 class _Judge:
@@ -451,25 +415,19 @@ def _judge_fds(text: str) -> tuple[int, ...]:
     return tuple(int(fd) for fd in text.split(","))
 
 
-def main(course_root: str, assignment: str, judges: list[tuple[int, ...]],
-         student_run: tuple[int, int] | None = None) -> None:
-    """The judges' process, however it was started (see `serve`)."""
-    from grader.ipynb import without_iri_format_checker
-
-    without_iri_format_checker()  # a judge that upgrades an old notebook loads nbformat
-    serve(course_root, assignment, judges, student_run)
-
-
 if __name__ == "__main__":
     import argparse
 
+    from grader.ipynb import without_iri_format_checker
+
+    without_iri_format_checker()  # a judge that upgrades an old notebook loads nbformat
     parser = argparse.ArgumentParser(description="judge processes of a JudgePool")
     parser.add_argument("course_root")
     parser.add_argument("assignment")
     parser.add_argument("--judge", type=_judge_fds, action="append", required=True, metavar="IN,OUT[,CONTROL]")
     parser.add_argument("--student-run", type=_judge_fds, metavar="JOB,OUTCOMES")
     arguments = parser.parse_args()
-    main(arguments.course_root, arguments.assignment, arguments.judge, arguments.student_run)
+    serve(arguments.course_root, arguments.assignment, arguments.judge, arguments.student_run)
     # Every verdict is written and every judge has ended; an orderly interpreter exit would
     # only spend a few tenths of a second tearing down torch's state while the pool waits.
     sys.stderr.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -57,8 +58,10 @@ class FeedbackExporter(HTMLExporter):
 
     def _preprocess(self, nb, resources):
         """Each step in turn, without nbconvert's second deep copy of the notebook (from_notebook_node
-        made one), its normalisation and its validation, which only logs (together about a fifth
-        of a page's time): InertNotebook, among the steps, rebuilds every cell from known fields."""
+        made one), its normalisation and its schema validation (together about a fifth of a page's
+        time): InertNotebook, among the steps, rebuilds every cell from known fields. The
+        resources are still copied, so what a step writes there never reaches the caller's."""
+        resources = copy.deepcopy(resources)
         for preprocessor in self._preprocessors:
             nb, resources = preprocessor(nb, resources)
         return nb, resources

@@ -64,13 +64,17 @@ class _LookAlikeScan:
 
     def start(self, *job) -> None:
         """Begin `compare_submissions(*job)`; the section is `result()`."""
-        self.job, self.running = job, self.pool.submit(compare_submissions, *job)
+        self.job = job
+        try:
+            self.running = self.pool.submit(compare_submissions, *job)
+        except BrokenProcessPool:  # the process is gone already: result() compares here
+            self.running = None
 
     def result(self) -> LookAlike | None:
-        if self.running is None:
+        if self.job is None:
             return None
         try:
-            return self.running.result()
+            return self.running.result() if self.running is not None else compare_submissions(*self.job)
         except BrokenProcessPool:
             return compare_submissions(*self.job)
 

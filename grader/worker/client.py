@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import itertools
-import json
 import os
 import socket
 import subprocess
@@ -42,6 +41,7 @@ def _warm_parent_env(package_root: Path) -> dict[str, str]:
         OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         MPLBACKEND="Agg",
+        GRADER_SANDBOX_ROLE="warm-parent",
     )
     return env
 
@@ -151,46 +151,25 @@ def warm_parent_config(limits: Limits, *, course_root=None, hidden_paths: tuple 
             "mode": mode, "functions": str(functions) if functions else None, "many_workers": many_workers}
 
 
-def launch_warm_parent(config: dict, judges: int, *, then_judges=None) -> tuple[subprocess.Popen, list]:
+def launch_warm_parent(config: dict, judges: int) -> tuple[subprocess.Popen, list]:
     """Start a warm parent process; its control links: the launcher's (which sends `config`),
-    then one socket per judge that will share it, to pass to that judge (`judges` of them).
-
-    With `then_judges(judge_sockets)`, which returns the fds the judges' process keeps and what
-    it is told (see `grader.worker.warm_parent.become_judges`), the process launched is the
-    judges' process too: it imports torch once, before it reads anything of the course, and
-    forks the warm parent from that image. The returned process is then the judges', and the
-    judges' sockets are theirs already (the caller closes its copies).
-    """
+    then one socket per judge that will share it, to pass to that judge (`judges` of them)."""
     ours, *theirs = pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(1 + judges)]
     package_root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "grader.worker.warm_parent"]
     for _, parent_end in pairs:
         command += ["--control-fd", str(parent_end.fileno())]
-    passed = [parent_end.fileno() for _, parent_end in pairs]
-    told_r = told_w = None
-    if then_judges is not None:
-        kept, told = then_judges([judge_end for judge_end, _ in theirs])
-        told_r, told_w = os.pipe()
-        command += ["--judges-fd", str(told_r)]
-        passed += [told_r, *kept]
-    try:
-        process = subprocess.Popen(
-            command,
-            env=_warm_parent_env(package_root),
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            pass_fds=passed,
-            start_new_session=then_judges is None,  # the judges' process stays in the caller's
-        )
-    finally:
-        for _, parent_end in pairs:
-            parent_end.close()
-        if told_r is not None:
-            os.close(told_r)
-    if told_w is not None:  # on a pipe, not the command line, where any local user's `ps` would read it
-        with os.fdopen(told_w, "w") as pipe:
-            json.dump(told, pipe)
+    process = subprocess.Popen(
+        command,
+        env=_warm_parent_env(package_root),
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        pass_fds=[parent_end.fileno() for _, parent_end in pairs],
+        start_new_session=True,
+    )
+    for _, parent_end in pairs:
+        parent_end.close()
     link = _ControlLink(ours[0])
     try:  # a launcher for judges only sends the configuration and holds the parent's lifetime
         link.send({**config, "tell_launcher": judges == 0})

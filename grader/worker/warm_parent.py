@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
@@ -20,7 +19,7 @@ from grader.worker.hugepages import collapse_private_memory
 from grader.worker.integrity import prepared_manifest
 from grader.worker.memcg import WorkerMemory
 from grader.worker.spawn import Job, describe_limits, describe_memory, outcome, spawn
-from grader.worker.warmup import import_libraries, warm_up
+from grader.worker.warmup import warm_up
 
 __all__ = ["choose_mode", "main", "plan_containment"]
 
@@ -317,71 +316,18 @@ def _freeze_heap() -> None:
     gc.enable()
 
 
-def _split_off_judges(judges_fd: int, control_fds: list[int]) -> None:
-    """One torch start-up for the judges and the warm parent: import the libraries, then fork.
-
-    Nothing of the course has been read yet, and the environment is the warm parent's, so the
-    image the warm parent (and every worker) inherits holds only libraries. The launched
-    process goes on as the judges' process and never returns here; the child goes on as the
-    warm parent, with only its control sockets and stdio open, in a session of its own.
-    """
-    import_libraries()
-    pid = os.fork()
-    if pid != 0:
-        for fd in control_fds:
-            os.close(fd)
-        become_judges(judges_fd, pid)
-    isolation.close_other_fds({0, 1, 2, *control_fds})
-    os.setsid()
-    isolation.set_parent_death_signal()  # the judges' process reaps it; if that dies first, so does it
-
-
-def become_judges(judges_fd: int, warm_parent: int) -> None:
-    """The judges' process after the split: its environment, folder and judges arrive on
-    `judges_fd` as JSON ({"env", "cwd", "course_root", "assignment", "judges", "student_run"});
-    it serves them (`grader.judge.pool.serve`), then waits for the warm parent, which ends once
-    every judge and the pool have closed their sockets. Never returns."""
-    gc.enable()
-    code = 1
-    try:
-        with os.fdopen(judges_fd) as told:
-            setup = json.load(told)
-        os.environ.clear()
-        os.environ.update(setup["env"])
-        os.chdir(setup["cwd"])
-        sys.argv[1:] = []  # the warm parent's options are no one's to parse here
-        from grader.judge.pool import main as judges_main
-
-        judges_main(setup["course_root"], setup["assignment"], [tuple(j) for j in setup["judges"]],
-                    tuple(setup["student_run"]) if setup.get("student_run") else None)
-        code = 0
-    except BaseException:  # noqa: B036 -- said on stderr; the pool sees the verdict pipes close
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        sys.stderr.flush()
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(warm_parent, 0)
-        os._exit(code)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: python -m grader.worker.warm_parent --control-fd N [--control-fd M ...].
 
     The configuration (limits, the paths to hide) arrives as the first frame on the first
     control socket, not on the command line, where any local user's `ps` would read the
     course's paths. Every control socket is a judge's (or the pool's that started the parent
-    for its judges); each is told when the parent is ready. With --judges-fd the process
-    launched is the judges' too (see `_split_off_judges`).
+    for its judges); each is told when the parent is ready.
     """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--control-fd", type=int, action="append", required=True)
-    parser.add_argument("--judges-fd", type=int, help="also become the judges' process (see become_judges)")
     args = parser.parse_args(argv)
     gc.disable()  # until _freeze_heap, before the first fork
-    if args.judges_fd is not None:
-        _split_off_judges(args.judges_fd, args.control_fd)
     controls = [socket.socket(fileno=fd) for fd in args.control_fd]
     for control in controls:  # for this process and its forks, never for a program it spawns
         control.set_inheritable(False)

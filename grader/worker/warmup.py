@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["import_libraries", "warm_up", "warm_probes"]
-
-
-def import_libraries():
-    """matplotlib (Agg), numpy and torch with the symbolic-shapes module that explicit upstream
-    gradients load: what cells use and what the judges share, nothing of a course."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy  # noqa: F401
-    import torch
-    import torch.fx.experimental.symbolic_shapes  # noqa: F401 -- what a first explicit upstream gradient loads (sympy)
-
-    return plt, torch
+__all__ = ["warm_up", "warm_probes"]
 
 
 def warm_up(functions_path: str | None = None, *, exercise: bool = True) -> tuple[dict, object]:
@@ -33,7 +19,12 @@ def warm_up(functions_path: str | None = None, *, exercise: bool = True) -> tupl
     functions the checks pass to student code, which students see too), so nothing
     instructor-only can be found in what this process forks.
     """
-    plt, torch = import_libraries()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy  # noqa: F401
+    import torch
     from IPython.core.inputtransformer2 import TransformerManager
 
     import grader.worker.worker  # noqa: F401 -- a worker cannot import from the course tree later
