@@ -16,6 +16,7 @@ from grader.intake.text import first_line, printable
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LISTED = 10  # students named in one line; the rest are counted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,19 +258,25 @@ def _export(args) -> int:
     exported = export_grades(Course.at(args.course, args.assignment), args.output, lms_id=args.lms_id)
     print(f"wrote {', '.join(str(path) for path in exported.paths)}")
     for name, students in exported.left_out.items():
-        print(f"grader export: left out of {name} (enter their grades by hand): "
-              f"{'; '.join(printable(item) for item in students)}", file=sys.stderr)
+        shown = "; ".join(printable(item) for item in students[:LISTED])
+        more = f"; and {len(students) - LISTED} more" if len(students) > LISTED else ""
+        print(f"grader export: left out of {name} {len(students)} of {exported.students} students (enter their "
+              f"grades by hand): {shown}{more}", file=sys.stderr)
     return EXIT_OK
 
 
 def _feedback(args) -> int:
     from grader.record.late import apply_late_penalties
-    from grader.report.feedback import generate_feedback
+    from grader.report.feedback import generate_feedback, listed, without_feedback
 
     course = Course.at(args.course, args.assignment)
     apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores
     paths = generate_feedback(course)
     print(f"wrote feedback for {len(paths)} students under feedback/")
+    missing = without_feedback(course)
+    if missing:
+        print(f"grader feedback: no page for {len(missing)} of the students who handed it in (no autograded "
+              f"notebook; `grader autograde {course.assignment}` grades them): {listed(missing)}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -89,6 +89,25 @@ def test_one_broken_notebook_does_not_stop_the_class(small_class, monkeypatch):
     assert "JSONDecodeError" in message and len(message.splitlines()) == 1
 
 
+def test_a_handed_in_notebook_not_autograded_is_named(small_class, capsys):
+    """When a student handed the assignment in but has no autograded notebook (never graded, or
+    removed by a failed `nbgrader autograde`), does `grader feedback` name them in one line and
+    say how to grade them, while every other page is written?"""
+    from grader.cli import main
+
+    write_submission(small_class.root, "dave", solved(nbformat.read(small_class.release_notebook(), as_version=4)))
+    try:
+        code = main(["--course", str(small_class.root), "feedback", "derivatives"])
+    finally:
+        shutil.rmtree(small_class.submission_folder("dave").parent)
+    out, err = capsys.readouterr()
+    assert code == 0 and "wrote feedback for 3 students" in out
+    [line] = err.strip().splitlines()
+    assert line == ("grader feedback: no page for 1 of the students who handed it in (no autograded notebook; "
+                    "`grader autograde derivatives` grades them): dave")
+    assert not small_class.feedback_html("dave").exists()
+
+
 def test_the_gradebook_is_read_once_for_the_class(small_class, monkeypatch):
     """Is the gradebook opened once for the whole class, not once per student (nbgrader's GetGrades)?"""
     import nbgrader.api

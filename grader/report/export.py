@@ -38,6 +38,7 @@ class Exported:
     canvas: Path
     moodle: Path
     left_out: dict[str, list[str]] = field(default_factory=dict)  # file name -> "student: why"
+    students: int = 0  # rows of grades.csv
 
     @property
     def paths(self) -> list[Path]:
@@ -70,7 +71,8 @@ def export_grades(course: Course, folder: Path | None = None, *, lms_id: str = "
     moodle = moodle_file(course.assignment, totals, records, lms_id)
     return Exported(folder, grades, write_csv(folder / CANVAS_CSV, canvas.header, canvas.rows),
                     write_csv(folder / MOODLE_CSV, moodle.header, moodle.rows),
-                    {name: lms.left_out for name, lms in ((CANVAS_CSV, canvas), (MOODLE_CSV, moodle)) if lms.left_out})
+                    {name: lms.left_out for name, lms in ((CANVAS_CSV, canvas), (MOODLE_CSV, moodle)) if lms.left_out},
+                    len(rows))
 
 
 def grade_columns(course: Course) -> dict[str, str]:

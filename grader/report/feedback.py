@@ -79,7 +79,7 @@ def generate_feedback(course: Course, students: list[str] | None = None, *, jobs
         if isinstance(outcome, str):
             failed.setdefault(outcome, []).append(student)
     if failed:
-        reasons = "; ".join(f"{printable(reason)}: {_listed(students)}" for reason, students in failed.items())
+        reasons = "; ".join(f"{printable(reason)}: {listed(students)}" for reason, students in failed.items())
         raise FeedbackError(f"feedback written for {len(paths)} students; failed for "
                             f"{sum(map(len, failed.values()))}: {reasons}")
     return sorted(paths)
@@ -158,12 +158,17 @@ def _copy_beside(course: Course, source: Path, target: Path) -> None:
             os.chmod(path, 0o664 if course.coursedir.groupshared else 0o644)
 
 
+def without_feedback(course: Course) -> list[str]:
+    """Students who handed the assignment in but have no autograded notebook to write a page from."""
+    return sorted(set(course.students()) - set(_autograded_students(course)))
+
+
 def _autograded_students(course: Course) -> list[str]:
     base = course.root / "autograded"
     return sorted(p.parent.parent.name for p in base.glob(f"*/{course.assignment}/{course.notebook}.ipynb"))
 
 
-def _listed(students: list[str], most: int = 10) -> str:
+def listed(students: list[str], most: int = 10) -> str:
     more = f" and {len(students) - most} more" if len(students) > most else ""
     return ", ".join(printable(s) for s in sorted(students)[:most]) + more
 
