@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import random
 import json
+import random
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -131,9 +131,11 @@ def _caught_finding(answers, shown, *, whole: bool) -> Finding:
         outcomes = shown()
     except (RuntimeError, OSError, ValueError) as exc:
         return Finding("visible tests catch the misconceptions before submission", False, str(exc))
+    if not answers:
+        return Finding("visible tests catch misconceptions before submission: the banks hold none to catch", True)
     caught, missed, surplus = caught_before_submission(answers, outcomes)
     left = sum(bool(a.left_to_hidden) for a in answers)
-    rate = len(caught) / len(answers) if answers else 1.0
+    rate = len(caught) / len(answers)
     detail = [f"not shown before submission: {', '.join(a.name for a in missed)}" if missed else "",
               f"left to hidden tests but shown: {', '.join(a.name for a in surplus)}" if surplus else "",
               f"under {MIN_CAUGHT_BEFORE_SUBMISSION:.0%}" if whole and rate < MIN_CAUGHT_BEFORE_SUBMISSION else ""]
@@ -144,8 +146,10 @@ def _caught_finding(answers, shown, *, whole: bool) -> Finding:
 
 def _named_finding(answers, messages: list[list[str]], *, whole: bool) -> Finding:
     """The share of the WRONG bank whose graded message holds the bank's words for its cause."""
+    if not answers:
+        return Finding("messages name the cause of misconceptions: the banks hold none", True)
     unnamed = [a.name for a, said in zip(answers, messages, strict=True) if not named_by_message(a, said)]
-    rate = 1 - len(unnamed) / len(answers) if answers else 1.0
+    rate = 1 - len(unnamed) / len(answers)
     held = rate >= MIN_NAMED or not whole
     return Finding(f"messages name the cause of {len(answers) - len(unnamed)} of {len(answers)} misconceptions "
                    f"({rate:.0%}; at least {MIN_NAMED:.0%})", held,
@@ -458,7 +462,9 @@ def _finding(case: _Case, result) -> Finding:
 def _checks_that_raised(result, scope: set[str]) -> list[str]:
     """The TA's notes of checks of the questions in `scope` that raised something other than
     their own failure (see grader.runtime.parts): which check, what it raised, at which line."""
-    from grader.runtime.messages import CHECK_RAISED  # not from .parts: that imports torch, which the audit needs not
+    from grader.runtime.messages import (
+        CHECK_RAISED,  # not from .parts: that imports torch, which the audit needs not
+    )
 
     return [note for note in result.notes if any(note.startswith(f"{CHECK_RAISED} in {q} ") for q in scope)]
 

@@ -18,8 +18,14 @@ import nbformat
 from grader.assignment import INSTRUCTOR_ONLY, VISIBLE_CHECKS
 from grader.compared import shipped_names, write_shipped_cases
 from grader.intake.timestamps import RELEASED_KEY
-from grader.release.stamp import RUNTIME, STAMP, first_release, notebook_digest, stamp_for, stamp_of, \
-    stamp_with_release
+from grader.release.stamp import (
+    RUNTIME,
+    STAMP,
+    first_release,
+    notebook_digest,
+    stamp_of,
+    stamp_with_release,
+)
 
 __all__ = ["ReleaseDiff", "ReleaseError", "alembic_on_path", "generate_release", "previous_release_kept",
            "refresh_release", "register_assignment", "release_is_current", "ship_runtime"]
