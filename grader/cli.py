@@ -130,7 +130,8 @@ def _release(args) -> int:
     course = Course.at(args.course, args.assignment)
     autograded = {q.id for q in course.autograded}  # an incomplete folder stops here, naming the file to fix
     if args.question is not None and args.question not in autograded:
-        raise CourseError(f"no autograded question {args.question!r} in {course.assignment}")
+        raise CourseError(f"no autograded question {args.question!r} in {course.assignment} "
+                          f"(its autograded questions: {', '.join(sorted(autograded)) or 'none'})")
     # the audit's judges, and the child that runs the release's test cells as a student does (forked
     # from the judges' process), warm up while nbgrader is imported and generates the release; one
     # question's audit grades a handful of notebooks, not enough to pay back the warm parent's warm-up

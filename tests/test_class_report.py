@@ -258,6 +258,19 @@ def _what_a_ta_sees(page, report) -> dict:
     }
 
 
+def test_a_misspelt_assignment_is_one_line_naming_the_gradebook_s(tmp_path, capsys):
+    """Does `grader report` of an assignment the gradebook lacks (a typo) exit 2 with one line
+    that names the assignments it holds?"""
+    from grader.cli import main
+
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "c101"\n')
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "c101") as gb:
+        gb.add_assignment("week2")
+    assert main(["--course", str(tmp_path), "report", "weak2"]) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert error == "grader report: error: the gradebook has no assignment 'weak2' (it has: week2)"
+
+
 def test_any_course_with_a_gradebook_is_reported_without_the_kit(tmp_path):
     """Does a course the kit never graded (another assignment, no grading.json) get a report from its gradebook?"""
     (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "c101"\n')

@@ -143,6 +143,14 @@ def test_release_refuses_an_unknown_assignment(fresh_course, capsys):
     assert len(error.splitlines()) == 1 and "source/homework2/" in error
 
 
+def test_an_unknown_question_is_one_line_naming_the_known_ones(fresh_course, capsys):
+    """Does `grader release derivatives --question sq` (the question is SQ) exit 2 with one line
+    that lists the assignment's autograded questions?"""
+    assert main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "sq"]) == 2
+    [error] = capsys.readouterr().err.strip().splitlines()
+    assert "no autograded question 'sq' in derivatives" in error and "SQ, " in error and "grad_at" in error
+
+
 def test_commands_outside_a_course_fail_with_one_line(tmp_path, capsys):
     """Does every course command fail with a one-line error and exit 2 outside a course directory?"""
     for command in (["autograde", "derivatives"], ["export", "derivatives"], ["feedback", "derivatives"]):

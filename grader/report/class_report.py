@@ -214,7 +214,8 @@ def _grade_cells(gb, assignment: str) -> list[_Cell]:
     try:
         notebooks = gb.find_assignment(assignment).notebooks
     except MissingEntry:
-        raise FileNotFoundError(f"the gradebook has no assignment {assignment!r}") from None
+        known = ", ".join(sorted(a.name for a in gb.assignments)) or "none yet"
+        raise FileNotFoundError(f"the gradebook has no assignment {assignment!r} (it has: {known})") from None
     cells = []
     for notebook in notebooks:
         solutions = {cell.name for cell in notebook.solution_cells}
