@@ -16,7 +16,6 @@ from grader.intake.text import first_line, printable
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-LISTED = 10  # students named in one line; the rest are counted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,20 +254,20 @@ def _cluster_certs(args) -> int:
 
 def _export(args) -> int:
     from grader.report.export import export_grades
+    from grader.report.tables import listed
 
     exported = export_grades(Course.at(args.course, args.assignment), args.output, lms_id=args.lms_id)
     print(f"wrote {', '.join(str(path) for path in exported.paths)}")
     for name, students in exported.left_out.items():
-        shown = "; ".join(printable(item) for item in students[:LISTED])
-        more = f"; and {len(students) - LISTED} more" if len(students) > LISTED else ""
         print(f"grader export: left out of {name} {len(students)} of {exported.students} students (enter their "
-              f"grades by hand): {shown}{more}", file=sys.stderr)
+              f"grades by hand): {listed(students, sep='; ')}", file=sys.stderr)
     return EXIT_OK
 
 
 def _feedback(args) -> int:
     from grader.record.late import apply_late_penalties
-    from grader.report.feedback import generate_feedback, listed, without_feedback
+    from grader.report.feedback import generate_feedback, without_feedback
+    from grader.report.tables import listed
 
     course = Course.at(args.course, args.assignment)
     apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader.intake.timestamps import MISSING_NOTE
 from grader.report.misconceptions import Misconception, clean_text, group_misconceptions
-from grader.report.similar.compare import LookAlike
+from grader.report.similar.compare import LookAlike, compare_submissions
 from grader.report.similar.course import look_alike_in_course
 
 __all__ = ["ClassReport", "QuestionStats", "HandGradedStats", "StudentRow", "HelpReason",
@@ -152,7 +152,8 @@ def _points(value: float) -> str:
     return f"{value:g} point" + ("" if value == 1 else "s")
 
 
-def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5, compare=None) -> ClassReport:
+def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5,
+                  compare=compare_submissions) -> ClassReport:
     """Read the course's gradebook (and grading records) into a ClassReport, rows sorted by student;
     its look-alike section is what `compare` returns (see `look_alike_in_course`)."""
     from nbgrader.api import Gradebook, Student
@@ -174,7 +175,7 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5, 
             rows.append(row)
         report = _summarise(coursedir.course_id, assignment, threshold, cells, rows, due)
         report.look_alike = look_alike_in_course(coursedir, gb, assignment, [r.student for r in report.submitted],
-                                                 **({"compare": compare} if compare else {}))
+                                                 compare=compare)
     return report
 
 

@@ -30,6 +30,7 @@ from traitlets.utils.importstring import import_item
 from grader.course import Course
 from grader.intake.text import printable
 from grader.report.recorded_grades import RECORDED, RecordedGrades, read_class_grades
+from grader.report.tables import listed
 
 __all__ = ["generate_feedback", "FeedbackError", "ReadableFeedback", "WRAP_CSS", "feedback_exporter"]
 
@@ -166,11 +167,6 @@ def without_feedback(course: Course) -> list[str]:
 def _autograded_students(course: Course) -> list[str]:
     base = course.root / "autograded"
     return sorted(p.parent.parent.name for p in base.glob(f"*/{course.assignment}/{course.notebook}.ipynb"))
-
-
-def listed(students: list[str], most: int = 10) -> str:
-    more = f" and {len(students) - most} more" if len(students) > most else ""
-    return ", ".join(printable(s) for s in sorted(students)[:most]) + more
 
 
 def _one_line(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -73,10 +74,10 @@ class _LookAlikeScan:
     def result(self) -> LookAlike | None:
         if self.job is None:
             return None
-        try:
-            return self.running.result() if self.running is not None else compare_submissions(*self.job)
-        except BrokenProcessPool:
-            return compare_submissions(*self.job)
+        with contextlib.suppress(BrokenProcessPool):
+            if self.running is not None:
+                return self.running.result()
+        return compare_submissions(*self.job)
 
     def __exit__(self, *exc_info) -> None:
         self.pool.shutdown(cancel_futures=True)

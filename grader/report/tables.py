@@ -7,12 +7,18 @@ from collections import Counter
 from grader.intake.text import printable
 from grader.judge.results import SubmissionResult
 
-__all__ = ["question_table", "class_table", "containment_line", "late_table", "pass_rates"]
+__all__ = ["question_table", "class_table", "containment_line", "late_table", "listed", "pass_rates"]
 
 # What the kit's verdict totals count: the autograded questions only. The gradebook's total
 # (grades.csv, feedback) adds the hand-graded ones.
 SCOPE = "autograded"
 CONTAINMENT_KEYS = ("user", "network", "filesystem", "pid_namespace", "limits", "syscalls")
+
+
+def listed(items: list[str], most: int = 10, sep: str = ", ") -> str:
+    """The first `most` items in order, made printable, and how many more: one line for a person."""
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return sep.join(printable(item) for item in sorted(items)[:most]) + more
 
 
 def question_table(result: SubmissionResult) -> str:
