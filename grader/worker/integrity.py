@@ -189,7 +189,8 @@ class FixedReads:
         sizes = [size for _, size in requests]
         self.offsets = list(itertools.accumulate(sizes, initial=0))
         self.total, self.count = self.offsets[-1], len(requests)
-        self._buffer = ctypes.create_string_buffer(self.total or 1)
+        # whole 8-byte words (the tail past `total` stays zero), so `words` can view it as such
+        self._buffer = ctypes.create_string_buffer(max(8, -(-self.total // 8) * 8))
         base = ctypes.addressof(self._buffer)
         self._local_words = array.array("Q", [n for offset, size in zip(self.offsets, sizes, strict=False)
                                               for n in (base + offset, size)])
@@ -198,20 +199,35 @@ class FixedReads:
         self._local = (_Iovec * self.count).from_buffer(self._local_words) if usable else None
         self._remote = (_Iovec * self.count).from_buffer(self._remote_words) if usable else None
 
+    def fresh(self) -> bool:
+        """Read every piece again into the buffer; False when any cannot be read whole."""
+        if self._local is None:
+            return False
+        return _vm_readv(self.pid, self._local, self.count, self._remote, self.count, 0) == self.total
+
     def read(self) -> bytes | None:
         """Every piece, one after the other; None when any cannot be read whole."""
-        if self._local is None:
-            return None
-        got = _vm_readv(self.pid, self._local, self.count, self._remote, self.count, 0)
-        if got != self.total:
-            return None
-        raw = self._buffer.raw  # one copy of a few hundred kilobytes a look, not two
-        return raw if len(raw) == self.total else raw[:self.total]
+        return self.held() if self.fresh() else None
+
+    def held(self) -> bytes:
+        """What the last reading put in the buffer, as bytes."""
+        return self._buffer.raw[:self.total]
+
+    def words(self):
+        """The buffer as a numpy array of 8-byte words, with no copy: what the next `fresh` reads."""
+        import numpy
+
+        return numpy.frombuffer(self._buffer, dtype=numpy.uint64)
 
 
 def _fixed(reader, requests: list[tuple[int, int]]) -> bytes | None:
+    fixed = _fixed_reads(reader, requests)
+    return fixed.read() if fixed is not None else None
+
+
+def _fixed_reads(reader, requests: list[tuple[int, int]]) -> FixedReads | None:
     fixed = getattr(reader, "fixed", None)
-    return fixed(requests).read() if fixed is not None and requests else None
+    return fixed(requests) if fixed is not None and requests else None
 
 
 def read_tables(reader, addresses: list[int], versions: list[int | None] | None = None) -> list:
@@ -484,6 +500,7 @@ class MachineryCheck:
         self.header_requests = [(space["address"], _DICT_HEADER) for space in self.spaces]
         self.versions = [space.get("version") for space in self.spaces]
         self.span_requests = [span[:2] for span in self.spans]
+        self._masked = self._scratch = None  # made at the first look (see _spans_intact)
 
     def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
@@ -529,7 +546,12 @@ class MachineryCheck:
         return changed + self._region_changes(reader)
 
     def _region_changes(self, reader) -> list[str]:
-        whole = _fixed(reader, self.span_requests)
+        fixed = _fixed_reads(reader, self.span_requests)
+        whole = None
+        if fixed is not None and fixed.fresh():
+            if self._spans_intact(fixed.words()):
+                return []  # the common case: a few numpy calls over the spans, no bytes object per region
+            whole = fixed.held()
         if whole is None:
             memories = reader.many(self.span_requests)
         else:
@@ -541,6 +563,29 @@ class MachineryCheck:
                 changed += [label for offset, expected, label in regions
                             if (memory or b"")[offset:offset + len(expected)] != expected]
         return changed
+
+    def _spans_intact(self, words) -> bool:
+        """Whether every region holds its bytes, given the spans as read, as 8-byte words: the bytes
+        between regions (other objects' reference counts) are masked out, the rest compared at once."""
+        import numpy
+
+        if self._masked is None:
+            expected, mask = bytearray(len(words) * 8), bytearray(len(words) * 8)
+            at = 0
+            for _, size, regions in self.spans:
+                for offset, data, _ in regions:
+                    expected[at + offset:at + offset + len(data)] = data
+                    mask[at + offset:at + offset + len(data)] = b"\xff" * len(data)
+                at += size
+            self._masked = tuple(numpy.frombuffer(bytes(b), dtype=numpy.uint64).copy() for b in (expected, mask))
+            self._scratch = (numpy.empty(len(words), dtype=numpy.uint64), numpy.empty(len(words), dtype=bool))
+        expected, mask = self._masked
+        if len(words) != len(expected):
+            return False
+        masked, differs = self._scratch
+        numpy.bitwise_and(words, mask, out=masked)
+        numpy.not_equal(masked, expected, out=differs)
+        return not differs.any()
 
 
 def machinery_checks(manifest: object, prepared: str | None) -> list[MachineryCheck] | None:
