@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import stat
@@ -25,6 +26,7 @@ from nbgrader.api import (
     SubmittedAssignment,
     SubmittedNotebook,
 )
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -75,6 +77,7 @@ class GradebookWriter:
         self.uncommitted: set[str] = set()
         self.pending: list[tuple[SubmissionResult, nbformat.NotebookNode]] = []  # since the last commit
         self.last_commit = time.monotonic()
+        self._recorded: dict[str, _RowIds] | None = None  # read at the first regrade
 
     def __enter__(self) -> "GradebookWriter":
         return self
@@ -166,10 +169,49 @@ class GradebookWriter:
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
-            notebook = self._submitted_notebook(result)
-            _save_cells(nb, {self.cell_names[grade.cell_id]: grade for grade in notebook.grades},
-                        {self.cell_names[comment.cell_id]: comment for comment in notebook.comments})
+            rows = self._recorded_rows().get(result.student) if result.student in self.submitted else None
+            if rows is not None:
+                self._update_rows(rows, recorded_time(result), nb)
+            else:
+                notebook = self._submitted_notebook(result)
+                _save_cells(nb, {self.cell_names[grade.cell_id]: grade for grade in notebook.grades},
+                            {self.cell_names[comment.cell_id]: comment for comment in notebook.comments})
         self.uncommitted.add(result.student)
+
+    def _recorded_rows(self) -> dict[str, _RowIds]:
+        """The row ids of every submission recorded before this run, read in three queries for the
+        class (a regrade would otherwise load each student's rows, three queries each)."""
+        if self._recorded is None:
+            db, cells = self.gradebook.db, list(self.cell_names)
+            found, by_notebook = {}, {}
+            for student, submission, notebook in (
+                    db.query(SubmittedAssignment.student_id, SubmittedAssignment.id, SubmittedNotebook.id)
+                    .join(SubmittedNotebook, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                    .filter(SubmittedAssignment.assignment_id == self.assignment_id,
+                            SubmittedNotebook.notebook_id == self.notebook_id)):
+                found[student] = by_notebook[notebook] = _RowIds(submission, {}, {})
+            # by cell: nbgrader's only index on grades and comments starts with the cell
+            for model, kind in ((Grade, "grades"), (Comment, "comments")):
+                for row, notebook, cell in db.query(model.id, model.notebook_id, model.cell_id).filter(model.cell_id.in_(cells)):
+                    if notebook in by_notebook:
+                        getattr(by_notebook[notebook], kind)[self.cell_names[cell]] = row
+            self._recorded = found
+        return self._recorded
+
+    def _update_rows(self, rows: _RowIds, timestamp, nb: nbformat.NotebookNode) -> None:
+        """What SaveAutoGrades sets, as three statements: a manual score is kept, and the grade is
+        then flagged for review, as the row holds it when written."""
+        scores, comments = _cell_values(nb)
+        db = self.gradebook.db
+        grades = [{"row": rows.grades[name], "auto": score} for name, score in scores.items()]
+        texts = [{"row": rows.comments[name], "auto": text} for name, text in comments.items()]
+        if grades:
+            _rows_written(db.execute(_GRADE_UPDATE, grades), len(grades))
+        if texts:
+            _rows_written(db.execute(_COMMENT_UPDATE, texts), len(texts))
+        if timestamp:
+            table = SubmittedAssignment.__table__
+            _rows_written(db.execute(update(table).where(table.c.id == rows.submission).values(timestamp=timestamp)), 1)
 
     def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
         """This submission's notebook row, the submission (and student) created if new."""
@@ -298,23 +340,49 @@ def save_notebook_grades(gradebook: Gradebook, assignment: str, notebook: str, s
 
 
 def _save_cells(nb: nbformat.NotebookNode, grades: dict, comments: dict) -> None:
-    """Each grade cell's score and each answer's comment, by cell name, as SaveAutoGrades sets them."""
+    """Each grade cell's score and each answer's comment, by cell name, as SaveAutoGrades sets
+    them: a manual grade is kept and flagged for review."""
+    scores, texts = _cell_values(nb)
+    for name, score in scores.items():
+        grade = grades[name]
+        grade.auto_score = score
+        grade.needs_manual_grade = grade.manual_score is not None or score is None
+    for name, text in texts.items():
+        comments[name].auto_comment = text
+
+
+def _cell_values(nb: nbformat.NotebookNode) -> tuple[dict[str, float | None], dict[str, str | None]]:
+    """Each grade cell's automatic score and each answer's automatic comment, by cell name."""
+    scores, texts = {}, {}
     for cell in nb.cells:
+        name = cell.metadata.get("nbgrader", {}).get("grade_id")
         if nbutils.is_grade(cell):
-            _save_grade(grades[cell.metadata.nbgrader.grade_id], cell)
+            scores[name], _ = nbutils.determine_grade(cell)
         if nbutils.is_solution(cell) or nbutils.is_task(cell):
-            _save_comment(comments[cell.metadata.nbgrader.grade_id], cell)
+            unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
+            texts[name] = "No response." if unchanged and not nbutils.is_task(cell) else None
+    return scores, texts
 
 
-def _save_grade(grade, cell) -> None:
-    """As nbgrader's SaveAutoGrades: a manual grade is kept and flagged for review."""
-    grade.auto_score, _ = nbutils.determine_grade(cell)
-    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+@dataclasses.dataclass
+class _RowIds:
+    """A recorded submission's rows: its own, and its grades' and comments' by cell name."""
+
+    submission: str
+    grades: dict[str, str]
+    comments: dict[str, str]
 
 
-def _save_comment(comment, cell) -> None:
-    unchanged = cell.metadata.nbgrader.get("checksum") == nbutils.compute_checksum(cell)
-    comment.auto_comment = "No response." if unchanged and not nbutils.is_task(cell) else None
+_GRADE_UPDATE = (update(Grade.__table__).where(Grade.__table__.c.id == bindparam("row"))
+                 .values(auto_score=bindparam("auto"),
+                         needs_manual_grade=or_(Grade.__table__.c.manual_score.is_not(None), bindparam("auto").is_(None))))
+_COMMENT_UPDATE = (update(Comment.__table__).where(Comment.__table__.c.id == bindparam("row"))
+                   .values(auto_comment=bindparam("auto")))
+
+
+def _rows_written(done, expected: int) -> None:
+    if done.rowcount not in (expected, -1):  # -1: the driver does not say
+        raise MissingEntry(f"{expected - done.rowcount} of the submission's gradebook rows are gone")
 
 
 def write_status(course: Course, result: SubmissionResult) -> None:
