@@ -160,6 +160,7 @@ class GradebookWriter:
         self.gradebook.db.rollback()
         replay, self.pending = self.pending, []
         self.uncommitted.clear()
+        self._recorded = None  # row ids read since the last commit may have been rolled back
         self.students = {student for (student,) in self.gradebook.db.query(Student.id)}
         self.submitted = {student for (student,) in self.gradebook.db.query(SubmittedAssignment.student_id)
                           .filter(SubmittedAssignment.assignment_id == self.assignment_id)}
