@@ -184,6 +184,27 @@ def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class
         assert len(gb.assignment_submissions(small_class.assignment)) == 5, "regrading adds no submissions"
 
 
+def test_a_regrade_that_fails_to_record_one_student_keeps_the_others_regraded(small_class):
+    """When recording one student of a regrade fails, are the classmates recorded before and
+    after it still regraded (their rows rewritten, none lost to the rollback)?"""
+    import dataclasses
+
+    alice, bob = grade_in_parallel(small_class, ["alice", "bob"], jobs=1)
+    with GradebookWriter(small_class) as writer:
+        writer.record(alice)
+        writer.record(bob)
+    with Gradebook(small_class.db_url, small_class.course_id) as gb:  # stale scores the regrade must replace
+        for student in ("alice", "bob"):
+            gb.find_grade("test_SQ", small_class.notebook, small_class.assignment, student).auto_score = 0
+        gb.db.commit()
+    unstorable = dataclasses.replace(bob, student=os.fsdecode(b"m\xff"))
+    with GradebookWriter(small_class) as writer:
+        writer.record(alice)
+        assert writer.record(unstorable) is None and unstorable.status == "unrecordable"
+        writer.record(bob)
+    assert scores(small_class) == pytest.approx({"alice": AUTOGRADED_POINTS, "bob": BOB})
+
+
 def test_grades_reach_the_gradebook_while_the_class_is_graded(small_class, monkeypatch):
     """Can a TA see the first students' grades in the gradebook before the run ends?"""
     graded = list(grade_in_parallel(small_class, ["alice", "bob", "carol"], jobs=1))
