@@ -28,7 +28,7 @@ from nbgrader.api import (
 )
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import SAWarning
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager
 
 from grader.course import Course, CourseError
 from grader.intake.text import printable, storable_tree
@@ -170,18 +170,28 @@ class GradebookWriter:
 
     def _write_grades(self, result: SubmissionResult, nb: nbformat.NotebookNode) -> None:
         with _nbgrader_warnings_silenced():
-            rows = self._recorded_rows().get(result.student) if result.student in self.submitted else None
-            if rows is not None:
-                self._update_rows(rows, recorded_time(result), nb)
-            else:
-                notebook = self._submitted_notebook(result)
+            if result.student not in self.submitted:
+                notebook = self._new_submission(result.student, recorded_time(result))
                 _save_cells(nb, {self.cell_names[grade.cell_id]: grade for grade in notebook.grades},
                             {self.cell_names[comment.cell_id]: comment for comment in notebook.comments})
+            else:
+                self._update_rows(self._rows_of(result.student), recorded_time(result), nb)
         self.uncommitted.add(result.student)
 
+    def _rows_of(self, student: str) -> _RowIds:
+        """The row ids of a recorded submission; read again once when it was added after the last reading."""
+        rows = self._recorded_rows().get(student)
+        if rows is None:  # recorded earlier in this run (the same student twice): the query flushes it
+            self._recorded = None
+            rows = self._recorded_rows().get(student)
+        if rows is None:
+            raise MissingEntry(f"the gradebook has a submission of {self.course.assignment} by this student "
+                               f"but no row for {self.course.notebook}.ipynb")
+        return rows
+
     def _recorded_rows(self) -> dict[str, _RowIds]:
-        """The row ids of every submission recorded before this run, read in three queries for the
-        class (a regrade would otherwise load each student's rows, three queries each)."""
+        """The row ids of every recorded submission, by student, read in three queries for the class
+        (a regrade would otherwise load each student's rows, three queries each)."""
         if self._recorded is None:
             db, cells = self.gradebook.db, list(self.cell_names)
             found, by_notebook = {}, {}
@@ -213,37 +223,6 @@ class GradebookWriter:
         if timestamp:
             table = SubmittedAssignment.__table__
             _rows_written(db.execute(update(table).where(table.c.id == rows.submission).values(timestamp=timestamp)), 1)
-
-    def _submitted_notebook(self, result: SubmissionResult) -> SubmittedNotebook:
-        """This submission's notebook row, the submission (and student) created if new."""
-        timestamp = recorded_time(result)
-        if result.student in self.uncommitted:
-            self.commit()  # the same student twice in one run: find the row just written
-        if result.student not in self.submitted:
-            return self._new_submission(result.student, timestamp)
-        with self.gradebook.db.no_autoflush:
-            notebook = self._existing_notebook(result.student)
-            if timestamp:
-                notebook.assignment.timestamp = timestamp
-        return notebook
-
-    def _existing_notebook(self, student_id: str) -> SubmittedNotebook:
-        """The student's row for this notebook with its grades and comments, in three queries
-        (nbgrader's find_submission and the lazy loads behind it take five).
-
-        Grades and comments are looked up by cell as well as by notebook: nbgrader's only index
-        on them starts with the cell, so a lookup by notebook alone reads every row of the class.
-        """
-        cells = list(self.cell_names)
-        return (self.gradebook.db.query(SubmittedNotebook)
-                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-                .filter(SubmittedAssignment.assignment_id == self.assignment_id,
-                        SubmittedAssignment.student_id == student_id,
-                        SubmittedNotebook.notebook_id == self.notebook_id)
-                .options(contains_eager(SubmittedNotebook.assignment),
-                         selectinload(SubmittedNotebook.grades.and_(Grade.cell_id.in_(cells))),
-                         selectinload(SubmittedNotebook.comments.and_(Comment.cell_id.in_(cells))))
-                .one())
 
     def _new_submission(self, student_id: str, timestamp) -> SubmittedNotebook:
         """As nbgrader's add_submission: the submission mirrors every notebook and cell of the assignment."""
