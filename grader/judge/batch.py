@@ -45,7 +45,9 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
     try:
         with long_lived():  # nbgrader's gradebook and SQLAlchemy, while the judges start
             from grader.record.gradebook import GradebookWriter, prepare_gradebook
+            from grader.record.late import apply_late_penalties, check_late_rule
 
+            check_late_rule(course)  # a late-penalty setting that cannot be used stops the run before it grades
             added = prepare_gradebook(course)
         if added and show_progress:
             print(f"the gradebook did not know {course.assignment!r}: added it as "
@@ -68,8 +70,6 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
                 progress.advance(result)
                 recorded.append(_summary_only(result))
         progress.finish()
-        from grader.record.late import apply_late_penalties
-
         # after SaveAutoGrades' work, as in nbgrader's own autograde: the penalty counts the new scores
         apply_late_penalties(course, [result.student for result in recorded])
         return recorded

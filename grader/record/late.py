@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader.course import Course, CourseError
 
-__all__ = ["LateSubmission", "apply_late_penalties", "late_submissions", "penalty_rule"]
+__all__ = ["LateSubmission", "apply_late_penalties", "check_late_rule", "late_submissions", "penalty_rule"]
 
 _KIT = Path(__file__).resolve().parents[1]  # the grader package
 # nbgrader's step and plugin log each late submission at warning level; the kit reports them itself.
@@ -51,12 +51,17 @@ def apply_late_penalties(course: Course, students: list[str] | None = None) -> l
     date costs one query.
     """
     pending = _late_or_penalised(course, students)  # loads the course config (importing the kit) first
-    if pending:
-        with _course_plugins(course.root):
-            step = _assign_step(course)
-            for student in pending:
-                step.preprocess(_empty_notebook(), _resources(course, student))
+    with _course_plugins(course.root):
+        step = _assign_step(course)  # a rule that cannot be used is an error even when no one is late
+        for student in pending:
+            step.preprocess(_empty_notebook(), _resources(course, student))
     return late_submissions(course, students)
+
+
+def check_late_rule(course: Course) -> None:
+    """Load the course's late-penalty plugin: a setting that cannot be used is a one-line
+    CourseError before any submission is graded, not after the class is recorded."""
+    _late_plugin(course)
 
 
 def late_submissions(course: Course, students: list[str] | None = None) -> list[LateSubmission]:
@@ -77,14 +82,19 @@ def late_submissions(course: Course, students: list[str] | None = None) -> list[
 
 def penalty_rule(course: Course) -> str:
     """The course's late-penalty rule in a few words, as its nbgrader configuration sets it."""
+    plugin = _late_plugin(course)
+    method = getattr(plugin, "penalty_method", None)
+    name = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    return f"{name}, penalty_method {method!r}" if method is not None else name
+
+
+def _late_plugin(course: Course):
+    """The plugin AssignLatePenalties makes under the course's configuration (CourseError if it cannot)."""
     course.coursedir  # noqa: B018 -- loaded outside the block that drops the course's own modules
     with _course_plugins(course.root):
         step = _assign_step(course)
         step.init_plugin()
-        plugin = step.plugin_inst
-    method = getattr(plugin, "penalty_method", None)
-    name = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
-    return f"{name}, penalty_method {method!r}" if method is not None else name
+        return step.plugin_inst
 
 
 def _late_or_penalised(course: Course, students: list[str] | None) -> list[str]:
