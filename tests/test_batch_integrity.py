@@ -345,6 +345,9 @@ def test_every_added_cell_is_in_the_autograded_notebook(release_nb):
 MAGIC_FLOODS = {
     "one-cell-of-8000-magics": ["%a\n" * 8000],
     "many-cells-of-magics": ["%a\n" * 120 + "x = 1\n" * 40] * 60,
+    # lines that end where IPython's transformer ends them (str.splitlines), not at "\n"
+    "one-cell-of-magics-ended-by-carriage-returns": ["%a\r" * 16_000],
+    "cells-of-magics-ended-by-form-feeds-and-line-separators": ["%a\x0c" * 4_000, "%a\u2028" * 4_000],
 }
 
 
