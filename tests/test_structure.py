@@ -6,7 +6,7 @@ import pytest
 import torch
 from sample import CORRECT, WRONG, local_subject, reference, run_question
 
-from grader.runtime import CtxInfo, FunctionResult, is_plain_class, method_uses, parameters_unused
+from grader.runtime import CtxInfo, FunctionResult, function_uses, is_plain_class, method_uses, parameters_unused
 from grader.worker.session import definition_source, mentions
 
 FUNCTION_STYLES = {
@@ -224,3 +224,35 @@ def test_honest_sq_is_not_contradicted():
     reported: list[str] = []
     subject.contradiction = reported.append
     assert run_question("SQ", subject, random.Random(0)).passed and reported == []
+
+
+AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd")
+BY_AUTOGRAD = {  # honest ways to get leaf_and_intermediate_grads' pair from autograd
+    "retain_grad": "def g(x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n    y = x ** 2\n"
+                   "    y.retain_grad()\n    (3 * y).backward()\n    return x.grad, y.grad\n",
+    "autograd.grad": "def g(x0):\n    x = torch.tensor(x0, requires_grad=True)\n    y = x * x\n"
+                     "    return tuple(torch.autograd.grad(3 * y, (x, y)))\n",
+    "imported grad": "from torch.autograd import grad\n\n\ndef g(x0):\n    x = torch.tensor(x0, requires_grad=True)\n"
+                     "    y = x * x\n    return grad(3 * y, (x, y))\n",
+    "a helper": "def helper(x0):\n    return 1, 2\n\n\ndef g(x0):\n    return helper(x0)\n",
+    "getattr": "def g(x0):\n    x = torch.tensor(x0, requires_grad=True)\n    getattr(x, 'retain_' + 'grad')()\n"
+               "    return x, x\n",
+    "alias": "def f(x0):\n    y = torch.tensor(x0, requires_grad=True)\n    y.sum().backward()\n    return y.grad, y.grad\n\n\n"
+             "g = f\n",
+}
+
+
+@pytest.mark.parametrize("style", BY_AUTOGRAD, ids=list(BY_AUTOGRAD))
+def test_a_function_that_may_run_autograd_is_never_said_not_to(style):
+    """Is no way of reaching autograd (its attributes, an imported function, a helper, getattr)
+    read as a function that does not, so no honest style loses the point?"""
+    assert function_uses(_lookup(BY_AUTOGRAD[style]), "g", AUTOGRAD) is not False
+
+
+def test_gradients_typed_in_by_hand_are_read_as_no_autograd():
+    """Is a function that builds its answer from torch.tensor and arithmetic alone (the calculus
+    typed in: x.grad = 6 * x0, y.grad = 3) read as one that never reaches autograd?"""
+    source = ("def g(x0):\n    # no backward here: the calculus\n    \"\"\"retain_grad? backward?\"\"\"\n"
+              "    return torch.tensor(6.0 * float(x0)), torch.tensor(3.0)\n")
+    assert function_uses(_lookup(source), "g", AUTOGRAD) is False
+    assert function_uses(_lookup("g = 3\n"), "g", AUTOGRAD) is None  # not a function: undecided

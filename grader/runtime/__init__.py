@@ -52,6 +52,7 @@ _EXPORTS = {
     "confirm": ".structure",
     "is_plain_class": ".structure",
     "method_uses": ".structure",
+    "function_uses": ".structure",
     "parameters_unused": ".structure",
     "returns_nothing": ".structure",
     "ProbeFailed": ".failures",

@@ -980,6 +980,18 @@ WRONG: tuple[Answer, ...] = (
         cause="retain_grad()",
     ),
     Answer(
+        "leaves_grads_by_hand",
+        "leaves",
+        _variant(_LEAVES, """    x = torch.tensor(float(x0), requires_grad=True)
+    y = x ** 2
+    y.retain_grad()
+    z = 3 * y
+    z.backward()
+    return x.grad, y.grad""", "    return torch.tensor(6.0 * x0), torch.tensor(3.0)"),
+        "I worked out dz/dx = 6x and dz/dy = 3 on paper, so autograd is not needed.",
+        cause="typed in, not computed by autograd",
+    ),
+    Answer(
         "leaves_grads_swapped",
         "leaves",
         _variant(_LEAVES, "return x.grad, y.grad", "return y.grad, x.grad"),

@@ -13,6 +13,7 @@ from .runtime import (
     fail_if_raised,
     failure,
     first_headline,
+    function_uses,
     is_close,
     kind_of,
     note,
@@ -37,6 +38,10 @@ EXPRESSIONS: tuple[str, ...] = (
     "torch.tensor([1.0, 2.0], requires_grad=True)[0]",
     "torch.nn.Parameter(torch.ones(2))",
 )
+
+# What a function reaches when autograd computes its gradients (an imported function or a helper
+# leaves the reading undecided, and then it costs nothing).
+AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd")
 
 WHY = ("A tensor is a leaf when no recorded operation produced it: created directly, "
         "detached, or a Parameter. Any operation on a tensor that requires grad (* 1, .clone(), "
@@ -96,6 +101,11 @@ def check_grads(subject: Subject, x0: float) -> None:
                  hint=Hint("x.grad is not dz/dx", "z = 3*x**2, so dz/dx = 6*x."))
     assert_close(y_grad, want_y, f"{call}[1] (y.grad)",
                  hint=Hint("y.grad is not dz/dy", "z = 3*y, so dz/dy = 3."))
+    assert function_uses(subject.source_of, "leaf_and_intermediate_grads", AUTOGRAD) is not False, failure(
+        "leaf_and_intermediate_grads: the gradients are typed in, not computed by autograd.",
+        f"{call} returned the right pair, but the function never runs a backward pass: the values "
+        "come from calculus done by hand. Let autograd fill x.grad after backward, and y.grad too, "
+        "which autograd keeps for a non-leaf only when asked to.")
     note(f"{call} = ({show(x_grad.tensor)}, {show(y_grad.tensor)})")
 
 

@@ -8,15 +8,20 @@ does not follow never costs a point.
 from __future__ import annotations
 
 import ast
+import builtins
+from collections.abc import Iterable
 from typing import Any
 
 from .textcache import cached_for_short_texts
 
-__all__ = ["is_plain_class", "method_uses", "parameters_unused", "returns_nothing", "confirm"]
+__all__ = ["is_plain_class", "method_uses", "function_uses", "parameters_unused", "returns_nothing", "confirm"]
 
 # Calls through which a function can read its parameters without naming them.
 _INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
 _MAX_DEPTH = 8
+# Builtins a call to which reaches no attribute of anything by name (getattr and eval can).
+_PLAIN_BUILTINS = frozenset(dir(builtins)) - {"getattr", "setattr", "delattr", "eval", "exec", "compile",
+                                               "__import__", "vars", "locals", "globals", "breakpoint"}
 
 
 @cached_for_short_texts(maxsize=64)  # the same definitions are read by several checks; nodes are only read
@@ -96,6 +101,26 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
     if elsewhere or any(_indirect(n) for n in ast.walk(function)):
         return None
     return False
+
+
+def function_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
+    """Whether the function `name` reaches `<anything>.<attribute>` for one of `attributes` (a call or a read).
+
+    False only when its definition is found (through aliases) and it calls nothing but builtins
+    and attributes (`torch.tensor(...)`): a call to any other name (a helper, an imported
+    function), getattr, eval or a decorator leaves it to None.
+    """
+    node = _unaliased(source_of, name)
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    wanted = set(attributes)
+    nodes = list(ast.walk(node))
+    if any(isinstance(n, ast.Attribute) and n.attr in wanted for n in nodes):
+        return True
+    calls_elsewhere = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _PLAIN_BUILTINS
+                          or isinstance(n, ast.Call) and not isinstance(n.func, (ast.Name, ast.Attribute))
+                          for n in nodes)
+    return None if calls_elsewhere or node.decorator_list or any(map(_indirect, nodes)) else False
 
 
 def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
