@@ -1907,6 +1907,18 @@ FAULTS: tuple[Fault, ...] = (
     Fault("os_exit_after_answers", "import os\nos._exit(0)\n", where="end", witnessed=True),
     Fault("answers_after_their_tests", edit=lambda nb: _move_answers_to_end(nb)),
     Fault("magics_and_shell_lines", "%matplotlib inline\n!pip list\n%time y = 1\n"),
+    Fault("timeit_with_options_in_an_answer", answers={
+        "grad_at": "%timeit -n 1 -r 1 -q warm = torch.ones(2).sum()\nassert warm == 2\n\n\n"
+                   "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
+                   "    f(x).backward()\n    return x.grad\n",
+    }),
+    Fault("display_in_answers_and_scratch", "display(torch.ones(2), 'shown')\n", answers={
+        "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
+                   "    f(x).backward()\n    display(x.grad)\n    return x.grad\n",
+    }),
+    Fault("saves_loads_and_copies_tensors", "import copy\nt = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+          "torch.save(t, 't.pt')\nprint(torch.load('t.pt'), copy.deepcopy(t), copy.copy(t.detach()))\n"
+          "torch.save({'w': torch.nn.Parameter(torch.ones(2))}, 'w.pt')\n"),
     Fault("plt_show_and_open_figure", "plt.plot([1, 2, 3])\nplt.show()\n"),
     Fault("input_call", "name = input('your name: ')\n"),
     Fault("syntax_error_cell", "def broken(:\n    pass\n"),

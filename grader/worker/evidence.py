@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -277,6 +278,20 @@ class _Sink:
         return 0
 
 
+# The options of the magics whose statement still runs (`%timeit -n 1 -r 1 x = f()`): letters that
+# take a value, and flags, as IPython's own option specs give them.
+_MAGIC_OPTIONS = {"timeit": re.compile(r"\s*-(?:[nrp]\s*\S+|[tcqo]+)(?=\s)"),
+                  "prun": re.compile(r"\s*-(?:[DlsT]\s*\S+|[rq]+)(?=\s)")}
+
+
+def magic_statement(name: str, line: str) -> str:
+    """The statement of a `%name line` magic, its leading options taken off."""
+    options = _MAGIC_OPTIONS.get(name)
+    while options is not None and (match := options.match(line)):
+        line = line[match.end():]
+    return line.strip()
+
+
 class IPythonStub:
     """What get_ipython() returns in a worker: magics and shell commands do nothing, internals are recorded."""
 
@@ -290,12 +305,16 @@ class IPythonStub:
         self, name: str = "", line: str = "", *args: object, **kwargs: object
     ) -> None:
         # `%time x = f()` still defines x, as it would in Jupyter.
-        if name in self._RUN_BODY and line.strip():
-            self._run_source(line)
+        statement = magic_statement(name, line)
+        if name in self._RUN_BODY and statement.strip():
+            self._run_source(statement)
 
     def run_cell_magic(
         self, name: str = "", line: str = "", cell: str = "", *args: object, **kwargs: object
     ) -> None:
+        setup = magic_statement(name, line) if name == "timeit" else ""  # `%%timeit -n 1 setup` runs setup first
+        if setup.strip():
+            self._run_source(setup)
         if name in self._RUN_BODY:
             self._run_source(cell)
 

@@ -12,6 +12,7 @@ manifest says it is unsupported and nothing is compared).
 from __future__ import annotations
 
 import array
+import copyreg
 import ctypes
 import functools
 import gc
@@ -458,6 +459,9 @@ def _library_namespaces(manifest: _Manifest, name: str, module: types.ModuleType
     for class_name in classes:
         value = vars(module).get(class_name)
         if isinstance(value, type):
+            # pickling a first instance (torch.save, say) caches the class's slot names in its
+            # dict: cached here, before the dict is watched whole, so honest pickling writes nothing
+            copyreg._slotnames(value)
             inherited = set(type.__dir__(value)) | set(value.__dict__)
             manifest.namespace(f"{name}.{class_name}", value.__dict__, inherited, sized=False, whole=True)
 

@@ -178,6 +178,12 @@ class CappedOutput(io.TextIOBase):
         return kept
 
 
+def _display(*objs: object, **kwargs: object) -> None:
+    """IPython's display() where no front end shows rich output: each object's text, as a terminal IPython prints it."""
+    for obj in objs:
+        print(repr(obj))
+
+
 def one_line_error(exc: BaseException) -> str:
     """'ZeroDivisionError: division by zero' (never raises, even for hostile __str__)."""
     try:
@@ -220,6 +226,7 @@ class CellRunner:
         self.namespace = self.module.__dict__
         self.namespace["__builtins__"] = builtins
         self.namespace["get_ipython"] = self._make_ipython()
+        self.namespace["display"] = _display  # a builtin in every Jupyter kernel
         sys.modules["__main__"] = self.module  # `import __main__` sees the notebook, as in Jupyter
         sys.addaudithook(self.audit)
 
