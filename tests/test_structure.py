@@ -6,7 +6,7 @@ import pytest
 import torch
 from sample import CORRECT, WRONG, local_subject, reference, run_question
 
-from grader.runtime import CtxInfo, FunctionResult, function_uses, is_plain_class, method_uses, parameters_unused
+from grader.runtime import CtxInfo, FunctionResult, function_uses, is_plain_class, loop_uses, method_uses, parameters_unused
 from grader.worker.session import definition_source, mentions
 
 FUNCTION_STYLES = {
@@ -256,3 +256,16 @@ def test_gradients_typed_in_by_hand_are_read_as_no_autograd():
               "    return torch.tensor(6.0 * float(x0)), torch.tensor(3.0)\n")
     assert function_uses(_lookup(source), "g", AUTOGRAD) is False
     assert function_uses(_lookup("g = 3\n"), "g", AUTOGRAD) is None  # not a function: undecided
+
+
+def test_a_backward_pass_per_item_is_read_as_a_loop_and_one_through_a_sum_is_not():
+    """Is backward called in a for loop or a comprehension read as work done per item, while one
+    backward through a sum (reading .grad in a comprehension after it) is not?"""
+    per_point = ("def d(f, x):\n    out = []\n    for xi in x:\n        p = xi.detach().requires_grad_()\n"
+                 "        f(p).backward()\n        out.append(p.grad)\n    return torch.stack(out)\n")
+    in_comprehension = "def d(f, x):\n    return [torch.autograd.grad(f(p), p)[0] for p in x]\n"
+    one_pass = ("def d(f, x):\n    x = x.detach().clone().requires_grad_()\n    f(x).sum().backward()\n"
+                "    return torch.stack([g for g in x.grad])\n")
+    assert loop_uses(_lookup(per_point), "d", ("backward", "autograd")) is True
+    assert loop_uses(_lookup(in_comprehension), "d", ("backward", "autograd")) is True
+    assert loop_uses(_lookup(one_pass), "d", ("backward", "autograd")) is False

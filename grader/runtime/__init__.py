@@ -53,6 +53,7 @@ _EXPORTS = {
     "is_plain_class": ".structure",
     "method_uses": ".structure",
     "function_uses": ".structure",
+    "loop_uses": ".structure",
     "parameters_unused": ".structure",
     "returns_nothing": ".structure",
     "ProbeFailed": ".failures",

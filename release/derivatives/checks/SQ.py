@@ -142,7 +142,21 @@ def check_vjp(subject: Subject, x: torch.Tensor, upstream: torch.Tensor, output:
             "SQ: backward read i ** 2 where it needs forward's input i.",
             f"{call}: the input gradient should be {show(expected)}, got {show(grad.tensor)}: {SQUARED_I}"))
     assert_close(grad, expected, f"{call}: the input gradient", hint=CHAIN_RULE)
+    _keeps_float64(result.output, grad, x, call)
     return result
+
+
+def _keeps_float64(output: TensorValue, grad: TensorValue, x: torch.Tensor, call: str) -> None:
+    """A float64 input gives a float64 output and input gradient."""
+    if x.dtype != torch.float64:
+        return
+    lowered = [f"{what} is {value.dtype}" for what, value in (("forward's output", output), ("the input gradient", grad))
+               if value.dtype != "float64"]
+    assert not lowered, failure(
+        f"SQ: {lowered[0]} for a float64 input.",
+        f"{call}: {' and '.join(lowered)} for a float64 input. A Function keeps its input's dtype: "
+        "converting (.float(), .to(torch.float32)) throws away the precision float64 inputs are "
+        "given for, and gradcheck relies on.")
 
 
 def check_saved(subject: Subject, result: FunctionResult) -> None:

@@ -97,6 +97,12 @@ def check_grads(subject: Subject, x0: float) -> None:
         "leaf_and_intermediate_grads: the pair is swapped; return (x.grad, y.grad).",
         f"{call} returned ({show(x_grad.tensor)}, {show(y_grad.tensor)}): x.grad and y.grad in each other's "
         "place. Return them in the order asked for, (x.grad, y.grad).")
+    doubled = is_close(x_grad.tensor, 2 * want_x, "float32") and is_close(y_grad.tensor, 2 * want_y, "float32")
+    assert right or not doubled, failure(
+        "leaf_and_intermediate_grads: both gradients are exactly twice what they should be: they accumulate in .grad.",
+        f"{call} returned ({show(x_grad.tensor)}, {show(y_grad.tensor)}), twice dz/dx and dz/dy: each backward "
+        "pass adds into .grad rather than replacing it, so two passes give twice the gradient. Run one "
+        "backward pass on leaves made inside the function.")
     assert_close(x_grad, want_x, f"{call}[0] (x.grad)",
                  hint=Hint("x.grad is not dz/dx", "z = 3*x**2, so dz/dx = 6*x."))
     assert_close(y_grad, want_y, f"{call}[1] (y.grad)",

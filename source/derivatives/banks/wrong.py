@@ -286,6 +286,21 @@ WRONG: tuple[Answer, ...] = (
         cause=".mean() was used where .sum() belongs",
     ),
     Answer(
+        "grid_backward_per_point",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                out = []
+                for xi in x:
+                    p = xi.detach().clone().requires_grad_(True)
+                    f(p).backward()
+                    out.append(p.grad)
+                return torch.stack(out)
+        """),
+        "backward needs a scalar, so I took each point on its own, one backward each.",
+        cause="a backward pass for each point",
+    ),
+    Answer(
         "grid_returns_the_values",
         "derivative_on_grid",
         _cell("""
@@ -535,6 +550,24 @@ WRONG: tuple[Answer, ...] = (
         """),
         "The tutorial's backward: the derivative of i ** 2 is 2 * i, and grad_output is always 1.",
         cause="ignores grad_output",
+    ),
+    Answer(
+        "sq_float32_for_float64",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return (i ** 2).float()
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return (grad_output * 2 * i).float()
+        """),
+        "Models train in float32, so I made SQ always return float32.",
+        cause="for a float64 input",
     ),
     Answer(
         "sq_ctx_attribute",
@@ -978,6 +1011,13 @@ WRONG: tuple[Answer, ...] = (
         _variant(_LEAVES, "    y.retain_grad()\n", ""),
         "I thought backward fills .grad on every tensor in the graph, y included.",
         cause="retain_grad()",
+    ),
+    Answer(
+        "leaves_backward_twice",
+        "leaves",
+        _variant(_LEAVES, "    z.backward()\n", "    z.backward(retain_graph=True)\n    z.backward()\n"),
+        "I called backward a second time to make sure the gradients were there.",
+        cause="accumulate in .grad",
     ),
     Answer(
         "leaves_grads_by_hand",

@@ -14,7 +14,8 @@ from typing import Any
 
 from .textcache import cached_for_short_texts
 
-__all__ = ["is_plain_class", "method_uses", "function_uses", "parameters_unused", "returns_nothing", "confirm"]
+__all__ = ["is_plain_class", "method_uses", "function_uses", "loop_uses", "parameters_unused", "returns_nothing",
+           "confirm"]
 
 # Calls through which a function can read its parameters without naming them.
 _INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
@@ -121,6 +122,20 @@ def function_uses(source_of, name: str, attributes: Iterable[str]) -> bool | Non
                           or isinstance(n, ast.Call) and not isinstance(n.func, (ast.Name, ast.Attribute))
                           for n in nodes)
     return None if calls_elsewhere or node.decorator_list or any(map(_indirect, nodes)) else False
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def loop_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
+    """Whether a loop of the function `name` (for, while, a comprehension) reaches `<anything>.<attribute>`
+    for one of `attributes`: work done once per item. None when its definition is not found."""
+    node = _unaliased(source_of, name)
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    wanted = set(attributes)
+    return any(isinstance(n, ast.Attribute) and n.attr in wanted
+               for loop in ast.walk(node) if isinstance(loop, _LOOPS) for n in ast.walk(loop))
 
 
 def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
