@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sample import (  # noqa: E402  # noqa: E402  # noqa: E402
+    ASSIGNMENT,
     AUTOGRADED,
     BROKEN,
     CORRECT,
@@ -31,6 +32,9 @@ from sample import (  # noqa: E402  # noqa: E402  # noqa: E402
     write_submission,
     wrong_for,
 )
+
+from grader.runtime import function_uses, loop_uses  # noqa: E402
+from grader.worker.session import definition_source  # noqa: E402
 
 QUESTION_IDS = [q.id for q in QUESTIONS]
 
@@ -221,7 +225,8 @@ OBSERVE = {
 
 
 def observe(ans: Answer):
-    """What an answer does on a few fixed inputs, executed in a plain namespace."""
+    """What an answer does on a few fixed inputs, executed in a plain namespace, and what the
+    judge's parse of it costs."""
     ns = {"torch": torch, "plt": plt, "__name__": "__main__"}
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -229,7 +234,22 @@ def observe(ans: Answer):
             exec(compile(ans.source, ans.name, "exec"), ns)
         except Exception as e:
             return [("cell raised", type(e).__name__)]
-        return OBSERVE[ans.question](ns)
+        return [*OBSERVE[ans.question](ns), _as_written(ans)]
+
+
+def _as_written(ans: Answer) -> tuple:
+    """The structure the question's checks read in the source (a function that never reaches
+    autograd, a backward pass per item), as the judge reads each definition."""
+    checks = ASSIGNMENT.visible_checks(ans.question)
+    facts = []
+    for name in ASSIGNMENT.question(ans.question).answers:
+        def lookup(wanted):
+            return definition_source([ans.source], wanted)
+        if hasattr(checks, "AUTOGRAD"):
+            facts.append(function_uses(lookup, name, checks.AUTOGRAD) is False)
+        if hasattr(checks, "PER_POINT"):
+            facts.append(bool(loop_uses(lookup, name, checks.PER_POINT)))
+    return ("as written", tuple(facts))
 
 
 def test_observations_cover_every_autograded_question():

@@ -22,6 +22,7 @@ from sample import (  # noqa: E402
 )
 
 from grader.runtime import LocalSubject  # noqa: E402
+from grader.worker.session import definition_source  # noqa: E402
 
 SEEDS = (0, 1)
 
@@ -41,11 +42,11 @@ def _wrong_params():
 def _subject(ans: Answer) -> LocalSubject:
     """The reference answers in notebook order, with `ans` in place of its question's reference."""
     cells = {q.id: reference(q.id) for q in AUTOGRADED} | {ans.question: ans}
-    sources = {name: cells[q.id].source for q in AUTOGRADED for name in q.answers}
+    sources = [cells[q.id].source for q in AUTOGRADED]
     namespace = {"torch": torch, "plt": plt, "__name__": "__main__"}
     for q in AUTOGRADED:
         exec(compile(cells[q.id].source, f"<{cells[q.id].name}>", "exec"), namespace)
-    return local_subject(namespace, source_lookup=sources.get)
+    return local_subject(namespace, source_lookup=lambda name: definition_source(sources, name))  # as the judge reads it
 
 
 def _statuses(ans: Answer, seed: int) -> dict[str, tuple[str, list]]:

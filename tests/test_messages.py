@@ -37,6 +37,7 @@ from grader.release.leaks import find_leaks, secret_lines  # noqa: E402
 from grader.runtime.cell import HEADLINE, failure_text  # noqa: E402
 from grader.runtime.compare import _RAISED_HINTS  # noqa: E402
 from grader.runtime.messages import is_headline  # noqa: E402
+from grader.worker.session import definition_source  # noqa: E402
 
 pytestmark = pytest.mark.duration(3)  # each runs a notebook or nbgrader
 
@@ -44,14 +45,15 @@ pytestmark = pytest.mark.duration(3)  # each runs a notebook or nbgrader
 def _messages(wrong) -> list[str]:
     namespace: dict = {"__name__": "__main__"}
     exec(ASSIGNMENT.setup, namespace)
-    sources = {}
+    sources = []
     for q in AUTOGRADED:
         source = wrong.source if q.id == wrong.question else reference(q.id).source
         exec(source, namespace)
-        sources.update({name: source for name in q.answers})
+        sources.append(source)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        verdict = run_question(wrong.question, local_subject(namespace, sources.get), random.Random(0))
+        verdict = run_question(wrong.question, local_subject(namespace, lambda name: definition_source(sources, name)),
+                               random.Random(0))  # the definitions as the judge reads them
     plt.close("all")
     return verdict.messages
 

@@ -6,7 +6,15 @@ import pytest
 import torch
 from sample import CORRECT, WRONG, local_subject, reference, run_question
 
-from grader.runtime import CtxInfo, FunctionResult, function_uses, is_plain_class, loop_uses, method_uses, parameters_unused
+from grader.runtime import (
+    CtxInfo,
+    FunctionResult,
+    function_uses,
+    is_plain_class,
+    loop_uses,
+    method_uses,
+    parameters_unused,
+)
 from grader.worker.session import definition_source, mentions
 
 FUNCTION_STYLES = {

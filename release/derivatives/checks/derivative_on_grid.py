@@ -19,12 +19,15 @@ from .runtime import (
 )
 from .vocabulary import FUNCTIONS, f_text
 
-__all__ = ["PARTS", "values", "neighbour", "check_grid", "mean_hint", "weights_hint"]
+__all__ = ["PARTS", "PER_POINT", "values", "neighbour", "check_grid", "mean_hint", "weights_hint"]
 
 PARTS = (
     Part("values", "f'(x_i) at every point, by one backward pass through a sum"),
     Part("neighbour", "the caller's x is left as it was, and the result does not require grad"),
 )
+
+# What a loop reaches when it runs a backward pass per point rather than one through the sum.
+PER_POINT = ("backward", "autograd")
 
 NONE_HINT = Hint("the gradient is in the leaf's .grad, not y.grad",
                  "Gradients land in .grad of the leaf (a copy of x that requires grad), "
@@ -50,7 +53,7 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
                      or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or finite_difference_hint(name, x, value.tensor, expected)
                      or differences_hint(name, x, value))
-        assert not loop_uses(subject.source_of, "derivative_on_grid", ("backward", "autograd")), failure(
+        assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT), failure(
             "derivative_on_grid runs a backward pass for each point, not one through a sum.",
             f"{call} gave the right values, but with a backward pass inside a loop, one per point. "
             "Each y_i depends on x_i alone, so the gradient of their sum holds every dy_i/dx_i: "

@@ -192,7 +192,7 @@ WRONG: tuple[Answer, ...] = (
         "attributes",
         _variant(_ATTRIBUTES, '"grad_fn": "PowBackward0"', '"grad_fn": "MulBackward0"'),
         "x ** 2 is x times x, so y must come from a multiplication.",
-        cause="the backward node of the operation that produced the tensor",
+        cause="the last operation that produced this tensor",
         left_to_hidden=_VALUE,
     ),
     Answer(
@@ -806,6 +806,23 @@ WRONG: tuple[Answer, ...] = (
         cause="one gradient per input",
     ),
     Answer(
+        "mulconstant_k_cut_to_an_integer",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = int(k)
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.k, None
+        """),
+        "k is a constant, so I stored it as an int.",
+        cause="cut to a whole number",
+    ),
+    Answer(
         "mulconstant_gradients_in_the_wrong_order",
         "MulConstant",
         _cell("""
@@ -1017,7 +1034,7 @@ WRONG: tuple[Answer, ...] = (
         "leaves",
         _variant(_LEAVES, "    z.backward()\n", "    z.backward(retain_graph=True)\n    z.backward()\n"),
         "I called backward a second time to make sure the gradients were there.",
-        cause="accumulate in .grad",
+        cause=".grad accumulates over passes",
     ),
     Answer(
         "leaves_grads_by_hand",

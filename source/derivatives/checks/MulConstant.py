@@ -98,7 +98,13 @@ def _holds(value: object, k: float) -> bool:
 
 
 def _check_ctx(result: FunctionResult, k: float, call: str) -> None:
-    assert any(_holds(v, k) for v in result.ctx.attributes.values()), failure(
+    kept = result.ctx.attributes
+    cut = next((name for name, v in kept.items() if k != int(k) and (_holds(v, int(k)) or _holds(v, round(k)))), None)
+    assert cut is None or any(_holds(v, k) for v in kept.values()), failure(
+        f"MulConstant: ctx.{cut} holds k cut to a whole number.",
+        f"{call}: after forward, ctx.{cut} holds a whole number where k = {number(k)} belongs: int() or "
+        "round() dropped its fraction, so backward would scale by another constant. Keep k as forward received it.")
+    assert any(_holds(v, k) for v in kept.values()), failure(
         "MulConstant: no attribute of ctx holds k after forward.",
         f"{call}: after forward, no attribute of ctx holds k = {number(k)}. k is a Python "
         "number, so store it as an attribute of ctx rather than with save_for_backward, "

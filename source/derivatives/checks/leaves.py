@@ -21,7 +21,7 @@ from .runtime import (
     show,
 )
 
-__all__ = ["PARTS", "predictions", "grads", "EXPRESSIONS", "WHY", "leaf_predictions", "check_grads"]
+__all__ = ["PARTS", "AUTOGRAD", "predictions", "grads", "EXPRESSIONS", "WHY", "leaf_predictions", "check_grads"]
 
 PARTS = (
     Part("predictions", "(a) LEAF_PREDICTIONS: is_leaf and requires_grad of each expression"),
@@ -99,7 +99,7 @@ def check_grads(subject: Subject, x0: float) -> None:
         "place. Return them in the order asked for, (x.grad, y.grad).")
     doubled = is_close(x_grad.tensor, 2 * want_x, "float32") and is_close(y_grad.tensor, 2 * want_y, "float32")
     assert right or not doubled, failure(
-        "leaf_and_intermediate_grads: both gradients are exactly twice what they should be: they accumulate in .grad.",
+        "leaf_and_intermediate_grads: both gradients doubled; .grad accumulates over passes.",
         f"{call} returned ({show(x_grad.tensor)}, {show(y_grad.tensor)}), twice dz/dx and dz/dy: each backward "
         "pass adds into .grad rather than replacing it, so two passes give twice the gradient. Run one "
         "backward pass on leaves made inside the function.")

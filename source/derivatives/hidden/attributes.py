@@ -48,4 +48,13 @@ def hidden(subject, rng: random.Random) -> None:
             assert _matches(field, got, expected), failure(
                 f"ATTRIBUTES[{name!r}][{field!r}] is not what torch reports.",
                 f"ATTRIBUTES[{name!r}][{field!r}] is {describe(got)}, which is not what torch "
-                f"reports. {HINTS[field]}")
+                f"reports. {_why(field, got)}")
+
+
+def _why(field: str, got) -> str:
+    """The concept behind a wrong entry: for a well-formed class name, which operation it must name."""
+    if field == "grad_fn" and is_class_name(got):
+        return ("It is written as a class name should be, but names another operation: grad_fn is "
+                "the backward node of the last operation that produced this tensor, so look at which "
+                "operation made it.")
+    return HINTS[field]

@@ -51,7 +51,7 @@ _RAISED_HINTS: tuple[tuple[str, Hint], ...] = (
         "requires_grad=True before f is computed, and f must not be computed under torch.no_grad() or "
         "from a .detach()ed or .data tensor")),
     ("returned a gradient different than none at position", Hint(
-        "a gradient is in another input's position",
+        "backward gave a gradient where an input that is not a tensor needs None",
         "backward returns one gradient per input of forward, in forward's order, with None for an input "
         "that is not a tensor")),
     ("backward through the graph a second time", Hint(
@@ -135,15 +135,19 @@ def kind_of(value: object) -> str:
     if isinstance(value, TensorValue):
         return f"a {value.dtype} tensor"
     if isinstance(value, OtherValue):
-        return "a numpy array" if value.type == "ndarray" else f"a {value.type} object"
+        return "a numpy array" if value.type == "ndarray" else f"{_article(value.type)} {value.type} object"
     if isinstance(value, FigureValue):
         return "a figure"
     if value is None:
         return "None"
     if isinstance(value, bool | int | float | str | list | tuple | dict):
         name = type(value).__name__
-        return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+        return f"{_article(name)} {name}"
     return describe(value)[:40]
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def explain_raised(value: RaisedValue) -> Hint:
