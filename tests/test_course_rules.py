@@ -448,6 +448,77 @@ def test_a_suspicious_timestamp_is_a_note_in_grader_grade_and_the_report(course,
     assert flagged == {"carol": ["suspicious timestamp"], "dan": ["suspicious timestamp"]}
 
 
+def _nbgrader(course: Course, exchange: Path, *args: str, student: str | None = None, home: Path | None = None) -> None:
+    """An nbgrader command as the TA types it in the course (its config names the exchange), or as a
+    student in their own folder (their hub's config would name it)."""
+    who = [f"--course={course.course_id}", f"--student={student}", f"--Exchange.cache={home / '.cache'}",
+           f"--Exchange.root={exchange}"] if student else []
+    _run([sys.executable, "-m", "nbgrader", *args, *who], cwd=home or course.root)
+
+
+@pytest.mark.slow(60)
+def test_a_claim_rewritten_in_the_exchange_is_a_note_and_the_exchanges_receipt_counts(course, release_nb, tmp_path):
+    """Does a timestamp.txt that a student rewrote in their exchange inbox to a time inside the
+    release-collection window, but before the exchange received the notebook, become a note
+    in grades.csv, with the receipt as the submission time, so late work stays late; while a
+    classmate's honest timestamp is kept without a note?"""
+    exchange = tmp_path / "exchange"
+    _set_rule(course, f"c.Exchange.root = {str(exchange)!r}")
+    released = nbformat.read(course.release_notebook(), as_version=4)
+    released.metadata["grader"]["released"] = format_timestamp(_now() - datetime.timedelta(days=1))  # yesterday's
+    nbformat.write(released, course.release_notebook())
+    _nbgrader(course, exchange, "release_assignment", "derivatives")
+    for student in ("ana", "mallory"):
+        home = tmp_path / "home" / student
+        home.mkdir(parents=True)
+        _nbgrader(course, exchange, "fetch_assignment", "derivatives", student=student, home=home)
+        nbformat.write(solved(release_nb), home / "derivatives" / "derivatives.ipynb")
+        _nbgrader(course, exchange, "submit", "derivatives", student=student, home=home)
+    received = _now()
+    forged = received - datetime.timedelta(hours=2)  # after the release, before the collection: inside the window
+    [claim] = (exchange / course.course_id / "inbound").glob("mallory+derivatives+*/timestamp.txt")
+    claim.write_text(format_timestamp(forged))
+    _nbgrader(course, exchange, "collect", "derivatives")
+    _set_due(course, received - HOUR)
+    _run_grader(course.root, "autograde", "derivatives")
+    _run_grader(course.root, "export", "derivatives")
+    rows = _table(course.root / "exports" / "derivatives" / "grades.csv")
+    note = rows["mallory"]["timestamp_note"]
+    assert "before nbgrader's exchange received this notebook" in note and format_timestamp(forged) in note, note
+    assert abs(parse_timestamp(rows["mallory"]["submitted"]) - received) < datetime.timedelta(minutes=1)
+    assert float(rows["mallory"]["hours_late"]) > 0.9, rows["mallory"]
+    assert rows["ana"]["timestamp_note"] == "" and float(rows["ana"]["hours_late"]) > 0.9, rows["ana"]
+
+
+def test_the_exchanges_receipt_is_the_earliest_real_copy_with_the_same_bytes(tmp_path):
+    """Is the receipt read only from a real folder inbound/<student>+<assignment>+.../ holding the
+    very bytes collected (a linked folder, a linked file, another notebook or another student's
+    folder count for nothing), the earliest such copy's change time?"""
+    from grader.intake.timestamps import exchange_receipt
+
+    folder, notebook = _folder(tmp_path, None)
+    notebook.write_text('{"cells": []}')
+    inbound = tmp_path / "inbound"
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    (elsewhere / "derivatives.ipynb").write_text('{"cells": []}')  # the same bytes, saved before any hand-in
+    inbound.mkdir()
+    (inbound / "ana+derivatives+linked").symlink_to(elsewhere)
+    (inbound / "ana+derivatives+other").mkdir()
+    (inbound / "ana+derivatives+other" / "derivatives.ipynb").write_text('{"cells": [1]}')
+    (inbound / "bob+derivatives+same").mkdir()
+    (inbound / "bob+derivatives+same" / "derivatives.ipynb").write_text('{"cells": []}')
+    (inbound / "ana+derivatives+file-linked").mkdir()
+    (inbound / "ana+derivatives+file-linked" / "derivatives.ipynb").symlink_to(elsewhere / "derivatives.ipynb")
+    assert exchange_receipt(inbound, "ana", "derivatives", notebook) is None
+    (inbound / "ana+derivatives+2026").mkdir()
+    (inbound / "ana+derivatives+2026" / "derivatives.ipynb").write_text('{"cells": []}')
+    changed = os.lstat(inbound / "ana+derivatives+2026" / "derivatives.ipynb").st_ctime
+    received = exchange_receipt(inbound, "ana", "derivatives", notebook)
+    assert received == datetime.datetime.fromtimestamp(changed, UTC).replace(tzinfo=None)
+    assert exchange_receipt(tmp_path / "no-exchange", "ana", "derivatives", notebook) is None
+
+
 @pytest.mark.slow(15)
 def test_a_release_records_its_first_release_time_and_a_rerelease_keeps_it(course):
     """Does `grader release` record when the assignment was first released, and a second release keep
