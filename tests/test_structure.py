@@ -234,7 +234,7 @@ def test_honest_sq_is_not_contradicted():
     assert run_question("SQ", subject, random.Random(0)).passed and reported == []
 
 
-AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd")
+AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd", "func")
 BY_AUTOGRAD = {  # honest ways to get leaf_and_intermediate_grads' pair from autograd
     "retain_grad": "def g(x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n    y = x ** 2\n"
                    "    y.retain_grad()\n    (3 * y).backward()\n    return x.grad, y.grad\n",
@@ -243,6 +243,8 @@ BY_AUTOGRAD = {  # honest ways to get leaf_and_intermediate_grads' pair from aut
     "imported grad": "from torch.autograd import grad\n\n\ndef g(x0):\n    x = torch.tensor(x0, requires_grad=True)\n"
                      "    y = x * x\n    return grad(3 * y, (x, y))\n",
     "a helper": "def helper(x0):\n    return 1, 2\n\n\ndef g(x0):\n    return helper(x0)\n",
+    "torch.func": "def g(x0):\n    x = torch.tensor(float(x0))\n    y = x ** 2\n"
+                  "    return torch.func.grad(lambda t: 3 * t ** 2)(x), torch.func.grad(lambda u: 3 * u)(y)\n",
     "getattr": "def g(x0):\n    x = torch.tensor(x0, requires_grad=True)\n    getattr(x, 'retain_' + 'grad')()\n"
                "    return x, x\n",
     "alias": "def f(x0):\n    y = torch.tensor(x0, requires_grad=True)\n    y.sum().backward()\n    return y.grad, y.grad\n\n\n"

@@ -587,6 +587,33 @@ CORRECT: tuple[Answer, ...] = (
         """),
         "predictions computed by eval, float64, returns .clone()d grads",
     ),
+    Answer(
+        "leaves_autograd_grad_helper",
+        "leaves",
+        _cell("""
+            LEAF_PREDICTIONS = {
+                "torch.linspace(-10, 10, 10, requires_grad=True)": (True, True),
+                "torch.linspace(-10, 10, 10).requires_grad_()": (True, True),
+                "torch.linspace(-10, 10, 10, requires_grad=True) * 1": (False, True),
+                "torch.tensor(2.0)": (True, False),
+                "torch.tensor(2.0, requires_grad=True).detach()": (True, False),
+                "torch.tensor(2.0, requires_grad=True).clone()": (False, True),
+                "torch.tensor([1.0, 2.0], requires_grad=True)[0]": (False, True),
+                "torch.nn.Parameter(torch.ones(2))": (True, True),
+            }
+
+
+            def _both_gradients(x, y, z):
+                return torch.autograd.grad(z, (x, y))
+
+
+            def leaf_and_intermediate_grads(x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                y = x * x
+                return tuple(_both_gradients(x, y, 3 * y))
+        """),
+        "torch.autograd.grad for both gradients, through a helper; no retain_grad needed",
+    ),
 )
 
 EXPLAIN_BUG = Answer(

@@ -41,7 +41,7 @@ EXPRESSIONS: tuple[str, ...] = (
 
 # What a function reaches when autograd computes its gradients (an imported function or a helper
 # leaves the reading undecided, and then it costs nothing).
-AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd")
+AUTOGRAD = ("backward", "retain_grad", "register_hook", "autograd", "func")
 
 WHY = ("A tensor is a leaf when no recorded operation produced it: created directly, "
         "detached, or a Parameter. Any operation on a tensor that requires grad (* 1, .clone(), "
