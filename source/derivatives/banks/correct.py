@@ -11,6 +11,21 @@ def _cell(text: str) -> str:
     return dedent(text).strip() + "\n"
 
 
+# The reference's predictions for leaves (a), which the part (b) styles below share.
+_LEAF_PREDICTIONS = _cell("""
+            LEAF_PREDICTIONS = {
+                "torch.linspace(-10, 10, 10, requires_grad=True)": (True, True),
+                "torch.linspace(-10, 10, 10).requires_grad_()": (True, True),
+                "torch.linspace(-10, 10, 10, requires_grad=True) * 1": (False, True),
+                "torch.tensor(2.0)": (True, False),
+                "torch.tensor(2.0, requires_grad=True).detach()": (True, False),
+                "torch.tensor(2.0, requires_grad=True).clone()": (False, True),
+                "torch.tensor([1.0, 2.0], requires_grad=True)[0]": (False, True),
+                "torch.nn.Parameter(torch.ones(2))": (True, True),
+            }
+""")
+
+
 CORRECT: tuple[Answer, ...] = (
     # ---------------------------------------------------------------- grad_at
     Answer(
@@ -531,19 +546,7 @@ CORRECT: tuple[Answer, ...] = (
     Answer(
         "leaves_literal",
         "leaves",
-        _cell("""
-            LEAF_PREDICTIONS = {
-                "torch.linspace(-10, 10, 10, requires_grad=True)": (True, True),
-                "torch.linspace(-10, 10, 10).requires_grad_()": (True, True),
-                "torch.linspace(-10, 10, 10, requires_grad=True) * 1": (False, True),
-                "torch.tensor(2.0)": (True, False),
-                "torch.tensor(2.0, requires_grad=True).detach()": (True, False),
-                "torch.tensor(2.0, requires_grad=True).clone()": (False, True),
-                "torch.tensor([1.0, 2.0], requires_grad=True)[0]": (False, True),
-                "torch.nn.Parameter(torch.ones(2))": (True, True),
-            }
-
-
+        _LEAF_PREDICTIONS + "\n\n" + _cell("""
             def leaf_and_intermediate_grads(x0):
                 x = torch.tensor(float(x0), requires_grad=True)
                 y = x ** 2
@@ -590,19 +593,7 @@ CORRECT: tuple[Answer, ...] = (
     Answer(
         "leaves_autograd_grad_helper",
         "leaves",
-        _cell("""
-            LEAF_PREDICTIONS = {
-                "torch.linspace(-10, 10, 10, requires_grad=True)": (True, True),
-                "torch.linspace(-10, 10, 10).requires_grad_()": (True, True),
-                "torch.linspace(-10, 10, 10, requires_grad=True) * 1": (False, True),
-                "torch.tensor(2.0)": (True, False),
-                "torch.tensor(2.0, requires_grad=True).detach()": (True, False),
-                "torch.tensor(2.0, requires_grad=True).clone()": (False, True),
-                "torch.tensor([1.0, 2.0], requires_grad=True)[0]": (False, True),
-                "torch.nn.Parameter(torch.ones(2))": (True, True),
-            }
-
-
+        _LEAF_PREDICTIONS + "\n\n" + _cell("""
             def _both_gradients(x, y, z):
                 return torch.autograd.grad(z, (x, y))
 

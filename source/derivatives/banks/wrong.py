@@ -554,18 +554,7 @@ WRONG: tuple[Answer, ...] = (
     Answer(
         "sq_float32_for_float64",
         "SQ",
-        _cell("""
-            class SQ(torch.autograd.Function):
-                @staticmethod
-                def forward(ctx, i):
-                    ctx.save_for_backward(i)
-                    return (i ** 2).float()
-
-                @staticmethod
-                def backward(ctx, grad_output):
-                    (i,) = ctx.saved_tensors
-                    return (grad_output * 2 * i).float()
-        """),
+        _variant("sq_save_for_backward", "return i ** 2", "return (i ** 2).float()"),
         "Models train in float32, so I made SQ always return float32.",
         cause="for a float64 input",
     ),
@@ -808,17 +797,7 @@ WRONG: tuple[Answer, ...] = (
     Answer(
         "mulconstant_k_cut_to_an_integer",
         "MulConstant",
-        _cell("""
-            class MulConstant(torch.autograd.Function):
-                @staticmethod
-                def forward(ctx, x, k):
-                    ctx.k = int(k)
-                    return k * x
-
-                @staticmethod
-                def backward(ctx, grad_output):
-                    return grad_output * ctx.k, None
-        """),
+        _variant("mulconstant_ctx_k", "ctx.k = k", "ctx.k = int(k)"),
         "k is a constant, so I stored it as an int.",
         cause="cut to a whole number",
     ),
