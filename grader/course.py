@@ -75,22 +75,6 @@ class Course:
         coursedir.root = str(self.root)
         return coursedir
 
-    def exchange_inbound(self) -> Path | None:
-        """The folder of nbgrader's exchange where this course's students' submissions land
-        (<Exchange.root>/<course id>/inbound), as the course's configuration names it; None
-        without a course id."""
-        coursedir = self.coursedir
-        if not coursedir.course_id:
-            return None
-        exchange = coursedir.config.get("Exchange", {})
-        if "root" in exchange:
-            root = exchange["root"]
-        else:
-            from nbgrader.exchange.default.exchange import Exchange
-
-            root = Exchange.class_traits()["root"].default_value
-        return Path(root) / coursedir.course_id / "inbound"
-
     @property
     def db_url(self) -> str:
         return self.coursedir.db_url

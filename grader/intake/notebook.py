@@ -103,20 +103,6 @@ def read_submitted_bytes(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def read_with_change_time(path: Path, limit: int) -> tuple[bytes, float]:
-    """`read_submitted_bytes`, and the inode change time of the very file read (UnreadableNotebook)."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        raise UnreadableNotebook(f"cannot read {printable(path.name)}: {exc.strerror or exc}") from None
-    try:
-        return _read_open_file(fd, printable(path.name), limit), os.fstat(fd).st_ctime
-    except OSError as exc:
-        raise UnreadableNotebook(f"cannot read {printable(path.name)}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-
-
 def _read_open_file(fd: int, name: str, limit: int) -> bytes:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):

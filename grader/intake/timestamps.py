@@ -7,9 +7,7 @@ release` records it in the release notebook's metadata) and when the submission 
 `submitted/` (the inode change time of the files collect copied in, which no user can set
 back). A claim outside that window, in the future, malformed, unreadable or absent is a note
 for the TA, and the collection time is the submission time instead: never earlier than the
-true hand-in. Where nbgrader's exchange still holds the notebook collected, the change time of
-that copy is when it was handed in at the latest (`exchange_receipt`): a claim earlier than it
-is a note too (grader.judge.handed_in.check_with_exchange).
+true hand-in. A claim inside the window is trusted, as nbgrader trusts it.
 
 Standard library only: a judge and `grader grade` read timestamps without importing nbgrader.
 """
@@ -22,15 +20,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.intake.notebook import (
-    MAX_NOTEBOOK_BYTES,
-    UnreadableNotebook,
-    read_submitted_bytes,
-    read_with_change_time,
-)
+from grader.intake.notebook import UnreadableNotebook, read_submitted_bytes
 from grader.intake.text import printable
 
-__all__ = ["SubmissionTime", "submission_time", "exchange_receipt", "parse_timestamp", "format_timestamp", "released_at", "RELEASED_KEY",
+__all__ = ["SubmissionTime", "submission_time", "parse_timestamp", "format_timestamp", "released_at", "RELEASED_KEY",
            "release_stamp", "TIMESTAMP_FILE", "CLOCK_SKEW", "MISSING_NOTE"]
 
 TIMESTAMP_FILE = "timestamp.txt"
@@ -82,36 +75,6 @@ def submission_time(folder: Path, notebook: Path | None, released: datetime.date
     if problem:
         return _fallback(collected, f"{TIMESTAMP_FILE} says {format_timestamp(claimed)}, {problem}")
     return SubmissionTime(claimed)
-
-
-def exchange_receipt(inbound: Path, student: str, assignment: str, notebook: Path) -> datetime.datetime | None:
-    """When nbgrader's exchange received the notebook that was collected: the inode change time of
-    the earliest copy with the same bytes in a folder inbound/<student>+<assignment>+.../ (a real
-    folder, the file a regular file of its own). No user can set a change time back, so the
-    student handed this notebook in no earlier than that; None when no copy is found."""
-    folders = _inbound_folders(inbound, f"{student}+{assignment}+")
-    try:
-        wanted = read_submitted_bytes(notebook, MAX_NOTEBOOK_BYTES) if folders else None
-    except UnreadableNotebook:
-        return None
-    times = []
-    for folder in folders:
-        try:
-            held, changed = read_with_change_time(folder / notebook.name, len(wanted))
-        except UnreadableNotebook:
-            continue
-        if held == wanted:
-            times.append(changed)
-    return datetime.datetime.fromtimestamp(min(times), _UTC).replace(tzinfo=None) if times else None
-
-
-def _inbound_folders(inbound: Path, prefix: str) -> list[Path]:
-    """The real folders (not links) of inbound/ whose names begin with `prefix`; [] if it cannot be listed."""
-    try:
-        with os.scandir(inbound) as entries:
-            return [Path(e.path) for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return []
 
 
 def parse_timestamp(text: str) -> datetime.datetime:

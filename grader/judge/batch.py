@@ -44,7 +44,6 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
         own = JudgePool(course, jobs, wait=False)  # the judges warm up while the gradebook opens
     try:
         with long_lived():  # nbgrader's gradebook and SQLAlchemy, while the judges start
-            from grader.judge.handed_in import check_with_exchange
             from grader.record.gradebook import GradebookWriter, prepare_gradebook
             from grader.record.late import apply_late_penalties, check_late_rule
 
@@ -65,10 +64,8 @@ def autograde(course: Course, *, jobs: int | None = None, cluster: str | None = 
             results = grade_in_parallel(course, students, jobs, on_start=_announce if show_progress else None,
                                         pool=own)
         recorded = []
-        inbound = course.exchange_inbound()
         with GradebookWriter(course) as writer:
             for result in results:
-                check_with_exchange(course, result, inbound)
                 writer.record(result)
                 progress.advance(result)
                 recorded.append(_summary_only(result))

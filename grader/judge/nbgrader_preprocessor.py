@@ -53,7 +53,6 @@ class KitJudge(NbGraderPreprocessor):
     enabled = Bool(True, help="Grade with the kit's contained judge").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        from grader.judge.handed_in import check_with_exchange
         from grader.record.gradebook import recorded_time, write_status
         from grader.record.notebook import autograded_notebook
 
@@ -62,7 +61,6 @@ class KitJudge(NbGraderPreprocessor):
         if info["notebook"] != course.notebook:
             raise ValueError(f"the kit grades {course.notebook}.ipynb, not {info['notebook']}.ipynb")
         result = _verdict(_converter_of(self), course, info["student"], self.log)
-        check_with_exchange(course, result, course.exchange_inbound())
         write_status(course, result)
         # the submission time the judge decided on replaces the one nbgrader took from timestamp.txt,
         # before AssignLatePenalties reads it
