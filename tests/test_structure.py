@@ -279,3 +279,20 @@ def test_a_backward_pass_per_item_is_read_as_a_loop_and_one_through_a_sum_is_not
     assert loop_uses(_lookup(per_point), "d", ("backward", "autograd")) is True
     assert loop_uses(_lookup(in_comprehension), "d", ("backward", "autograd")) is True
     assert loop_uses(_lookup(one_pass), "d", ("backward", "autograd")) is False
+
+
+def test_what_a_loop_reads_once_and_a_class_of_the_submissions_are_not_misread():
+    """Is a backward pass in the iterable a loop reads once (not per item) not read as one per
+    item, and is a call to a method of the submission's own class left undecided (it may reach
+    autograd), never read as a function that does not?"""
+    once = ("def d(f, x):\n    x = x.detach().requires_grad_()\n"
+            "    return [g for g in torch.autograd.grad(f(x).sum(), [x])][0]\n")
+    loop_once = ("def d(f, x):\n    x = x.detach().requires_grad_()\n"
+                 "    for g in torch.autograd.grad(f(x).sum(), [x]):\n        return g\n")
+    assert loop_uses(_lookup(once), "d", ("backward", "autograd")) is False
+    assert loop_uses(_lookup(loop_once), "d", ("backward", "autograd")) is False
+    chain = ("class Chain:\n    @staticmethod\n    def run(x0):\n        return 1, 2\n\n\n"
+             "def g(x0):\n    return Chain.run(x0)\n")
+    assert function_uses(lambda name: definition_source([chain], name), "g", AUTOGRAD) is None
+    method = "def g(x0):\n    x = torch.tensor(x0)\n    return x.double(), x.float()\n"
+    assert function_uses(_lookup(method), "g", AUTOGRAD) is None

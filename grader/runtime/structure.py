@@ -107,9 +107,10 @@ def method_uses(source_of, name: str, method: str, attribute: str, depth: int = 
 def function_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
     """Whether the function `name` reaches `<anything>.<attribute>` for one of `attributes` (a call or a read).
 
-    False only when its definition is found (through aliases) and it calls nothing but builtins
-    and attributes (`torch.tensor(...)`): a call to any other name (a helper, an imported
-    function), getattr, eval or a decorator leaves it to None.
+    False only when its definition is found (through aliases) and every call it makes is to a
+    builtin or to a function of the libraries themselves (`torch.tensor(...)`, `math.exp(...)`):
+    a call to anything else (a helper or a class of the submission's, an imported function, a
+    method of a value), getattr, eval or a decorator leaves it to None.
     """
     node = _unaliased(source_of, name)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -118,10 +119,19 @@ def function_uses(source_of, name: str, attributes: Iterable[str]) -> bool | Non
     nodes = list(ast.walk(node))
     if any(isinstance(n, ast.Attribute) and n.attr in wanted for n in nodes):
         return True
-    calls_elsewhere = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _PLAIN_BUILTINS
-                          or isinstance(n, ast.Call) and not isinstance(n.func, (ast.Name, ast.Attribute))
-                          for n in nodes)
-    return None if calls_elsewhere or node.decorator_list or any(map(_indirect, nodes)) else False
+    calls = [n.func for n in nodes if isinstance(n, ast.Call)]
+    followed = all(isinstance(f, ast.Name) and f.id in _PLAIN_BUILTINS or _library_call(f) for f in calls)
+    return False if followed and not node.decorator_list and not any(map(_indirect, nodes)) else None
+
+
+_LIBRARIES = frozenset({"torch", "math", "numpy", "np"})
+
+
+def _library_call(func: ast.expr) -> bool:
+    """`torch.tensor`, `torch.nn.functional.relu`: an attribute path from a library's own name."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in _LIBRARIES
 
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -129,13 +139,26 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictC
 
 def loop_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
     """Whether a loop of the function `name` (for, while, a comprehension) reaches `<anything>.<attribute>`
-    for one of `attributes`: work done once per item. None when its definition is not found."""
+    for one of `attributes` in what it runs once per item (not in the iterable it reads once).
+    None when its definition is not found."""
     node = _unaliased(source_of, name)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     wanted = set(attributes)
     return any(isinstance(n, ast.Attribute) and n.attr in wanted
-               for loop in ast.walk(node) if isinstance(loop, _LOOPS) for n in ast.walk(loop))
+               for loop in ast.walk(node) if isinstance(loop, _LOOPS)
+               for part in _per_item(loop) for n in ast.walk(part))
+
+
+def _per_item(loop: ast.AST) -> list[ast.AST]:
+    """The parts of a loop that run once per item."""
+    if isinstance(loop, (ast.For, ast.AsyncFor)):
+        return list(loop.body)
+    if isinstance(loop, ast.While):
+        return [loop.test, *loop.body]
+    first, *inner = loop.generators
+    results = [loop.key, loop.value] if isinstance(loop, ast.DictComp) else [loop.elt]
+    return [*results, *first.ifs, *inner]
 
 
 def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
