@@ -1908,9 +1908,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("answers_after_their_tests", edit=lambda nb: _move_answers_to_end(nb)),
     Fault("magics_and_shell_lines", "%matplotlib inline\n!pip list\n%time y = 1\n"),
     Fault("timeit_with_options_in_an_answer", answers={
-        "grad_at": "%timeit -n 1 -r 1 -q warm = torch.ones(2).sum()\nassert warm == 2\n\n\n"
+        "grad_at": "%timeit -n 1 -r 1 -q warm = torch.ones(2).sum()\n\n\n"
                    "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
-                   "    f(x).backward()\n    return x.grad\n",
+                   "    f(x).backward()\n    return x.grad\n\n\n"
+                   "%timeit -n 1 -r 1 grad_at = lambda f, x0: 0  # timed in a scope of its own, as in Jupyter\n",
     }),
     Fault("display_in_answers_and_scratch", "display(torch.ones(2), 'shown')\n", answers={
         "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"

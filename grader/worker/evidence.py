@@ -6,6 +6,7 @@ import builtins
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 
 __all__ = ["INSIDE_THE_CHECKS", "MODE_DURING", "MODE_LEFT", "WATCHED", "AuditRecorder", "BuiltinsGuard", "IPythonStub", "PatchWatch"]
@@ -292,6 +293,11 @@ def magic_statement(name: str, line: str) -> str:
     return line.strip()
 
 
+def _own_scope(source: str) -> str:
+    """`source` as %timeit runs it: in a function of its own, so the names it assigns stay there."""
+    return f"def _timeit_scope():\n{textwrap.indent(source, '    ')}\n    pass\n_timeit_scope()\ndel _timeit_scope\n"
+
+
 class IPythonStub:
     """What get_ipython() returns in a worker: magics and shell commands do nothing, internals are recorded."""
 
@@ -307,15 +313,14 @@ class IPythonStub:
         # `%time x = f()` still defines x, as it would in Jupyter.
         statement = magic_statement(name, line)
         if name in self._RUN_BODY and statement.strip():
-            self._run_source(statement)
+            self._run_source(_own_scope(statement) if name == "timeit" else statement)
 
     def run_cell_magic(
         self, name: str = "", line: str = "", cell: str = "", *args: object, **kwargs: object
     ) -> None:
-        setup = magic_statement(name, line) if name == "timeit" else ""  # `%%timeit -n 1 setup` runs setup first
-        if setup.strip():
-            self._run_source(setup)
-        if name in self._RUN_BODY:
+        if name == "timeit":  # `%%timeit -n 1 setup`: the setup, then the cell
+            self._run_source(_own_scope(f"{magic_statement(name, line)}\n{cell}"))
+        elif name in self._RUN_BODY:
             self._run_source(cell)
 
     def system(self, *args: object, **kwargs: object) -> None:
