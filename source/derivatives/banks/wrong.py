@@ -298,7 +298,7 @@ WRONG: tuple[Answer, ...] = (
                 return torch.stack(out)
         """),
         "backward needs a scalar, so I took each point on its own, one backward each.",
-        cause="a backward pass for each point",
+        cause="backward inside a loop",
     ),
     Answer(
         "grid_returns_the_values",

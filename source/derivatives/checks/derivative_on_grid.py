@@ -54,8 +54,8 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
                      or values_hint(name, x, value) or finite_difference_hint(name, x, value.tensor, expected)
                      or differences_hint(name, x, value))
         assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT), failure(
-            "derivative_on_grid runs a backward pass for each point, not one through a sum.",
-            f"{call} gave the right values, but with a backward pass inside a loop, one per point. "
+            "derivative_on_grid runs backward inside a loop, not once through a sum.",
+            f"{call} gave the right values, but with backward inside a loop, a pass per point or per piece. "
             "Each y_i depends on x_i alone, so the gradient of their sum holds every dy_i/dx_i: "
             "one backward pass through the sum gives all of them at once.")
         note(f"{call} = {show(value.tensor)}")
