@@ -192,7 +192,7 @@ def test_a_question_release_runs_its_misconceptions_as_a_student_does(fresh_cour
     root = str(fresh_course.root)
     assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) != 0
     out = capsys.readouterr().out
-    assert "FAIL visible tests catch 2 of 7 misconceptions" in out
+    assert "FAIL visible tests catch 4 of 9 misconceptions" in out
     assert "left to hidden tests but shown: leaves_grads_swapped" in out
 
 
