@@ -203,6 +203,14 @@ def expect_upstream_untouched(result: object, call: str) -> None:
         "tensor from grad_output rather than writing into it (*=, +=, mul_).")
 
 
+def _none_failure(call: str, name: str, none_hint: Hint | str | None) -> str:
+    none_hint = Hint("", none_hint) if isinstance(none_hint, str) else none_hint or _RETURN_GRADIENT
+    element = _ELEMENT.search(call)  # `f(...)[1] (df/dv)`: one item of what f returned
+    came_back = f"{name}: {element[2] or 'item ' + element[1]} is None" if element else f"{name} returned None"
+    return failure(first_headline(f"{came_back}: {none_hint.cause}." if none_hint.cause else "", f"{came_back}."),
+                   f"{call} {'is' if element else 'returned'} None. {none_hint.text}")
+
+
 _ELEMENT = re.compile(r"\)\[(\d+)\]\s*(?:\(([^()]*)\))?$")
 _RETURN_GRADIENT = Hint("it must return the gradient", "Did you forget to return the gradient?")
 
@@ -212,12 +220,8 @@ def expect_float_tensor(value: object, call: str, *, none_hint: Hint | str | Non
     Hint or a plain str, why None came back)."""
     fail_if_raised(value, call)
     name = answer_name(call)
-    none_hint = Hint("", none_hint) if isinstance(none_hint, str) else none_hint or _RETURN_GRADIENT
-    element = _ELEMENT.search(call)  # `f(...)[1] (df/dv)`: one item of what f returned
-    came_back = f"{name}: {element[2] or 'item ' + element[1]} is None" if element else f"{name} returned None"
-    assert value is not None, failure(first_headline(f"{came_back}: {none_hint.cause}." if none_hint.cause
-                                                     else "", f"{came_back}."),
-                                      f"{call} {'is' if element else 'returned'} None. {none_hint.text}")
+    if value is None:  # the message is built only for a failure: checks call this on every value
+        raise AssertionError(_none_failure(call, name, none_hint))
     if not isinstance(value, TensorValue):
         one_tensor = isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], TensorValue)
         raise AssertionError(failure(
