@@ -86,11 +86,14 @@ def run() -> None:
     `grader grade` or `grader check` would feel.
 
     The command also does without jsonschema's IRI format checker (see
-    `without_iri_format_checker`).
+    `without_iri_format_checker`) and without nbgrader's Jupyter server extensions (see
+    `grader.nbgrader_package`).
     """
     from grader.ipynb import without_iri_format_checker
+    from grader.nbgrader_package import without_server_extensions
 
     without_iri_format_checker()
+    without_server_extensions()
     code = main()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -82,3 +82,32 @@ def test_validation_without_the_iri_format_checker_still_refuses_a_broken_notebo
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "refused False", done.stdout + done.stderr
+
+
+@pytest.mark.duration(3)
+def test_the_kits_commands_use_nbgrader_without_its_server_extensions():
+    """With nbgrader loaded as a folder of modules (as every `grader` command does), do its
+    gradebook, preprocessors and converters work, does `nbgrader.__version__` read as installed, is
+    the Jupyter server left out, and is the formgrader's template folder the one its handlers use?"""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from grader.nbgrader_package import formgrader_templates, without_server_extensions\n"
+        "without_server_extensions()\n"
+        "from nbgrader.api import Gradebook\n"
+        "from nbgrader.converters import GenerateFeedback\n"
+        "from nbgrader.preprocessors import AssignLatePenalties\n"
+        "import nbgrader\n"
+        "with Gradebook('sqlite:///:memory:') as gb:\n"
+        "    gb.add_student('ada')\n"
+        "    print(len(gb.students), 'jupyter_server' in sys.modules, nbgrader.__version__)\n"
+        "print(formgrader_templates())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    from nbgrader import __version__
+    from nbgrader.server_extensions.formgrader.handlers import template_path
+
+    assert done.stdout.splitlines() == [f"1 False {__version__}", template_path]

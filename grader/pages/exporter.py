@@ -19,9 +19,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 def template_basedirs() -> list[str]:
     """The kit's templates (which put the page's policy into nbgrader's), then nbgrader's own."""
-    from nbgrader.server_extensions.formgrader.handlers import template_path
+    from grader.nbgrader_package import formgrader_templates
 
-    return [str(TEMPLATE_DIR), template_path]
+    return [str(TEMPLATE_DIR), formgrader_templates()]
 
 
 def inert_pages(config) -> None:

@@ -43,10 +43,10 @@ def formgrader_policy() -> str:
     """The grading view's policy, with the hash of each inline script and event handler that
     nbgrader's formgrade templates write without template values (the others run before the
     policy in the page's head). Read from the installed templates, so the hashes follow nbgrader."""
-    from nbgrader.server_extensions.formgrader.handlers import template_path
+    from grader.nbgrader_package import formgrader_templates
 
     hashes = {_hash(MATHJAX_STAND_IN)}
-    for template in sorted((Path(template_path) / "formgrade").glob("*.j2")):
+    for template in sorted((Path(formgrader_templates()) / "formgrade").glob("*.j2")):
         source = template.read_text(encoding="utf-8")
         for code in [*_INLINE_SCRIPT.findall(source), *_HANDLER.findall(source)]:
             if code.strip() and "{{" not in code and "{%" not in code:
