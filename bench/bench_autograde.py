@@ -285,6 +285,18 @@ def time_floor(course: Course, students: list[str]) -> list[float]:
 # ------------------------------------------------------------------ report
 
 
+def host_loop_seconds() -> float:
+    """Seconds of a fixed loop of Python arithmetic on one core: how fast the host runs right now.
+
+    Machines here are shared: the same code reads slower on a busy host, and this says so
+    beside the figures (about 0.5 s on a quiet one)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i * i
+    return time.perf_counter() - started
+
+
 def figure(name: str, value: float, op: str, target: float, digits: int = 1) -> tuple[str, bool]:
     met = {">=": value >= target, "<=": value <= target, "<": value < target}[op]
     return f"{name}={value:.{digits}f}({op}{target:g})", met
@@ -300,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("bench-output"))
     args = parser.parse_args(argv)
     out = args.output.resolve()
+    host_before = host_loop_seconds()
     big = make_course(out / "class", max(args.students, args.class_size))
     everyone = big.students()
     sample_ids = everyone[: args.sample]
@@ -333,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     parallel_differs = [student for student in sample_ids if parallel.get(student) != serial.get(student)]
     same = not parallel_differs and same_gradebook
 
+    host_after = host_loop_seconds()
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
+    print(f"host speed: a fixed loop of Python arithmetic took {host_before:.2f} s before this run and "
+          f"{host_after:.2f} s after it (about 0.5 s on a quiet host; a busy host reads higher, as do its figures)")
     print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
           f"(cold), {served_one:.2f} s (while grader serve runs)")
     print(f"one release: nbgrader generate_assignment {stock_release:.2f} s, grader release (full audit) "
