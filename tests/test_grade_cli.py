@@ -134,3 +134,18 @@ def test_check_explains_why_the_tutorials_sq_fails(released_course, solved_nb, t
     assert done.returncode == 1
     [row] = [line for line in done.stdout.splitlines() if line.startswith("SQ ")]
     assert "FAIL" in row and "ignores grad_output" in row
+
+
+def test_the_grade_table_cuts_a_long_headline_where_it_says_so():
+    """Does `grader grade`'s table show a question's headline whole when it fits, and cut a longer one
+    with an ellipsis (the whole message is in --json), never silently?"""
+    from grader.judge.results import QuestionResult, SubmissionResult
+    from grader.report.tables import question_table
+
+    short, long = "grad_at returned 3.0; expected 6.0.", "SQ: " + "the gradient is off " * 20
+    questions = [QuestionResult("grad_at", 0, 2, "failed", [short + "\ndetails"]),
+                 QuestionResult("SQ", 0, 3, "failed", [long])]
+    table = question_table(SubmissionResult("ada", "derivatives.ipynb", "graded", questions))
+    rows = table.splitlines()[1:3]
+    assert rows[0].endswith(short) and "details" not in table
+    assert rows[1].endswith("…") and long[:159] in rows[1] and long not in rows[1]

@@ -90,5 +90,9 @@ def _details(result: SubmissionResult) -> str:
     return printable(text)
 
 
-def _first(messages: list[str]) -> str:
-    return printable(messages[0].splitlines()[0][:100]) if messages and messages[0] else ""
+def _first(messages: list[str], width: int = 160) -> str:
+    """The first line of the first message, cut at `width` with an ellipsis (`--json` holds it whole)."""
+    if not messages or not messages[0]:
+        return ""
+    line = messages[0].splitlines()[0]
+    return printable(line if len(line) <= width else line[:width - 1] + "…")
