@@ -94,7 +94,11 @@ def run() -> None:
 
     without_iri_format_checker()
     without_server_extensions()
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:  # `grader check NB | head` stopped reading: no traceback, as a shell tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_FAILED
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -215,12 +219,16 @@ def _check(args) -> int:
 
 def _autograde(args) -> int:
     from grader.judge.batch import autograde
-    from grader.report.tables import class_table
+    from grader.report.tables import class_table, listed
 
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = Course.at(args.course, args.assignment)
     students = args.students
+    unknown = [s for s in students or () if not course.submission_folder(s).is_dir()]
+    if unknown:  # a mistyped id would otherwise be recorded as a student who handed in nothing
+        raise CourseError(f"no submission of {course.assignment} for {listed(unknown, sep='; ')} under submitted/ "
+                          f"(collected: {len(course.students())} students); check the id, or collect first")
     if args.stale:
         from grader.release.stale import stale_students
 
@@ -257,10 +265,13 @@ def _cluster_certs(args) -> int:
 
 def _export(args) -> int:
     from grader.report.export import export_grades
+    from grader.report.gradebook_rows import require_recorded
     from grader.report.tables import listed
 
-    exported = export_grades(Course.at(args.course, args.assignment), args.output, lms_id=args.lms_id)
-    print(f"wrote {', '.join(str(path) for path in exported.paths)}")
+    course = Course.at(args.course, args.assignment)
+    require_recorded(course)
+    exported = export_grades(course, args.output, lms_id=args.lms_id)
+    print(f"wrote the grades of {exported.students} students: {', '.join(str(path) for path in exported.paths)}")
     for name, students in exported.left_out.items():
         print(f"grader export: left out of {name} {len(students)} of {exported.students} students (enter their "
               f"grades by hand): {listed(students, sep='; ')}", file=sys.stderr)
@@ -270,9 +281,11 @@ def _export(args) -> int:
 def _feedback(args) -> int:
     from grader.record.late import apply_late_penalties
     from grader.report.feedback import generate_feedback, without_feedback
+    from grader.report.gradebook_rows import require_recorded
     from grader.report.tables import listed
 
     course = Course.at(args.course, args.assignment)
+    require_recorded(course)
     apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores
     paths = generate_feedback(course)
     print(f"wrote feedback for {len(paths)} students under feedback/")

@@ -149,3 +149,54 @@ def test_the_grade_table_cuts_a_long_headline_where_it_says_so():
     rows = table.splitlines()[1:3]
     assert rows[0].endswith(short) and "details" not in table
     assert rows[1].endswith("…") and long[:159] in rows[1] and long not in rows[1]
+
+
+def test_lateness_reads_in_the_unit_a_person_would_use():
+    """Does a submission a few seconds late read as seconds (not 0.00 h beside a full penalty), and
+    longer ones as minutes, hours and days?"""
+    from grader.report.tables import how_late
+
+    assert [how_late(s) for s in (0.2, 8.8, 59, 754, 3 * 3600 + 900, 5 * 86400)] == \
+        ["0.2 s", "9 s", "59 s", "13 min", "3.2 h", "5.0 days"]
+
+
+def test_autograde_of_a_student_with_no_submission_exits_2_and_records_no_one(course, solved_nb, capsys):
+    """Does `grader autograde --student` with a mistyped id stop with one line before grading, instead
+    of recording a student who handed in nothing (who would then reach the LMS files)?"""
+    from nbgrader.api import Gradebook
+
+    write_submission(course.root, "alice", solved_nb)
+    assert main(["--course", str(course.root), "autograde", "derivatives", "--student", "alicee"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("grader autograde: error: no submission of derivatives for alicee under submitted/"), error
+    assert not (course.root / "autograded" / "alicee").exists()
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assert "alicee" not in {s.id for s in gb.students}
+
+
+@pytest.mark.parametrize("command", ["export", "feedback"])
+def test_a_command_that_reads_grades_stops_without_a_gradebook_and_writes_nothing(course, capsys, command):
+    """Do `grader export` and `grader feedback` stop with one line when the gradebook is gone, rather
+    than create an empty one and write grade files without a row (or crash)?"""
+    (course.root / "gradebook.db").unlink()
+    assert main(["--course", str(course.root), command, "derivatives"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"grader {command}: error: no gradebook at {course.root / 'gradebook.db'}: "), error
+    assert not (course.root / "gradebook.db").exists()
+    assert not (course.root / "exports").exists() and not (course.root / "feedback").exists()
+
+
+def test_check_piped_into_a_reader_that_stops_prints_no_traceback(released_course, tmp_path):
+    """Does `grader check NB | head -1` end quietly (exit 1, no BrokenPipeError traceback) when the
+    reader stops before the table is written?"""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader", "--course", str(released_course.root), "check",
+                               str(released_course.release_notebook())],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr

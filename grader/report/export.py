@@ -133,7 +133,7 @@ def _row(course: Course, submission, columns: dict[str, str], by_hand: set[str])
         autograded=sum(g.auto_score or 0.0 for g in autograded),
         max_autograded=sum(g.max_score for g in autograded), late_penalty=penalty,
         submitted=submission.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC") if submission.timestamp else None,
-        hours_late=round(submission.seconds_late / 3600, 2),
+        hours_late=round(submission.seconds_late / 3600, 4),  # 9 s late is 0.0025, not 0
         timestamp_note=record.get("timestamp_note") if isinstance(record.get("timestamp_note"), str) else None,
         needs_manual_grade=" ".join(sorted(columns.get(g.name, g.name) for g in grades.values() if g.needs_manual_grade)),
     )

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nbgrader.api import BaseCell, Comment, Grade, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy.orm import undefer
 
-__all__ = ["GradeRow", "CommentRow", "SubmissionRow", "submission_rows"]
+from grader.course import Course, CourseError
+
+SQLITE = "sqlite:///"
+
+__all__ = ["GradeRow", "CommentRow", "SubmissionRow", "submission_rows", "require_recorded"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +87,20 @@ def _cells(gb, model, assignment_id: str, *columns):
             .join(BaseCell, model.cell_id == BaseCell.id)
             .filter(SubmittedAssignment.assignment_id == assignment_id)
             .all())
+
+
+def require_recorded(course: Course) -> None:
+    """Stop a command that reads the assignment's grades (export, feedback) before it writes
+    anything, when the gradebook holds no record of the assignment: opening a missing gradebook
+    would create an empty one, and an export of it would have no row."""
+    from nbgrader.api import Gradebook
+
+    url, assignment = course.db_url, course.assignment
+    if url.startswith(SQLITE) and not Path(url.removeprefix(SQLITE)).is_file():
+        raise CourseError(f"no gradebook at {url.removeprefix(SQLITE)}: `grader autograde {assignment}` records "
+                          "the grades first")
+    with Gradebook(url, course.course_id) as gb:
+        known = sorted(a.name for a in gb.assignments)
+    if assignment not in known:
+        raise CourseError(f"the gradebook has no assignment {assignment!r} (it has: {', '.join(known) or 'none yet'}): "
+                          f"`grader autograde {assignment}` records its grades first")

@@ -9,6 +9,7 @@ from grader.pages.policy import STATIC_PAGE
 from grader.report.charts import chart_texts
 from grader.report.class_report import ClassReport, QuestionStats, StudentRow
 from grader.report.similar.section import LOOK_ALIKE_STYLE, look_alike_section
+from grader.report.tables import how_late
 
 __all__ = ["render_html"]
 
@@ -146,7 +147,7 @@ def _late_work(report: ClassReport) -> str:
     """Late submissions with how late and the penalty the gradebook holds; timestamps not trusted, with why."""
     due = (f"Due {_e(report.due)} (the gradebook's due date; a student's extension moves their own). "
            if report.due else "The assignment has no due date in the gradebook, so no submission is late. ")
-    late = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.submitted_at or "–", _how_late(s.seconds_late),
+    late = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.submitted_at or "–", how_late(s.seconds_late),
                                                              f"{s.late_penalty:g}", _score(s), numeric=(3, 4)) + "</tr>"
             for s in report.late]
     late_table = (_table(["student", "submitted", "how late", "penalty", "score"], late, "late-table") if late
@@ -161,11 +162,6 @@ def _late_work(report: ClassReport) -> str:
             + "<h3>Timestamps not trusted</h3><p>A timestamp.txt before the release, after the collection, in the "
             "future, malformed or missing: the time the submission was collected is its submission time.</p>"
             + doubtful_table + "</section>")
-
-
-def _how_late(seconds: float) -> str:
-    hours = seconds / 3600
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def _detail(detail: str) -> str:

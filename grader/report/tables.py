@@ -7,7 +7,7 @@ from collections import Counter
 from grader.intake.text import printable
 from grader.judge.results import SubmissionResult
 
-__all__ = ["question_table", "class_table", "containment_line", "late_table", "listed", "pass_rates"]
+__all__ = ["question_table", "class_table", "containment_line", "late_table", "listed", "pass_rates", "how_late"]
 
 # What the kit's verdict totals count: the autograded questions only. The gradebook's total
 # (grades.csv, feedback) adds the hand-graded ones.
@@ -56,9 +56,20 @@ def late_table(late, rule: str) -> str:
     """The late submissions (grader.record.late.LateSubmission): how late, and the penalty the
     course's rule gave, as the gradebook now holds it."""
     lines = [f"late submissions: {len(late)} (penalty rule: {printable(rule)})"]
-    lines += [f"  {printable(item.student):<20} {item.hours_late:>9.2f} h late (due {item.due:%Y-%m-%d %H:%M} UTC)"
+    lines += [f"  {printable(item.student):<20} {how_late(item.seconds_late):>10} late (due {item.due:%Y-%m-%d %H:%M} UTC)"
               f"  penalty {item.penalty:g}" for item in late]
     return "\n".join(lines)
+
+
+def how_late(seconds: float) -> str:
+    """A lateness as a person reads it: seconds and minutes under an hour (a submission 9 s late
+    that lost every point must not read as 0.00 h), hours under two days, then days."""
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def containment_line(containment: dict) -> str:
