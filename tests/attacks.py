@@ -1900,6 +1900,10 @@ FAULTS: tuple[Fault, ...] = (
         for qid in ("grad_at", "derivative_on_grid", "plot_function_and_derivative",
                     "partial_derivatives")
     }),
+    Fault("numpy_testing_checks_of_its_own", "import numpy as np\nimport numpy.testing as npt\n\n"
+          "np.testing.assert_allclose(torch.ones(2).numpy(), np.ones(2))\nnpt.assert_array_equal(np.zeros(1), 0)\n"),
+    Fault("course_words_in_comments", "# this cell is autograded: the gradebook keeps my score, and nothing\n"
+          "# of mine goes to ../ or site-packages\nnote = 'ok'  # submitted/ is where it ends up\n"),
     Fault("stray_sys_exit", "import sys\nsys.exit()\n"),
     Fault("stray_exit_between_answers", "raise SystemExit(1)\n", where="after:test_SQ"),
     Fault("infinite_loop_after_answers", "while True:\n    pass\n", where="end", hangs=True,

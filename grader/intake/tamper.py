@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import unicodedata
 from collections.abc import Iterable
 
@@ -83,11 +85,27 @@ def _scan_text(text: str) -> list[str]:
     findings = []
     if "get_ipython" in text and IPYTHON_HOOK_ACCESS.search(text):
         findings.append("reaches into IPython's hooks (get_ipython())")
-    for match in SENSITIVE_PATHS.finditer(text):
-        findings.append(f"names a path outside its own folder ({match.group(0)!r})")
+    if SENSITIVE_PATHS.search(text):  # rare: only then is the text tokenized
+        for match in SENSITIVE_PATHS.finditer(_without_comments(text)):
+            findings.append(f"names a path outside its own folder ({match.group(0)!r})")
     if BIDI_CONTROLS.search(text):
         findings.append("holds bidirectional text controls, so the code may read differently from how it runs")
     return findings
+
+
+def _without_comments(text: str) -> str:
+    """The text with its comments cut out: a path a comment names ("this cell is autograded", "the
+    gradebook") reaches nothing. The text as it is when it does not tokenize."""
+    try:
+        comments = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+    lines = text.splitlines(keepends=True)
+    for comment in comments:  # one comment a line at most, from where it starts to the line's end
+        row, column = comment.start
+        line = lines[row - 1]
+        lines[row - 1] = line[:column] + line[comment.end[1]:]
+    return "".join(lines)
 
 
 def _scan_tree(tree: ast.AST) -> list[str]:

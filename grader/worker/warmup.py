@@ -24,6 +24,9 @@ def warm_up(functions_path: str | None = None, *, exercise: bool = True) -> tupl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy  # noqa: F401
+    import numpy.testing  # noqa: F401 -- numpy loads it on first use: present before the patch watch starts,
+
+    # so a student's np.testing (or scipy's import of it) is not read as a rebound function
     import torch
     from IPython.core.inputtransformer2 import TransformerManager
 
