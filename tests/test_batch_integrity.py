@@ -520,6 +520,25 @@ def test_an_answer_whose_cell_raised_is_an_error_of_that_cell_not_a_blank(judge_
     assert "RuntimeError: cell-level crash" in question.messages[0] and "defines ATTRIBUTES" in question.messages[0]
 
 
+
+@pytest.mark.parametrize("source, said", [
+    ("class SQ(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x)\n        return x * x\n",
+     "raised SyntaxError"),
+    ("import os\nos._exit(3)\n", "ended its worker"),
+], ids=["does_not_parse", "ends_its_worker"])
+def test_an_answer_cell_that_stops_before_defining_anything_is_named(judge_bytes, release_nb, source, said):
+    """Is an answer cell that defines nothing the judge can parse (a SyntaxError) or that ends its
+    worker graded as an error of that very cell, not as a blank answer to write ("not defined:
+    write it in the answer cell above")?"""
+    from sample import with_answers
+
+    result = judge_bytes(nbformat.writes(with_answers(solved(release_nb), {"SQ": source})).encode())
+    [question] = [q for q in result.questions if q.id == "SQ"]
+    headline = question.messages[0].splitlines()[0]
+    assert question.status == "error" and question.score == 0, question
+    assert headline.startswith("SQ is not defined: cell ") and "the answer cell of SQ" in headline, headline
+    assert said in headline and "write it in the answer cell above" not in question.messages[0]
+
 def test_the_class_tables_header_keeps_its_columns_apart_for_short_ids():
     from grader.judge.results import SubmissionResult
     from grader.report.tables import class_table

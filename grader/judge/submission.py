@@ -111,20 +111,27 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
 
 def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes: dict):
     """An answer that is not defined because the cell that defines it raised (or died) first:
-    an error of that cell, not a blank answer."""
+    an error of that cell, not a blank answer. A cell that does not parse (a SyntaxError) defines
+    nothing the judge can find: then the question's own answer cell is the one."""
+    own = next((i for i, outcome in outcomes.items() if outcome.grade_id == question.id), None)
     for name in question.answers:
         index = session.definition_index(name)
+        role = f"which defines {name}"
+        if index is None and own is not None:
+            index, role = own, f"the answer cell of {question.id}"
         outcome = outcomes.get(index)
         if outcome is None or outcome.status not in ("error", "died", "timeout"):
             continue
         lines = [line for line in (outcome.error or "").splitlines() if line.strip()]
         if lines and lines[-1].strip().startswith("NotImplementedError"):
             return None  # the release's own placeholder: a blank answer
-        what = f"raised {lines[-1].strip()[:300]}" if outcome.status == "error" and lines else (
+        raised = lines[-1].strip()[:300] if outcome.status == "error" and lines else ""
+        what = f"raised {raised.split(':')[0][:60]}" if raised else (
             "ran out of time" if outcome.status == "timeout" else "ended its worker")
-        return Verdict("error", [f"cell {index}, which defines {name}, {what} before {name} was defined, so "
-                                 f"{name} does not exist when it is checked. Fix that cell, then run the notebook "
-                                 "from the top (Kernel → Restart Kernel and Run All Cells…)."])
+        return Verdict("error", [f"{name} is not defined: cell {index}, {role}, {what}.\n"
+                                 f"Cell {index} stopped{f' with {raised}' if raised else ''} before {name} was "
+                                 f"defined, so {name} does not exist when it is checked. Fix that cell, then run the "
+                                 "notebook from the top (Kernel → Restart Kernel and Run All Cells…)."])
     return None
 
 

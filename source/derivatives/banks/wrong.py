@@ -196,6 +196,14 @@ WRONG: tuple[Answer, ...] = (
         left_to_hidden=_VALUE,
     ),
     Answer(
+        "attributes_leaf_grad_fn_accumulate",
+        "attributes",
+        _variant(_ATTRIBUTES, '"grad_fn": None', '"grad_fn": "AccumulateGrad"'),
+        "x's gradient is accumulated, so its grad_fn must be AccumulateGrad.",
+        cause="grad_fn is None, the Python value",
+        left_to_hidden=_VALUE,
+    ),
+    Answer(
         "attributes_grad_fn_repr",
         "attributes",
         _cell("""
@@ -793,6 +801,13 @@ WRONG: tuple[Answer, ...] = (
         """),
         "Only x needs a gradient, so I returned one thing from backward.",
         cause="one gradient per input",
+    ),
+    Answer(
+        "mulconstant_gradient_of_one_element",
+        "MulConstant",
+        _variant("mulconstant_ctx_k", "return grad_output * ctx.k, None", "return ctx.k * torch.ones(1), None"),
+        "The derivative of k * x is k, so backward returns k as a tensor.",
+        cause="shaped unlike its input",
     ),
     Answer(
         "mulconstant_k_cut_to_an_integer",

@@ -48,11 +48,16 @@ def hidden(subject, rng: random.Random) -> None:
             assert _matches(field, got, expected), failure(
                 f"ATTRIBUTES[{name!r}][{field!r}] is not what torch reports.",
                 f"ATTRIBUTES[{name!r}][{field!r}] is {describe(got)}, which is not what torch "
-                f"reports. {_why(field, got)}")
+                f"reports. {_why(field, got, expected)}")
 
 
-def _why(field: str, got) -> str:
-    """The concept behind a wrong entry: for a well-formed class name, which operation it must name."""
+def _why(field: str, got, expected) -> str:
+    """The concept behind a wrong entry: a tensor no operation produced has no grad_fn (None, the
+    value); a well-formed class name otherwise names the operation that made the tensor."""
+    if field == "grad_fn" and expected is None and got is not None:
+        return ("No recorded operation produced this tensor: you created it, so it is a leaf and its "
+                "grad_fn is None, the Python value (not a string). AccumulateGrad is the node that "
+                "stores a leaf's gradient, reached from the next operation's grad_fn, not the leaf's own.")
     if field == "grad_fn" and is_class_name(got):
         return ("It is written as a class name should be, but names another operation: grad_fn is "
                 "the backward node of the last operation that produced this tensor, so look at which "
