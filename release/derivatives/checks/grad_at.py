@@ -143,7 +143,7 @@ def check_repeatable(subject: Subject, calls: list[tuple[str, float]]) -> None:
             before = answers[call]
             assert tuple(before.shape) == tuple(value.shape) and is_close(
                 value.tensor, before.tensor, "float32"), failure(
-                "grad_at gave two answers to one call: gradients accumulate in .grad.",
+                "grad_at gave another value when called again: gradients accumulate in .grad.",
                 f"calling {call} twice gave {show(before.tensor)} and then "
                 f"{show(value.tensor)}. {ACCUMULATION_HINT}")
         answers[call] = value

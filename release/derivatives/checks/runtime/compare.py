@@ -68,6 +68,11 @@ _RAISED_HINTS: tuple[tuple[str, Hint], ...] = (
         "backward returns tensors, not a list or a number",
         "backward returns each gradient as a tensor (one per input of forward, as a tuple when there "
         "are several), not a list or a Python number")),
+    ("returned an invalid gradient at index", Hint(
+        "backward returned a gradient shaped unlike its input",
+        "backward returns, for each input of forward, a gradient with that input's shape: grad_output "
+        "has the output's shape, and an elementwise operation keeps it, so compute the gradient from "
+        "grad_output rather than building a new tensor of another shape")),
     ("a leaf variable that requires grad is being used in an in-place operation", Hint(
         "a leaf was changed in place",
         "do not modify a leaf in place; work on a copy")),
