@@ -206,14 +206,15 @@ def _handle(conn: socket.socket, judge: _WarmJudge) -> None:
         return
     conn.settimeout(None)
     started = time.monotonic()
+    graded = printable(f"{student}: {notebook.name}")  # `grader grade`'s student is `student` unless named
     try:
         result = judge.current().grade_notebook(notebook, student)
     except Exception as exc:  # the assignment's files do not load: the client grades cold and says why
-        _log(f"{printable(student)}: error: {_one_line(exc)}")
+        _log(f"{graded}: error: {_one_line(exc)}")
         _reply(conn, {"error": _one_line(exc)})
         return
     _reply(conn, {"result": {k: v for k, v in result.to_dict().items() if k != "cells"}})
-    _log(f"{printable(student)}: {result.score:g}/{result.max_score:g} ({printable(result.status)}) "
+    _log(f"{graded}: {result.score:g}/{result.max_score:g} ({printable(result.status)}) "
          f"in {time.monotonic() - started:.2f} s")
 
 
