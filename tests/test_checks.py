@@ -315,6 +315,13 @@ MISCONCEPTIONS = [
                   "requires_grad": True},
         }
     """, "grad_fn"),
+    ("attributes", "leaf_grad_fn_accumulate", """
+        ATTRIBUTES = {
+            "x": {"data": 2.0, "grad": 4.0, "grad_fn": "AccumulateGrad", "is_leaf": True, "requires_grad": True},
+            "y": {"data": 4.0, "grad": None, "grad_fn": "PowBackward0", "is_leaf": False,
+                  "requires_grad": True},
+        }
+    """, "grad_fn is None, the Python value"),
     ("attributes", "y_is_leaf", """
         ATTRIBUTES = {
             "x": {"data": 2.0, "grad": 4.0, "grad_fn": None, "is_leaf": True, "requires_grad": True},

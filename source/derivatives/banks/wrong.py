@@ -196,14 +196,6 @@ WRONG: tuple[Answer, ...] = (
         left_to_hidden=_VALUE,
     ),
     Answer(
-        "attributes_leaf_grad_fn_accumulate",
-        "attributes",
-        _variant(_ATTRIBUTES, '"grad_fn": None', '"grad_fn": "AccumulateGrad"'),
-        "x's gradient is accumulated, so its grad_fn must be AccumulateGrad.",
-        cause="grad_fn is None, the Python value",
-        left_to_hidden=_VALUE,
-    ),
-    Answer(
         "attributes_grad_fn_repr",
         "attributes",
         _cell("""
