@@ -289,7 +289,7 @@ def host_loop_seconds() -> float:
     """Seconds of a fixed loop of Python arithmetic on one core: how fast the host runs right now.
 
     Machines here are shared: the same code reads slower on a busy host, and this says so
-    beside the figures (about 0.5 s on a quiet one)."""
+    beside the figures (about 0.2 s on a quiet one here)."""
     started = time.perf_counter()
     total = 0
     for i in range(5_000_000):
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     host_after = host_loop_seconds()
     print(f"machine: {psutil.cpu_count()} cores, jobs={args.jobs}; medians of {args.passes} passes")
     print(f"host speed: a fixed loop of Python arithmetic took {host_before:.2f} s before this run and "
-          f"{host_after:.2f} s after it (about 0.5 s on a quiet host; a busy host reads higher, as do its figures)")
+          f"{host_after:.2f} s after it (about 0.2 s on a quiet host here; a busy host reads higher, as do its figures)")
     print(f"one notebook: nbgrader autograde --student {stock_one:.2f} s, grader grade {kit_one:.2f} s "
           f"(cold), {served_one:.2f} s (while grader serve runs)")
     print(f"one release: nbgrader generate_assignment {stock_release:.2f} s, grader release (full audit) "
