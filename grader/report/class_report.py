@@ -158,10 +158,10 @@ def gather_report(root: str | Path, assignment: str, *, threshold: float = 0.5,
     its look-alike section is what `compare` returns (see `look_alike_in_course`)."""
     from nbgrader.api import Gradebook, Student
 
-    from grader.report.gradebook_rows import submission_rows
+    from grader.report.gradebook_rows import require_gradebook, submission_rows
 
     coursedir = _coursedir(Path(root).resolve())
-    _require_gradebook(coursedir.db_url)
+    require_gradebook(coursedir.db_url)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         cells = _grade_cells(gb, assignment)
         due = gb.find_assignment(assignment).duedate
@@ -192,13 +192,6 @@ def _coursedir(root: Path):
     return coursedir
 
 
-def _require_gradebook(db_url: str) -> None:
-    """Opening a Gradebook creates an empty one: a report on a course never graded must say so instead."""
-    prefix = "sqlite:///"
-    if db_url.startswith(prefix) and not Path(db_url[len(prefix):]).is_file():
-        raise FileNotFoundError(f"no gradebook at {db_url[len(prefix):]}: release and autograde the assignment first")
-
-
 @dataclass(frozen=True)
 class _Cell:
     name: str  # the grade cell's name in the gradebook
@@ -210,13 +203,9 @@ class _Cell:
 def _grade_cells(gb, assignment: str) -> list[_Cell]:
     """The assignment's grade cells in notebook order; a grade cell that is also a solution cell
     is graded by hand (nbgrader's rule), a test cell `test_<id>` reports as the answer `<id>`."""
-    from nbgrader.api import MissingEntry
+    from grader.report.gradebook_rows import recorded_assignment
 
-    try:
-        notebooks = gb.find_assignment(assignment).notebooks
-    except MissingEntry:
-        known = ", ".join(sorted(a.name for a in gb.assignments)) or "none yet"
-        raise FileNotFoundError(f"the gradebook has no assignment {assignment!r} (it has: {known})") from None
+    notebooks = recorded_assignment(gb, assignment).notebooks
     cells = []
     for notebook in notebooks:
         solutions = {cell.name for cell in notebook.solution_cells}

@@ -16,11 +16,12 @@ from pathlib import Path
 from nbgrader.api import BaseCell, Comment, Grade, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy.orm import undefer
 
-from grader.course import Course, CourseError
+from grader.course import Course
 
 SQLITE = "sqlite:///"
 
-__all__ = ["GradeRow", "CommentRow", "SubmissionRow", "submission_rows", "require_recorded"]
+__all__ = ["GradeRow", "CommentRow", "SubmissionRow", "submission_rows", "require_gradebook",
+           "recorded_assignment", "require_recorded"]
 
 
 @dataclass(frozen=True)
@@ -89,18 +90,30 @@ def _cells(gb, model, assignment_id: str, *columns):
             .all())
 
 
+
+def require_gradebook(db_url: str) -> None:
+    """Opening a Gradebook creates an empty one: a command that reads grades from a course never
+    graded must say so instead."""
+    if db_url.startswith(SQLITE) and not Path(db_url.removeprefix(SQLITE)).is_file():
+        raise FileNotFoundError(f"no gradebook at {db_url.removeprefix(SQLITE)}: release and autograde the assignment first")
+
+
+def recorded_assignment(gb, assignment: str):
+    """nbgrader's row of the assignment; FileNotFoundError naming those the gradebook holds when it lacks it."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        return gb.find_assignment(assignment)
+    except MissingEntry:
+        known = ", ".join(sorted(a.name for a in gb.assignments)) or "none yet"
+        raise FileNotFoundError(f"the gradebook has no assignment {assignment!r} (it has: {known})") from None
+
+
 def require_recorded(course: Course) -> None:
     """Stop a command that reads the assignment's grades (export, feedback) before it writes
-    anything, when the gradebook holds no record of the assignment: opening a missing gradebook
-    would create an empty one, and an export of it would have no row."""
+    anything, when the gradebook is missing or holds no record of the assignment."""
     from nbgrader.api import Gradebook
 
-    url, assignment = course.db_url, course.assignment
-    if url.startswith(SQLITE) and not Path(url.removeprefix(SQLITE)).is_file():
-        raise CourseError(f"no gradebook at {url.removeprefix(SQLITE)}: `grader autograde {assignment}` records "
-                          "the grades first")
-    with Gradebook(url, course.course_id) as gb:
-        known = sorted(a.name for a in gb.assignments)
-    if assignment not in known:
-        raise CourseError(f"the gradebook has no assignment {assignment!r} (it has: {', '.join(known) or 'none yet'}): "
-                          f"`grader autograde {assignment}` records its grades first")
+    require_gradebook(course.db_url)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        recorded_assignment(gb, course.assignment)
