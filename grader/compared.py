@@ -4,7 +4,9 @@ A compared question has no `checks/<q>.py`. Its `hidden/<q>.py` (instructor-only
 `VISIBLE` (the calls a student's test cell makes) and `HIDDEN(rng)` (the grading-time calls);
 optionally `ANSWER` (the name called, by default the question's first answer), `CONCEPT`,
 `PARTS`, `diagnose(call, got, expected)`, and its bank answers `WRONG` (whole cells, or
-`Mistake`s: edits of the solution cell) and `CORRECT` (by default the solution cell itself). The solution cell runs in the kit's own process
+`Mistake`s: edits of the solution cell) and `CORRECT` (by default the solution cell itself). An
+answer that is an autograd Function is applied at each case's inputs and backpropagated, and may
+declare `GRADCHECK` ("gradcheck", "gradgradcheck"). The solution cell runs in the kit's own process
 (the judge's, or the release step's), never in a worker: the release ships the visible cases
 with the solution's replies as `checks/<q>.json` (data, not code), and the judge compares the
 worker's replies with the solution's at every case.
@@ -93,7 +95,7 @@ def _parts(declaration) -> tuple:
 def compared_checks(assignment, qid: str):
     """The ComparedChecks of `qid`, each case's expected reply the solution's, computed here."""
     from grader.runtime import CallResult, LocalSubject
-    from grader.runtime.compared import ComparedChecks, cases_by_part
+    from grader.runtime.compared import ComparedChecks, cases_by_part, function_reply
 
     declaration = _declaration(assignment, qid)
     parts = _parts(declaration)
@@ -101,16 +103,43 @@ def compared_checks(assignment, qid: str):
     namespace = solution_namespace(assignment)
     reference = LocalSubject(namespace, assignment.functions)
     value = answer in namespace and not callable(namespace[answer])
+    function = _is_function(namespace.get(answer))
+    gradchecks = _gradchecks(declaration, function, f"hidden/{qid}.py")
     drawn = getattr(declaration, "HIDDEN", None)
 
     def expected(case):
+        if function:
+            return function_reply(reference, answer, case.args)
         return CallResult(reference.get(answer)) if value else reference.call(answer, *case.args, **case.kwargs)
 
     return ComparedChecks(
         answer, cases_by_part(getattr(declaration, "VISIBLE", None), parts), expected,
         getattr(declaration, "CONCEPT", ""),
         (lambda rng: cases_by_part(drawn(rng), parts)) if callable(drawn) else None,
-        getattr(declaration, "diagnose", None), tuple(getattr(declaration, "PARTS", ())), value)
+        getattr(declaration, "diagnose", None), tuple(getattr(declaration, "PARTS", ())), value, function, gradchecks)
+
+
+def _is_function(target) -> bool:
+    """Whether the solution's answer is an autograd Function (a class: applied, not called)."""
+    from torch.autograd import Function
+
+    return isinstance(target, type) and issubclass(target, Function)
+
+
+def _gradchecks(declaration, function: bool, where: str) -> tuple[str, ...]:
+    """The declaration's GRADCHECK, checked: names of GRADCHECKS, for a Function only."""
+    from grader.assignment import AssignmentError
+    from grader.runtime.compared import GRADCHECKS
+
+    declared = getattr(declaration, "GRADCHECK", ())
+    declared = (declared,) if isinstance(declared, str) else tuple(declared)
+    if declared and not function:
+        raise AssignmentError(f"{where}: GRADCHECK applies to an autograd Function; the answer is not one")
+    unknown = [name for name in declared if name not in GRADCHECKS]
+    if unknown:
+        raise AssignmentError(f"{where}: GRADCHECK names {', '.join(map(repr, unknown))}; it may name "
+                              f"{' and '.join(map(repr, GRADCHECKS))}")
+    return declared
 
 
 def shipped_cases(assignment, qid: str) -> dict:
@@ -118,6 +147,7 @@ def shipped_cases(assignment, qid: str) -> dict:
 
     A value answer (not callable) gets no shipped cases: its expected value would be the
     answer itself, pasteable into the answer cell."""
+    from grader.runtime.compared import upstream_for
     from grader.runtime.probes import run_probe
     from grader.runtime.subject import make_request
 
@@ -130,11 +160,18 @@ def shipped_cases(assignment, qid: str) -> dict:
     for part, calls in checks.visible_cases.items():
         cases[part] = []
         for case in calls:
-            request = make_request("call", checks.answer, args=case.args, kwargs=case.kwargs)
+            if checks.function_answer:
+                upstream = upstream_for(checks.expected(case).output)
+                request = make_request("autograd_function", checks.answer, inputs=case.args, upstream=upstream)
+                shipped = {"args": request["inputs"], "kwargs": {}, "upstream": request["upstream"]}
+            else:
+                request = make_request("call", checks.answer, args=case.args, kwargs=case.kwargs)
+                shipped = {"args": request["args"], "kwargs": request["kwargs"]}
             reply = run_probe(namespace, json.loads(json.dumps(request)), assignment.functions)
-            cases[part].append({"args": request["args"], "kwargs": request["kwargs"], "reply": reply})
+            cases[part].append(shipped | {"reply": reply})
     parts = [{"name": p.name, "title": p.title} for p in checks.PARTS]
-    return {"answer": checks.answer, "concept": checks.concept, "parts": parts, "cases": cases}
+    function = {"function": True, "gradchecks": list(checks.gradchecks)} if checks.function_answer else {}
+    return {"answer": checks.answer, "concept": checks.concept, "parts": parts, "cases": cases} | function
 
 
 def write_shipped_cases(assignment, checks_folder: Path) -> list[Path]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import nbformat
 import pytest
 import torch
 
-from grader.assignment import Assignment
-from grader.compared import shipped_cases
+from grader.assignment import Assignment, AssignmentError
+from grader.compared import compared_checks, shipped_cases
 from grader.release.scaffold import TEST_CELL, new_assignment
 from grader.runtime import (
     Call,
@@ -22,7 +23,7 @@ from grader.runtime import (
     Part,
     run_question,
 )
-from grader.runtime.compared import cases_by_part, shipped_checks
+from grader.runtime.compared import cases_by_part, function_reply, shipped_checks, upstream_for
 from grader.runtime.probes import run_probe
 from grader.runtime.subject import make_request
 
@@ -183,3 +184,144 @@ def test_a_value_answer_is_read_and_compared_at_grading():
     compared.hidden(LocalSubject({"WEIGHTS": {"b": 0.75, "a": 0.25}}), random.Random(0))
     with pytest.raises(AssertionError, match=r"WEIGHTS\['b'\]: got float 0.5; expected float 0.75"):
         compared.hidden(LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.5}}), random.Random(0))
+
+
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 3 * x ** 2
+
+
+class CubeInSetupContext(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x * x * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, _ = ctx.saved_tensors
+        return 3 * x.pow(2) * g
+
+
+class CubeIgnoresUpstream(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2
+
+
+class CubeOnCtx(Cube):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * 3 * ctx.x ** 2
+
+
+class CubeScalesUpstreamInPlace(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output.mul_(3 * x ** 2)
+
+
+class CubeThroughNumpy(Cube):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.from_numpy(3 * x.detach().numpy() ** 2)
+
+
+def function_checks(gradchecks=("gradcheck", "gradgradcheck")) -> ComparedChecks:
+    """Cube compared with the solution's: applied at one visible x, its gradient at an upstream not all ones."""
+    solution = LocalSubject({"Cube": Cube})
+    x = torch.tensor([0.5, -1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    return ComparedChecks("Cube", {"": [Call(x)]}, lambda case: function_reply(solution, "Cube", case.args),
+                          "backward returns grad_output times 3 * x ** 2.", function_answer=True, gradchecks=gradchecks)
+
+
+@pytest.mark.parametrize("honest", [Cube, CubeInSetupContext], ids=lambda c: c.__name__)
+def test_a_compared_function_passes_in_another_style(honest):
+    """Does a Cube written with setup_context, saving its output too, pass as the solution does?"""
+    function_checks().visible(LocalSubject({"Cube": honest}))
+
+
+WRONG_FUNCTIONS = {
+    CubeIgnoresUpstream: ("Cube: input 1's gradient holds other values than expected.",
+                          "Cube.apply(tensor([0.5, -1.5, 2] (shape [3]))), backward at upstream gradient [1.5, -0.5, 2] "
+                          "(shape [3]): input 1's gradient: got [0.75, 6.75, 12] (shape [3]); expected [1.125, -3.375, 24]"),
+    CubeOnCtx: ("Cube: forward saved no tensor with ctx.save_for_backward.", "ctx saved 0 tensors"),
+    CubeScalesUpstreamInPlace: ("Cube: backward changed grad_output in place.", "compute a new tensor from grad_output"),
+    CubeThroughNumpy: ("Cube: autograd cannot differentiate what its backward returns.",
+                       "(not a .detach()ed copy, numpy or .item())"),
+}
+
+
+@pytest.mark.parametrize("wrong", WRONG_FUNCTIONS, ids=lambda c: c.__name__)
+def test_a_compared_function_names_what_differs(wrong):
+    """Does a Cube that ignores grad_output, keeps x on ctx, scales grad_output in place or computes its
+    gradient through numpy (which gradgradcheck cannot differentiate) fail, with that in its message?"""
+    headline, detail = WRONG_FUNCTIONS[wrong]
+    with pytest.raises(AssertionError) as failed:
+        function_checks().visible(LocalSubject({"Cube": wrong}))
+    assert str(failed.value).startswith(headline) and detail in str(failed.value), str(failed.value)
+
+
+def test_a_compared_function_ships_its_cases_as_data():
+    """Does the shipped form of a compared Function (the inputs, the upstream gradient and the solution's reply)
+    give the same verdicts in a student's kernel as the judge's own comparison?"""
+    x = torch.tensor([0.5, -1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    request = make_request("autograd_function", "Cube", inputs=[x],
+                           upstream=upstream_for(function_reply(LocalSubject({"Cube": Cube}), "Cube", (x,)).output))
+    reply = run_probe({"Cube": Cube}, json.loads(json.dumps(request)))
+    data = json.loads(json.dumps({"answer": "Cube", "concept": "backward returns grad_output times 3 * x ** 2.",
+                                  "parts": [], "function": True, "gradchecks": ["gradcheck", "gradgradcheck"],
+                                  "cases": {"": [{"args": request["inputs"], "kwargs": {},
+                                                  "upstream": request["upstream"], "reply": reply}]}}))
+    for answer in (Cube, CubeInSetupContext, *WRONG_FUNCTIONS):
+        verdicts = []
+        for checks in (shipped_checks(data), function_checks()):
+            try:
+                checks.visible(LocalSubject({"Cube": answer}))
+                verdicts.append("passed")
+            except AssertionError as failed:
+                verdicts.append(str(failed))
+        assert verdicts[0] == verdicts[1], answer.__name__
+
+
+@pytest.mark.parametrize(("declared", "error"), [
+    ("GRADCHECK = ('gradchek',)", "GRADCHECK names 'gradchek'; it may name 'gradcheck' and 'gradgradcheck'"),
+    ("GRADCHECK = 'gradcheck'\nANSWER = 'cube'", "GRADCHECK applies to an autograd Function; the answer is not one"),
+])
+def test_a_gradcheck_declaration_is_checked(tmp_path, declared, error):
+    """Does a GRADCHECK naming an unknown check, or declared for an answer that is no autograd Function, stop
+    with a one-line error naming the declaration?"""
+    folder = new_assignment(tmp_path, "functions")
+    nb = nbformat.read(folder / "functions.ipynb", as_version=4)
+    answer = nbformat.v4.new_code_cell(
+        "class Cube(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x):\n        ctx.save_for_backward(x)\n"
+        "        return x ** 3\n\n    @staticmethod\n    def backward(ctx, g):\n        (x,) = ctx.saved_tensors\n"
+        "        return g * 3 * x ** 2\n\ndef cube(x):\n    return x ** 3")
+    answer.metadata.update(nbgrader={"grade": False, "grade_id": "Cube", "locked": False, "schema_version": 3,
+                                     "solution": True}, grader={"answers": ["Cube", "cube"]})
+    test = nbformat.v4.new_code_cell(TEST_CELL.format(comment="", qid="Cube"))
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_Cube", "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False}
+    nb.cells += [answer, test]
+    nbformat.write(nb, folder / "functions.ipynb")
+    (folder / "hidden" / "Cube.py").write_text(f"{declared}\nHIDDEN = lambda rng: [()]\n")
+    with pytest.raises(AssignmentError, match=r"hidden/Cube.py: " + re.escape(error)):
+        compared_checks(Assignment.load(folder), "Cube")
