@@ -117,21 +117,23 @@ class Grader:
 
 def prepare_judge(assignment) -> None:
     """What every judge pays before its first verdict, paid while the warm parent starts:
-    torch, the checks, IPython's cell transformer, and torch's first explicit-gradient
-    backward (which imports its symbolic-shapes module and sympy). A judge forked from a
-    process that did this already finds it done.
+    torch, the checks and IPython's cell transformer. A judge forked from a process that did
+    this already finds it done.
+
+    torch's first backward from an explicit gradient imports its symbolic-shapes module and
+    sympy (0.3 s). It is left to the first check that needs one: the sample assignment's
+    judges never do (its references are taken from scalar outputs; gradients given to a
+    Function's backward travel to the worker).
 
     It runs as `long_lived` (0.15 s less start-up; later collections skip what it made)."""
     with long_lived():
-        import torch
+        import torch  # noqa: F401
 
         import grader.judge.submission  # noqa: F401
         from grader.intake.tamper import scan_cells
 
         assignment.load_checks()
         scan_cells([(0, "%matplotlib inline\nimport torch\n")])
-        x = torch.ones(2, requires_grad=True)
-        (2 * x).backward(torch.ones(2))
 
 
 def _crashed(student: str, notebook: str, exc: Exception, autograded) -> SubmissionResult:
