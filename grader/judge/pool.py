@@ -10,13 +10,11 @@ keeps every judge busy with a small queue, so memory stays flat in the size of t
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
 import select
 import selectors
-import signal
 import subprocess
 import sys
 import traceback
@@ -39,9 +37,10 @@ class JudgePool:
         """Start `jobs` judges together, so their warm-ups overlap. With wait=False this returns
         at once and the caller's own start-up overlaps theirs; `ready()` waits for them.
 
-        student_run=True: the first judges' process also forks, once torch and the checks are
-        imported there, the child that runs the release's test cells as a student does
-        (`self.students`, a `grader.release.student_run.StudentRunner`); a release's audit
+        student_run=True: the child that runs the release's test cells as a student does
+        (`self.students`, a `grader.release.student_run.StudentRunner`) is forked, once warm, by
+        the warm parent the judges share (as root: it imported torch and matplotlib), else by the
+        first judges' process (once torch and the checks are imported there); a release's audit
         then pays torch's start-up once less. many_workers=False: the judges grade a handful of
         notebooks (one question's audit), and the warm parent they share (as root) skips the
         warm-up that pays off only over many workers (see `grader.worker.client.WarmParent`)."""
@@ -54,15 +53,17 @@ class JudgePool:
         # memory. Otherwise each judge starts its own, so that its workers are its descendants:
         # under YAMA's ptrace scope only an ancestor may read a worker's memory from outside.
         self.parent = self._parent_link = None
-        if os.geteuid() == 0:
+        self.students, student_ends = self._student_pipes() if student_run else (None, None)
+        if os.geteuid() == 0:  # the warm parent, which imported torch and matplotlib, forks the student runs' child
             config = warm_parent_config(Limits(), course_root=course.root, functions=course.spec.vocabulary_path,
-                                        many_workers=many_workers)
-            self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs)
+                                        many_workers=many_workers, student_run=student_ends)
+            self.parent, (self._parent_link, *ends) = launch_warm_parent(config, judges=jobs,
+                                                                         pass_fds=student_ends or [])
+            student_ends = None
             groups = [ends]  # one process starts every judge
         else:
             groups = [[None] for _ in range(jobs)]  # each judge starts its own warm parent at once
         self.processes, self.judges = [], []
-        self.students, student_ends = self._student_pipes() if student_run else (None, None)
         for group in groups:
             process, judges = self._start(group, student_ends)
             student_ends = None  # one child runs the student runs
@@ -282,18 +283,19 @@ def serve(course_root: str, assignment: str, judges: list[tuple[int, ...]],
     with the judges.
     """
     from grader.judge.grader import prepare_judge
+    from grader.release.student_run import end_runner, fork_runner
 
     sys.stdout = sys.stderr  # nothing but verdicts goes to the pool
     course = Course.at(course_root, assignment)
     student = None
     if student_run is not None:
         prepare_judge(course.spec)
-        student = _fork_student_run(student_run, [fd for judge in judges for fd in judge])
+        student = fork_runner(student_run, [fd for judge in judges for fd in judge])
     try:
         _serve_judges(course, judges)
     finally:
         if student is not None:
-            _end(student)
+            end_runner(student)
 
 
 def _serve_judges(course: Course, judges: list[tuple[int, ...]]) -> None:
@@ -313,30 +315,6 @@ def _serve_judges(course: Course, judges: list[tuple[int, ...]]) -> None:
             os.close(fd)
     for pid in forked:
         os.waitpid(pid, 0)
-
-
-def _fork_student_run(ends: tuple[int, int], judges_fds: list[int]) -> int:
-    """The child of student runs, forked with torch imported; only its own pipes stay open in it,
-    and the judges' process keeps none of them."""
-    from grader.release.student_run import serve_forked
-
-    def serve() -> None:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # as the runner started on its own: the cells' noise goes nowhere
-        serve_forked(*ends)
-
-    pid = os.fork()
-    if pid == 0:
-        _child_life(judges_fds, serve)
-    for fd in ends:
-        os.close(fd)
-    return pid
-
-
-def _end(pid: int) -> None:
-    """The judges are done: a child of student runs still running has no one left to read it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
 
 
 def _serve_forked(course: Course, mine: tuple[int, ...], others: list[int]) -> None:

@@ -10,6 +10,7 @@ import json
 import linecache
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StudentRun", "StudentRunner", "visible_outcomes", "RESULT_PREFIX"]
+__all__ = ["StudentRun", "StudentRunner", "visible_outcomes", "fork_runner", "end_runner", "RESULT_PREFIX"]
 
 RESULT_PREFIX = "GRADER-STUDENT-RUN "
 RUN_TIMEOUT = 600
@@ -191,6 +192,38 @@ def _run_cell(source: str, namespace: dict) -> str | None:
                 f"{type(exc).__name__}: {exc}"]
             return str(lines[0]) or type(exc).__name__
     return None
+
+
+def fork_runner(ends: tuple[int, int], others: list[int]) -> int:
+    """Fork the child of student runs from this process (one that imported torch: a judges'
+    process, or the warm parent, which imported matplotlib too); `ends` (JOB, OUTCOMES) are its
+    pipes, which this process closes; in the child only they stay open of `ends` and `others`,
+    and it dies with this process. Returns the child's pid."""
+    from grader.worker.isolation import set_parent_death_signal
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for fd in others:
+                os.close(fd)
+            set_parent_death_signal()
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # as the runner started on its own: the cells' noise goes nowhere
+            serve_forked(*ends)
+            code = 0
+        finally:
+            os._exit(code)
+    for fd in ends:
+        os.close(fd)
+    return pid
+
+
+def end_runner(pid: int) -> None:
+    """Its forking process is done: a child of student runs still running has no one left to read it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):  # reaped already, by a wait for any child
+        os.waitpid(pid, 0)
 
 
 def serve_forked(job_fd: int, result_fd: int) -> None:

@@ -145,15 +145,20 @@ class _ControlLink:
 
 
 def warm_parent_config(limits: Limits, *, course_root=None, hidden_paths: tuple = (), mode: str | None = None,
-                       functions=None, many_workers: bool = True) -> dict:
-    """The warm parent's configuration frame (sent on its socket: `ps` would show a command line)."""
+                       functions=None, many_workers: bool = True, student_run: list[int] | None = None) -> dict:
+    """The warm parent's configuration frame (sent on its socket: `ps` would show a command line).
+
+    `student_run`: the pipe ends (JOB, OUTCOMES) of the child that runs a release's test cells as
+    a student does, which the parent forks once warm (`grader.release.student_run.fork_runner`)."""
     return {"op": "config", "limits": limits.to_json(), "hidden": _default_hidden(course_root, tuple(hidden_paths)),
-            "mode": mode, "functions": str(functions) if functions else None, "many_workers": many_workers}
+            "mode": mode, "functions": str(functions) if functions else None, "many_workers": many_workers,
+            "student_run": list(student_run) if student_run else None}
 
 
-def launch_warm_parent(config: dict, judges: int) -> tuple[subprocess.Popen, list]:
+def launch_warm_parent(config: dict, judges: int, pass_fds: list[int] = ()) -> tuple[subprocess.Popen, list]:
     """Start a warm parent process; its control links: the launcher's (which sends `config`),
-    then one socket per judge that will share it, to pass to that judge (`judges` of them)."""
+    then one socket per judge that will share it, to pass to that judge (`judges` of them).
+    `pass_fds` (the student runs' pipe ends of `config`) go to the parent alone and are closed here."""
     ours, *theirs = pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(1 + judges)]
     package_root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "grader.worker.warm_parent"]
@@ -165,11 +170,13 @@ def launch_warm_parent(config: dict, judges: int) -> tuple[subprocess.Popen, lis
         cwd="/",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        pass_fds=[parent_end.fileno() for _, parent_end in pairs],
+        pass_fds=[parent_end.fileno() for _, parent_end in pairs] + list(pass_fds),
         start_new_session=True,
     )
     for _, parent_end in pairs:
         parent_end.close()
+    for fd in pass_fds:
+        os.close(fd)
     link = _ControlLink(ours[0])
     try:  # a launcher for judges only sends the configuration and holds the parent's lifetime
         link.send({**config, "tell_launcher": judges == 0})

@@ -316,6 +316,17 @@ def _freeze_heap() -> None:
     gc.enable()
 
 
+def _fork_student_run(ends, controls: list[socket.socket]) -> int | None:
+    """The child that runs a release's test cells as a student does, forked with torch and
+    matplotlib imported (a judges' process would import matplotlib again), before any worker;
+    it holds none of the control sockets. None when the configuration asks for none."""
+    if not ends:
+        return None
+    from grader.release.student_run import fork_runner
+
+    return fork_runner((int(ends[0]), int(ends[1])), [control.fileno() for control in controls])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: python -m grader.worker.warm_parent --control-fd N [--control-fd M ...].
 
@@ -337,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     many = config.get("many_workers", True)
     warm, run_probe = warm_up(config.get("functions"), exercise=many)
     _freeze_heap()
+    runner = _fork_student_run(config.get("student_run"), controls)
     if many:  # pays off over many forks; one worker would only wait for it
         warm["huge_pages"] = collapse_private_memory()
     else:
@@ -354,7 +366,11 @@ def main(argv: list[str] | None = None) -> None:
     # frame it never reads could fill its socket and hold the parent before the judges hear
     for control in controls if config.get("tell_launcher", True) else controls[1:]:
         _tell(control, ready)
+    from grader.release.student_run import end_runner
+
     WarmParentServer(controls, mode, limits, config["hidden"], run_probe, memory).serve()
+    if runner is not None:
+        end_runner(runner)
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
     # orderly interpreter exit would spend half a second tearing down torch's state.
     os._exit(0)
