@@ -32,18 +32,25 @@ def test_the_visible_tests_catch_most_misconceptions_before_submission(shown):
     assert sum(bool(a.left_to_hidden) for a in WRONG) <= 0.15 * len(WRONG)
 
 
-def test_the_judges_child_shows_what_a_runner_of_its_own_shows(shown, released_course):
-    """Does the child a JudgePool forks for a release's student runs (torch already imported,
-    the instructor's checks loaded beside it) show, for each answer, what a student's own run shows?"""
+def test_the_pools_child_shows_what_a_runner_of_its_own_shows_and_ends_with_the_pool(shown, released_course):
+    """Does the child a JudgePool forks for a release's student runs (as root, from the warm parent,
+    with torch and matplotlib imported; else from the judges' process) show, for each answer, what a
+    student's own run shows, and is every process the pool started gone once it closes?"""
+    import psutil
+
     from grader.judge.pool import JudgePool
 
     release = nbformat.read(RELEASE / f"{ASSIGNMENT.notebook}.ipynb", as_version=4)
     answers = [a for a in (*WRONG, *CORRECT) if a.question in {"leaves", WRONG[0].question}]
     with JudgePool(released_course, 1, wait=False, student_run=True) as judges:
-        outcomes = judges.students.start(RELEASE, solved(release), [StudentRun(a.name, a.question, a.source)
-                                                                    for a in answers])()
+        running = judges.students.start(RELEASE, solved(release), [StudentRun(a.name, a.question, a.source)
+                                                                   for a in answers])
+        started = [psutil.Process(p.pid) for p in (*judges.processes, judges.parent) if p is not None]
+        started += [child for process in started for child in process.children(recursive=True)]
+        outcomes = running()
     assert outcomes == {a.name: shown[a.name] for a in answers}
     assert any(outcomes.values()) and not all(outcomes.values())  # some fail, some pass
+    assert [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
 
 
 def test_what_is_left_to_the_hidden_tests_is_an_answer_itself():
