@@ -7,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from .compare import (
     assert_close,
     describe,
+    expect_upstream_untouched,
     fail_if_raised,
     first_headline,
     kind_of,
@@ -17,12 +20,17 @@ from .compare import (
     number,
     show,
 )
+from .gradcheck import assert_gradcheck, assert_gradgradcheck
 from .messages import Hint, answer_name, failure
 from .points import Part
-from .subject import CallResult, decode_reply
+from .subject import CallResult, FunctionResult, decode_reply
 from .values import Fn, RaisedValue, TensorValue, decode
 
-__all__ = ["Call", "ComparedChecks", "cases_by_part", "call_text", "assert_same_reply", "shipped_checks"]
+__all__ = ["Call", "ComparedChecks", "cases_by_part", "call_text", "assert_same_reply", "shipped_checks",
+           "GRADCHECKS", "upstream_for", "function_reply"]
+
+GRADCHECKS = ("gradcheck", "gradgradcheck")  # what a compared Function may declare in GRADCHECK
+_UPSTREAM = (1.5, -0.5, 2.0, 0.75)  # not all ones: a backward that ignores grad_output shows
 
 
 class Call:
@@ -142,6 +150,35 @@ def assert_same_reply(call: str, got: CallResult, expected: CallResult, hint: Hi
             _same(mine.grad, theirs.grad, f"{call} then argument {i + 1}'s .grad", hint, f"argument {i + 1}'s .grad")
 
 
+def upstream_for(output: Any) -> torch.Tensor:
+    """The upstream gradient a compared Function's backward is called with: 1.5, -0.5, 2, 0.75,
+    1.5... in the shape and dtype of its output."""
+    if not isinstance(output, TensorValue):
+        raise ValueError(f"a compared autograd Function returns one tensor; the solution returned {describe(output)}")
+    values = [_UPSTREAM[i % len(_UPSTREAM)] for i in range(output.tensor.numel())]
+    return torch.tensor(values, dtype=output.tensor.dtype).reshape(output.shape)
+
+
+def function_reply(subject, answer: str, args: tuple) -> FunctionResult:
+    """The solution's `answer.apply(*args)`, backpropagated from `upstream_for` its output."""
+    output = subject.autograd_function(answer, list(args), None).output
+    if isinstance(output, RaisedValue):
+        raise RuntimeError(f"the notebook's solution raised {output.type} in {answer}.apply: {output.message}")
+    return subject.autograd_function(answer, list(args), upstream_for(output))
+
+
+def _as_input(value: Any) -> Any:
+    """A Function's input as a tensor again (a shipped case's arguments are decoded values)."""
+    if isinstance(value, TensorValue):
+        return value.tensor.detach().clone().requires_grad_(value.requires_grad)
+    return value
+
+
+_UNSAVED = ("backward must read what forward kept with ctx.save_for_backward: autograd keeps those tensors for "
+            "backward, checks that nothing changed them in place, and can differentiate through them again; a "
+            "tensor kept as an attribute of ctx gets none of that.")
+
+
 @dataclass
 class ComparedChecks:
     """A compared question's checks, as run_question takes them: `visible(subject)` and
@@ -155,6 +192,8 @@ class ComparedChecks:
     diagnose: Callable[[Call, Any, Any], Hint | str | None] | None = None
     PARTS: tuple[Part, ...] = field(default_factory=tuple)
     value_answer: bool = False  # the answer is a value (a dict, a tensor), read rather than called
+    function_answer: bool = False  # the answer is an autograd Function: applied, then backpropagated
+    gradchecks: tuple[str, ...] = ()  # for a Function: of GRADCHECKS, those run at each case
 
     def __post_init__(self) -> None:
         for part in self.PARTS:
@@ -176,6 +215,9 @@ class ComparedChecks:
 
     def check(self, subject, case: Call, shown: bool = True) -> None:
         """Call the student's answer with the case's arguments and compare with the solution's reply."""
+        if self.function_answer:
+            self._check_function(subject, case, shown)
+            return
         call = self.answer if self.value_answer else call_text(self.answer, case.args, case.kwargs)
         got = self.ask(subject, case)
         expected = self.expected(case)
@@ -190,6 +232,35 @@ class ComparedChecks:
             raise
         if shown and isinstance(got.result, TensorValue):
             note(f"{call} = {show(got.result.tensor)}")
+
+    def _check_function(self, subject, case: Call, shown: bool) -> None:
+        """Apply the student's Function at the case's inputs: its output, whether forward saved its
+        tensors, and the input gradients backward gives for `upstream_for` the output, each as the
+        solution's; then the declared gradchecks."""
+        call = f"{self.answer}.apply({', '.join(_argument_text(a) for a in case.args)})"
+        expected = self.expected(case)
+        upstream = upstream_for(expected.output)
+        got = self.ask_function(subject, case, upstream)
+        fail_if_raised(got.output, call)
+        _same(got.output, expected.output, call, self.concept)
+        assert got.ctx.saved_tensors or not expected.ctx.saved_tensors, failure(
+            f"{self.answer}: forward saved no tensor with ctx.save_for_backward.",
+            f"{call}: ctx saved 0 tensors with ctx.save_for_backward. {_UNSAVED}")
+        expect_upstream_untouched(got, call)
+        backward = f"{call}, backward at upstream gradient {show(upstream)}"
+        for i, theirs in enumerate(expected.grads):
+            mine = got.grads[i] if i < len(got.grads) else None
+            _same(mine, theirs, f"{backward}: input {i + 1}'s gradient", self.concept, f"input {i + 1}'s gradient")
+        inputs = [_as_input(a) for a in case.args]
+        if "gradcheck" in self.gradchecks:
+            assert_gradcheck(subject, self.answer, inputs, call)
+        if "gradgradcheck" in self.gradchecks:
+            assert_gradgradcheck(subject, self.answer, inputs, upstream.to(torch.float64), call)
+        if shown:
+            note(f"{call} = {show(got.output.tensor)}")
+
+    def ask_function(self, subject, case: Call, upstream: torch.Tensor):
+        return subject.autograd_function(self.answer, [_as_input(a) for a in case.args], upstream)
 
     def ask(self, subject, case: Call) -> CallResult:
         if self.value_answer:
@@ -207,8 +278,17 @@ class _ShippedCall(Call):
 
 class _ShippedChecks(ComparedChecks):
     def ask(self, subject, case: Call) -> CallResult:
-        request = {"op": "call", "name": self.answer, "args": case.wire["args"], "kwargs": case.wire["kwargs"]}
-        return decode_reply(request, subject.exchange(request))
+        return decode_reply(_request(self.answer, case), subject.exchange(_request(self.answer, case)))
+
+    def ask_function(self, subject, case: Call, upstream: torch.Tensor):
+        return decode_reply(_request(self.answer, case, True), subject.exchange(_request(self.answer, case, True)))
+
+
+def _request(answer: str, case: Call, function: bool = False) -> dict:
+    """The request a shipped case makes, its arguments as shipped: a call, or a Function applied."""
+    if function:
+        return {"op": "autograd_function", "name": answer, "inputs": case.wire["args"], "upstream": case.wire["upstream"]}
+    return {"op": "call", "name": answer, "args": case.wire["args"], "kwargs": case.wire["kwargs"]}
 
 
 def shipped_checks(data: dict) -> ComparedChecks:
@@ -216,8 +296,10 @@ def shipped_checks(data: dict) -> ComparedChecks:
     parts = tuple(Part(p["name"], p["title"]) for p in data["parts"])
     cases = {name: [_ShippedCall(c) for c in shipped] for name, shipped in data["cases"].items()}
 
-    def expected(case: Call) -> CallResult:
-        request = {"op": "call", "name": data["answer"], "args": case.wire["args"], "kwargs": case.wire["kwargs"]}
-        return decode_reply(request, case.reply)
+    function = bool(data.get("function"))
 
-    return _ShippedChecks(data["answer"], cases, expected, data.get("concept", ""), PARTS=parts)
+    def expected(case: Call) -> CallResult | FunctionResult:
+        return decode_reply(_request(data["answer"], case, function), case.reply)
+
+    return _ShippedChecks(data["answer"], cases, expected, data.get("concept", ""), PARTS=parts,
+                          function_answer=function, gradchecks=tuple(data.get("gradchecks", ())))

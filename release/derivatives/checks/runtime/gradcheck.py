@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .compare import fail_if_raised, number
-from .values import TensorValue
+from .messages import answer_name, failure
+from .values import RaisedValue, TensorValue
 
 __all__ = ["assert_gradcheck", "assert_gradgradcheck", "MAX_GRADCHECK_ELEMENTS"]
 
@@ -65,6 +66,7 @@ def assert_gradgradcheck(subject, name: str, inputs: list, upstream: torch.Tenso
         second[i] = 1.0
         reply = subject.autograd_function(name, inputs, upstream, second.reshape(inputs[first].shape))
         fail_if_raised(reply.output, call)
+        _expect_differentiable(reply.second or (), call)
         for k in checked:
             rows[k].append(_input_gradient(reply.second or [], inputs, k, f"{call}, autograd through its backward"))
     for k in checked:
@@ -79,6 +81,19 @@ def assert_gradgradcheck(subject, name: str, inputs: list, upstream: torch.Tenso
                     f"backward's output gives {number(float(expected))} (central differences, eps={eps:g}, upstream "
                     f"{upstream.tolist()}). backward must compute its gradient with torch operations on what forward "
                     "saved with ctx.save_for_backward, so autograd can differentiate it again.")
+
+
+def _expect_differentiable(second: tuple, call: str) -> None:
+    """Fail, saying why, when autograd could not differentiate the gradient backward returned: it
+    was computed from no tensor autograd tracks (a detached copy, numpy, .item())."""
+    raised = next((g for g in second if isinstance(g, RaisedValue)), None)
+    if raised is None or "does not require grad" not in raised.message:
+        return
+    raise AssertionError(failure(
+        f"{answer_name(call)}: autograd cannot differentiate what its backward returns.",
+        f"{call}, autograd through its backward raised {raised.type}: {raised.message.rstrip('.')}. backward must "
+        "compute its gradient with torch operations on what forward saved with ctx.save_for_backward (not a "
+        ".detach()ed copy, numpy or .item()), so autograd can differentiate it again."))
 
 
 def _checked(inputs: list, check: str) -> list[int]:
