@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from sample import correct_for, solved, with_answers, with_extra_cell, wrong_for
+from sample import ASSIGNMENT, correct_for, solved, with_answers, with_extra_cell, wrong_for
 
 __all__ = ["ATTACKS", "FAULTS", "Attack", "Fault", "attack", "baseline", "build", "build_fault"]
 
@@ -1917,6 +1917,10 @@ FAULTS: tuple[Fault, ...] = (
                    "    f(x).backward()\n    return x.grad\n\n\n"
                    "%timeit -n 1 -r 1 grad_at = lambda f, x0: 0  # timed in a scope of its own, as in Jupyter\n",
     }),
+    Fault("every_answer_timed_with_a_cell_magic", answers={
+        q.id: "%%time\n" + correct_for(q.id)[0].source for q in ASSIGNMENT.autograded}),
+    Fault("values_computed_under_capture", answers={
+        qid: "%%capture\n" + correct_for(qid)[0].source for qid in ("attributes", "leaves")}),
     Fault("display_in_answers_and_scratch", "display(torch.ones(2), 'shown')\n", answers={
         "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
                    "    f(x).backward()\n    display(x.grad)\n    return x.grad\n",

@@ -52,6 +52,7 @@ class WorkerSession:
         self._views: dict[int, OutsideView] = {}
         self._changed: set[str] = set()  # machinery labels already put up for review
         self.sources: list[str] = []
+        self.cell_texts: list[str] = []  # the cells as submitted: a cell magic's body is a string in `sources`
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
         self.checking = None  # the Question whose checks are probing, for evidence
@@ -79,6 +80,7 @@ class WorkerSession:
     def run_cells(self, cells: list) -> dict[int, CellOutcome]:
         """Run every cell in order; a fatal cell is recorded and later cells still run."""
         self.sources = [python_source(c.source) for c in cells]
+        self.cell_texts = [c.source for c in cells]
         self._definitions, self._parsed = {}, None
         self.indices = [c.index for c in cells]
         outcomes = {}
@@ -332,7 +334,7 @@ class WorkerSubject(ProbeSubject):
     def get(self, name: str):
         """The value bound to `name`; MISSING when no submitted cell names it, whatever the worker says."""
         value = super().get(name)
-        if not isinstance(value, Missing) and not mentions(self.session.sources, name):
+        if not isinstance(value, Missing) and not mentions(self.session.cell_texts + self.session.sources, name):
             self.contradiction(f"a worker reply claimed {name} is defined, but no submitted cell names it")
             return MISSING
         return value
