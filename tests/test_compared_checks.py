@@ -270,6 +270,14 @@ WRONG_FUNCTIONS = {
 }
 
 
+def cube_as_a_function(x):
+    return x ** 3
+
+
+WRONG_FUNCTIONS[cube_as_a_function] = ("Cube is not an autograd Function: Cube.apply(tensor([0.5, -1.5, 2] (shape [3]))) "
+                                       "cannot run.", "Write it as class Cube(torch.autograd.Function)")
+
+
 @pytest.mark.parametrize("wrong", WRONG_FUNCTIONS, ids=lambda c: c.__name__)
 def test_a_compared_function_names_what_differs(wrong):
     """Does a Cube that ignores grad_output, keeps x on ctx, scales grad_output in place or computes its
