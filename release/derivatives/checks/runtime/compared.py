@@ -241,6 +241,8 @@ class ComparedChecks:
         expected = self.expected(case)
         upstream = upstream_for(expected.output)
         got = self.ask_function(subject, case, upstream)
+        if isinstance(got.output, RaisedValue):
+            self._expect_function(subject, call)
         fail_if_raised(got.output, call)
         _same(got.output, expected.output, call, self.concept)
         assert got.ctx.saved_tensors or not expected.ctx.saved_tensors, failure(
@@ -258,6 +260,16 @@ class ComparedChecks:
             assert_gradgradcheck(subject, self.answer, inputs, upstream.to(torch.float64), call)
         if shown:
             note(f"{call} = {show(got.output.tensor)}")
+
+    def _expect_function(self, subject, call: str) -> None:
+        """Fail, saying what an autograd Function is, when the answer is not one (its apply raised)."""
+        name = self.answer
+        assert subject.describe_class(name)["is_autograd_function"], failure(
+            f"{name} is not an autograd Function: {call} cannot run.",
+            f"{call}: {name} is not a subclass of torch.autograd.Function. Write it as class {name}"
+            "(torch.autograd.Function) with a @staticmethod forward(ctx, ...) that returns the output and a "
+            "@staticmethod backward(ctx, grad_output) that returns one gradient per input; it runs as "
+            f"{name}.apply(...).")
 
     def ask_function(self, subject, case: Call, upstream: torch.Tensor):
         return subject.autograd_function(self.answer, [_as_input(a) for a in case.args], upstream)
