@@ -9,6 +9,7 @@ import re
 import nbformat
 import pytest
 import torch
+from test_gradcheck import _namespace
 
 from grader.assignment import Assignment, AssignmentError
 from grader.compared import compared_checks, shipped_cases
@@ -186,16 +187,8 @@ def test_a_value_answer_is_read_and_compared_at_grading():
         compared.hidden(LocalSubject({"WEIGHTS": {"a": 0.25, "b": 0.5}}), random.Random(0))
 
 
-class Cube(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return grad_output * 3 * x ** 2
+CUBES = _namespace()  # tests/test_gradcheck.py's Cube and its wrong variants, defined as a notebook cell defines them
+Cube, CubeIgnoresUpstream, CubeThroughNumpy = (CUBES[name] for name in ("Cube", "CubeIgnoresUpstream", "CubeThroughNumpy"))
 
 
 class CubeInSetupContext(torch.autograd.Function):
@@ -211,13 +204,6 @@ class CubeInSetupContext(torch.autograd.Function):
     def backward(ctx, g):
         x, _ = ctx.saved_tensors
         return 3 * x.pow(2) * g
-
-
-class CubeIgnoresUpstream(Cube):
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return 3 * x ** 2
 
 
 class CubeOnCtx(Cube):
@@ -236,13 +222,6 @@ class CubeScalesUpstreamInPlace(Cube):
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output.mul_(3 * x ** 2)
-
-
-class CubeThroughNumpy(Cube):
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return grad_output * torch.from_numpy(3 * x.detach().numpy() ** 2)
 
 
 def function_checks(gradchecks=("gradcheck", "gradgradcheck")) -> ComparedChecks:
