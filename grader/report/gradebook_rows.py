@@ -90,7 +90,6 @@ def _cells(gb, model, assignment_id: str, *columns):
             .all())
 
 
-
 def require_gradebook(db_url: str) -> None:
     """Opening a Gradebook creates an empty one: a command that reads grades from a course never
     graded must say so instead."""

@@ -366,10 +366,10 @@ def main(argv: list[str] | None = None) -> None:
     # frame it never reads could fill its socket and hold the parent before the judges hear
     for control in controls if config.get("tell_launcher", True) else controls[1:]:
         _tell(control, ready)
-    from grader.release.student_run import end_runner
-
     WarmParentServer(controls, mode, limits, config["hidden"], run_probe, memory).serve()
     if runner is not None:
+        from grader.release.student_run import end_runner
+
         end_runner(runner)
     # Every worker is reaped and nothing is buffered (the parent writes only whole frames); an
     # orderly interpreter exit would spend half a second tearing down torch's state.
