@@ -82,19 +82,22 @@ def secret_lines(assignment) -> tuple[set[str], set[str]]:
 
 def _private(lines: set[str], public: set[str]) -> set[str]:
     """The lines that are neither trivial nor part of a line students see anyway."""
+    # A line holds no newline, so it is inside one shown line exactly when it is inside them all
+    # joined by newlines: one search per line instead of one per pair of lines.
+    shown = "\n".join(public)
     kept = set()
     for line in lines:
         core = line.rstrip(",;:")
-        if not _is_trivial(line) and not any(core in shown for shown in public):
+        if not _is_trivial(line) and not (public and core in shown):
             kept.add(line)
     return kept
 
 
-def _embedded(line: str, text: str) -> bool:
-    """Whether the line, or the expression it returns, sits inside a longer line of `text` (the
-    file's lines joined by newlines: a line holds no newline, so a match never spans two)."""
-    candidates = [line, line.removeprefix("return ")]
-    return any(len(c) >= _MIN_SUBSTRING and c in text for c in candidates)
+def _embeddable(lines: set[str]) -> list[tuple[str, str]]:
+    """(line, text to search for) for each line, and for the expression it returns, long enough
+    to flag inside a longer line."""
+    return [(line, text) for line in lines for text in dict.fromkeys((line, line.removeprefix("return ")))
+            if len(text) >= _MIN_SUBSTRING]
 
 
 def _file_lines(path: Path) -> set[str]:
@@ -117,15 +120,16 @@ def find_leaks(assignment, folder: Path, *, embedded: bool = True) -> list[str]:
     """
     answers, modules = secret_lines(assignment)
     exact = answers | modules | {ln.removeprefix("return ") for ln in answers if ln.startswith("return ")}
+    searched = _embeddable(answers) if embedded else []
     leaks: list[str] = []
     for path in sorted(Path(folder).rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix not in TEXT_SUFFIXES:
             continue
         lines = _file_lines(path)
         found = exact & lines
-        if embedded:
+        if searched:  # inside a longer line: the file's lines joined by newlines, which no line holds
             text = "\n".join(lines)
-            found |= {ln for ln in answers if _embedded(ln, text)}
+            found |= {line for line, part in searched if part in text}
         leaks += [f"{path.relative_to(folder)}: {line}" for line in sorted(found)]
     return leaks
 
