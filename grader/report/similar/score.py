@@ -84,8 +84,8 @@ def similar_pairs(pieces: list[Piece], matches: Matches, students: list[str], th
     index = {s: i for i, s in enumerate(students)}
     found = []
     for a, b in _candidates(pieces, matches, students, threshold):
-        pair = _score_pair(a, b, owned, pieces, matches, index, n)
-        if pair.score >= threshold:
+        pair = _score_pair(a, b, owned, pieces, matches, index, n, threshold)
+        if pair is not None:
             found.append(pair)
     return sorted(found, key=lambda p: (-p.score, p.students))
 
@@ -154,13 +154,16 @@ def _pieces_by_student(pieces, matches: Matches, students: list[str]) -> dict[st
     return owned
 
 
-def _score_pair(a: str, b: str, owned, pieces, matches: Matches, index: dict[str, int], n: int) -> SimilarPair:
+def _score_pair(a: str, b: str, owned, pieces, matches: Matches, index: dict[str, int], n: int,
+                threshold: float) -> SimilarPair | None:
+    """The pair with its evidence when its score reaches `threshold`; else None (most candidates:
+    their evidence is never built)."""
     shared = _one_to_one(owned[a], owned[b], matches)
     everyone = (1 << n) - 1
     others = everyone & ~(1 << index[a]) & ~(1 << index[b])
     held = {(i, j): matches.holders[matches.variant_of[i]] | matches.holders[matches.variant_of[j]]
             for i, j, _ in shared}
-    evidence, score = [], 0.0
+    steps, score = [], 0.0
     for i, j, similarity in sorted(shared, key=lambda m: (-held[m[0], m[1]].bit_count(), m[0])):
         holders = held[i, j]
         share = max(holders.bit_count() - 1, 1) / (n - 1)
@@ -170,24 +173,25 @@ def _score_pair(a: str, b: str, owned, pieces, matches: Matches, index: dict[str
         bits = _bits(share)
         others &= holders
         score += bits
-        left, right = pieces[i], pieces[j]
-        evidence.append(SharedPiece(left.label, left.cell, left.text, right.label, right.cell, right.text,
-                                    round(similarity, 3), holders.bit_count(), round(bits, 2)))
-    evidence.sort(key=lambda e: (-e.bits, e.left_cell))
+        steps.append((i, j, similarity, holders, bits))
     differ = _answered_differently(owned[a], owned[b], shared, pieces)
-    score -= DIFFERENT_ANSWER_BITS * len(differ)
-    return SimilarPair((a, b), round(score, 1), evidence, differ)
+    score = round(score - DIFFERENT_ANSWER_BITS * len(differ), 1)
+    if score < threshold:
+        return None
+    evidence = [SharedPiece(pieces[i].label, pieces[i].cell, pieces[i].text, pieces[j].label, pieces[j].cell,
+                            pieces[j].text, round(similarity, 3), holders.bit_count(), round(bits, 2))
+                for i, j, similarity, holders, bits in steps]
+    evidence.sort(key=lambda e: (-e.bits, e.left_cell))
+    return SimilarPair((a, b), score, evidence, differ)
 
 
 def _answered_differently(left: list[int], right: list[int], shared, pieces) -> list[str]:
     """The answers both students gave where neither one's piece is alike anything of the other's
     (read from what matched, so a label moved to another cell changes nothing)."""
-    paired_left, paired_right = {i for i, _, _ in shared}, {j for _, j, _ in shared}
+    paired = {pieces[i].label for i, _, _ in shared} | {pieces[j].label for _, j, _ in shared}
     mine = {pieces[i].label for i in left if pieces[i].answer}
     theirs = {pieces[j].label for j in right if pieces[j].answer}
-    return sorted(label for label in mine & theirs
-                  if not any(pieces[i].label == label for i in paired_left)
-                  and not any(pieces[j].label == label for j in paired_right))
+    return sorted((mine & theirs) - paired)
 
 
 def _one_to_one(left: list[int], right: list[int], matches: Matches) -> list[tuple[int, int, float]]:
