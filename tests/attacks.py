@@ -1921,6 +1921,25 @@ FAULTS: tuple[Fault, ...] = (
         q.id: "%%time\n" + correct_for(q.id)[0].source for q in ASSIGNMENT.autograded}),
     Fault("values_computed_under_capture", answers={
         qid: "%%capture\n" + correct_for(qid)[0].source for qid in ("attributes", "leaves")}),
+    Fault("helper_module_written_with_writefile", _cell("""
+%%writefile gradient_helpers.py
+import torch
+
+
+def derivative_at(f, x0):
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad
+"""), answers={"grad_at": "from gradient_helpers import derivative_at\n\n\n"
+                          "def grad_at(f, x0):\n    return derivative_at(f, x0)\n"}),
+    Fault("helper_module_written_with_open", _cell("""
+with open("partials.py", "w") as module:
+    module.write("import torch\\n\\n\\ndef at(f, u0, v0):\\n"
+                 "    u = torch.tensor(float(u0), requires_grad=True)\\n"
+                 "    v = torch.tensor(float(v0), requires_grad=True)\\n"
+                 "    f(u, v).backward()\\n    return u.grad, v.grad\\n")
+"""), answers={"partial_derivatives": "import partials\n\n\n"
+                                      "def partial_derivatives(f, u0, v0):\n    return partials.at(f, u0, v0)\n"}),
     Fault("display_in_answers_and_scratch", "display(torch.ones(2), 'shown')\n", answers={
         "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
                    "    f(x).backward()\n    display(x.grad)\n    return x.grad\n",

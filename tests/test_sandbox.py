@@ -120,6 +120,27 @@ def test_magics_and_shell_lines_do_nothing(worker):
     assert value_of(worker, "timed") == 42
 
 
+def test_a_helper_module_the_notebook_writes_imports_as_in_jupyter(worker):
+    """Does %%writefile write its cell (-a appends, a quoted name is unquoted, a line says what
+    happened, as IPython's does), and does a module the notebook wrote, with %%writefile or
+    open(), import from the working folder, while a file named like an installed module does
+    not stand in for it?"""
+    report = run(worker, "%%writefile helper_a.py\ndef twice(x):\n    return 2 * x\n")
+    assert report.status == "ok" and report.output.strip() == "Writing helper_a.py", report
+    report = run(worker, "%%writefile -a 'helper_a.py'\nTHREE = 3\n")
+    assert report.status == "ok" and report.output.strip() == "Appending to helper_a.py", report
+    assert run(worker, "%%writefile helper_b.py\nSTALE = 1\n").status == "ok"
+    report = run(worker, "%%writefile helper_b.py\nFOUR = 4\n")
+    assert report.output.strip() == "Overwriting helper_b.py", report
+    assert run(worker, "with open('helper_c.py', 'w') as f:\n    f.write('FIVE = 5\\n')").status == "ok"
+    assert run(worker, "with open('json.py', 'w') as f:\n    f.write('SHADOW = True\\n')").status == "ok"
+    report = run(worker, "import helper_a, helper_b, helper_c, json\n"
+                         "found = [helper_a.twice(2), helper_a.THREE, helper_b.FOUR, helper_c.FIVE,\n"
+                         "         hasattr(helper_b, 'STALE'), hasattr(json, 'SHADOW')]")
+    assert report.status == "ok", report
+    assert value_of(worker, "found") == [4, 3, 4, 5, False, False]
+
+
 def test_python_from_the_judge_is_run_as_it_is(worker):
     """Does a cell the judge already transformed run untouched, so IPython syntax is not transformed twice?"""
     transformed = "get_ipython().run_line_magic('matplotlib', 'inline')\nmarker = 'ran'"
@@ -362,16 +383,14 @@ def test_environment_is_scrubbed(worker):
     assert environ["MPLBACKEND"] == "Agg" and environ["OMP_NUM_THREADS"] == "1"
 
 
-def test_cwd_is_empty_and_not_on_sys_path(worker):
-    """Does a cell start in an empty directory that is not importable from?"""
+def test_cwd_is_empty_and_last_on_sys_path(worker):
+    """Does a cell start in an empty directory, importable from only after every installed module
+    (as a kernel's folder is, for a helper the notebook writes), with nothing of the kit's tree?"""
     cwd = value_of(worker, "__import__('os').getcwd()")
     assert value_of(worker, "__import__('os').listdir('.')") == []
     path = value_of(worker, "__import__('sys').path")
-    assert (
-        "" not in path
-        and cwd not in path
-        and not any(p.startswith(str(COURSE_ROOT) + "/grader") for p in path)
-    )
+    assert path[-1] == "" and "" not in path[:-1] and cwd not in path
+    assert not any(p.startswith(str(COURSE_ROOT / "grader")) for p in path), path
 
 
 def test_no_cached_finder_lists_the_course_tree(worker):

@@ -363,7 +363,10 @@ def _filter_syscalls(channel: int) -> str:
 
 
 def _clean_interpreter(hidden: list[str]) -> None:
-    """sys.path holds only the read-only Python prefixes; nothing from a working or course directory.
+    """sys.path holds the read-only Python prefixes, then the worker's own working directory,
+    as a notebook's kernel has its folder (a helper module the notebook wrote imports); nothing
+    of the warm parent's working directory or the course tree. Being last, a file the notebook
+    writes never stands in for an installed module.
 
     Cached path finders outside the prefixes (the current directory, the course tree) or
     under a path hidden inside them are dropped, with the directory listings they hold; those
@@ -373,7 +376,7 @@ def _clean_interpreter(hidden: list[str]) -> None:
     """
     prefixes = tuple(p.rstrip("/") + "/" for p in {sys.prefix, sys.base_prefix})
     hidden_dirs = tuple(h.rstrip("/") + "/" for h in hidden if (h.rstrip("/") + "/").startswith(prefixes))
-    sys.path[:] = [p for p in sys.path if p and (p + "/").startswith(prefixes)]
+    sys.path[:] = [p for p in sys.path if p and (p + "/").startswith(prefixes)] + [""]
     for entry in list(sys.path_importer_cache):
         if not (entry + "/").startswith(prefixes) or (entry + "/").startswith(hidden_dirs):
             del sys.path_importer_cache[entry]
