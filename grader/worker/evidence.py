@@ -293,7 +293,7 @@ def magic_statement(name: str, line: str) -> str:
     return line.strip()
 
 
-_WRITEFILE = re.compile(r"\s*(?P<append>(?:-a|--append)\s+)?(?P<name>.*?)\s*")
+_WRITEFILE = re.compile(r"\s*(?P<append>(?:-a|--append)\s+)?(?P<name>.*?)\s*", re.DOTALL)  # matches any line
 
 
 def write_file(line: str, cell: str) -> None:
@@ -301,11 +301,10 @@ def write_file(line: str, cell: str) -> None:
     the file, and a line saying so. The file is written as the notebook's own code writes files:
     in the worker's working folder, with its limits, seen by the audit hook like any other."""
     match = _WRITEFILE.fullmatch(line)
-    name = match["name"] if match else line.strip()
+    name, append = match["name"], bool(match["append"])
     if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"":
         name = name[1:-1]
     name = os.path.expanduser(name)
-    append = bool(match and match["append"])
     if os.path.exists(name):
         print(f"{'Appending to' if append else 'Overwriting'} {name}")
     else:
