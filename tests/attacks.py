@@ -1951,6 +1951,15 @@ with open("partials.py", "w") as module:
     Fault("input_call", "name = input('your name: ')\n"),
     Fault("syntax_error_cell", "def broken(:\n    pass\n"),
     Fault("grad_disabled_at_the_end", "torch.set_grad_enabled(False)\n", where="end"),
+    Fault("backward_keeping_the_graph_for_a_second_derivative", _cell("""
+x = torch.tensor(2.0, requires_grad=True)
+(x ** 3).backward(create_graph=True)
+first = x.grad
+x.grad = None
+first.backward()
+print(first.item(), x.grad.item())
+"""), answers={"grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
+                          "    f(x).backward(create_graph=True)\n    return x.grad.detach()\n"}),
     Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 

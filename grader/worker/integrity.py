@@ -376,6 +376,8 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
     if sys.implementation.name != "cpython" or sys.version_info < (3, 11) or ctypes.sizeof(ctypes.c_void_p) != _PTR:
         _PREPARED["manifest"] = {"unsupported": f"{sys.implementation.name} {sys.version_info[:2]}"}
         return _PREPARED["manifest"]
+    _make_warning_registries([module for _, module in _machinery_modules()]
+                             + [sys.modules.get(name) for name in _LIBRARY_CLASSES])
     manifest = _Manifest()
     for name, module in _machinery_modules():
         manifest.namespace(name, vars(module), None, sized=not hasattr(module, "__path__"))
@@ -401,6 +403,16 @@ def prepare_manifest(watched: tuple[str, ...]) -> dict:
     _PREPARED["encoded"] = json.dumps(_PREPARED["manifest"])
     _PREPARED["digest"] = hashlib.sha256(_PREPARED["encoded"].encode()).hexdigest()
     return _PREPARED["manifest"]
+
+
+def _make_warning_registries(modules: Iterable[object]) -> None:
+    """Give each module listed whole its `__warningregistry__` now. Python stores it in a module's
+    namespace at the first warning raised from that module's code (torch warns from
+    torch.autograd.graph at every backward(create_graph=True)): made before the listing, an
+    honest warning writes nothing to a namespace that may not be written at all."""
+    for module in modules:
+        if isinstance(module, types.ModuleType):
+            vars(module).setdefault("__warningregistry__", {})
 
 
 def prepared_manifest() -> str | None:
