@@ -673,7 +673,7 @@ class GarbageSubject(ProbeSubject):
             "call": {"result": value, "args_after": [value], "grads_left": [False]},
             "get": {"result": value},
             "autograd_function": {"output": value, "grads": [value], "second": [value], "upstream_changed": False,
-                                  "ctx": {"saved_tensors": 0, "saved": [], "attributes": {"k": value}}},
+                                  "inputs_changed": [], "ctx": {"saved_tensors": 0, "saved": [], "attributes": {"k": value}}},
             "describe_class": {"is_autograd_function": True,
                                "staticmethods": {"forward": True, "backward": True, "setup_context": False}},
         }[request["op"]]

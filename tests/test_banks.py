@@ -33,7 +33,7 @@ from sample import (  # noqa: E402  # noqa: E402  # noqa: E402
     wrong_for,
 )
 
-from grader.runtime import function_uses, loop_uses  # noqa: E402
+from grader.runtime import calls_any, function_uses, loop_uses  # noqa: E402
 from grader.worker.session import definition_source  # noqa: E402
 
 QUESTION_IDS = [q.id for q in QUESTIONS]
@@ -176,10 +176,11 @@ def _observe_autograd_function(apply, x, upstream, *extra):
     def run():
         leaf = x.clone().requires_grad_()
         y = apply(leaf, *extra)
+        untouched = bool(torch.equal(leaf.detach(), x))  # forward left its input as it was
         saved = [tuple(t.shape) for t in y.grad_fn.saved_tensors]  # a decoy saves the wrong shape
         given = upstream.clone()
         y.backward(given)
-        return y, leaf.grad, saved, bool(torch.equal(given, upstream))  # grad_output left as it was
+        return y, leaf.grad, saved, bool(torch.equal(given, upstream)), untouched  # grad_output left as it was
 
     return _attempt(run)
 
@@ -249,6 +250,8 @@ def _as_written(ans: Answer) -> tuple:
             facts.append(function_uses(lookup, name, checks.AUTOGRAD) is False)
         if hasattr(checks, "PER_POINT"):
             facts.append(bool(loop_uses(lookup, name, checks.PER_POINT)))
+        if hasattr(checks, "WHOLE_JACOBIAN"):
+            facts.append(bool(calls_any(lookup, name, checks.WHOLE_JACOBIAN)))
     return ("as written", tuple(facts))
 
 

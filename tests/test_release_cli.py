@@ -97,14 +97,16 @@ def test_a_wrong_answer_that_passes_is_named_though_graded_in_a_pack(fresh_cours
 
 def test_only_wrong_answers_that_cannot_reach_another_question_are_packed():
     """Is a wrong answer packed with others only when its cell holds nothing but definitions and
-    imports of names no other question's reference cell binds or reads?"""
+    imports of names no other question's reference cell binds or reads, and reads no other
+    question's answer (which, in a pack, is another wrong one)?"""
     from grader.banks import Answer
     from grader.release.audit import _packable
 
     others = {"grad_at": {"grad_at"}, "derivative_on_grid": {"derivative_on_grid", "plot_helper"}}
+    answers = {"grad_at": {"grad_at"}, "derivative_on_grid": {"derivative_on_grid"}}
 
     def packable(source: str) -> bool:
-        return _packable(Answer("a", "grad_at", source, ""), others)
+        return _packable(Answer("a", "grad_at", source, ""), others, answers=answers)
 
     assert packable("import torch\n\ndef grad_at(f, x0):\n    return f(x0)\n")
     assert packable('class Helper:\n    """doc"""\n    def m(self):\n        pass\n\ndef grad_at(f, x0):\n    pass\n')
@@ -112,6 +114,7 @@ def test_only_wrong_answers_that_cannot_reach_another_question_are_packed():
     assert not packable("@torch.no_grad()\ndef grad_at(f, x0):\n    pass\n")
     assert not packable("def plot_helper():\n    pass\ndef grad_at(f, x0):\n    pass\n")
     assert not packable("class C:\n    x = print('side effect')\n")
+    assert not packable("def grad_at(f, x0):\n    return derivative_on_grid(f, torch.tensor([x0]))[0]\n")
 
 
 @pytest.mark.slow(8)
@@ -192,7 +195,7 @@ def test_a_question_release_runs_its_misconceptions_as_a_student_does(fresh_cour
     root = str(fresh_course.root)
     assert main(["--course", root, "release", "derivatives", "--question", "leaves"]) != 0
     out = capsys.readouterr().out
-    assert "FAIL visible tests catch 4 of 9 misconceptions" in out
+    assert "FAIL visible tests catch 5 of 10 misconceptions" in out
     assert "left to hidden tests but shown: leaves_grads_swapped" in out
 
 

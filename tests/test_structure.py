@@ -9,6 +9,7 @@ from sample import CORRECT, WRONG, local_subject, reference, run_question
 from grader.runtime import (
     CtxInfo,
     FunctionResult,
+    calls_any,
     function_uses,
     is_plain_class,
     loop_uses,
@@ -279,6 +280,38 @@ def test_a_backward_pass_per_item_is_read_as_a_loop_and_one_through_a_sum_is_not
     assert loop_uses(_lookup(per_point), "d", ("backward", "autograd")) is True
     assert loop_uses(_lookup(in_comprehension), "d", ("backward", "autograd")) is True
     assert loop_uses(_lookup(one_pass), "d", ("backward", "autograd")) is False
+
+
+def test_a_loop_calling_a_function_of_the_submissions_that_runs_backward_is_a_pass_per_item():
+    """Is a loop that calls the submission's own grad_at (which runs backward) read as a backward
+    pass per item, while a loop calling a helper that only makes a leaf, or a parameter that
+    shadows the submission's function of the same name, is not?"""
+    cells = ["def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n    f(x).backward()\n"
+             "    return x.grad\n",
+             "def leaf(p):\n    return p.detach().requires_grad_()\n",
+             "def via_grad_at(f, x):\n    return torch.stack([grad_at(f, float(p)) for p in x])\n",
+             "def via_leaf(f, x):\n    y = f(torch.stack([leaf(p) for p in x]))\n    return y\n",
+             "def shadowed(f, x, grad_at=lambda f, p: p):\n    return [grad_at(f, p) for p in x]\n"]
+    lookup = lambda name: definition_source(cells, name)  # noqa: E731
+    assert loop_uses(lookup, "via_grad_at", ("backward", "autograd")) is True
+    assert loop_uses(lookup, "via_leaf", ("backward", "autograd")) is False
+    assert loop_uses(lookup, "shadowed", ("backward", "autograd")) is False
+
+
+def test_a_whole_jacobian_is_found_by_attribute_by_imported_name_and_through_a_helper():
+    """Is a call of torch.autograd.functional.jacobian, of jacobian imported by name, or of a
+    helper of the submission's that calls torch.func.jacrev found, and one backward through a sum not?"""
+    cells = ["def by_attribute(f, x):\n    return torch.autograd.functional.jacobian(f, x).diagonal()\n",
+             "from torch.autograd.functional import jacobian\n\n\ndef by_name(f, x):\n"
+             "    return jacobian(f, x).diagonal()\n",
+             "def helper(f, x):\n    return torch.func.jacrev(f)(x)\n",
+             "def through_helper(f, x):\n    return helper(f, x).diagonal()\n",
+             "def one_pass(f, x):\n    x = x.detach().requires_grad_()\n    f(x).sum().backward()\n    return x.grad\n"]
+    lookup = lambda name: definition_source(cells, name)  # noqa: E731
+    whole = ("jacobian", "jacrev", "jacfwd", "hessian")
+    assert [calls_any(lookup, name, whole) for name in ("by_attribute", "by_name", "through_helper", "one_pass")] \
+        == [True, True, True, False]
+    assert calls_any(lookup, "absent", whole) is None
 
 
 def test_what_a_loop_reads_once_and_a_class_of_the_submissions_are_not_misread():

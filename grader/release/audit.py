@@ -200,11 +200,14 @@ def _packs(cases: list[_Case]) -> list[_Case]:
     return packs
 
 
-def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = frozenset()) -> bool:
+def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = frozenset(),
+              answers: dict[str, set[str]] | None = None) -> bool:
     """Whether a wrong answer can only change its own question's outcome: its cell defines
     functions and classes (no decorators, class bodies of definitions only) and imports, and
     nothing else; none of the names it binds is bound or read by another question's reference
-    cell. Its code then runs only when its own question's checks call it."""
+    cell. Its code then runs only when its own question's checks call it. Nor may it read
+    another question's answer (`answers`: each question's answer names): in a pack that answer
+    is another wrong one, and this one's outcome would be that one's (a grid made with grad_at)."""
     try:
         tree = ast.parse(answer.source)
     except SyntaxError:
@@ -221,7 +224,9 @@ def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = froz
         elif not _docstring(node):
             return False
     bound -= shared  # what the notebook's import cell binds, every answer's too
-    return all(not (bound & names) for question, names in others.items() if question != answer.question)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return all(not (bound & names) and not (read & (answers or {}).get(question, set()))
+               for question, names in others.items() if question != answer.question)
 
 
 def _imported_names(setup: str) -> frozenset[str]:
@@ -433,11 +438,13 @@ def _cases(course: Course, only: str | None, release=None, reference=None):
                         with_answers(reference, {answer.question: answer.source}), everything, scope, answer,
                         bank_answer=answer)
     others, shared = _reference_names(banks, course.autograded), _imported_names(course.spec.setup)
+    answers = {q.id: set(q.answers) for q in course.autograded}
     for answer in banks.wrong:
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope, answer if _packable(answer, others, shared) else None, wrong=True, bank_answer=answer)
+                        scope, answer if _packable(answer, others, shared, answers) else None, wrong=True,
+                        bank_answer=answer)
 
 
 def _finding(case: _Case, result) -> Finding:

@@ -12,7 +12,7 @@ from .messages import Hint, answer_name, failure, is_headline
 from .values import FigureValue, Missing, OtherValue, RaisedValue, TensorValue
 
 __all__ = [
-    "TOLERANCES", "expect_upstream_untouched", "fail_if_raised", "note", "collecting_notes", "describe", "show",
+    "TOLERANCES", "expect_upstream_untouched", "expect_inputs_untouched", "fail_if_raised", "note", "collecting_notes", "describe", "show",
     "expect_float_tensor", "assert_close", "is_close", "explain_raised", "number", "kind_of", "not_defined",
     "expect_defined", "first_headline",
 ]
@@ -206,6 +206,19 @@ def expect_upstream_untouched(result: object, call: str) -> None:
         f"{call}: backward changed grad_output in place. Autograd may hand that same tensor to "
         "other parts of the graph (an input used twice receives it twice), so compute a new "
         "tensor from grad_output rather than writing into it (*=, +=, mul_).")
+
+
+def expect_inputs_untouched(result: object, call: str, names: tuple[str, ...]) -> None:
+    """Assert an autograd Function's forward left the tensors it was given as they were (`names`:
+    what each input is called in the message, in forward's order)."""
+    changed = [name for name, flag in zip(names, getattr(result, "inputs_changed", ()), strict=False) if flag]
+    if changed:
+        raise AssertionError(failure(
+            f"{answer_name(call)}: forward changed its input {changed[0]} in place.",
+            f"{call}: forward changed the tensor {changed[0]} it was given in place (mul_, *=, copy_ and "
+            "the like write into it), so the caller's tensor now holds other values. Inside forward "
+            "nothing is recorded and nothing stops such a write, yet the caller's tensor is not "
+            "forward's to change: compute a new tensor from it and return that."))
 
 
 def _none_failure(call: str, name: str, none_hint: Hint | str | None) -> str:

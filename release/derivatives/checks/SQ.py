@@ -13,6 +13,7 @@ from .runtime import (
     confirm,
     describe,
     expect_float_tensor,
+    expect_inputs_untouched,
     expect_upstream_untouched,
     fail_if_raised,
     failure,
@@ -93,6 +94,7 @@ def check_output(result: FunctionResult, expected: torch.Tensor, call: str, x: t
     fail_if_raised(result.output, f"{call}: forward")
     output = expect_float_tensor(result.output, f"{call}: forward")
     assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x))
+    expect_inputs_untouched(result, call, ("i",))
 
 
 def _forward_hint(output: TensorValue, x: torch.Tensor | None) -> Hint:

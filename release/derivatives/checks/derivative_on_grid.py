@@ -10,6 +10,7 @@ from .runtime import (
     Subject,
     TensorValue,
     assert_close,
+    calls_any,
     expect_float_tensor,
     failure,
     is_close,
@@ -28,10 +29,16 @@ PARTS = (
 
 # What a loop reaches when it runs a backward pass per point rather than one through the sum.
 PER_POINT = ("backward", "autograd")
+# What builds every derivative of every output with respect to every input, where the diagonal is wanted.
+WHOLE_JACOBIAN = ("jacobian", "jacrev", "jacfwd", "hessian")
 
 NONE_HINT = Hint("the gradient is in the leaf's .grad, not y.grad",
                  "Gradients land in .grad of the leaf (a copy of x that requires grad), "
                  "not in y.grad; return that leaf's .grad.")
+
+
+ONE_PASS = ("Each y_i depends on x_i alone, so the gradient of their sum holds every dy_i/dx_i: "
+            "one backward pass through the sum gives all of them at once.")
 
 
 def _grid_text(x: torch.Tensor, text: str | None) -> str:
@@ -55,9 +62,13 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
                      or differences_hint(name, x, value))
         assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT), failure(
             "derivative_on_grid runs backward inside a loop, not once through a sum.",
-            f"{call} gave the right values, but with backward inside a loop, a pass per point or per piece. "
-            "Each y_i depends on x_i alone, so the gradient of their sum holds every dy_i/dx_i: "
-            "one backward pass through the sum gives all of them at once.")
+            f"{call} gave the right values, but with backward inside a loop (written there, or in a "
+            "function the loop calls, such as grad_at), a pass per point or per piece. " + ONE_PASS)
+        assert not calls_any(subject.source_of, "derivative_on_grid", WHOLE_JACOBIAN), failure(
+            "derivative_on_grid builds a whole Jacobian, not one backward pass through a sum.",
+            f"{call} gave the right values, but from a whole Jacobian (jacobian, jacrev, jacfwd): "
+            "the derivative of every y_i with respect to every x_j, a pass per point, kept only for "
+            "its diagonal. " + ONE_PASS)
         note(f"{call} = {show(value.tensor)}")
         return
     _check_x_untouched(reply.args_after, x, call)

@@ -55,6 +55,9 @@ def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: t
 
 
 def visible(subject: Subject) -> None:
-    """The case shown in the notebook: u*v + u**2 at (1, 2) gives (v + 2u, u) = (4, 1)."""
+    """The case shown in the notebook: u*v + u**2 at (1, 2) gives (v + 2u, u) = (4, 1), and at
+    the int point (2, -1), (3, 2)."""
     check_partials(subject, "uv_plus_u2", 1.0, 2.0, torch.tensor(4.0, dtype=torch.float64),
                    torch.tensor(1.0, dtype=torch.float64))
+    check_partials(subject, "uv_plus_u2", 2, -1, torch.tensor(3.0, dtype=torch.float64),
+                   torch.tensor(2.0, dtype=torch.float64))

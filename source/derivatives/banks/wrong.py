@@ -301,6 +301,27 @@ WRONG: tuple[Answer, ...] = (
         cause="backward inside a loop",
     ),
     Answer(
+        "grid_grad_at_per_point",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                return torch.stack([grad_at(f, float(xi)) for xi in x])
+        """),
+        "I already had grad_at, so I called it at every point of the grid.",
+        cause="backward inside a loop",
+    ),
+    Answer(
+        "grid_jacobian_diagonal",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                jac = torch.autograd.functional.jacobian(f, x.detach().clone())
+                return jac.diagonal()
+        """),
+        "The derivatives of a vector function form its Jacobian, so I took its diagonal.",
+        cause="a whole Jacobian",
+    ),
+    Answer(
         "grid_returns_the_values",
         "derivative_on_grid",
         _cell("""
@@ -480,6 +501,19 @@ WRONG: tuple[Answer, ...] = (
         """),
         "I mixed up which partial goes first in the tuple.",
         cause="the partials are swapped",
+    ),
+    Answer(
+        "partials_integer_leaves",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(u0, requires_grad=True)
+                v = torch.tensor(v0, requires_grad=True)
+                f(u, v).backward()
+                return u.grad, v.grad
+        """),
+        "u0 and v0 are the point, so I made the leaves from them as they are.",
+        cause="an integer tensor cannot require gradients",
     ),
     Answer(
         "partials_same_twice",
@@ -684,7 +718,7 @@ WRONG: tuple[Answer, ...] = (
                     return grad_output * 2 * i
         """),
         "Squaring in place saves memory, and i is already saved.",
-        cause="the i your backward read held i ** 2",
+        cause="changed its input i in place",
     ),
     Answer(
         "sq_backward_returns_a_list",
@@ -793,6 +827,23 @@ WRONG: tuple[Answer, ...] = (
         """),
         "Only x needs a gradient, so I returned one thing from backward.",
         cause="one gradient per input",
+    ),
+    Answer(
+        "mulconstant_scales_x_in_place",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return x.mul_(k)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.k, None
+        """),
+        "mul_ saves making a new tensor, and nothing is recorded inside forward anyway.",
+        cause="changed its input x in place",
     ),
     Answer(
         "mulconstant_gradient_of_one_element",
@@ -1014,6 +1065,13 @@ WRONG: tuple[Answer, ...] = (
         _variant(_LEAVES, "    y.retain_grad()\n", ""),
         "I thought backward fills .grad on every tensor in the graph, y included.",
         cause="retain_grad()",
+    ),
+    Answer(
+        "leaves_integer_leaf",
+        "leaves",
+        _variant(_LEAVES, "x = torch.tensor(float(x0), requires_grad=True)", "x = torch.tensor(x0, requires_grad=True)"),
+        "x0 is the value of x, so I made the leaf from it as it is.",
+        cause="an integer tensor cannot require gradients",
     ),
     Answer(
         "leaves_backward_twice",

@@ -12,6 +12,7 @@ from .runtime import (
     confirm,
     describe,
     expect_float_tensor,
+    expect_inputs_untouched,
     expect_upstream_untouched,
     fail_if_raised,
     failure,
@@ -43,6 +44,7 @@ def _check_output(result: FunctionResult, x: torch.Tensor, k: float, expected: t
     fail_if_raised(result.output, f"{call}: forward")
     output = expect_float_tensor(result.output, f"{call}: forward")
     assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x, k))
+    expect_inputs_untouched(result, call, ("x", "k"))
 
 
 def _forward_hint(output: TensorValue, x: torch.Tensor, k: float) -> Hint:

@@ -123,5 +123,7 @@ def predictions(subject: Subject) -> None:
 
 
 def grads(subject: Subject) -> None:
-    """leaf_and_intermediate_grads(-1.5) = (-9, 3): no x.grad, y.grad, y or z there equals another."""
+    """leaf_and_intermediate_grads(-1.5) = (-9, 3), and at the int x0 = 3, (18, 3): at either
+    point no x.grad, y.grad, y or z equals another."""
     check_grads(subject, -1.5)
+    check_grads(subject, 3)

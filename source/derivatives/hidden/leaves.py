@@ -51,6 +51,6 @@ def predictions(subject, rng: random.Random) -> None:
 
 
 def grads(subject, rng: random.Random) -> None:
-    """The gradients at random points."""
-    for _ in range(2):
-        check_grads(subject, round(rng.uniform(-5.0, 5.0), 3))
+    """The gradients at a random point and at an int one (x0 is any Python number)."""
+    check_grads(subject, round(rng.uniform(-5.0, 5.0), 3))
+    check_grads(subject, rng.choice((-3, -2, 2, 3)))

@@ -1,4 +1,4 @@
-"""Hidden checks for partial_derivatives: a product under a square, asymmetric f at random points, detach()."""
+"""Hidden checks for partial_derivatives: a product under a square at an int point, asymmetric f at random points, detach()."""
 
 import random
 
@@ -13,8 +13,9 @@ def _check(subject, name: str, u0: float, v0: float) -> None:
 
 
 def hidden(subject, rng: random.Random) -> None:
-    """A product under a square, asymmetric f at random points, and a detach() rule."""
-    _check(subject, "uv_plus_uv_squared", 2.0, 1.0)
+    """A product under a square at an int point (u0 and v0 are any Python numbers), asymmetric f
+    at random points, and a detach() rule."""
+    _check(subject, "uv_plus_uv_squared", 2, 1)
 
     def point() -> float:
         return round(rng.uniform(0.5, 2.5) * rng.choice((-1, 1)), 3)

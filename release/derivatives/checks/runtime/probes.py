@@ -49,7 +49,7 @@ _to = torch.Tensor.to
 _catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _isinstance, _issubclass, _type, _len, _vars = isinstance, issubclass, type, len, vars
 _dict_get, _dict_items = dict.get, dict.items
-_tuple, _frozenset = tuple, frozenset
+_tuple, _frozenset, _zip = tuple, frozenset, zip
 _saved_tensors = torch._C._FunctionBase.__dict__["saved_tensors"].__get__
 _mro_of, _dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
 _BACKWARD_MRO = BackwardCFunction.__mro__
@@ -237,13 +237,16 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     upstream = _argument(request.get("upstream"), functions)
     second = request.get("second_upstream")
     second = None if second is None else _argument(second, functions)
+    before = [_snapshot(value) for value in inputs]  # forward may not change its inputs in place
     ok, output = _student(lambda: cls.apply(*inputs))
+    changed = [b is not None and _snapshot(value) != b for value, b in _zip(inputs, before)]
     if not ok:
         return _sealed({"output": encode_raised(output), "grads": [], "second": None, "upstream_changed": False,
-                        "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}})
+                        "inputs_changed": changed, "ctx": {"saved_tensors": 0, "saved": [], "attributes": {}}})
     # Read before backward frees the saved tensors, and kept as text while backward (student
     # code, which may walk up to this frame) runs.
-    described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget)})
+    described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget),
+                         "inputs_changed": changed})
     gradients = _gradients(output, inputs, upstream, second, budget)
     return described[:-1] + "," + gradients[1:]  # two JSON objects' fields, joined as text
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from .textcache import cached_for_short_texts
 
-__all__ = ["is_plain_class", "method_uses", "function_uses", "loop_uses", "parameters_unused", "returns_nothing",
-           "confirm"]
+__all__ = ["is_plain_class", "method_uses", "function_uses", "loop_uses", "calls_any", "parameters_unused",
+           "returns_nothing", "confirm"]
 
 # Calls through which a function can read its parameters without naming them.
 _INDIRECT_READS = {"locals", "vars", "globals", "eval", "exec", "_getframe", "currentframe", "getframeinfo"}
@@ -139,15 +139,55 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictC
 
 def loop_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
     """Whether a loop of the function `name` (for, while, a comprehension) reaches `<anything>.<attribute>`
-    for one of `attributes` in what it runs once per item (not in the iterable it reads once).
+    for one of `attributes` in what it runs once per item (not in the iterable it reads once),
+    itself or through a function of the submission that the loop calls (`grad_at(f, p)` per point).
     None when its definition is not found."""
     node = _unaliased(source_of, name)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    wanted = set(attributes)
+    wanted, local = set(attributes), _local_names(node)
     return any(isinstance(n, ast.Attribute) and n.attr in wanted
+               or _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, {name}, 1)
                for loop in ast.walk(node) if isinstance(loop, _LOOPS)
                for part in _per_item(loop) for n in ast.walk(part))
+
+
+def calls_any(source_of, name: str, functions: Iterable[str]) -> bool | None:
+    """Whether the function `name` calls one of `functions`, by attribute (`torch.func.jacrev(f)`)
+    or by a name imported as such (`jacobian(f, x)`), itself or through a function of the
+    submission that it calls. None when its definition is not found."""
+    node = _unaliased(source_of, name)
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    return _reaches(source_of, name, set(functions), set(), 0, names=True)
+
+
+def _reaches(source_of, name: str, wanted: set[str], seen: set[str], depth: int, *, names: bool = False) -> bool:
+    """Whether the submission's function `name` reaches one of `wanted` anywhere in its body."""
+    node = _unaliased(source_of, name)
+    if name in seen or depth > _MAX_DEPTH or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    local = _local_names(node)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and n.attr in wanted:
+            return True
+        if names and isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in wanted:
+            return True
+        if _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, seen | {name}, depth + 1, names=names):
+            return True
+    return False
+
+
+def _calls_helper(node: ast.AST, local: set[str]) -> bool:
+    """A call by a global name (a parameter or a local variable shadows the submission's functions)."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in local
+
+
+def _local_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    arguments = function.args
+    parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+    stored = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {a.arg for a in parameters if a is not None} | stored
 
 
 def _per_item(loop: ast.AST) -> list[ast.AST]:

@@ -49,6 +49,7 @@ class FunctionResult:
     second: tuple | None
     ctx: CtxInfo
     upstream_changed: bool = False  # backward changed the upstream gradient (grad_output) in place
+    inputs_changed: tuple[bool, ...] = ()  # per input: forward changed that tensor in place
 
 
 class Subject(Protocol):
@@ -133,12 +134,12 @@ def _decode_get(reply: Any) -> Any:
 
 
 def _decode_function(reply: Any) -> FunctionResult:
-    reply = _exact(reply, {"output", "grads", "second", "ctx", "upstream_changed"})
+    reply = _exact(reply, {"output", "grads", "second", "ctx", "upstream_changed", "inputs_changed"})
     second = None if reply["second"] is None else _value_list(reply["second"])
     if type(reply["upstream_changed"]) is not bool:
         raise BadValue("upstream_changed must be true or false")
     return FunctionResult(decode(reply["output"]), _value_list(reply["grads"]), second,
-                          _decode_ctx(reply["ctx"]), reply["upstream_changed"])
+                          _decode_ctx(reply["ctx"]), reply["upstream_changed"], _flags(reply["inputs_changed"]))
 
 
 def _decode_ctx(ctx: Any) -> CtxInfo:
