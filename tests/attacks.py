@@ -654,7 +654,7 @@ print("READ-OK" if judge or secrets else "READ-FAILED no judge process in view",
     Attack(
         "caller_frames_and_gc_during_probe", READING, _LOOKS_UP_FRAMES,
         where="in:grad_at", target="grad_at",
-        evidence=("inspects the caller's frames (sys._getframe)", "imports gc"),
+        evidence=("inspects the caller's frames (sys._getframe)", "walks the collector's objects (gc.get_objects)"),
     ),
     Attack(
         "import_grader_checks", READING, _cell("""
@@ -1960,6 +1960,34 @@ first.backward()
 print(first.item(), x.grad.item())
 """), answers={"grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
                           "    f(x).backward(create_graph=True)\n    return x.grad.detach()\n"}),
+    Fault("course_words_in_docstrings", answers={
+        "grad_at": 'def grad_at(f, x0):\n    """Exercise 1 (autograded): the gradebook keeps this; see ../notes, submitted/ '
+                   'and /work/ on the hub."""\n    x = torch.tensor(float(x0), requires_grad=True)\n'
+                   '    f(x).backward()\n    return x.grad\n'}),
+    Fault("saves_a_checkpoint_and_a_figure_then_cleans_up", _cell("""
+import os
+torch.save({"w": torch.ones(2)}, "model.pth")
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+fig.savefig("/tmp/line.png")
+fig.savefig("line.png")
+os.remove("line.png")
+plt.close(fig)
+""")),
+    Fault("collects_garbage_and_reloads_its_helper", _cell("""
+import gc
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath("../"))
+with open("notes_helper.py", "w") as module:
+    module.write("VALUE = 1\\n")
+import notes_helper
+
+importlib.reload(notes_helper)
+gc.collect()
+""")),
     Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 

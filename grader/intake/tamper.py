@@ -14,7 +14,10 @@ from grader.runtime.textcache import cached_for_short_texts
 __all__ = ["scan_cell", "scan_cells", "python_source", "split_findings"]
 
 PATCHABLE_ROOTS = {"torch", "np", "numpy", "math", "builtins", "grader", "plt", "matplotlib", "sys", "os", "random", "nbgrader", "IPython"}
-SUSPICIOUS_MODULES = {"subprocess", "ctypes", "socket", "sqlite3", "pty", "multiprocessing", "resource", "signal", "gc", "importlib", "pickle", "marshal", "shutil"}
+# Honest notebooks import gc (gc.collect()) and importlib (importlib.reload of a helper module) too:
+# what reaches other objects through them is what is named (walking the collector's objects).
+SUSPICIOUS_MODULES = {"subprocess", "ctypes", "socket", "sqlite3", "pty", "multiprocessing", "resource", "signal", "pickle", "marshal", "shutil"}
+COLLECTOR_WALKS = ("get_objects", "get_referrers", "get_referents")
 SUSPICIOUS_CALLS = {
     "os.fork": "forks a process", "os.forkpty": "forks a process", "os.system": "runs a shell command",
     "os.popen": "runs a shell command", "os.kill": "signals a process", "os.killpg": "signals a process group",
@@ -24,10 +27,11 @@ SUSPICIOUS_CALLS = {
     "sys.addaudithook": "installs an audit hook", "inspect.stack": "inspects the caller's frames",
     "inspect.currentframe": "inspects frames", "exec": "runs dynamically built code", "eval": "runs dynamically built code",
     "__import__": "imports dynamically", "setattr": "sets attributes dynamically",
+    **{f"gc.{name}": "walks the collector's objects" for name in COLLECTOR_WALKS},
 }
 # Findings that honest answers show too (an answer style that builds predictions with eval):
 # notes for the TA, not tamper evidence.
-NOTE_ONLY = ("runs dynamically built code",)
+NOTE_ONLY = ("runs dynamically built code", "deletes files")
 # An IPython hook read as an attribute (`.events`, `.run_cell(`), not a magic's call (`run_cell_magic`).
 IPYTHON_HOOK_ACCESS = re.compile(r"\.\s*(?:input_transformers\w*|ast_transformers|events|register_magic\w*"
                                  r"|set_custom_exc|set_hook|run_cell|user_ns\w*)\b")
@@ -37,7 +41,11 @@ SETTINGS = ("torch.backends.",)
 # so a cell can show one thing and run another. The marks (U+200E, U+200F, U+061C) only say which
 # way a neutral character leans: honest right-to-left comments and strings hold them.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-SENSITIVE_PATHS = re.compile(r"(\.\./|gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize|\.pth\b)")
+# The course's own files and the interpreter's start-up files, named in a path. Read in the strings
+# a cell's code holds, not in its comments or docstrings, and only in a string with no space in it
+# (a path, not prose: "Exercise 1 (autograded)" names nothing); `..` alone and a `.pth` file (torch's
+# checkpoints) are what honest notebooks write too.
+SENSITIVE_PATHS = re.compile(r"(gradebook|/source/|source/derivatives|autograded|submitted/|\.grader-secret|/work/|/root|/proc/|site-packages|sitecustomize)")
 
 
 @cached_for_short_texts(maxsize=4096)
@@ -74,23 +82,43 @@ def _scan_cell(source: str) -> tuple[str, ...]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return tuple(_unique(findings))
-    return tuple(_unique(findings + _scan_tree(tree)))
+        return tuple(_unique(findings + _path_findings([_without_comments(_normalised(text))])))
+    paths = _strings(tree) if SENSITIVE_PATHS.search(_normalised(text)) else []  # rare: only then are strings read
+    return tuple(_unique(findings + _scan_tree(tree) + _path_findings(paths)))
+
+
+def _normalised(text: str) -> str:
+    # Python reads identifiers after NFKC normalisation (`ｇet_ipython` is get_ipython), and so does
+    # exec of a string: the patterns are matched on the text as Python would read its names.
+    return unicodedata.normalize("NFKC", text)
 
 
 def _scan_text(text: str) -> list[str]:
-    # Python reads identifiers after NFKC normalisation (`ｇet_ipython` is get_ipython), and so does
-    # exec of a string: the patterns are matched on the text as Python would read its names.
-    text = unicodedata.normalize("NFKC", text)
+    text = _normalised(text)
     findings = []
     if "get_ipython" in text and IPYTHON_HOOK_ACCESS.search(text):
         findings.append("reaches into IPython's hooks (get_ipython())")
-    if SENSITIVE_PATHS.search(text):  # rare: only then is the text tokenized
-        for match in SENSITIVE_PATHS.finditer(_without_comments(text)):
-            findings.append(f"names a path outside its own folder ({match.group(0)!r})")
     if BIDI_CONTROLS.search(text):
         findings.append("holds bidirectional text controls, so the code may read differently from how it runs")
     return findings
+
+
+def _strings(tree: ast.AST) -> list[str]:
+    """The strings a cell's code holds with no space in them (parts of f-strings too): paths, not
+    prose; docstrings left out."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [_normalised(node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and not any(c.isspace() for c in node.value)]
+
+
+def _path_findings(texts: list[str]) -> list[str]:
+    """A course file or a start-up file named in a path: a word of each text (a string of the
+    code, or the text of a cell that does not parse, its comments cut out)."""
+    return [f"names a path outside its own folder ({match.group(0)!r})"
+            for text in texts for word in text.split() for match in SENSITIVE_PATHS.finditer(word)]
 
 
 def _without_comments(text: str) -> str:
@@ -145,6 +173,8 @@ def _import_findings(node: ast.AST) -> list[str]:
         names = [alias.name.split(".")[0] for alias in node.names]
     elif isinstance(node, ast.ImportFrom):
         names = [(node.module or "").split(".")[0]]
+        if node.module == "gc" and any(alias.name in COLLECTOR_WALKS + ("*",) for alias in node.names):
+            return [f"walks the collector's objects (from gc import {', '.join(a.name for a in node.names)})"]
     else:
         return []
     return [f"imports {name}" for name in names if name in SUSPICIOUS_MODULES]

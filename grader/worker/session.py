@@ -172,8 +172,13 @@ class WorkerSession:
         """What student code did while a probe ran is evidence; a trace or profile function it
         installed, or a torch mode it made active, then saw the probe's own frames or tensors,
         so the verdict goes to review."""
-        self.events.extend(f"{where}: {event}" for event in events)
+        self._record(where, events)
         self.review.extend(f"{where}: {event}" for event in events if event in INSIDE_THE_CHECKS)
+
+    def _record(self, where: str, events: list[str]) -> None:
+        """Tamper evidence, but for a file saved in the worker's own /tmp (a note: see _SAVED_OUTPUT)."""
+        for event in events:
+            (self.notes if _SAVED_OUTPUT.search(event) else self.events).append(f"{where}: {event}")
 
     def evidence(self) -> list[str]:
         return list(dict.fromkeys(self.events))
@@ -197,7 +202,7 @@ class WorkerSession:
             if label not in self._changed:  # named where it is first seen, not again at each look
                 self._changed.add(label)
                 self.review.append(f"{where}: changed the grader's own machinery ({label}), seen from outside the worker")
-        self.events.extend(f"{where}: {event}" for event in view.new_processes() + view.files_outside())
+        self._record(where, view.new_processes() + view.files_outside())
         self._count_gone(where, view)
         self.vouch(where)  # the last reply, if one came since the judge last saw the loop waiting
         if view.started_during_checks():  # the count this look read
@@ -272,7 +277,7 @@ class WorkerSession:
         report = self._run_in_worker(cell, self._time_left(self.cell_timeout))
         self._heard_from_another(f"cell {cell.index}", worker)
         outcome.status, outcome.output, outcome.error = report.status, report.output, report.error
-        self.events.extend(f"cell {cell.index}: {event}" for event in report.events + _limits_hit(report))
+        self._record(f"cell {cell.index}", report.events + _limits_hit(report))
         if report.status in ("died", "timeout"):
             self._note_failure(f"cell {cell.index} {_said(report)}; it was skipped and later cells still ran")
             self.close()
@@ -414,6 +419,13 @@ def _defined_names(node: ast.AST) -> list[str]:
         return [node.name]
     targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
     return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+# A figure, table or checkpoint a notebook saves in /tmp rather than its own folder: the worker's
+# /tmp is its own, emptied with it, so the file reaches no one (a note, not tamper evidence). Any
+# other name there (no extension, a dot file, a folder) is still evidence.
+_SAVED_OUTPUT = re.compile(r"(?:directory: |^left )/tmp/\w(?:[\w.-]*\w)?\.(?:png|jpe?g|svg|pdf|eps|gif|csv|txt|json|npy|npz|pt|pth|pkl)"
+                           r"(?: outside|$)")
 
 
 # A worker limit shows in a cell's report as its error or the capture's truncation note.
