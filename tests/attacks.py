@@ -1988,6 +1988,38 @@ import notes_helper
 importlib.reload(notes_helper)
 gc.collect()
 """)),
+    Fault("the_tutorials_buggy_sq_pasted_to_study_the_bug", _cell("""
+class SQ(torch.autograd.Function):  # the tutorial's, to see the bug of section 9
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i
+
+
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+(3 * SQ.apply(x)).sum().backward()
+print(x.grad)
+"""), where="end"),
+    Fault("a_helper_redefined_for_a_later_question", answers={
+        "grad_at": "def leaf(value):\n    return torch.tensor(float(value), requires_grad=True)\n\n\n"
+                   "def grad_at(f, x0):\n    x = leaf(x0)\n    f(x).backward()\n    return x.grad\n",
+        "partial_derivatives": "def leaf(u0, v0):\n    return (torch.tensor(float(u0), requires_grad=True),\n"
+                               "            torch.tensor(float(v0), requires_grad=True))\n\n\n"
+                               "def partial_derivatives(f, u0, v0):\n    u, v = leaf(u0, v0)\n"
+                               "    f(u, v).backward()\n    return u.grad, v.grad\n"}),
+    Fault("an_answer_fixed_in_a_cell_below_its_test", _cell("""
+def grad_at(f, x0):  # fixed: a fresh leaf from a float
+    x = torch.tensor(float(x0), requires_grad=True)
+    f(x).backward()
+    return x.grad
+"""), where="after:test_grad_at", answers={
+        "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(x0, requires_grad=True)\n"
+                   "    f(x).backward()\n    return x.grad\n"}),
     Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from functools import partial
@@ -69,11 +70,26 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     runnable = [c for c in intake.cells if c.cell_type == "code" and not _looks_like_test(c, plan)]
     refused = transform_refusals(runnable)  # the judge's own parsing is bounded before it starts
     runnable = [c for c in runnable if c.index not in refused]
+    judged = [q for q in plan.assignment.autograded if only is None or q.id in only]
     with session_factory() as session:  # its time budget starts here: the judge's own scan counts
         tamper, dynamic = split_findings(scan_cells((c.index, c.source) for c in runnable))
-        outcomes = session.run_cells(runnable)
-        judged = [q for q in plan.assignment.autograded if only is None or q.id in only]
-        questions = [_judge_question(q, session, plan.assignment, draw_rng, student, intake.digest, outcomes)
+        judge = partial(_judge_question, session=session, assignment=plan.assignment, draw_rng=draw_rng,
+                        student=student, submission=intake.digest)
+        where_tested = _where_tested(intake, judged)
+        early: dict[str, QuestionResult] = {}
+        outcomes: dict = {}
+
+        def judge_where_tested(index: int) -> None:
+            """Before cell `index`: each question whose test cell stands above it, and whose
+            answers the cells above that define, is judged on the notebook as it is there."""
+            for question in [q for q in judged if q.id not in early and where_tested.get(q.id, index) < index]:
+                horizon = where_tested[question.id]
+                if all(n in session.names_bound(before=horizon) for n in question.answers):
+                    with session.checks_between(horizon):
+                        early[question.id] = judge(question, outcomes=outcomes)
+
+        outcomes.update(session.run_cells(runnable, before=judge_where_tested))
+        questions = [_later_of(early.get(q.id), q, session, where_tested, partial(judge, q, outcomes=outcomes))
                      for q in judged]
         session.look_from_outside("after the checks")
         tamper += session.evidence()
@@ -83,6 +99,53 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
     cells = _cell_outcomes(intake, outcomes)
     result = SubmissionResult(student, path.name, "graded", questions, cells, notes, _unique(map(printable, tamper)))
     return withhold_for_review(result, [printable(r) for r in review]) if review else result
+
+
+def _where_tested(intake: Intake, questions: list) -> dict[str, int]:
+    """The index of each question's (first) test cell in the submitted notebook, where it has one."""
+    found: dict[str, int] = {}
+    for cell in intake.cells:
+        question = (cell.grade_id or "").removeprefix("test_")
+        if cell.grade_id and cell.grade_id.startswith("test_") and question not in found:
+            found[question] = cell.index
+    return {q.id: found[q.id] for q in questions if q.id in found}
+
+
+def _later_of(early: QuestionResult | None, question, session: WorkerSession, where_tested: dict[str, int],
+              judge_now) -> QuestionResult:
+    """A question's result: as judged where its test cell stands, or now, after every cell.
+
+    Judged where its test stands, a question keeps that result unless it lost points there and
+    a later cell rebinds a name its answer is or reads (a scratch cell that pastes the tutorial's
+    SQ, a helper redefined for another question, an answer fixed below its test): then it is
+    judged again on the notebook as it ends, and the better of the two counts. A question whose
+    test cell is gone, or whose answers the cells above it do not define (answers placed after
+    their tests), is judged after every cell."""
+    if early is None:
+        return judge_now()
+    if early.score >= early.max_score or not _rebound_later(question, session, where_tested[question.id]):
+        return early
+    late = judge_now()
+    return late if late.score > early.score else early
+
+
+def _rebound_later(question, session: WorkerSession, horizon: int) -> bool:
+    """Whether a cell after the test cell binds a name the question's answers are, or read, again."""
+    session.horizon = horizon
+    try:
+        sources = [session.source_of(name) for name in question.answers]
+    finally:
+        session.horizon = None
+    read = {node.id for text in sources if text for node in ast.walk(_parsed(text)) if isinstance(node, ast.Name)}
+    names = set(question.answers) | read
+    return bool(names & session.names_bound(before=horizon) & session.names_bound(after=horizon))
+
+
+def _parsed(text: str) -> ast.AST:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.Module(body=[], type_ignores=[])
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,

@@ -314,6 +314,10 @@ class OutsideView:
         if self.checks_from is None:
             self.checks_from = self.last_pid = self.count.read()
 
+    def end_checks(self) -> None:
+        """Checks paused for more cells: the next ones count from where they begin."""
+        self.checks_from = None
+
     def started_during_checks(self) -> bool:
         """Whether a process or thread was started in the worker's namespace between the beginning
         of the checks and the last reading of the count (`tasks_gone` reads it)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 
 from grader.intake.tamper import python_source
 from grader.judge.results import CellOutcome
@@ -47,7 +49,9 @@ class WorkerSession:
         self.events: list[str] = []  # tamper evidence
         self.notes: list[str] = []  # what happened that a TA should know, not held against the student
         self.review: list[str] = []  # why the verdict cannot be trusted: a TA must review it
-        self._definitions: dict[str, str | None] = {}
+        self._definitions: dict[tuple[int | None, str], str | None] = {}
+        self.horizon: int | None = None  # checks run before this cell: the source they read ends there
+        self._checks_left = budget  # the checks' own budget, kept while cells run between them
         self._parsed: list[dict] | None = None
         self._views: dict[int, OutsideView] = {}
         self._changed: set[str] = set()  # machinery labels already put up for review
@@ -77,18 +81,50 @@ class WorkerSession:
             self.killed.append(self.worker.id)
             self.worker = None
 
-    def run_cells(self, cells: list) -> dict[int, CellOutcome]:
-        """Run every cell in order; a fatal cell is recorded and later cells still run."""
+    def run_cells(self, cells: list, before: Callable[[int], None] | None = None) -> dict[int, CellOutcome]:
+        """Run every cell in order; a fatal cell is recorded and later cells still run.
+
+        `before(index)` is called before each cell runs: checks it runs there (`checks_between`)
+        see the notebook as it stands at that point, as a test cell placed there would."""
         self.sources = [python_source(c.source) for c in cells]
         self.cell_texts = [c.source for c in cells]
         self._definitions, self._parsed = {}, None
         self.indices = [c.index for c in cells]
         outcomes = {}
         for cell in cells:
+            if before is not None:
+                before(cell.index)
             outcomes[cell.index] = self._run_one(cell)
         self.look_from_outside("after the cells", quick=True)
-        self.deadline = time.monotonic() + self.budget  # the checks' own budget
+        self.deadline = time.monotonic() + self._checks_left  # the checks' own budget, what is left of it
+        self.horizon = None
         return outcomes
+
+    @contextlib.contextmanager
+    def checks_between(self, horizon: int) -> Iterator[None]:
+        """Checks run while the cells are paused before cell `horizon`: on their own time budget
+        (the cells' is paused), reading only the cells before it as the submitted source, and
+        vouched for afresh (cells ran since the last probe: the worker's loop must be seen
+        waiting again, and a process started by those cells is not one started during checks)."""
+        now = time.monotonic()
+        cells_left, self.deadline = self.deadline - now, now + self._checks_left
+        self.horizon, self._unvouched = horizon, True
+        if self.ran:
+            self.look_from_outside(f"after cell {self.ran[-1].index}", quick=True)
+        try:
+            yield
+        finally:
+            now = time.monotonic()
+            self._checks_left, self.deadline = max(0.0, self.deadline - now), now + cells_left
+            self.horizon, self.checking = None, None
+            view = self._views.get(self.worker.id) if self.worker is not None else None
+            if view is not None:
+                view.end_checks()
+
+    def names_bound(self, *, before: int | None = None, after: int | None = None) -> set[str]:
+        """The names submitted cells bind at their top level, in the cells before or after an index."""
+        return {name for index, definitions in zip(self.indices, self._parsed_sources(), strict=False)
+                if (before is None or index < before) and (after is None or index > after) for name in definitions}
 
     def ensure_alive(self) -> None:
         """Restart and replay the cells that ran, if the last probe killed the worker.
@@ -231,10 +267,17 @@ class WorkerSession:
         self.review.append(f"{where}: {text}")
 
     def source_of(self, name: str) -> str | None:
-        """The submitted source of `name`'s last top-level definition (parsed once per name)."""
-        if name not in self._definitions:
-            self._definitions[name] = definition_source(self.sources, name, self._parsed_sources())
-        return self._definitions[name]
+        """The submitted source of `name`'s last top-level definition (parsed once per name), in
+        the cells before the horizon while checks run between cells."""
+        key = (self.horizon, name)
+        if key not in self._definitions:
+            count = self._before_horizon()
+            self._definitions[key] = definition_source(self.sources[:count], name, self._parsed_sources()[:count])
+        return self._definitions[key]
+
+    def _before_horizon(self) -> int:
+        """How many of the submitted cells come before the horizon (all of them without one)."""
+        return len(self.indices) if self.horizon is None else sum(index < self.horizon for index in self.indices)
 
     def _parsed_sources(self) -> list[dict]:
         """Each submitted cell's top-level definitions, parsed once however many names are looked up."""
@@ -264,8 +307,10 @@ class WorkerSession:
         return f"cell {found[0]}: " if found else ""
 
     def definition_index(self, name: str) -> int | None:
-        """The index of the last submitted cell whose source defines `name` at its top level."""
-        return definition_cell(self.indices, self.sources, name, self._parsed_sources())
+        """The index of the last submitted cell whose source defines `name` at its top level
+        (before the horizon, while checks run between cells)."""
+        count = self._before_horizon()
+        return definition_cell(self.indices[:count], self.sources[:count], name, self._parsed_sources()[:count])
 
     def _run_one(self, cell) -> CellOutcome:
         outcome = CellOutcome(cell.index, cell.cell_type, cell.source, cell.grade_id)
