@@ -76,6 +76,18 @@ class Course:
         return coursedir
 
     @property
+    def cell_timeout(self) -> float | None:
+        """Seconds a cell may run at autograde, as the course tells nbgrader (`c.Execute.timeout`,
+        or the `c.ExecutePreprocessor.timeout` nbgrader's Execute inherits); None when it says
+        none (or no limit)."""
+        config = self.coursedir.config
+        for section in ("Execute", "ExecutePreprocessor"):
+            if section in config and "timeout" in config[section]:
+                value = config[section]["timeout"]
+                return float(value) if isinstance(value, (int, float)) and value > 0 else None
+        return None
+
+    @property
     def db_url(self) -> str:
         return self.coursedir.db_url
 

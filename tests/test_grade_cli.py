@@ -200,3 +200,27 @@ def test_check_piped_into_a_reader_that_stops_prints_no_traceback(released_cours
     finally:
         os.close(write_end)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow(12)
+def test_a_cell_runs_as_long_as_the_course_tells_nbgrader_and_one_past_it_is_named(course, solved_nb, tmp_path):
+    """Does a cell get the course's own time limit (`c.ExecutePreprocessor.timeout`, as nbgrader's
+    Execute reads it), and does an answer cell that runs past it say so, rather than that it stopped
+    before its answer was defined?"""
+    config = course.root / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.ExecutePreprocessor.timeout = 4\n")
+    slow = "\nimport time\ntime.sleep({})\n"
+    answer = next(c for c in solved_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grad_at")
+    verdicts = {}
+    for seconds in (0.5, 6):
+        answer.source = answer.source.split("\nimport time")[0] + slow.format(seconds)
+        path = tmp_path / f"slow-{seconds}.ipynb"
+        nbformat.write(solved_nb, path)
+        done = run_cli("--course", str(course.root), "grade", str(path), "--json")
+        assert done.returncode == 0, done.stderr
+        verdicts[seconds] = next(q for q in json.loads(done.stdout)["questions"] if q["id"] == "grad_at")
+    assert course.cell_timeout == 4.0
+    assert verdicts[0.5]["status"] == "passed", verdicts[0.5]
+    message = verdicts[6]["messages"][0]
+    assert verdicts[6]["score"] == 0 and "ran past its time limit of 4 s" in message, message
+    assert "stopped before" not in message and "scratch cell of its own" in message

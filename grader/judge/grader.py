@@ -107,7 +107,7 @@ class Grader:
     def _session(self):
         from grader.worker.session import WorkerSession
 
-        with WorkerSession(self.parent) as session:
+        with WorkerSession(self.parent, cell_timeout=self.plan.cell_timeout) as session:
             try:
                 yield session
             finally:

@@ -23,6 +23,7 @@ class GradingPlan:
     test_sources: frozenset[str]
     secret: bytes
     released: datetime.datetime | None = None
+    cell_timeout: float | None = None  # the course's limit for one cell (None: the kit's own)
 
     @property
     def notebook(self) -> str:
@@ -38,7 +39,7 @@ class GradingPlan:
             released = released_at(notebooks[-1].get("metadata") or {})
         ids = tuple(q.id for q in assignment.questions)
         tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
-        return cls(assignment, ids, frozenset(tests), course.secret(), released)
+        return cls(assignment, ids, frozenset(tests), course.secret(), released, course.cell_timeout)
 
 
 def _is_test_cell(cell) -> bool:

@@ -77,7 +77,6 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
                         student=student, submission=intake.digest)
         where_tested = _where_tested(intake, judged)
         early: dict[str, QuestionResult] = {}
-        outcomes: dict = {}
 
         def judge_where_tested(index: int) -> None:
             """Before cell `index`: each question whose test cell stands above it, and whose
@@ -86,9 +85,9 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
                 horizon = where_tested[question.id]
                 if all(n in session.names_bound(before=horizon) for n in question.answers):
                     with session.checks_between(horizon):
-                        early[question.id] = judge(question, outcomes=outcomes)
+                        early[question.id] = judge(question, outcomes=session.outcomes)
 
-        outcomes.update(session.run_cells(runnable, before=judge_where_tested))
+        outcomes = session.run_cells(runnable, before=judge_where_tested)
         questions = [_later_of(early.get(q.id), q, session, where_tested, partial(judge, q, outcomes=outcomes))
                      for q in judged]
         session.look_from_outside("after the checks")
@@ -188,12 +187,18 @@ def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes:
         lines = [line for line in (outcome.error or "").splitlines() if line.strip()]
         if lines and lines[-1].strip().startswith("NotImplementedError"):
             return None  # the release's own placeholder: a blank answer
-        raised = lines[-1].strip()[:300] if outcome.status == "error" and lines else ""
-        what = f"raised {raised.split(':')[0][:60]}" if raised else (
-            "ran out of time" if outcome.status == "timeout" else "ended its worker")
-        return Verdict("error", [f"{name} is not defined: cell {index}, {role}, {what}.\n"
-                                 f"Cell {index} stopped{f' with {raised}' if raised else ''} before {name} was "
-                                 f"defined, so {name} does not exist when it is checked. Fix that cell, then run the "
+        if outcome.status == "error":
+            raised = lines[-1].strip()[:300] if lines else ""
+            what = f"raised {raised.split(':')[0][:60]}" if raised else "raised an error"
+            why = (f"Cell {index} stopped{f' with {raised}' if raised else ''} before {name} was defined, so {name} "
+                   "does not exist when it is checked. Fix that cell")
+        else:
+            what = (f"ran past its time limit of {session.cell_timeout:g} s" if outcome.status == "timeout"
+                    else "ended its worker")
+            why = (f"A cell that {what} is stopped and skipped as the notebook runs on, so nothing it defines exists "
+                   f"when {name} is checked, even what it defined before it stopped. Keep slow or risky work (a "
+                   "long loop that tries your answer out, say) out of the answer cell, in a scratch cell of its own")
+        return Verdict("error", [f"{name} is not defined: cell {index}, {role}, {what}.\n{why}, then run the "
                                  "notebook from the top (Kernel → Restart Kernel and Run All Cells…)."])
     return None
 

@@ -36,10 +36,12 @@ SUBMISSION_BUDGET = 120.0
 class WorkerSession:
     """One submission's worker: cells run in order; a cell that kills or hangs it is skipped on replay."""
 
-    def __init__(self, parent, *, cell_timeout: float = CELL_TIMEOUT, probe_timeout: float = PROBE_TIMEOUT,
+    def __init__(self, parent, *, cell_timeout: float | None = CELL_TIMEOUT, probe_timeout: float = PROBE_TIMEOUT,
                  budget: float = SUBMISSION_BUDGET):
+        """`cell_timeout`: seconds one cell may run (None: the kit's own); never past the budget."""
         self.parent = parent
-        self.cell_timeout, self.probe_timeout = cell_timeout, probe_timeout
+        self.cell_timeout = min(cell_timeout or CELL_TIMEOUT, budget)
+        self.probe_timeout = probe_timeout
         self.budget = budget
         self.deadline = time.monotonic() + budget
         self.worker = None
@@ -59,6 +61,7 @@ class WorkerSession:
         self.cell_texts: list[str] = []  # the cells as submitted: a cell magic's body is a string in `sources`
         self.killed: list[int] = []  # worker ids whose death the caller must confirm
         self.indices: list[int] = []
+        self.outcomes: dict[int, CellOutcome] = {}  # of the cells run so far
         self.checking = None  # the Question whose checks are probing, for evidence
         self._unvouched = False  # a reply arrived that the judge has not yet seen the loop answer for
         self._probed: set[int] = set()  # workers probed at least once
@@ -90,7 +93,7 @@ class WorkerSession:
         self.cell_texts = [c.source for c in cells]
         self._definitions, self._parsed = {}, None
         self.indices = [c.index for c in cells]
-        outcomes = {}
+        outcomes = self.outcomes = {}  # filled as the cells run: checks between them read it
         for cell in cells:
             if before is not None:
                 before(cell.index)
