@@ -1940,6 +1940,15 @@ with open("partials.py", "w") as module:
                  "    f(u, v).backward()\\n    return u.grad, v.grad\\n")
 """), answers={"partial_derivatives": "import partials\n\n\n"
                                       "def partial_derivatives(f, u0, v0):\n    return partials.at(f, u0, v0)\n"}),
+    Fault("helper_script_run_with_percent_run", _cell("""
+%%writefile leaf_helpers.py
+import torch
+
+
+def make_leaf(value):
+    return torch.tensor(float(value), requires_grad=True)
+"""), answers={"grad_at": "%run leaf_helpers.py\n\n\ndef grad_at(f, x0):\n    x = make_leaf(x0)\n"
+                          "    f(x).backward()\n    return x.grad\n"}),
     Fault("display_in_answers_and_scratch", "display(torch.ones(2), 'shown')\n", answers={
         "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(float(x0), requires_grad=True)\n"
                    "    f(x).backward()\n    display(x.grad)\n    return x.grad\n",

@@ -141,6 +141,24 @@ def test_a_helper_module_the_notebook_writes_imports_as_in_jupyter(worker):
     assert value_of(worker, "found") == [4, 3, 4, 5, False, False]
 
 
+def test_a_script_the_notebook_wrote_runs_with_percent_run_as_in_jupyter(worker):
+    """Does %run name.py run a Python file the notebook wrote in a namespace of its own, as
+    __main__ with its arguments in sys.argv, whose names then join the notebook's, and does
+    %run -i run it in the notebook's own namespace (seeing the notebook's names)?"""
+    script = ("%%writefile make_leaf.py\nimport sys\n\nimport torch\n\n\ndef make_leaf(value):\n"
+              "    return torch.tensor(float(value), requires_grad=True)\n\n\n"
+              "ARGS = sys.argv[1:]\nAS_MAIN = __name__ == '__main__'\n")
+    assert run(worker, script).status == "ok"
+    report = run(worker, "base = 7\n%run make_leaf.py one two\nleaf = make_leaf(2)")
+    assert report.status == "ok", report
+    assert value_of(worker, "ARGS") == ["one", "two"] and value_of(worker, "AS_MAIN") is True
+    assert value_of(worker, "leaf.requires_grad") is True
+    assert run(worker, "%%writefile uses_base.py\nDOUBLED = 2 * base\n").status == "ok"
+    assert run(worker, "%run uses_base.py").status == "error"  # a namespace of its own: no `base`
+    assert run(worker, "%run -i uses_base.py").status == "ok"
+    assert value_of(worker, "DOUBLED") == 14
+
+
 def test_python_from_the_judge_is_run_as_it_is(worker):
     """Does a cell the judge already transformed run untouched, so IPython syntax is not transformed twice?"""
     transformed = "get_ipython().run_line_magic('matplotlib', 'inline')\nmarker = 'ran'"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import builtins
+import itertools
 import os
 import re
+import shlex
 import sys
 import textwrap
 from collections.abc import Callable
@@ -313,6 +315,26 @@ def write_file(line: str, cell: str) -> None:
         file.write(cell)
 
 
+def run_script(line: str, run: Callable[[str, str, bool], None]) -> None:
+    """`%run [-i] name.py [args]`, as IPython runs a Python file: its text read from the working
+    folder, then `run(text, name, in_the_notebooks_namespace)` (`-i`; otherwise in a namespace of
+    its own whose names then join the notebook's). Other options are taken as IPython's and left
+    out; a notebook or a module name (`-m`) is not run."""
+    words = shlex.split(line, posix=True)
+    options = list(itertools.takewhile(lambda w: w.startswith("-"), words))
+    rest = words[len(options):]
+    if not rest or "-m" in options or not rest[0].endswith(".py"):
+        return
+    name = os.path.expanduser(rest[0])
+    with open(name, encoding="utf-8") as file:
+        text = file.read()
+    saved, sys.argv = sys.argv, [name, *rest[1:]]
+    try:
+        run(text, name, "-i" in options)
+    finally:
+        sys.argv = saved
+
+
 def _own_scope(source: str) -> str:
     """`source` as %timeit runs it: in a function of its own, so the names it assigns stay there."""
     return f"def _timeit_scope():\n{textwrap.indent(source, '    ')}\n    pass\n_timeit_scope()\ndel _timeit_scope\n"
@@ -323,9 +345,11 @@ class IPythonStub:
 
     _RUN_BODY = ("time", "timeit", "capture", "prun")
 
-    def __init__(self, record: Callable[[str], None], run_source: Callable[[str], None]) -> None:
+    def __init__(self, record: Callable[[str], None], run_source: Callable[[str], None],
+                 run_script: Callable[[str, str, bool], None]) -> None:
         object.__setattr__(self, "_record", record)
         object.__setattr__(self, "_run_source", run_source)
+        object.__setattr__(self, "_run_script", run_script)
 
     def run_line_magic(
         self, name: str = "", line: str = "", *args: object, **kwargs: object
@@ -334,6 +358,8 @@ class IPythonStub:
         statement = magic_statement(name, line)
         if name in self._RUN_BODY and statement.strip():
             self._run_source(_own_scope(statement) if name == "timeit" else statement)
+        elif name == "run":  # a script the notebook wrote (%%writefile), as in Jupyter
+            run_script(line, self._run_script)
 
     def run_cell_magic(
         self, name: str = "", line: str = "", cell: str = "", *args: object, **kwargs: object

@@ -231,11 +231,24 @@ class CellRunner:
         sys.addaudithook(self.audit)
 
     def _make_ipython(self) -> Callable[[], IPythonStub]:
-        stub = IPythonStub(self.audit.add, self._run_source)
+        stub = IPythonStub(self.audit.add, self._run_source, self._run_script)
         return lambda: stub
 
     def _run_source(self, source: str, filename: str = "<magic>") -> None:
         self._execute(*self._compile(source, filename))
+
+    def _run_script(self, text: str, filename: str, in_namespace: bool) -> None:
+        """%run of a Python file: in the notebook's namespace (-i), or in one of its own, as
+        `__main__`, whose names then join the notebook's (what IPython does)."""
+        body, last, _ = self._compile(text, filename, is_python=True)
+        if in_namespace:
+            self._execute(body, last, False)
+            return
+        scope = {"__name__": "__main__", "__file__": filename, "__builtins__": builtins}
+        exec(body, scope)
+        if last is not None:
+            eval(last, scope)
+        self.namespace.update({k: v for k, v in scope.items() if not k.startswith("__")})
 
     def _compile(self, source: str, filename: str, *, is_python: bool = False) -> tuple:
         # A fresh TransformerManager: one the student could reach would let them rewrite later cells.
