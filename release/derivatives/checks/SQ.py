@@ -253,7 +253,9 @@ def check_second_order(subject: Subject, x: torch.Tensor, upstream: torch.Tensor
             f"{second.message}. Compute backward with torch operations on the "
             "saved tensor so autograd can differentiate it again: backward itself "
             "must stay on the graph (not under torch.no_grad(), not on .data or a "
-            ".detach()ed tensor, not marked @once_differentiable)."))
+            ".detach()ed tensor, not marked @once_differentiable), and so must what it "
+            "works from: save forward's input i itself, since a tensor made inside forward "
+            "(a clone or a copy of i) is cut off from i's graph, nothing being recorded there."))
     assert isinstance(second, TensorValue), failure(
         "SQ: differentiating your backward gave no tensor.",
         f"{call}: differentiating your backward gave {describe(second)}; expected "

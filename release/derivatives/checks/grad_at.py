@@ -18,7 +18,8 @@ from .runtime import (
 )
 from .vocabulary import FUNCTIONS, f_text
 
-__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "none_hint", "NONE_HINT",
+__all__ = ["visible", "check_grad_at", "check_repeatable", "ask", "leaf_hint", "slip_hint", "own_gradient_hint",
+           "none_hint", "NONE_HINT",
            "ACCUMULATION_HINT", "finite_difference_hint", "values_hint", "central_difference"]
 
 NONE_HINT = Hint("the gradient is in the leaf's .grad, not y.grad",
@@ -64,6 +65,17 @@ def leaf_hint(value: TensorValue, x0: float, expected: torch.Tensor) -> Hint | N
     at_x0 = torch.tensor(float(x0), dtype=torch.float64)
     returned_x0 = tuple(value.shape) == () and is_close(value.tensor, at_x0, "float32")
     return LEAF_HINT if returned_x0 and not is_close(expected, at_x0, "float32") else None
+
+
+def own_gradient_hint(got: torch.Tensor, expected: torch.Tensor) -> Hint | None:
+    """The hint for ones, dy/dy: the gradient y holds of itself (y.grad after y.retain_grad())."""
+    ones = torch.ones_like(expected)
+    if tuple(got.shape) != tuple(expected.shape) or is_close(expected, ones, "float32") or not is_close(got, ones, "float32"):
+        return None
+    return Hint("1 is dy/dy, the gradient of y with respect to itself",
+                "Every value is 1: that is dy/dy, the gradient of the result with respect to itself, which "
+                "y.grad holds when y keeps its gradient. The derivative of f is on the tensor f was "
+                "computed from, in its .grad.")
 
 
 def slip_hint(got: torch.Tensor, expected: torch.Tensor) -> Hint | None:
@@ -127,6 +139,7 @@ def check_grad_at(subject: Subject, name: str, x0: float, expected: torch.Tensor
     if tuple(value.shape) != () or not is_close(value.tensor, expected, value.dtype):
         check_repeatable(subject, [(name, x0), (name, x0)])
     assert_close(value, expected, call, hint=lambda: leaf_hint(value, x0, expected)
+                 or own_gradient_hint(value.tensor, expected)
                  or slip_hint(value.tensor, expected) or values_hint(name, x0, value)
                  or formula_hint(name, x0, value) or finite_difference_hint(name, float(x0), value.tensor, expected))
     note(f"{call} = {show(value.tensor)}")

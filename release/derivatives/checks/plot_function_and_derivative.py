@@ -1,5 +1,7 @@
 """Visible checks for plot_function_and_derivative: one Axes, lines "function" and "derivative", legend, xlabel."""
 
+from collections.abc import Callable
+
 import torch
 
 from .runtime import (
@@ -13,6 +15,7 @@ from .runtime import (
     describe,
     fail_if_raised,
     failure,
+    is_close,
     kind_of,
     note,
     number,
@@ -37,11 +40,12 @@ def _figure(subject: Subject, name: str, args: tuple, kwargs: dict, call: str) -
         f"{call} returned {describe(value)}; expected a matplotlib Figure "
         "(for example the figure that plt.subplots() makes, or plt.gcf()).")
     assert len(value.axes) == 1, failure(
-        "plot_function_and_derivative returned an empty figure: plt.figure makes a new one."
+        "plot_function_and_derivative returned a new, empty figure."
         if not value.axes else f"plot_function_and_derivative returned {len(value.axes)} axes where one belongs.",
         f"{call} returned a figure with {len(value.axes)} axes; expected exactly one Axes "
-        "holding both lines." + (" Each call of plt.figure makes a new, empty figure: return the "
-                                 "figure your lines were drawn on." if not value.axes else ""))
+        "holding both lines." + (" Each call of plt.figure makes a new, empty figure, and so does plt.gcf "
+                                 "once the current one is closed: return the figure your lines were drawn on "
+                                 "(kept in a name before any plt.close)." if not value.axes else ""))
     return value.axes[0]
 
 
@@ -61,7 +65,8 @@ def _lines_by_label(ax: AxesValue, call: str) -> dict[str, LineValue]:
         f"{call}: the axes hold {len(ax.lines)} line(s) labelled {labels}; expected exactly two, "
         "labelled 'function' and 'derivative' " + (
             "(every line drawn on the axes counts, reference lines such as axhline too)."
-            if len(ax.lines) > 2 else "(plot f and f' on the same axes)."))
+            if len(ax.lines) > 2 else "(plot f and f' on the same axes, each with plot: scatter draws "
+                                      "points, not a line)."))
     assert sorted(labels) == sorted(LABELS), failure(
         "plot_function_and_derivative: lines not labelled 'function' and 'derivative'.",
         f"{call}: the lines are labelled {labels}; expected 'function' and 'derivative' "
@@ -85,13 +90,37 @@ def _check_decorations(ax: AxesValue, call: str) -> None:
 
 
 def _check_line(lines: dict[str, LineValue], what_line: str, grid: torch.Tensor,
-                expected: torch.Tensor, call: str, what: Hint) -> None:
+                expected: torch.Tensor, call: str, what: Hint | Callable[[], Hint]) -> None:
     line = lines[what_line]
     # Plotted data is float32 at best, whatever matplotlib stores it as.
     assert_close(line.x, grid, f"{call}: the x data of the '{what_line}' line", tolerance="float32",
                  hint=Hint(f"the '{what_line}' line is not drawn against the points",
                            "Plot against x = torch.linspace(start, end, steps)."))
     assert_close(line.y, expected, f"{call}: the y data of the '{what_line}' line", hint=what, tolerance="float32")
+
+
+def _holds(line: LineValue, expected: torch.Tensor) -> bool:
+    return tuple(line.y.shape) == tuple(expected.shape) and is_close(line.y.tensor, expected, "float32")
+
+
+def _check_not_swapped(lines: dict[str, LineValue], f_values: torch.Tensor, slopes: torch.Tensor, call: str) -> None:
+    swapped = (not is_close(f_values, slopes, "float32") and _holds(lines["function"], slopes)
+               and _holds(lines["derivative"], f_values))
+    assert not swapped, failure(
+        "plot_function_and_derivative: the labels are swapped.",
+        f"{call}: the line labelled 'function' holds f'(x) and the one labelled 'derivative' holds f(x). "
+        "Each label belongs to the line it is drawn with; a list given to legend() labels the lines in the "
+        "order they were drawn.")
+
+
+def _derivative_hint(line: LineValue, f_values: torch.Tensor) -> Hint:
+    if _holds(line, f_values):
+        return Hint("the 'derivative' line holds f(x), not f'(x)",
+                    "This line holds f(x) itself: it should hold f'(x), the gradient autograd leaves on the points.")
+    return Hint("the 'derivative' line does not hold f'(x)",
+                "This line should hold f'(x) at every point, as autograd computes it (one backward pass through "
+                "the sum of f's values leaves it on the points): a formula for one f, or slopes between "
+                "neighbouring points, is off for other f or near the ends.")
 
 
 def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, derivative) -> None:
@@ -103,10 +132,11 @@ def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, d
     bounds = dict(zip(("start", "end", "steps"), args, strict=False)) | kwargs
     grid = torch.linspace(bounds.get("start", -10.0), bounds.get("end", 10.0),
                           bounds.get("steps", 100), dtype=torch.float64)
-    _check_line(lines, "function", grid, values(grid), call,
+    f_values, slopes = values(grid), derivative(grid)
+    _check_not_swapped(lines, f_values, slopes, call)
+    _check_line(lines, "function", grid, f_values, call,
                 Hint("the 'function' line does not hold f(x)", "This line should hold f(x)."))
-    _check_line(lines, "derivative", grid, derivative(grid), call,
-                Hint("the 'derivative' line does not hold f'(x)", "This line should hold f'(x) from autograd, not f(x)."))
+    _check_line(lines, "derivative", grid, slopes, call, lambda: _derivative_hint(lines["derivative"], f_values))
     note(f"{call}: one axes, lines 'function' and 'derivative', legend, xlabel 'x'")
 
 

@@ -451,7 +451,7 @@ WRONG: tuple[Answer, ...] = (
         "plot_function_and_derivative",
         _variant(_PLOT, "dydx.numpy(), label", "y.detach().numpy(), label"),
         "I copied the first plot call for the derivative line and forgot to change y.",
-        cause="from autograd, not f(x)",
+        cause="holds f(x), not f'(x)",
     ),
     Answer(
         "plot_one_line",

@@ -2,7 +2,7 @@
 
 import torch
 
-from .grad_at import finite_difference_hint, none_hint, slip_hint, values_hint
+from .grad_at import finite_difference_hint, none_hint, own_gradient_hint, slip_hint, values_hint
 from .runtime import (
     Fn,
     Hint,
@@ -57,7 +57,7 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
         # grid is not a wrong derivative, and at float64's it would pass on some grids only
         assert_close(value, expected, call, tolerance="float32",
                      hint=lambda: mean_hint(x, value, expected) or weights_hint(x, value, expected)
-                     or slip_hint(value.tensor, expected)
+                     or own_gradient_hint(value.tensor, expected) or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or finite_difference_hint(name, x, value.tensor, expected)
                      or differences_hint(name, x, value))
         assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT), failure(

@@ -104,7 +104,9 @@ def check_grads(subject: Subject, x0: float) -> None:
         "pass adds into .grad rather than replacing it, so two passes give twice the gradient. Run one "
         "backward pass on leaves made inside the function.")
     assert_close(x_grad, want_x, f"{call}[0] (x.grad)",
-                 hint=Hint("x.grad is not dz/dx", "z = 3*x**2, so dz/dx = 6*x."))
+                 hint=Hint("x.grad is not dz/dx", "z = 3*x**2, so dz/dx = 6*x, on a leaf x made inside the "
+                                                  "function at each call: a leaf kept from an earlier call adds "
+                                                  "its old gradient to the new one."))
     assert_close(y_grad, want_y, f"{call}[1] (y.grad)",
                  hint=Hint("y.grad is not dz/dy", "z = 3*y, so dz/dy = 3."))
     assert function_uses(subject.source_of, "leaf_and_intermediate_grads", AUTOGRAD) is not False, failure(

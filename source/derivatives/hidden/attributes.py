@@ -58,6 +58,11 @@ def _why(field: str, got, expected) -> str:
         return ("No recorded operation produced this tensor: you created it, so it is a leaf and its "
                 "grad_fn is None, the Python value (not a string). AccumulateGrad is the node that "
                 "stores a leaf's gradient, reached from the next operation's grad_fn, not the leaf's own.")
+    if field == "grad_fn" and isinstance(got, str) and isinstance(expected, str) \
+            and got.rstrip("0123456789") == expected.rstrip("0123456789"):
+        return ("It names the right operation, but not its class as torch names it: a backward node's "
+                "class name ends with a number (MulBackward0, not MulBackward), so read it from "
+                "type(...).__name__ rather than write it from memory.")
     if field == "grad_fn" and is_class_name(got):
         return ("It is written as a class name should be, but names another operation: grad_fn is "
                 "the backward node of the last operation that produced this tensor, so look at which "

@@ -80,6 +80,25 @@ _RAISED_HINTS: tuple[tuple[str, Hint], ...] = (
         ".item() needs a one-element tensor",
         ".item() turns a one-element tensor into a Python number, but the tensors autograd passes can "
         "have any shape: compute with the tensors themselves, elementwise")),
+    ("object has no attribute 'backward'", Hint(
+        "backward() was called on something that is not a tensor",
+        "backward() belongs to tensors: what it was called on is a Python number or another value "
+        "(f called on a plain number returns one), so compute f on a tensor that requires grad and "
+        "call backward() on the tensor it returns")),
+    ("'nonetype' object has no attribute 'zero_'", Hint(
+        ".grad is None until a backward pass has run",
+        "a leaf's .grad is None until a backward pass has run through it, so there is nothing to "
+        "zero on a fresh leaf (and a fresh leaf needs no zeroing)")),
+    ("mismatch in shape: grad_output", Hint(
+        "the tensor given to backward() is shaped unlike the result",
+        "the tensor passed to backward() must have the shape of the result it is called on (ones "
+        "shaped like it), or the result is reduced to a scalar with .sum() first and backward() "
+        "takes no argument")),
+    ("received an invalid combination of arguments", Hint(
+        "a torch function was called with arguments it does not take",
+        "the call matches none of the forms torch accepts for that function (its documentation "
+        "lists them): compare it argument by argument (torch.linspace, for one, needs the number "
+        "of steps)")),
     ("is not defined", Hint(
         "a name it uses is not defined in this kernel",
         "a name the code uses is not defined in this kernel: if the notebook's first cell imports it "
@@ -185,13 +204,25 @@ def fail_if_raised(value: object, call: str) -> None:
     expect_defined(value, call)
     if isinstance(value, RaisedValue):
         name, hint = answer_name(call), explain_raised(value)
-        detail = f": {value.message.rstrip('.')}" if value.message.strip() else ""
+        detail = f": {_first_line(value.message).rstrip('.')}" if value.message.strip() else ""
         raise AssertionError(failure(
             first_headline(f"{name} raised {value.type}: {hint.cause}." if hint.cause else "",
                            f"{name}: {hint.cause}." if hint.cause else "",
                            f"{name} raised {value.type}{detail}.",
                            f"{name} raised {value.type}; the details follow."),
             f"{call} raised {value.type}{detail}. Hint: {hint.text}."))
+
+
+def _first_line(message: str, limit: int = 300) -> str:
+    """An exception's message as a sentence can hold it: its first line, cut at a word past `limit`
+    (torch lists every form of a call it accepts on the lines after the first)."""
+    lines = message.strip().splitlines()
+    first = lines[0].strip()
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + " …"
+    elif len(lines) > 1:
+        first = first.rstrip(":") + " (…)"
+    return first
 
 
 def first_headline(*candidates: str) -> str:
