@@ -42,7 +42,16 @@ ONE_PASS = ("Each y_i depends on x_i alone, so the gradient of their sum holds e
 
 
 def _grid_text(x: torch.Tensor, text: str | None) -> str:
-    return text or f"a {str(x.dtype).removeprefix('torch.')} grid of {x.numel()} points"
+    """How a call shows its grid: the points' number, span and spacing (a student rebuilding the
+    grid from its ends, with linspace, sees why it differs)."""
+    if text:
+        return text
+    dtype, n = str(x.dtype).removeprefix("torch."), x.numel()
+    if n < 2:
+        return f"a {dtype} grid of {n} point" + (f" at {x.reshape(-1)[0].item():.4g}" if n else "")
+    steps = torch.diff(x.detach().to(torch.float64).reshape(-1))
+    spacing = "evenly spaced" if is_close(steps, steps[:1].expand_as(steps), "float32") else "unevenly spaced"
+    return f"a {dtype} grid of {n} {spacing} points from {x.min().item():.4g} to {x.max().item():.4g}"
 
 
 def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Tensor,
