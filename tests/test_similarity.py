@@ -137,13 +137,17 @@ def test_what_copying_changes_cheaply_changes_no_piece():
     """Does every bank answer keep its pieces when its names are changed, it is reformatted, its
     comments and docstrings are reworded and its independent statements swapped?"""
     reader = PieceReader(read_notebook(RELEASE).cells, ANSWERS)
-    rng = random.Random(3)
     for answer in (*BANKS.correct, *BANKS.wrong):
         student = build_class(1, 0, seed=1).students[0]
         student.answers = {answer.question: answer.source}
-        changed = disguise(answer.source, renames_for(student, rng), rng)
-        assert changed != answer.source
+        # each answer disguised on its own draws (a short one is left as it was by a few of them)
+        changed = next(text for seed in range(20) if (text := _disguised(answer, student, seed)) != answer.source)
         assert _features(reader, answer.source) == _features(reader, changed), answer.name
+
+
+def _disguised(answer, student, seed: int) -> str:
+    rng = random.Random(f"{answer.name}:{seed}")
+    return disguise(answer.source, renames_for(student, rng), rng)
 
 
 def _features(reader: PieceReader, source: str):
