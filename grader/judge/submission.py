@@ -76,14 +76,17 @@ def judge_notebook(path: Path, student: str, plan: GradingPlan, session_factory,
         judge = partial(_judge_question, session=session, assignment=plan.assignment, draw_rng=draw_rng,
                         student=student, submission=intake.digest)
         where_tested = _where_tested(intake, judged)
+        waiting = sorted((q for q in judged if q.id in where_tested), key=lambda q: where_tested[q.id])
         early: dict[str, QuestionResult] = {}
 
         def judge_where_tested(index: int) -> None:
             """Before cell `index`: each question whose test cell stands above it, and whose
-            answers the cells above that define, is judged on the notebook as it is there."""
-            for question in [q for q in judged if q.id not in early and where_tested.get(q.id, index) < index]:
+            answers the cells above that define, is judged on the notebook as it is there (the
+            others wait for the last cell)."""
+            while waiting and where_tested[waiting[0].id] < index:
+                question = waiting.pop(0)
                 horizon = where_tested[question.id]
-                if all(n in session.names_bound(before=horizon) for n in question.answers):
+                if set(question.answers) <= session.names_bound(before=horizon):
                     with session.checks_between(horizon):
                         early[question.id] = judge(question, outcomes=session.outcomes)
 
@@ -104,9 +107,8 @@ def _where_tested(intake: Intake, questions: list) -> dict[str, int]:
     """The index of each question's (first) test cell in the submitted notebook, where it has one."""
     found: dict[str, int] = {}
     for cell in intake.cells:
-        question = (cell.grade_id or "").removeprefix("test_")
-        if cell.grade_id and cell.grade_id.startswith("test_") and question not in found:
-            found[question] = cell.index
+        if cell.grade_id and cell.grade_id.startswith("test_"):
+            found.setdefault(cell.grade_id.removeprefix("test_"), cell.index)
     return {q.id: found[q.id] for q in questions if q.id in found}
 
 
@@ -130,11 +132,7 @@ def _later_of(early: QuestionResult | None, question, session: WorkerSession, wh
 
 def _rebound_later(question, session: WorkerSession, horizon: int) -> bool:
     """Whether a cell after the test cell binds a name the question's answers are, or read, again."""
-    session.horizon = horizon
-    try:
-        sources = [session.source_of(name) for name in question.answers]
-    finally:
-        session.horizon = None
+    sources = [session.source_of(name, before=horizon) for name in question.answers]
     read = {node.id for text in sources if text for node in ast.walk(_parsed(text)) if isinstance(node, ast.Name)}
     names = set(question.answers) | read
     return bool(names & session.names_bound(before=horizon) & session.names_bound(after=horizon))

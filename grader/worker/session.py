@@ -269,18 +269,18 @@ class WorkerSession:
         where = f"during the {self.checking.id} check" if self.checking is not None else "during the checks"
         self.review.append(f"{where}: {text}")
 
-    def source_of(self, name: str) -> str | None:
+    def source_of(self, name: str, before: int | None = None) -> str | None:
         """The submitted source of `name`'s last top-level definition (parsed once per name), in
-        the cells before the horizon while checks run between cells."""
-        key = (self.horizon, name)
+        the cells before `before`, or before the horizon while checks run between cells."""
+        key = (before if before is not None else self.horizon, name)
         if key not in self._definitions:
-            count = self._before_horizon()
+            count = self._before_horizon(key[0])
             self._definitions[key] = definition_source(self.sources[:count], name, self._parsed_sources()[:count])
         return self._definitions[key]
 
-    def _before_horizon(self) -> int:
-        """How many of the submitted cells come before the horizon (all of them without one)."""
-        return len(self.indices) if self.horizon is None else sum(index < self.horizon for index in self.indices)
+    def _before_horizon(self, horizon: int | None) -> int:
+        """How many of the submitted cells come before `horizon` (all of them without one)."""
+        return len(self.indices) if horizon is None else sum(index < horizon for index in self.indices)
 
     def _parsed_sources(self) -> list[dict]:
         """Each submitted cell's top-level definitions, parsed once however many names are looked up."""
@@ -312,7 +312,7 @@ class WorkerSession:
     def definition_index(self, name: str) -> int | None:
         """The index of the last submitted cell whose source defines `name` at its top level
         (before the horizon, while checks run between cells)."""
-        count = self._before_horizon()
+        count = self._before_horizon(self.horizon)
         return definition_cell(self.indices[:count], self.sources[:count], name, self._parsed_sources()[:count])
 
     def _run_one(self, cell) -> CellOutcome:
