@@ -126,26 +126,29 @@ def _text(kind: str, length: int) -> str:
 
 
 def _seconds(text: str) -> float:
-    """The quicker of two renderings (a busy machine slows one, rarely both). Past the default
-    limit each is rendered afresh: text within it is rendered once, then read from a cache."""
-    best = float("inf")
-    for _ in range(2):
-        started = time.perf_counter()
-        render_markdown(text, limit=len(text) + 1)
-        best = min(best, time.perf_counter() - started)
-    return best
+    """One rendering. Past the default limit each is rendered afresh: text within it is rendered
+    once, then read from a cache."""
+    started = time.perf_counter()
+    render_markdown(text, limit=len(text) + 1)
+    return time.perf_counter() - started
 
 
-@pytest.mark.duration(40)
+def _ratio(text: str, baseline: str) -> float:
+    """How many times honest text's time `text` takes, each measured right after the other, the
+    lowest of three pairs: a busy machine slows a pair or two, not a whole kind."""
+    return min(_seconds(text) / _seconds(baseline) for _ in range(3))
+
+
+@pytest.mark.duration(60)
 def test_pathological_markdown_renders_in_time_linear_in_its_length():
     """Does each pathological text of 100,000 characters (runs of `[`, `*`, `_`, backticks, `<`,
     nested lists and quotes, ...) render within a generous factor of honest prose of the same
-    length, where a quadratic renderer takes thousands of times longer?"""
+    length (timed beside it), where a quadratic renderer takes hundreds to thousands of times longer?"""
     length = 100_000
     prose = "\n\n".join(_release_markdown())
-    baseline = _seconds((prose * (length // len(prose) + 1))[:length])
-    slow = {kind: round(_seconds(_text(kind, length)) / baseline, 1) for kind in PATHOLOGICAL}
-    assert max(slow.values()) < 25, slow
+    baseline = (prose * (length // len(prose) + 1))[:length]
+    slow = {kind: round(_ratio(_text(kind, length), baseline), 1) for kind in PATHOLOGICAL}
+    assert max(slow.values()) < 60, slow
 
 
 def test_a_long_answer_is_cut_and_the_page_says_so():
