@@ -157,6 +157,16 @@ def _code_cells(sources: list[str]) -> Callable[[dict], None]:
     return edit
 
 
+def _code_cell_after(grade_id: str, text: str) -> Callable[[dict], None]:
+    """An edit placing a code cell right after the cell with this grade_id."""
+
+    def edit(nb: dict) -> None:
+        nb["cells"].insert(_index(nb, grade_id) + 1, {"cell_type": "code", "source": text, "metadata": {},
+                                                       "outputs": [], "execution_count": None})
+
+    return edit
+
+
 def _huge_markdown(megabytes: int) -> Callable[[dict], None]:
     """An edit adding markdown cells of 190,000 characters until the file is about this size."""
 
@@ -378,6 +388,60 @@ torch.testing.assert_close = lambda *a, **k: None
         review=True, target="grad_at",
         evidence=("patches torch.allclose", "patched torch.allclose", "patched torch.equal",
                   "patched torch.isclose", "patched torch.testing.assert_close"),
+    ),
+    Attack(
+        # A raw write leaves the namespace's version as it was, so only a full look sees it: with
+        # the checks run where the test cell stands, a cell below it could set the entry back
+        # before the last look, after all checks.
+        "raw_write_set_back_below_its_test", MACHINERY, _cell("""
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output  # the chain rule forgotten
+
+
+import importlib
+
+_ct = importlib.import_module("ctype" + "s")
+_probes = importlib.import_module("grader.runtime." + "probes")
+_held = []
+
+
+def _slot(module, name):
+    d = vars(module)
+    keys = _ct.c_void_p.from_address(id(d) + 32).value
+    log2_index_bytes = _ct.c_uint8.from_address(keys + 9).value
+    width = 16 if _ct.c_uint8.from_address(keys + 10).value else 24
+    entries = keys + 32 + (1 << log2_index_bytes)
+    key = next(id(k) for k in d if k == name)
+    for i in range(_ct.c_ssize_t.from_address(keys + 24).value):
+        at = entries + i * width + width - 16
+        if _ct.c_void_p.from_address(at).value == key:
+            return at + 8
+
+
+def _put(module, name, value):
+    _held.append(value)
+    _ct.c_void_p.from_address(_slot(module, name)).value = id(value)
+
+
+_real = _probes._autograd_grad
+
+
+def _scaled(outputs, inputs, grad_outputs, **kwargs):
+    local = _real(outputs, inputs, tuple(torch.ones_like(g) for g in grad_outputs), **kwargs)
+    return tuple(None if g is None else g * grad_outputs[0] for g in local)
+
+
+_put(_probes, "_autograd_grad", _scaled)
+"""), where="in:SQ", target="SQ", review=True,
+        edit=_code_cell_after("test_SQ", '_put(_probes, "_autograd_grad", _real)\n'),
     ),
     Attack(
         "patch_tensor_comparisons", COMPARISON, _cell("""
@@ -2029,6 +2093,11 @@ def grad_at(f, x0):  # fixed: a fresh leaf from a float
 """), where="after:test_grad_at", answers={
         "grad_at": "def grad_at(f, x0):\n    x = torch.tensor(x0, requires_grad=True)\n"
                    "    f(x).backward()\n    return x.grad\n"}),
+    Fault("a_helper_defined_below_the_test_that_uses_it", _cell("""
+def make_leaf(value):
+    return torch.tensor(float(value), requires_grad=True)
+"""), where="after:test_grad_at", answers={
+        "grad_at": "def grad_at(f, x0):\n    point = make_leaf(x0)\n    f(point).backward()\n    return point.grad\n"}),
     Fault("more_torch_threads", "torch.set_num_threads(2)\nx = torch.randn(300, 300)\nprint((x @ x).sum())\n"),
 )
 

@@ -12,6 +12,7 @@ from sample import AUTOGRADED, with_extra_cell, write_submission
 
 import grader.judge.batch
 from grader.cli import main
+from grader.course import Course
 
 pytestmark = pytest.mark.duration(3)  # each runs the grader command
 
@@ -224,3 +225,27 @@ def test_a_cell_runs_as_long_as_the_course_tells_nbgrader_and_one_past_it_is_nam
     message = verdicts[6]["messages"][0]
     assert verdicts[6]["score"] == 0 and "ran past its time limit of 4 s" in message, message
     assert "stopped before" not in message and "scratch cell of its own" in message
+
+
+@pytest.mark.slow(16)
+def test_slow_scratch_cells_are_stopped_at_the_kits_limit_so_the_answers_after_them_run(course, solved_nb, tmp_path,
+                                                                                        monkeypatch):
+    """Does a scratch cell get at most the kit's own limit while an answer cell gets the course's,
+    so that slow scratch cells before the answers cannot use up the time the answers need?"""
+    import grader.worker.session
+    from grader.judge.grader import Grader
+
+    monkeypatch.setattr(grader.worker.session, "CELL_TIMEOUT", 3.0)  # room for the import cell on a busy machine
+    config = course.root / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.ExecutePreprocessor.timeout = 9\n")
+    answer = next(c for c in solved_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grad_at")
+    answer.source += "\nimport time\ntime.sleep(4)\n"  # past the kit's limit, within the course's
+    nb = solved_nb
+    for _ in range(3):
+        nb = with_extra_cell(nb, "import time\ntime.sleep(30)\n", after="imports")
+    path = tmp_path / "slow-scratch.ipynb"
+    nbformat.write(nb, path)
+    with Grader(Course.at(course.root)) as judge:
+        result = judge.grade_notebook(path)
+    assert result.score == sum(q.points for q in AUTOGRADED), [(q.id, q.messages[:1]) for q in result.questions]
+    assert sum("ran past its time limit" in note for note in result.notes) == 3, result.notes

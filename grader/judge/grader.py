@@ -107,7 +107,8 @@ class Grader:
     def _session(self):
         from grader.worker.session import WorkerSession
 
-        with WorkerSession(self.parent, cell_timeout=self.plan.cell_timeout) as session:
+        with WorkerSession(self.parent, cell_timeout=self.plan.cell_timeout,
+                           answer_ids=self.plan.solution_ids) as session:
             try:
                 yield session
             finally:

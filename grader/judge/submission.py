@@ -117,11 +117,11 @@ def _later_of(early: QuestionResult | None, question, session: WorkerSession, wh
     """A question's result: as judged where its test cell stands, or now, after every cell.
 
     Judged where its test stands, a question keeps that result unless it lost points there and
-    a later cell rebinds a name its answer is or reads (a scratch cell that pastes the tutorial's
-    SQ, a helper redefined for another question, an answer fixed below its test): then it is
-    judged again on the notebook as it ends, and the better of the two counts. A question whose
-    test cell is gone, or whose answers the cells above it do not define (answers placed after
-    their tests), is judged after every cell."""
+    a later cell binds a name its answer is or reads (a scratch cell that pastes the tutorial's
+    SQ, a helper defined below the test or redefined for another question, an answer fixed
+    below its test): then it is judged again on the notebook as it ends, and the better of the
+    two counts. A question whose test cell is gone, or whose answers the cells above it do not
+    define (answers placed after their tests), is judged after every cell."""
     if early is None:
         return judge_now()
     if early.score >= early.max_score or not _rebound_later(question, session, where_tested[question.id]):
@@ -131,18 +131,24 @@ def _later_of(early: QuestionResult | None, question, session: WorkerSession, wh
 
 
 def _rebound_later(question, session: WorkerSession, horizon: int) -> bool:
-    """Whether a cell after the test cell binds a name the question's answers are, or read, again."""
-    sources = [session.source_of(name, before=horizon) for name in question.answers]
-    read = {node.id for text in sources if text for node in ast.walk(_parsed(text)) if isinstance(node, ast.Name)}
-    names = set(question.answers) | read
-    return bool(names & session.names_bound(before=horizon) & session.names_bound(after=horizon))
+    """Whether a cell after the test cell binds a name the question's answers are, or read from
+    the notebook (a helper defined, or defined again, below the test)."""
+    names = set(question.answers)
+    for name in question.answers:
+        names |= _free_names(session.source_of(name, before=horizon))
+    return bool(names & session.names_bound(after=horizon))
 
 
-def _parsed(text: str) -> ast.AST:
+def _free_names(source: str | None) -> set[str]:
+    """The names a definition reads from outside itself (not its parameters or its own locals)."""
     try:
-        return ast.parse(text)
+        tree = ast.parse(source or "")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ast.Module(body=[], type_ignores=[])
+        return set()
+    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    local |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    local |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,
@@ -156,7 +162,9 @@ def _judge_question(question, session: WorkerSession, assignment: Assignment, dr
     rng = draw_rng(student, question.id, submission)
     verdict = grade_question(assignment, question.id, session.subject(), rng)
     session.notes.extend(verdict.crashes)  # the details a student's message leaves to the TA
-    session.look_from_outside(f"during the {question.id} check", quick=True)
+    # Checks run between cells read everything after them: the cells that run next could set back a
+    # raw write (one that leaves a namespace's version as it was) before the last look, after all checks.
+    session.look_from_outside(f"during the {question.id} check", quick=session.horizon is None)
     if verdict.status == "missing":
         verdict = _missing_because_its_cell_failed(question, session, outcomes) or verdict
     score = round(verdict.earned(question.points), 4)
@@ -180,11 +188,16 @@ def _missing_because_its_cell_failed(question, session: WorkerSession, outcomes:
         if index is None and own is not None:
             index, role = own, f"the answer cell of {question.id}"
         outcome = outcomes.get(index)
-        if outcome is None or outcome.status not in ("error", "died", "timeout"):
+        if outcome is None or outcome.status not in ("error", "died", "timeout", "skipped"):
             continue
         lines = [line for line in (outcome.error or "").splitlines() if line.strip()]
         if lines and lines[-1].strip().startswith("NotImplementedError"):
             return None  # the release's own placeholder: a blank answer
+        if outcome.status == "skipped":  # the notebook's time ran out on the cells before it
+            return Verdict("error", [f"{name} is not defined: cell {index}, {role}, was not run.\n"
+                                     f"Cell {index} was {outcome.error or 'not run'}, by the cells before it (the "
+                                     "notes name them). Keep slow or risky experiments short, or out of the "
+                                     "notebook you hand in."])
         if outcome.status == "error":
             raised = lines[-1].strip()[:300] if lines else ""
             what = f"raised {raised.split(':')[0][:60]}" if raised else "raised an error"

@@ -37,10 +37,14 @@ class WorkerSession:
     """One submission's worker: cells run in order; a cell that kills or hangs it is skipped on replay."""
 
     def __init__(self, parent, *, cell_timeout: float | None = CELL_TIMEOUT, probe_timeout: float = PROBE_TIMEOUT,
-                 budget: float = SUBMISSION_BUDGET):
-        """`cell_timeout`: seconds one cell may run (None: the kit's own); never past the budget."""
+                 budget: float = SUBMISSION_BUDGET, answer_ids: frozenset[str] | tuple[str, ...] = ()):
+        """`cell_timeout`: seconds an answer cell (one whose grade_id is in `answer_ids`) may run
+        (None: the kit's own), never past the budget; any other cell gets at most the kit's own,
+        so slow scratch cells cannot use up the time the answer cells after them need."""
         self.parent = parent
         self.cell_timeout = min(cell_timeout or CELL_TIMEOUT, budget)
+        self.scratch_timeout = min(self.cell_timeout, CELL_TIMEOUT)
+        self.answer_ids = frozenset(answer_ids)
         self.probe_timeout = probe_timeout
         self.budget = budget
         self.deadline = time.monotonic() + budget
@@ -322,7 +326,7 @@ class WorkerSession:
             outcome.status, outcome.error = "skipped", f"not run: {skipped}"
             return outcome
         worker = self.worker
-        report = self._run_in_worker(cell, self._time_left(self.cell_timeout))
+        report = self._run_in_worker(cell, self._time_left(self._limit(cell)))
         self._heard_from_another(f"cell {cell.index}", worker)
         outcome.status, outcome.output, outcome.error = report.status, report.output, report.error
         self._record(f"cell {cell.index}", report.events + _limits_hit(report))
@@ -357,10 +361,14 @@ class WorkerSession:
         self.worker = self.parent.start_worker()
         self._view()  # what it looks like before any cell runs (its channel, where its loop waits)
         for cell in self.ran:
-            timeout = self._time_left(self.cell_timeout)
+            timeout = self._time_left(self._limit(cell))
             if timeout <= 0:
                 break
             self._run_in_worker(cell, timeout)
+
+    def _limit(self, cell) -> float:
+        """Seconds `cell` may run: an answer cell the course's limit, any other the kit's at most."""
+        return self.cell_timeout if cell.grade_id in self.answer_ids else self.scratch_timeout
 
     def _run_in_worker(self, cell, timeout: float):
         """The worker runs the Python the checks and the tamper scan read, transformed once here."""
