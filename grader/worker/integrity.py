@@ -255,12 +255,6 @@ def read_entries(reader, keys: list) -> list:
     return [_with_data(t, next(tables)) if type(t) is tuple else t for t in found]
 
 
-def _keys_state(keys: list) -> tuple:
-    """Where each dict's keys live and how many entries it uses (its version left out: a namespace
-    not listed whole may be written to and set back)."""
-    return tuple(k[:3] if type(k) is tuple else k for k in keys)
-
-
 def _keys_of(header: bytes | None) -> tuple | str:
     if header is None:
         return "unreadable"
@@ -523,7 +517,10 @@ class MachineryCheck:
         self.versions = [space.get("version") for space in self.spaces]
         self.span_requests = [span[:2] for span in self.spans]
         self._masked = self._scratch = None  # made at the first look (see _spans_intact)
-        self._verified: tuple | None = None  # (keys state, requests, bytes) a full look found intact
+        # Each namespace's entry table as a look last found it holding every entry (a table read
+        # again with the same bytes needs no comparing). The warm parent's part is shared by its
+        # workers, whose tables start as its own.
+        self._intact_tables: dict[int, bytes] = {}
 
     def changes(self, reader, *, quick: bool = False) -> list[str]:
         """What no longer holds what it held when the manifest was made (empty when all is intact).
@@ -547,19 +544,19 @@ class MachineryCheck:
                     for space, written in zip(self.spaces, moved, strict=True) if written and space.get("sealed")]
         if quick:
             keys = [k if written else None for k, written in zip(keys, moved, strict=True)]
-            tables, reading = read_entries(reader, keys), None
-        else:
-            if self._as_verified(reader, keys):
-                return changed + self._region_changes(reader)
-            tables, reading = self._read_entries_once(reader, keys)
-        before = len(changed)
-        for space, held, absent, table in zip(self.spaces, self.held, self.absent, tables, strict=True):
+        tables = read_entries(reader, keys)
+        for at, (space, held, absent, table) in enumerate(zip(self.spaces, self.held, self.absent, tables, strict=True)):
             if table is None:
                 continue
             if type(table) is str:
                 changed.append(f"{space['label']} (unreadable: {table})")
                 continue
             used, data, width = table
+            if space["size"] is not None and used != space["size"]:
+                changed.append(f"{space['label']} (names added or removed)")
+            if self._intact_tables.get(at) == data:
+                continue  # the very bytes a look found holding every entry: nothing to compare again
+            found = len(changed)
             if 8 * len(space["entries"]) < len(data) // width:  # a few names of a library's namespace
                 changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
                             if _holds(data, width, key, value) != bool(value)]
@@ -569,37 +566,9 @@ class MachineryCheck:
                     keys = {key for key, _ in pairs}
                     changed += [f"{space['label']}.{name}" for key, value, name in space["entries"]
                                 if ((key, value) not in pairs if value else key in keys)]
-            if space["size"] is not None and used != space["size"]:
-                changed.append(f"{space['label']} (names added or removed)")
-        if reading is not None and len(changed) == before and all(type(t) is tuple for t in tables):
-            self._verified = (_keys_state(keys), *reading)  # these very bytes hold every entry
+            if len(changed) == found:
+                self._intact_tables[at] = data
         return changed + self._region_changes(reader)
-
-    def _as_verified(self, reader, keys: list) -> bool:
-        """Whether every dict's keys header and entry table still hold the very bytes a full look
-        last found intact (then no entry needs comparing again): one read and one comparison."""
-        if self._verified is None or self._verified[0] != _keys_state(keys):
-            return False
-        _, requests, verified = self._verified
-        fixed = _fixed_reads(reader, requests)
-        return fixed is not None and fixed.fresh() and fixed.held() == verified
-
-    def _read_entries_once(self, reader, keys: list) -> tuple[list, tuple | None]:
-        """The entry tables, as `read_entries` gives them, read with the keys headers in one
-        reading whose bytes can be kept (the requests and the bytes; None when the reader cannot)."""
-        keys_requests = [k[0:2] for k in keys if type(k) is tuple]
-        headers = iter(reader.many(keys_requests))
-        found = [_table_of(k, next(headers)) if type(k) is tuple else k for k in keys]
-        requests = keys_requests + [t[:2] for t in found if type(t) is tuple]
-        fixed = _fixed_reads(reader, requests) if requests else None
-        if fixed is None or not fixed.fresh():
-            return read_entries(reader, keys), None
-        raw = fixed.held()
-        pieces = iter(raw[at:at + size] for at, (_, size) in zip(fixed.offsets, requests, strict=False))
-        for _ in keys_requests:
-            next(pieces)  # the keys headers: kept in the bytes, read above
-        tables = [_with_data(t, next(pieces)) if type(t) is tuple else t for t in found]
-        return tables, (requests, raw)
 
     def _region_changes(self, reader) -> list[str]:
         fixed = _fixed_reads(reader, self.span_requests)
