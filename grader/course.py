@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import secrets
 from dataclasses import dataclass
@@ -11,6 +12,10 @@ from pathlib import Path
 from grader.assignment import Assignment, AssignmentError, notebook_in
 
 __all__ = ["Course", "CourseError", "assignments_of", "course_root"]
+
+# Where nbgrader's autograde reads a cell's time limit: its Execute preprocessor's own section
+# first, then the nbconvert ExecutePreprocessor section it inherits.
+_TIMEOUT_SECTIONS = ("Execute", "ExecutePreprocessor")
 
 SECRET_FILE = ".grader-secret"
 
@@ -79,13 +84,18 @@ class Course:
     def cell_timeout(self) -> float | None:
         """Seconds a cell may run at autograde, as the course tells nbgrader (`c.Execute.timeout`,
         or the `c.ExecutePreprocessor.timeout` nbgrader's Execute inherits); None when it says
-        none (or no limit)."""
-        config = self.coursedir.config
-        for section in ("Execute", "ExecutePreprocessor"):
-            if section in config and "timeout" in config[section]:
-                value = config[section]["timeout"]
-                return float(value) if isinstance(value, (int, float)) and value > 0 else None
-        return None
+        none (or no limit).
+
+        Read from the config file's own statements when they set it to a number (loading the
+        config runs it, and the kit's classes it names import nbconvert: some 0.3 s at the start
+        of `grader grade`); loaded as nbgrader loads it otherwise."""
+        settings = _literal_timeouts(self.root / "nbgrader_config.py")
+        if settings is None:
+            config = self.coursedir.config
+            settings = {section: config[section]["timeout"] for section in _TIMEOUT_SECTIONS
+                        if section in config and "timeout" in config[section]}
+        value = next((settings[section] for section in _TIMEOUT_SECTIONS if section in settings), None)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
     @property
     def db_url(self) -> str:
@@ -162,3 +172,25 @@ def _create_atomically(path: Path, text: str) -> None:
         pass
     finally:
         os.unlink(draft)
+
+
+def _literal_timeouts(config: Path) -> dict[str, object] | None:
+    """The numbers a course config's own statements give `c.<section>.timeout`, by section (the
+    last one counts), or None when the file cannot say alone: it loads other configs, it cannot be
+    read or parsed, or it names `timeout` anywhere else than in `c.<section>.timeout = <number>`."""
+    try:
+        text = config.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    found: dict[str, object] = {}
+    read = 0
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if (isinstance(target, ast.Attribute) and target.attr == "timeout" and isinstance(target.value, ast.Attribute)
+                and target.value.attr in _TIMEOUT_SECTIONS and isinstance(target.value.value, ast.Name)
+                and target.value.value.id == "c" and isinstance(node.value, ast.Constant)):
+            found[target.value.attr], read = node.value.value, read + 1
+    named = sum(isinstance(n, ast.Attribute) and n.attr == "timeout" or isinstance(n, ast.Constant) and n.value == "timeout"
+                for n in ast.walk(tree))
+    return None if "load_subconfig" in text or named != read else found

@@ -249,3 +249,21 @@ def test_slow_scratch_cells_are_stopped_at_the_kits_limit_so_the_answers_after_t
         result = judge.grade_notebook(path)
     assert result.score == sum(q.points for q in AUTOGRADED), [(q.id, q.messages[:1]) for q in result.questions]
     assert sum("ran past its time limit" in note for note in result.notes) == 3, result.notes
+
+
+@pytest.mark.parametrize("setting, limit", [
+    ("c.ExecutePreprocessor.timeout = 7", 7.0),
+    ("c.Execute.timeout = 5", 5.0),  # nbgrader's Execute reads its own section first
+    ("c.ExecutePreprocessor.timeout = 3 * 4", 12.0),  # not a number written out: the config is loaded
+    ("c.ExecutePreprocessor.timeout = None", None),
+    ("c.ExecutePreprocessor.timeout = -1", None),
+], ids=["inherited", "own_section", "computed", "none", "no_limit"])
+def test_the_cell_limit_is_the_one_nbgrader_reads_from_the_course_config(course, setting, limit):
+    """Is the limit read from the course config's statements what loading the config gives?"""
+    config = course.root / "nbgrader_config.py"
+    config.write_text(config.read_text() + f"\n{setting}\n")
+    fresh = Course.at(course.root)
+    loaded = fresh.coursedir.config
+    section = next(s for s in ("Execute", "ExecutePreprocessor") if s in loaded and "timeout" in loaded[s])
+    value = loaded[section]["timeout"]
+    assert fresh.cell_timeout == limit == (float(value) if value is not None and value > 0 else None)
