@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -211,6 +212,7 @@ def test_a_cell_runs_as_long_as_the_course_tells_nbgrader_and_one_past_it_is_nam
     config = course.root / "nbgrader_config.py"
     config.write_text(config.read_text() + "\nc.ExecutePreprocessor.timeout = 4\n")
     slow = "\nimport time\ntime.sleep({})\n"
+    solved_nb = copy.deepcopy(solved_nb)  # the session's notebook, shared with other tests
     answer = next(c for c in solved_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grad_at")
     verdicts = {}
     for seconds in (0.5, 6):
@@ -238,6 +240,7 @@ def test_slow_scratch_cells_are_stopped_at_the_kits_limit_so_the_answers_after_t
     monkeypatch.setattr(grader.worker.session, "CELL_TIMEOUT", 3.0)  # room for the import cell on a busy machine
     config = course.root / "nbgrader_config.py"
     config.write_text(config.read_text() + "\nc.ExecutePreprocessor.timeout = 9\n")
+    solved_nb = copy.deepcopy(solved_nb)  # the session's notebook, shared with other tests
     answer = next(c for c in solved_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grad_at")
     answer.source += "\nimport time\ntime.sleep(4)\n"  # past the kit's limit, within the course's
     nb = solved_nb
