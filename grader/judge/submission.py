@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import time
 from functools import partial
@@ -31,6 +30,7 @@ from grader.judge.results import (
     withhold_for_review,
 )
 from grader.runtime.parts import Verdict
+from grader.runtime.structure import names_read
 from grader.runtime.subject import ProbeFailed
 from grader.worker.session import WorkerSession
 
@@ -135,20 +135,8 @@ def _rebound_later(question, session: WorkerSession, horizon: int) -> bool:
     the notebook (a helper defined, or defined again, below the test)."""
     names = set(question.answers)
     for name in question.answers:
-        names |= _free_names(session.source_of(name, before=horizon))
+        names |= names_read(session.source_of(name, before=horizon))
     return bool(names & session.names_bound(after=horizon))
-
-
-def _free_names(source: str | None) -> set[str]:
-    """The names a definition reads from outside itself (not its parameters or its own locals)."""
-    try:
-        tree = ast.parse(source or "")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
-    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    local |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
-    local |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
 
 
 def _judge_question(question, session: WorkerSession, assignment: Assignment, draw_rng, student: str,

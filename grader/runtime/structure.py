@@ -183,6 +183,19 @@ def _calls_helper(node: ast.AST, local: set[str]) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in local
 
 
+def names_read(source: str | None) -> set[str]:
+    """The names a definition (as `definition_source` gives it) reads from outside itself: not
+    its parameters, the names it binds, or the functions and classes it defines."""
+    node = _parse(source)
+    if node is None:
+        return set()
+    nodes = list(ast.walk(node))
+    local = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    local |= {n.arg for n in nodes if isinstance(n, ast.arg)}
+    local |= {n.name for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
+
+
 def _local_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     arguments = function.args
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
