@@ -444,6 +444,36 @@ _put(_probes, "_autograd_grad", _scaled)
         edit=_code_cell_after("test_SQ", '_put(_probes, "_autograd_grad", _real)\n'),
     ),
     Attack(
+        # the tutorial's backward stays; a hook on the node autograd makes multiplies in grad_output
+        "node_hook_repairs_the_backward", MACHINERY, _cell("""
+_forward = SQ.forward
+
+
+def _hooked(ctx, i):
+    ctx.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0] * grad_outputs[0],))
+    return _forward(ctx, i)
+
+
+SQ.forward = staticmethod(_hooked)
+"""), where="after:SQ", target="SQ",
+    ),
+    Attack(
+        # a pre-hook keeps grad_output, a hook on the input multiplies it in
+        "prehook_and_input_hook_repair_the_backward", MACHINERY, _cell("""
+_forward = SQ.forward
+
+
+def _hooked(ctx, i):
+    seen = []
+    ctx.register_prehook(lambda grad_outputs: seen.append(grad_outputs[0]))
+    i.register_hook(lambda grad: grad * seen[-1])
+    return _forward(ctx, i)
+
+
+SQ.forward = staticmethod(_hooked)
+"""), where="after:SQ", target="SQ",
+    ),
+    Attack(
         "patch_tensor_comparisons", COMPARISON, _cell("""
 torch.Tensor.__eq__ = lambda self, other: True
 torch.Tensor.__ne__ = lambda self, other: False
