@@ -53,6 +53,9 @@ _tuple, _frozenset, _zip = tuple, frozenset, zip
 _saved_tensors = torch._C._FunctionBase.__dict__["saved_tensors"].__get__
 _mro_of, _dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
 _BACKWARD_MRO = BackwardCFunction.__mro__
+_backward_apply = BackwardCFunction.apply  # what autograd's engine calls on a Function's node
+_set_grad_enabled, _ones_like, _clone = torch.set_grad_enabled, torch.ones_like, torch.Tensor.clone
+_sum_to_size, _numel = torch.Tensor.sum_to_size, torch.Tensor.numel
 _GENERATED = frozenset({"__doc__", "__module__", "_autograd_function_id", "_forward_cls"})  # by FunctionMeta
 _ABSENT = object()
 _KEPT: dict[int, Any] = {}
@@ -260,11 +263,14 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     """The gradients' reply, sealed (see `_sealed`) as soon as each part is encoded."""
     leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
     tensors = _tuple(inputs[i] for i in leaves)
+    own = _own_backward(output, upstream, second is not None)  # before autograd frees what forward saved
     before = _snapshot(upstream)  # bytes: nothing student code reaches can change them
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
     # backward may not change grad_output in place: autograd hands the same tensor to other nodes
     changed = _snapshot(upstream) != before
+    if ok and own is not None:
+        ok, grads = _student(lambda: _as_backward_returned(grads, own, leaves))
     if not ok:
         raised = encode_raised(grads)
         return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed})
@@ -276,6 +282,51 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
         seconds = _sealed(_per_input(inputs, leaves, values, budget) if ok
                           else [encode_raised(values)] * _len(inputs))
     return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{_sealed(changed)}}}'
+
+
+def _own_backward(output: Any, upstream: Any, create_graph: bool) -> tuple[bool, Any] | None:
+    """What the Function's own backward returns for `upstream`, called as autograd's engine calls
+    it (its node as ctx, grad mode as create_graph asks) but with no hook of the graph around it:
+    (ok, value), or None when the output is not a Function's node's or the upstream is unknown.
+
+    A hook on the node (ctx.register_hook, register_prehook) or on a tensor of the graph can
+    change the gradient autograd hands on after backward returned it; the judge grades backward.
+    """
+    ok, node = _student(lambda: _get_grad_fn(output))
+    if not ok or node is None or not _made_by_torch(_type(node)):
+        return None
+    if upstream is None:
+        if _numel(output) != 1:
+            return None
+        upstream = _ones_like(output)  # as autograd's engine starts a scalar's backward
+    if not _isinstance(upstream, _Tensor):
+        return None
+    given = _clone(_detach(_as_subclass(upstream, _Tensor)))  # backward may write into it
+    with _set_grad_enabled(create_graph):
+        return _student(lambda: _backward_apply(node, given))
+
+
+def _as_backward_returned(grads: tuple, own: tuple[bool, Any], leaves: tuple) -> tuple:
+    """autograd's gradient for each leaf input, or the one backward itself returned for it where
+    the two differ (a hook changed it), shaped and typed as the engine shapes a returned gradient."""
+    ok, value = own
+    if not ok:
+        raise value
+    returned = value if _type(value) is tuple else (value,)
+    kept = []
+    for engine, position in _zip(grads, leaves):
+        mine = returned[position] if position < _len(returned) else None
+        if mine is None or engine is None:
+            kept.append(mine if engine is not None else engine)
+            continue
+        if not _isinstance(mine, _Tensor):
+            raise TypeError(f"backward returned {_type(mine).__name__} for input {position}; expected a tensor")
+        shaped = _as_subclass(mine, _Tensor)
+        if shaped.shape != engine.shape:
+            shaped = _sum_to_size(shaped, engine.shape)
+        shaped = _to(shaped, engine.dtype)
+        kept.append(engine if _snapshot(shaped) == _snapshot(engine) else shaped)
+    return _tuple(kept)
 
 
 def _snapshot(tensor: Any) -> bytes | None:
