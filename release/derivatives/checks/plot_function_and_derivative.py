@@ -103,6 +103,14 @@ def _holds(line: LineValue, expected: torch.Tensor) -> bool:
     return tuple(line.y.shape) == tuple(expected.shape) and is_close(line.y.tensor, expected, "float32")
 
 
+def _holds_slopes(line: LineValue, f_values: torch.Tensor, grid: torch.Tensor) -> bool:
+    """Whether the line holds the slopes between f's values (any difference quotient, roughly)."""
+    if grid.numel() < 3 or tuple(line.y.shape) != tuple(f_values.shape):
+        return False
+    (slopes,) = torch.gradient(f_values, spacing=(grid,))
+    return bool(torch.allclose(line.y.tensor.to(torch.float64)[1:-1], slopes[1:-1], rtol=1e-2, atol=1e-2))
+
+
 def _check_not_swapped(lines: dict[str, LineValue], f_values: torch.Tensor, slopes: torch.Tensor, call: str) -> None:
     swapped = (not is_close(f_values, slopes, "float32") and _holds(lines["function"], slopes)
                and _holds(lines["derivative"], f_values))
@@ -113,10 +121,15 @@ def _check_not_swapped(lines: dict[str, LineValue], f_values: torch.Tensor, slop
         "order they were drawn.")
 
 
-def _derivative_hint(line: LineValue, f_values: torch.Tensor) -> Hint:
+def _derivative_hint(line: LineValue, f_values: torch.Tensor, grid: torch.Tensor) -> Hint:
     if _holds(line, f_values):
         return Hint("the 'derivative' line holds f(x), not f'(x)",
                     "This line holds f(x) itself: it should hold f'(x), the gradient autograd leaves on the points.")
+    if _holds_slopes(line, f_values, grid):
+        return Hint("the 'derivative' line holds difference quotients",
+                    "This line holds how f's values change between neighbouring points (a difference quotient), "
+                    "not the derivative autograd computes: the two differ by the step's error, and wholly where "
+                    ".detach() hides part of f from autograd. Take it from one backward pass through f.")
     return Hint("the 'derivative' line does not hold f'(x)",
                 "This line should hold f'(x) at every point, as autograd computes it (one backward pass through "
                 "the sum of f's values leaves it on the points): a formula for one f, or slopes between "
@@ -136,7 +149,7 @@ def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, d
     _check_not_swapped(lines, f_values, slopes, call)
     _check_line(lines, "function", grid, f_values, call,
                 Hint("the 'function' line does not hold f(x)", "This line should hold f(x)."))
-    _check_line(lines, "derivative", grid, slopes, call, lambda: _derivative_hint(lines["derivative"], f_values))
+    _check_line(lines, "derivative", grid, slopes, call, lambda: _derivative_hint(lines["derivative"], f_values, grid))
     note(f"{call}: one axes, lines 'function' and 'derivative', legend, xlabel 'x'")
 
 

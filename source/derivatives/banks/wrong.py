@@ -472,6 +472,26 @@ WRONG: tuple[Answer, ...] = (
         cause="torch.linspace(start, end, steps)",
     ),
     Answer(
+        "plot_difference_quotients",
+        "plot_function_and_derivative",
+        _cell("""
+            def plot_function_and_derivative(f, start=-10.0, end=10.0, steps=100):
+                x = torch.linspace(start, end, steps, dtype=torch.float64)
+                h = 1e-5
+                slope = (f(x + h) - f(x - h)) / (2 * h)  # central differences, no graph needed
+                fig, ax = plt.subplots()
+                ax.plot(x, f(x), label="function")
+                ax.plot(x, slope, label="derivative")
+                ax.set_xlabel("x")
+                ax.legend()
+                return fig
+        """),
+        "Central differences in float64 are as accurate as autograd, and need no backward pass.",
+        cause="holds difference quotients",
+        left_to_hidden="for x**2 the difference quotient agrees with autograd to float32 precision; only an f "
+                       "whose derivative autograd alone gives (through .detach()) shows it",
+    ),
+    Answer(
         "plot_returns_a_new_figure",
         "plot_function_and_derivative",
         _cell("""
