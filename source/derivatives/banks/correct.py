@@ -41,6 +41,17 @@ CORRECT: tuple[Answer, ...] = (
         "reference: a fresh float leaf, backward(), then .grad",
     ),
     Answer(
+        "grad_at_float32_returned_as_float64",
+        "grad_at",
+        _cell("""
+            def grad_at(f, x0):
+                x = torch.tensor(float(x0), requires_grad=True)
+                f(x).backward()
+                return x.grad.double()  # float64 for whoever uses it next
+        """),
+        "computed in float32, handed back as float64",
+    ),
+    Answer(
         "grad_at_autograd_grad_as_tensor",
         "grad_at",
         _cell("""
@@ -258,6 +269,18 @@ CORRECT: tuple[Answer, ...] = (
         "float64 grid, derivative drawn first, fig.add_subplot, grid lines",
     ),
     # ---------------------------------------------------- partial_derivatives
+    Answer(
+        "partials_float32_returned_as_float64",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(float(u0), requires_grad=True)
+                v = torch.tensor(float(v0), requires_grad=True)
+                f(u, v).backward()
+                return u.grad.double(), v.grad.double()
+        """),
+        "computed in float32, handed back as float64",
+    ),
     Answer(
         "partials_backward",
         "partial_derivatives",
