@@ -169,6 +169,26 @@ CORRECT: tuple[Answer, ...] = (
     ),
     # ----------------------------------------------------- derivative_on_grid
     Answer(
+        "grid_jacobian_of_a_sum",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                # the Jacobian of a scalar is its gradient: one backward pass
+                return torch.autograd.functional.jacobian(lambda t: f(t).sum(), x.detach())
+        """),
+        "the Jacobian of the summed function, which is its gradient",
+    ),
+    Answer(
+        "grid_jacrev_of_a_named_sum",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                total = lambda t: f(t).sum()
+                return torch.func.jacrev(total)(x.detach())
+        """),
+        "torch.func.jacrev of the summed function, named first",
+    ),
+    Answer(
         "grid_sum_backward",
         "derivative_on_grid",
         _cell("""

@@ -311,6 +311,59 @@ WRONG: tuple[Answer, ...] = (
         cause="backward inside a loop",
     ),
     Answer(
+        "grid_grad_imported_per_point",
+        "derivative_on_grid",
+        _cell("""
+            from torch.autograd import grad
+
+
+            def derivative_on_grid(f, x):
+                slopes = []
+                for p in x:
+                    p = p.detach().clone().requires_grad_()
+                    (g,) = grad(f(p), p)
+                    slopes.append(g)
+                return torch.stack(slopes)
+        """),
+        "grad gives the derivative at a point, so I asked it at each point in turn.",
+        cause="backward inside a loop",
+    ),
+    Answer(
+        "grid_map_grad_at",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                return torch.stack(list(map(lambda p: grad_at(f, float(p)), x)))
+        """),
+        "map applies grad_at to every point without writing a loop.",
+        cause="backward inside a loop",
+    ),
+    Answer(
+        "grid_func_grad_per_point",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                df = torch.func.grad(f)
+                return torch.stack([df(p) for p in x.detach()])
+        """),
+        "torch.func.grad(f) is the derivative as a function, so I evaluated it at each point.",
+        cause="backward inside a loop",
+    ),
+    Answer(
+        "grid_helper_holds_the_loop",
+        "derivative_on_grid",
+        _cell("""
+            def _slopes(f, x):
+                return [grad_at(f, p.item()) for p in x]
+
+
+            def derivative_on_grid(f, x):
+                return torch.stack(_slopes(f, x))
+        """),
+        "A helper collects the derivative at each point; derivative_on_grid just stacks them.",
+        cause="backward inside a loop",
+    ),
+    Answer(
         "grid_jacobian_diagonal",
         "derivative_on_grid",
         _cell("""

@@ -1,5 +1,7 @@
 """Visible checks for derivative_on_grid(f, x): f'(x_i) at every point by one backward through a sum."""
 
+import ast
+
 import torch
 
 from .grad_at import finite_difference_hint, none_hint, own_gradient_hint, slip_hint, values_hint
@@ -20,7 +22,7 @@ from .runtime import (
 )
 from .vocabulary import FUNCTIONS, f_text
 
-__all__ = ["PARTS", "PER_POINT", "values", "neighbour", "check_grid", "mean_hint", "weights_hint"]
+__all__ = ["PARTS", "PER_POINT", "PER_POINT_CALLS", "values", "whole_jacobian", "neighbour", "check_grid", "mean_hint", "weights_hint"]
 
 PARTS = (
     Part("values", "f'(x_i) at every point, by one backward pass through a sum"),
@@ -29,6 +31,9 @@ PARTS = (
 
 # What a loop reaches when it runs a backward pass per point rather than one through the sum.
 PER_POINT = ("backward", "autograd")
+# What a loop calls when it takes a gradient per point: grad(y, p) imported from torch.autograd,
+# torch.func.grad(f)(p), vjp and jvp, and backward(y) by name.
+PER_POINT_CALLS = ("grad", "vjp", "jvp", "backward", "jacobian", "jacrev", "jacfwd")
 # What builds every derivative of every output with respect to every input, where the diagonal is wanted.
 WHOLE_JACOBIAN = ("jacobian", "jacrev", "jacfwd", "hessian")
 
@@ -69,11 +74,11 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
                      or own_gradient_hint(value.tensor, expected) or slip_hint(value.tensor, expected)
                      or values_hint(name, x, value) or finite_difference_hint(name, x, value.tensor, expected)
                      or differences_hint(name, x, value))
-        assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT), failure(
+        assert not loop_uses(subject.source_of, "derivative_on_grid", PER_POINT, PER_POINT_CALLS), failure(
             "derivative_on_grid runs backward inside a loop, not once through a sum.",
             f"{call} gave the right values, but with backward inside a loop (written there, or in a "
             "function the loop calls, such as grad_at), a pass per point or per piece. " + ONE_PASS)
-        assert not calls_any(subject.source_of, "derivative_on_grid", WHOLE_JACOBIAN), failure(
+        assert not whole_jacobian(subject.source_of), failure(
             "derivative_on_grid builds a whole Jacobian, not one backward pass through a sum.",
             f"{call} gave the right values, but from a whole Jacobian (jacobian, jacrev, jacfwd): "
             "the derivative of every y_i with respect to every x_j, a pass per point, kept only for "
@@ -90,6 +95,39 @@ def check_grid(subject: Subject, name: str, x: torch.Tensor, expected: torch.Ten
         f"{call} returned a tensor that requires grad (it is still part of a graph). "
         "Return a tensor without history (a gradient is one; .detach() makes one).")
     note(f"{call} leaves x as it was and returns a plain tensor")
+
+
+def whole_jacobian(source_of) -> bool:
+    """Whether derivative_on_grid builds a Jacobian (of a function of several outputs): the
+    Jacobian of a sum (`jacobian(lambda t: f(t).sum(), x)`) is its gradient, one backward pass."""
+    if not calls_any(source_of, "derivative_on_grid", WHOLE_JACOBIAN):
+        return False
+    try:
+        tree = ast.parse(source_of("derivative_on_grid") or "")
+    except SyntaxError:
+        return True
+    builds = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _name_of(n.func) in WHOLE_JACOBIAN]
+    defined = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+               for t in n.targets if isinstance(t, ast.Name)}
+    defined |= {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    return not builds or not all(n.args and _sums(defined.get(getattr(n.args[0], "id", None), n.args[0]))
+                                 for n in builds)
+
+
+def _name_of(func: ast.expr) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _sums(function: ast.AST) -> bool:
+    """`lambda t: <...>.sum()`, `lambda t: torch.sum(<...>)` or a def whose every return is such a
+    sum: a function with one output."""
+    if isinstance(function, ast.Lambda):
+        returned = [function.body]
+    elif isinstance(function, ast.FunctionDef):
+        returned = [n.value for n in ast.walk(function) if isinstance(n, ast.Return)]
+    else:
+        return False
+    return bool(returned) and all(isinstance(r, ast.Call) and _name_of(r.func) == "sum" for r in returned)
 
 
 def _check_x_untouched(args_after: tuple, x: torch.Tensor, call: str) -> None:

@@ -137,19 +137,53 @@ def _library_call(func: ast.expr) -> bool:
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
-def loop_uses(source_of, name: str, attributes: Iterable[str]) -> bool | None:
-    """Whether a loop of the function `name` (for, while, a comprehension) reaches `<anything>.<attribute>`
-    for one of `attributes` in what it runs once per item (not in the iterable it reads once),
-    itself or through a function of the submission that the loop calls (`grad_at(f, p)` per point).
-    None when its definition is not found."""
+def loop_uses(source_of, name: str, attributes: Iterable[str], calls: Iterable[str] = ()) -> bool | None:
+    """Whether a loop of the function `name` (for, while, a comprehension, `map`) reaches
+    `<anything>.<attribute>` for one of `attributes`, or calls one of `calls` (`grad(y, p)`,
+    `torch.func.grad(f)(p)`, or a local name bound to such a call), in
+    what it runs once per item (not in the iterable it reads once): itself, through a function of
+    the submission that the loop calls (`grad_at(f, p)` per point), or in a loop of a function of
+    the submission it calls. None when its definition is not found."""
     node = _unaliased(source_of, name)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    wanted, local = set(attributes), _local_names(node)
-    return any(isinstance(n, ast.Attribute) and n.attr in wanted
-               or _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, {name}, 1)
-               for loop in ast.walk(node) if isinstance(loop, _LOOPS)
-               for part in _per_item(loop) for n in ast.walk(part))
+    return _loops_reach(source_of, node, set(attributes), set(calls), {name}, 0)
+
+
+def _loops_reach(source_of, node: ast.FunctionDef | ast.AsyncFunctionDef, wanted: set[str], calls: set[str],
+                 seen: set[str], depth: int) -> bool:
+    local = _local_names(node)
+    made = {target.id for n in ast.walk(node) if isinstance(n, ast.Assign) and _does(n.value, wanted, calls, set())
+            for target in n.targets if isinstance(target, ast.Name)}
+    for loop in ast.walk(node):
+        for part in _per_item(loop):
+            for n in ast.walk(part):
+                if _does(n, wanted, calls, made):
+                    return True
+                if _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, seen, depth + 1,
+                                                        names=True, calls=calls):
+                    return True
+    if depth >= _MAX_DEPTH:
+        return False
+    for n in ast.walk(node):  # a function of the submission that holds the loop
+        if _calls_helper(n, local) and n.func.id not in seen:
+            helper = _unaliased(source_of, n.func.id)
+            if isinstance(helper, (ast.FunctionDef, ast.AsyncFunctionDef)) and _loops_reach(
+                    source_of, helper, wanted, calls, seen | {n.func.id}, depth + 1):
+                return True
+    return False
+
+
+def _does(node: ast.AST, wanted: set[str], calls: set[str], made: set[str]) -> bool:
+    """`<anything>.<wanted>`, a call of one of `calls` (by name or attribute), or of a name in `made`."""
+    if isinstance(node, ast.Attribute) and node.attr in wanted:
+        return True
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and (func.id in calls or func.id in made)
+            or isinstance(func, ast.Attribute) and func.attr in calls
+            or isinstance(func, ast.Call) and _does(func, wanted, calls, made))
 
 
 def calls_any(source_of, name: str, functions: Iterable[str]) -> bool | None:
@@ -162,8 +196,10 @@ def calls_any(source_of, name: str, functions: Iterable[str]) -> bool | None:
     return _reaches(source_of, name, set(functions), set(), 0, names=True)
 
 
-def _reaches(source_of, name: str, wanted: set[str], seen: set[str], depth: int, *, names: bool = False) -> bool:
-    """Whether the submission's function `name` reaches one of `wanted` anywhere in its body."""
+def _reaches(source_of, name: str, wanted: set[str], seen: set[str], depth: int, *, names: bool = False,
+             calls: set[str] = frozenset()) -> bool:
+    """Whether the submission's function `name` reaches one of `wanted` anywhere in its body (or,
+    with `names`, calls one of `wanted` by a name, or one of `calls` by name or attribute)."""
     node = _unaliased(source_of, name)
     if name in seen or depth > _MAX_DEPTH or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
@@ -171,9 +207,12 @@ def _reaches(source_of, name: str, wanted: set[str], seen: set[str], depth: int,
     for n in ast.walk(node):
         if isinstance(n, ast.Attribute) and n.attr in wanted:
             return True
+        if isinstance(n, ast.Call) and calls and _does(n, set(), calls, set()):
+            return True
         if names and isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in wanted:
             return True
-        if _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, seen | {name}, depth + 1, names=names):
+        if _calls_helper(n, local) and _reaches(source_of, n.func.id, wanted, seen | {name}, depth + 1,
+                                                names=names, calls=calls):
             return True
     return False
 
@@ -204,7 +243,15 @@ def _local_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 
 def _per_item(loop: ast.AST) -> list[ast.AST]:
-    """The parts of a loop that run once per item."""
+    """The parts of a loop that run once per item (none for a node that is not a loop); `map(g, xs)`
+    runs g once per item: a lambda's body, or a call of the function named."""
+    if isinstance(loop, ast.Call) and isinstance(loop.func, ast.Name) and loop.func.id == "map" and loop.args:
+        function = loop.args[0]
+        if isinstance(function, ast.Lambda):
+            return [function.body]
+        return [ast.Call(func=function, args=[], keywords=[])]
+    if not isinstance(loop, _LOOPS):
+        return []
     if isinstance(loop, (ast.For, ast.AsyncFor)):
         return list(loop.body)
     if isinstance(loop, ast.While):
