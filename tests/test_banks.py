@@ -174,7 +174,14 @@ def _observe_partials(ns):
     return [
         _attempt(lambda: p(lambda u, v: u**2 * v + 3 * v, 1.5, -2.0)),
         _attempt(lambda: p(lambda u, v: u * torch.sin(v), 2, 1)),
+        _attempt(lambda: _first_after_second(p)),  # a pair later calls change
     ]
+
+
+def _first_after_second(p):
+    first = p(lambda u, v: u * v, 1.0, 2.0)
+    p(lambda u, v: u * v, 3.0, 4.0)
+    return first
 
 
 def _observe_autograd_function(apply, x, upstream, *extra):

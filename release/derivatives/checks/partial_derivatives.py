@@ -2,11 +2,12 @@
 
 import torch
 
-from .grad_at import slip_hint
+from .grad_at import SHARED_HINT, slip_hint
 from .runtime import (
     Fn,
     Hint,
     Subject,
+    TensorValue,
     assert_close,
     describe,
     expect_float_tensor,
@@ -21,7 +22,7 @@ from .runtime import (
 )
 from .vocabulary import f_text
 
-__all__ = ["visible", "check_partials"]
+__all__ = ["visible", "check_partials", "check_answers_stay"]
 
 NONE_HINT = Hint("both u and v must be leaves that require grad",
                  "Both u and v must be leaves that require grad; after backward() each "
@@ -70,10 +71,28 @@ def _other_leaf(got, other: torch.Tensor, one_leaf: bool) -> Hint | None:
     return OWN_LEAF if one_leaf or holds_other else None
 
 
+def check_answers_stay(subject: Subject, name: str, first: tuple[float, float], then: tuple[float, float]) -> None:
+    """The pair returned at `first` must still hold its values once a call at `then` has run."""
+    call = f"partial_derivatives({f_text(name)}, {number(first[0])}, {number(first[1])})"
+    reply = subject.call_and_keep("partial_derivatives", Fn(name), *first)
+    subject.call("partial_derivatives", Fn(name), *then)
+    if reply.kept is None or not isinstance(reply.result, (tuple, list)):
+        return  # what came back is judged by check_partials
+    now = subject.kept(reply.kept)
+    for was, is_now, which in zip(reply.result, now if isinstance(now, (tuple, list)) else (), ("df/du", "df/dv")):
+        if not (isinstance(was, TensorValue) and isinstance(is_now, TensorValue)):
+            continue
+        assert tuple(was.shape) != tuple(is_now.shape) or is_close(is_now.tensor, was.tensor, "float32"), failure(
+            "partial_derivatives returned a .grad that later calls change; return gradients of their own.",
+            f"{call} returned {show(was.tensor)} as {which}, but once partial_derivatives had run again at "
+            f"({number(then[0])}, {number(then[1])}), that tensor held {show(is_now.tensor)}. {SHARED_HINT}")
+
+
 def visible(subject: Subject) -> None:
     """The case shown in the notebook: u*v + u**2 at (1, 2) gives (v + 2u, u) = (4, 1), and at
-    the int point (2, -1), (3, 2)."""
+    the int point (2, -1), (3, 2); the first pair keeps its values once the second call ran."""
     check_partials(subject, "uv_plus_u2", 1.0, 2.0, torch.tensor(4.0, dtype=torch.float64),
                    torch.tensor(1.0, dtype=torch.float64))
     check_partials(subject, "uv_plus_u2", 2, -1, torch.tensor(3.0, dtype=torch.float64),
                    torch.tensor(2.0, dtype=torch.float64))
+    check_answers_stay(subject, "uv_plus_u2", (1.0, 2.0), (2, -1))

@@ -576,6 +576,27 @@ WRONG: tuple[Answer, ...] = (
         cause="the partials are swapped",
     ),
     Answer(
+        "partials_shared_leaves_zeroed",
+        "partial_derivatives",
+        _cell("""
+            _u = torch.zeros((), requires_grad=True)
+            _v = torch.zeros((), requires_grad=True)
+
+
+            def partial_derivatives(f, u0, v0):
+                with torch.no_grad():
+                    _u.fill_(float(u0))
+                    _v.fill_(float(v0))
+                if _u.grad is not None:  # like optimizer.zero_grad()
+                    _u.grad.zero_()
+                    _v.grad.zero_()
+                f(_u, _v).backward()
+                return _u.grad, _v.grad
+        """),
+        "Two leaves made once and zeroed before each pass, as a training loop does with zero_grad().",
+        cause="a .grad that later calls change",
+    ),
+    Answer(
         "partials_integer_leaves",
         "partial_derivatives",
         _cell("""
@@ -831,6 +852,23 @@ WRONG: tuple[Answer, ...] = (
         cause="not under torch.no_grad()",
     ),
     Answer(
+        "sq_backward_uses_forwards_i",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    return i ** 2
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * 2 * i  # i as forward got it
+        """),
+        "forward saved i, so backward can use i by its name.",
+        cause="backward cannot see",
+    ),
+    Answer(
         "sq_returns_grad_output",
         "SQ",
         _cell("""
@@ -984,6 +1022,22 @@ WRONG: tuple[Answer, ...] = (
         """),
         "save_for_backward refused a number, so I wrapped k in a tensor instead of keeping it on ctx.",
         cause="store it as an attribute of ctx",
+    ),
+    Answer(
+        "mulconstant_backward_uses_forwards_k",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    return k * x
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * k, None  # k was given to forward
+        """),
+        "k was passed to forward, so backward, in the same class, can use it.",
+        cause="backward cannot see",
     ),
     Answer(
         "mulconstant_ignores_k",

@@ -2,6 +2,7 @@
 
 import torch
 
+from .SQ import fail_if_forward_name
 from .runtime import (
     FunctionResult,
     Hint,
@@ -60,6 +61,9 @@ def _check_grads(result: FunctionResult, expected: torch.Tensor, k: float, upstr
     assert len(result.grads) == 2, failure(
         f"MulConstant: backward returned {len(result.grads)} gradient(s) where forward has 2 inputs.",
         f"{call}: expected one gradient per input, got {len(result.grads)}.")
+    fail_if_forward_name(result.grads[0], call, "MulConstant", {
+        "k": "Keep it on ctx in forward, as an attribute (a number is not a tensor to save), and read it from ctx in backward.",
+        "x": "Keep what backward needs of it on ctx in forward."})
     fail_if_raised(result.grads[0], f"{call}: backward")
     grad = expect_float_tensor(result.grads[0], f"{call}: the gradient for x", none_hint=Hint(
         "backward must return a gradient for x",

@@ -25,7 +25,7 @@ from .runtime import (
     show,
 )
 
-__all__ = ["PARTS", "forward", "chain_rule", "general", "require_function", "apply", "check_output",
+__all__ = ["fail_if_forward_name", "PARTS", "forward", "chain_rule", "general", "require_function", "apply", "check_output",
            "check_saved", "check_vjp", "check_second_order", "call_text"]
 
 PARTS = (
@@ -104,8 +104,23 @@ def _forward_hint(output: TensorValue, x: torch.Tensor | None) -> Hint:
     return Hint("forward does not return the square of i", "forward computes the square of i.")
 
 
+def fail_if_forward_name(grad: object, call: str, function: str, names: dict[str, str]) -> None:
+    """A backward that raised NameError for one of forward's parameters (`names`: each one's way
+    across, for the message): forward's names are its own, and backward runs later, elsewhere."""
+    if not isinstance(grad, RaisedValue) or grad.type != "NameError":
+        return
+    name = next((n for n in names if f"'{n}'" in grad.message), None)
+    if name is not None:
+        raise AssertionError(failure(
+            f"{function}: backward uses forward's {name}, which backward cannot see.",
+            f"{call}: backward raised NameError: {grad.message.rstrip('.')}. {name} is a parameter of forward, "
+            f"a name only forward sees; backward is a separate function autograd calls later. {names[name]}"))
+
+
 def _input_grad(result: FunctionResult, call: str) -> TensorValue:
     grad = result.grads[0] if result.grads else None
+    fail_if_forward_name(grad, call, "SQ", {"i": "Save it in forward with ctx.save_for_backward and read it "
+                                            "back in backward from ctx.saved_tensors."})
     fail_if_raised(grad, f"{call}: backward")
     return expect_float_tensor(grad, f"{call}: the input gradient", none_hint=Hint(
         "backward must return the gradient for i", "backward returns the gradient for its input i."))
