@@ -272,3 +272,33 @@ def test_parts_that_fail_for_one_reason_say_it_once():
     verdict = run_question("derivative_on_grid", local_subject(namespace), random.Random(0))
     assert [p.status for p in verdict.parts] == ["failed", "failed"]
     assert len(verdict.messages) == 1 and "numpy array" in verdict.messages[0]
+
+
+class _Counted(ProbeSubject):
+    """Probes run in a namespace, each exchange counted."""
+
+    def __init__(self, namespace: dict):
+        self.namespace, self.sent = namespace, []
+
+    def exchange(self, request: dict) -> dict:
+        self.sent.append(request["op"])
+        return run_probe(self.namespace, request)
+
+
+def test_one_questions_checks_reuse_a_functions_reply_but_call_every_time():
+    """The same Function applied to the same inputs, or the same class described, crosses to the
+    worker once per subject (one question's checks); a call, whose answer may change from one call
+    to the next, crosses every time."""
+    namespace, _ = namespace_with()
+    exec("def twice(x):\n    return 2 * x\n", namespace)
+    subject = _Counted(namespace)
+    x, upstream = torch.tensor([1.0, -2.0], requires_grad=True), torch.tensor([3.0, 0.5])
+    first = subject.autograd_function("SQ", [x], upstream)
+    again = subject.autograd_function("SQ", [x], upstream)
+    other = subject.autograd_function("SQ", [x], torch.tensor([1.0, 1.0]))
+    subject.describe_class("SQ"), subject.describe_class("SQ")
+    subject.call("twice", 2.0), subject.call("twice", 2.0)
+    assert subject.sent == ["autograd_function", "autograd_function", "describe_class", "call", "call"]
+    assert again.grads[0].tensor is not first.grads[0].tensor  # decoded afresh: no check shares another's
+    assert torch.equal(again.grads[0].tensor, first.grads[0].tensor)
+    assert not torch.equal(other.grads[0].tensor, first.grads[0].tensor)

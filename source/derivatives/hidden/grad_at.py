@@ -24,6 +24,5 @@ def hidden(subject, rng: random.Random) -> None:
     _check(subject, "cube_plus_x", rng.choice([2, 3, -1]))
     for name in rng.sample(TRANSCENDENTAL, 3):
         _check(subject, name, round(rng.uniform(-3.0, 3.0), 4))
-    _check(subject, "relu", 0.0)
-    _check(subject, "where_kink", 0.0)
+    _check(subject, "where_kink", 0.0)  # relu at its kink is the visible check's, run at grading too
     _check(subject, "detach_trick", round(rng.uniform(-3.0, 3.0), 4))
