@@ -400,15 +400,6 @@ class WorkerSubject(ProbeSubject):
             return MISSING
         return value
 
-    def _view(self) -> OutsideView:
-        """The judge's view of the current worker, made as soon as it said hello."""
-        view = self._views.get(self.worker.id)
-        if view is None:
-            prepared = self.parent.wait_ready().get("machinery")
-            view = self._views[self.worker.id] = OutsideView(self.worker.pid, self.worker.hello, prepared,
-                                                             self.worker.counter)
-        return view
-
     def contradiction(self, text: str) -> None:
         self.session.contradiction(text)
 
