@@ -474,6 +474,24 @@ SQ.forward = staticmethod(_hooked)
 """), where="after:SQ", target="SQ",
     ),
     Attack(
+        # the buggy SQ stays as written; its apply hands out a right Function's output
+        "apply_rebound_to_another_function", MACHINERY, _cell("""
+class _Right(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, g):
+        (i,) = ctx.saved_tensors
+        return g * 2 * i
+
+
+SQ.apply = _Right.apply
+"""), where="after:SQ", target="SQ",
+    ),
+    Attack(
         "patch_tensor_comparisons", COMPARISON, _cell("""
 torch.Tensor.__eq__ = lambda self, other: True
 torch.Tensor.__ne__ = lambda self, other: False

@@ -250,7 +250,7 @@ def _autograd_function(cls: Any, request: dict, budget: Budget, functions: dict)
     # code, which may walk up to this frame) runs.
     described = _sealed({"ctx": _describe_ctx(output, budget), "output": encode(output, budget),
                          "inputs_changed": changed})
-    gradients = _gradients(output, inputs, upstream, second, budget)
+    gradients = _gradients(output, inputs, upstream, second, budget, cls)
     return described[:-1] + "," + gradients[1:]  # two JSON objects' fields, joined as text
 
 
@@ -259,11 +259,11 @@ def _sealed(value: Any) -> str:
     return dumps(value)
 
 
-def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: Budget) -> str:
+def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: Budget, cls: Any) -> str:
     """The gradients' reply, sealed (see `_sealed`) as soon as each part is encoded."""
     leaves = _tuple(i for i, t in enumerate(inputs) if _isinstance(t, _Tensor) and _get_requires_grad(t))
     tensors = _tuple(inputs[i] for i in leaves)
-    own = _own_backward(output, upstream, second is not None)  # before autograd frees what forward saved
+    own = _own_backward(output, upstream, second is not None, cls)  # before autograd frees what forward saved
     before = _snapshot(upstream)  # bytes: nothing student code reaches can change them
     ok, grads = _student(lambda: _autograd_grad(
         (output,), tensors, (upstream,), create_graph=second is not None, allow_unused=True))
@@ -284,17 +284,23 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     return f'{{"grads":{firsts},"second":{seconds},"upstream_changed":{_sealed(changed)}}}'
 
 
-def _own_backward(output: Any, upstream: Any, create_graph: bool) -> tuple[bool, Any] | None:
+def _own_backward(output: Any, upstream: Any, create_graph: bool, cls: Any) -> tuple[bool, Any] | None:
     """What the Function's own backward returns for `upstream`, called as autograd's engine calls
     it (its node as ctx, grad mode as create_graph asks) but with no hook of the graph around it:
     (ok, value), or None when the output is not a Function's node's or the upstream is unknown.
 
     A hook on the node (ctx.register_hook, register_prehook) or on a tensor of the graph can
     change the gradient autograd hands on after backward returned it; the judge grades backward.
+    An output whose node another Function made (an `apply` rebound to another class's) has no
+    gradient of this Function's to grade.
     """
     ok, node = _student(lambda: _get_grad_fn(output))
     if not ok or node is None or not _made_by_torch(_type(node)):
         return None
+    made_by = _dict_of(_type(node)).get("_forward_cls")
+    if made_by is not cls:
+        return False, TypeError(f"apply returned the output of another Function "
+                                f"({_str_of(getattr(made_by, '__name__', '?'))[:MAX_NAME]}), not of this one")
     if upstream is None:
         if _numel(output) != 1:
             return None
