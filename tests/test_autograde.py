@@ -296,3 +296,37 @@ def test_a_notice_shows_a_file_name_as_text(small_class):
                              ["[x](javascript:alert(1))<b>.ipynb is a symbolic link"], ())
     source = unread_notice(result).source
     assert "\\[x\\]\\(javascript:alert\\(1\\)\\)\\<b\\>" in source and "](javascript" not in source
+
+
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+
+
+def _explained(release_nb, *, as_code: bool = False, image: bool = False):
+    nb = solved(release_nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_bug")
+    cell.source = "The tutorial's backward ignores grad_output, so the chain rule is cut."
+    if image:
+        cell.source += "\n\n![derivation](attachment:derivation.png)"
+        cell.attachments = {"derivation.png": {"image/png": PNG}}
+    if as_code:  # Y in Jupyter turns the cell into a code cell
+        cell.cell_type, cell.outputs, cell.execution_count = "code", [], None
+        cell.pop("attachments", None)
+    return nb
+
+
+def test_a_written_answer_is_kept_in_a_cell_of_another_type_and_with_its_images(course, release_nb):
+    """A written answer handed in as a code cell, or with a pasted image, reaches the TA as written:
+    in the answer's own markdown cell, image included, and waiting for a manual grade (nbgrader's
+    OverwriteCells keeps the text and restores the cell's type)."""
+    write_submission(course.root, "frank", _explained(release_nb, as_code=True))
+    write_submission(course.root, "gina", _explained(release_nb, image=True))
+    autograde(course, jobs=1, show_progress=False)
+    for student in ("frank", "gina"):
+        nb = nbformat.read(course.autograded_notebook(student), as_version=4)
+        answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_bug")
+        assert answer.cell_type == "markdown" and "ignores grad_output" in answer.source, student
+    assert answer.attachments == {"derivation.png": {"image/png": PNG}}
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for student in ("frank", "gina"):
+            grade = gb.find_grade("explain_bug", course.notebook, course.assignment, student)
+            assert grade.auto_score is None and grade.needs_manual_grade, student

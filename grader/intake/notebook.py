@@ -34,6 +34,8 @@ class SubmittedCell:
     source: str
     grade_id: str | None
     locked: bool
+    # a markdown cell's pasted images, {name: {mime: base64}}: raster types only, as submitted
+    attachments: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
@@ -165,7 +167,27 @@ def _cell_of(index: int, raw: dict) -> SubmittedCell:
     nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
     grade_id = storable(nbg["grade_id"]) if isinstance(nbg.get("grade_id"), str) else None
     cell_type = raw.get("cell_type") if raw.get("cell_type") in ("code", "markdown", "raw") else "raw"
-    return SubmittedCell(index, cell_type, _source_text(raw.get("source")), grade_id, nbg.get("locked") is True)
+    attachments = _raster_attachments(raw.get("attachments")) if cell_type == "markdown" else {}
+    return SubmittedCell(index, cell_type, _source_text(raw.get("source")), grade_id, nbg.get("locked") is True,
+                         attachments)
+
+
+RASTER_TYPES = ("image/png", "image/jpeg", "image/gif")
+MAX_ATTACHMENTS = 8
+
+
+def _raster_attachments(attachments: object) -> dict:
+    """The images pasted into a markdown cell that a page may show (raster types, base64 text);
+    the pages check each one again before it is drawn."""
+    kept: dict = {}
+    for name, bundle in (attachments.items() if isinstance(attachments, dict) else ()):
+        if len(kept) >= MAX_ATTACHMENTS:
+            break
+        if isinstance(name, str) and len(name) <= 200 and isinstance(bundle, dict):
+            images = {mime: bundle[mime] for mime in RASTER_TYPES if isinstance(bundle.get(mime), str)}
+            if images:
+                kept[storable(name)] = images
+    return kept
 
 
 def _source_text(source: object) -> str:

@@ -47,6 +47,7 @@ class CellOutcome:
     status: str = "not run"  # ok | error | died | timeout | skipped | not run
     output: str = ""
     error: str | None = None
+    attachments: dict = field(default_factory=dict)  # a markdown cell's pasted images, as submitted
 
 
 @dataclass

@@ -237,7 +237,8 @@ def _looks_like_test(cell, plan: GradingPlan) -> bool:
 
 
 def _cell_outcomes(intake: Intake, outcomes: dict[int, CellOutcome]) -> list[CellOutcome]:
-    return [outcomes.get(c.index) or CellOutcome(c.index, c.cell_type, c.source, c.grade_id) for c in intake.cells]
+    return [outcomes.get(c.index) or CellOutcome(c.index, c.cell_type, c.source, c.grade_id, attachments=c.attachments)
+            for c in intake.cells]
 
 
 def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:

@@ -48,7 +48,7 @@ def autograded_notebook(release: nbformat.NotebookNode, result: SubmissionResult
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in verdicts:
             cell.outputs, cell.execution_count = verdict_outputs(verdicts[grade_id]), None
-        elif nbutils.is_solution(cell) and grade_id in claimed and claimed[grade_id].cell_type == cell.cell_type:
+        elif nbutils.is_solution(cell) and grade_id in claimed:  # of the release's type, as nbgrader's OverwriteCells
             _fill_answer(cell, claimed[grade_id])
             shown.add(claimed[grade_id].index)
     _insert_extra_cells(nb, result, release_texts, shown)
@@ -126,8 +126,10 @@ def _stream(text: str) -> nbformat.NotebookNode:
 def _fill_answer(cell, submitted) -> None:
     cell.source = submitted.source
     if cell.cell_type == "code":
-        cell.outputs = _cell_outputs(submitted)
+        cell.outputs = _cell_outputs(submitted) if submitted.cell_type == "code" else []
         cell.execution_count = None
+    elif cell.cell_type == "markdown" and getattr(submitted, "attachments", None):
+        cell.attachments = dict(submitted.attachments)
 
 
 def _cell_outputs(submitted) -> list:
@@ -169,7 +171,10 @@ def _position_after(anchors: list, anchor: str | None) -> int:
 
 def _new_cell(cell):
     if cell.cell_type == "markdown":
-        return nbformat.v4.new_markdown_cell(cell.source)
+        new = nbformat.v4.new_markdown_cell(cell.source)
+        if getattr(cell, "attachments", None):
+            new.attachments = dict(cell.attachments)
+        return new
     if cell.cell_type != "code":
         return nbformat.v4.new_raw_cell(cell.source)
     new = nbformat.v4.new_code_cell(cell.source)
