@@ -263,6 +263,16 @@ def _cluster_certs(args) -> int:
     return EXIT_OK
 
 
+def _warn_stale(command: str, course: Course) -> None:
+    """Grades recorded under other points or another release reach what the TA hands on as they
+    are: say so, and how to regrade them."""
+    from grader.release.stale import stale_grades, stale_line
+
+    stale = stale_grades(course) if course.release_notebook().is_file() else []
+    if stale:
+        print(f"grader {command}: {stale_line(course, stale)}", file=sys.stderr)
+
+
 def _export(args) -> int:
     from grader.report.export import export_grades
     from grader.report.gradebook_rows import require_recorded
@@ -272,6 +282,7 @@ def _export(args) -> int:
     require_recorded(course)
     exported = export_grades(course, args.output, lms_id=args.lms_id)
     print(f"wrote the grades of {exported.students} students: {', '.join(str(path) for path in exported.paths)}")
+    _warn_stale("export", course)
     for name, students in exported.left_out.items():
         print(f"grader export: left out of {name} {len(students)} of {exported.students} students (enter their "
               f"grades by hand): {listed(students, sep='; ')}", file=sys.stderr)
@@ -289,6 +300,7 @@ def _feedback(args) -> int:
     apply_late_penalties(course)  # the page's total counts today's due date, extensions and scores
     paths = generate_feedback(course)
     print(f"wrote feedback for {len(paths)} students under feedback/")
+    _warn_stale("feedback", course)
     missing = without_feedback(course)
     if missing:
         print(f"grader feedback: no page for {len(missing)} of the students who handed it in (no autograded "
@@ -304,6 +316,7 @@ def _report(args) -> int:
     print(f"wrote {files.html} ({len(files.report.submitted)} submissions, "
           f"{len(files.report.needs_help)} students need help, look-alike groups: {len(alike.groups) if alike else 0}) "
           f"and {', '.join(p.name for p in files.charts)}")
+    _warn_stale("report", Course.at(args.course, args.assignment))
     return EXIT_OK
 
 

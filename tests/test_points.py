@@ -109,9 +109,12 @@ def test_grades_under_old_points_are_named_stale_and_regraded(course, capsys):
     [line] = [ln for ln in capsys.readouterr().out.splitlines() if "stale" in ln]
     assert line.startswith("2 recorded grades are stale") and "ada: graded for other points (SQ 3 → 4)" in line
     assert f"grader autograde {course.assignment} --stale" in line
+    assert main(["--course", root, "export", course.assignment]) == 0  # what it hands on says so
+    assert "grader export: 2 recorded grades are stale" in capsys.readouterr().err
 
     assert main(["--course", root, "autograde", course.assignment, "--stale"]) == 0
     assert main(["--course", root, "export", course.assignment]) == 0
+    assert "stale" not in capsys.readouterr().err
     rows = _csv(course)
     assert rows["ada"]["SQ"] == "4" and rows["ada"]["autograded"] == rows["ada"]["max_autograded"]
     assert rows["ben"]["SQ"] == "3"

@@ -35,9 +35,12 @@ def stale_grades(course) -> list[StaleGrade]:
                           f"run `grader release {course.assignment}` first")
     release = read_ipynb(course.release_notebook())
     grading, points = stamp_of(release).get("grading"), _test_points(release)
+    released = course.release_notebook().stat().st_mtime
     stale = []
     for student in _graded_students(course):
         try:
+            if course.autograded_notebook(student).stat().st_mtime >= released:
+                continue  # graded under the release as it is now: only older grades are read
             graded = read_ipynb(course.autograded_notebook(student))
         except (OSError, ValueError):
             stale.append(StaleGrade(student, "its autograded notebook cannot be read"))
