@@ -72,7 +72,7 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
         pages[student] = page.read_text()
     assert f"Total: {FULL:g} / {FULL:g}" in pages["alice"] and "explain_bug 1/1" in pages["alice"]
     assert f"Total: {BOB:g} / {FULL:g}" in pages["bob"] and "grad_at" in pages["bob"]
-    assert "explain_bug not graded yet/1" in pages["bob"]  # a TA has not scored it: not a 0
+    assert "explain_bug not graded yet (1 point)" in pages["bob"]  # a TA has not scored it: not a 0
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
     run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)

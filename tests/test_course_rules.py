@@ -280,7 +280,7 @@ def test_zero_penalty_agrees_on_every_path_and_follows_due_dates_and_extensions(
     assert [(s.student, s.score, s.late_penalty) for s in report.late] == [("bob", 0, AUTOGRADED_POINTS)]
     assert 29.9 * 86400 < report.late[0].seconds_late < 30.1 * 86400
     assert _seen_in_a_browser(write_report(course.root, course.assignment, tmp_path).html) == [
-        ["bob", report.late[0].submitted_at, "30.0 days", "16", f"0/{report.late[0].counted_max:g}"]]
+        ["bob", report.late[0].submitted_at, "30.0 days", "16", f"0/{FULL:g} ({FULL - report.late[0].counted_max:g} awaiting)"]]
 
     with Gradebook(course.db_url, course.course_id) as gb:  # as formgrader records a TA's score
         gb.find_grade("explain_bug", course.notebook, course.assignment, "bob").manual_score = 1.0

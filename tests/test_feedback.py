@@ -68,7 +68,7 @@ def test_grader_feedback_writes_the_pages_nbgrader_generate_feedback_writes(smal
     assert kit == stock
     pages = {student: files["derivatives.html"].decode() for student, files in kit.items()}
     assert "Total: 17 / 17" in pages["alice"] and "explain_bug 1/1" in pages["alice"]
-    assert "Total: 14 / 17" in pages["bob"] and "explain_bug not graded yet/1" in pages["bob"]
+    assert "Total: 14 / 17" in pages["bob"] and "explain_bug not graded yet (1 point)" in pages["bob"]
     assert "Total: 14 / 17" in pages["carol"] and "Late submission penalty (Score: -2.0)" in pages["carol"]
     assert all("timestamp.txt" in files for files in kit.values())
 

@@ -356,7 +356,9 @@ def _help_reasons(row: StudentRow, threshold: float, *, has_due_date: bool = Fal
     elif _blank(row):
         reasons.append(HelpReason("blank", "submitted the notebook with no answer (every answer cell as released)"))
     if row.fraction is not None and row.fraction < threshold and not _blank(row):
-        reasons.append(HelpReason("below threshold", f"{row.score:g}/{row.counted_max:g} ({row.fraction:.0%})"))
+        penalty = f", after a late penalty of {row.late_penalty:g}" if row.late_penalty else ""
+        reasons.append(HelpReason("below threshold",
+                                  f"{row.score:g}/{row.counted_max:g} ({row.fraction:.0%}) of the points graded so far{penalty}"))
     if row.tamper:
         more = f" (+{len(row.tamper) - 1} more)" if len(row.tamper) > 1 else ""
         reasons.append(HelpReason("flagged for review", row.tamper[0] + more))

@@ -228,13 +228,20 @@ def _total_note(nb, info: dict) -> str:
     """One line: the total includes hand-graded questions, named with their scores, less any late penalty."""
     hand = [cell.metadata.nbgrader for cell in nb.cells
             if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.nbgrader.get("solution")]
-    graded = ", ".join(f"{m['grade_id']} {_number(None if m.get('awaiting_hand_grading') else m.get('score'))}"
-                       f"/{_number(m.get('points'))}" for m in hand)
+    graded = ", ".join(f"{m['grade_id']} {_score_of(m)}" for m in hand)
     by_hand = f" and the hand-graded questions ({graded})" if hand else ""
     penalty = info.get("late_penalty") or 0
     late = f", less a late penalty of {_number(penalty)}" if penalty else ""
     return (f"**Total: {_number(info['score'])} / {_number(info['max_score'])}**, counting the autograded "
             f"tests{by_hand}{late}, as recorded in the gradebook.")
+
+
+def _score_of(cell: dict) -> str:
+    """`1/2`, or `not graded yet (2 points)` for a hand-graded answer a TA has still to score."""
+    score = None if cell.get("awaiting_hand_grading") else cell.get("score")
+    if score is None:
+        return f"not graded yet ({_number(cell.get('points'))} point{'s' if cell.get('points') != 1 else ''})"
+    return f"{_number(score)}/{_number(cell.get('points'))}"
 
 
 def _number(value) -> str:

@@ -133,7 +133,7 @@ def _listed(students: list[str]) -> str:
 
 
 def _needs_help(report: ClassReport) -> str:
-    rows = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, _score(s), s.status)
+    rows = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, _score(s, report), s.status)
             + "<td><ul>" + "".join(f"<li><b>{_e(r.kind)}</b>{_detail(r.detail)}</li>" for r in s.reasons)
             + "</ul></td></tr>" for s in report.needs_help]
     intro = (f"<p>Not submitted, could not be read, handed in blank (no answer at all), scored below "
@@ -148,7 +148,7 @@ def _late_work(report: ClassReport) -> str:
     due = (f"Due {_e(report.due)} (the gradebook's due date; a student's extension moves their own). "
            if report.due else "The assignment has no due date in the gradebook, so no submission is late. ")
     late = [f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.submitted_at or "–", how_late(s.seconds_late),
-                                                             f"{s.late_penalty:g}", _score(s), numeric=(3, 4)) + "</tr>"
+                                                             f"{s.late_penalty:g}", _score(s, report), numeric=(3, 4)) + "</tr>"
             for s in report.late]
     late_table = (_table(["student", "submitted", "how late", "penalty", "score"], late, "late-table") if late
                   else "<p>No late submissions.</p>")
@@ -168,8 +168,13 @@ def _detail(detail: str) -> str:
     return f': <span class="msg">{_e(detail)}</span>' if detail else ""
 
 
-def _score(student: StudentRow) -> str:
-    return "–" if student.score is None else f"{student.score:g}/{student.counted_max:g}"
+def _score(student: StudentRow, report: ClassReport) -> str:
+    """Out of the assignment's points, whoever is awaiting a TA's score: `16/18 (1 awaiting)`."""
+    if student.score is None:
+        return "–"
+    full = report.autograded_points + report.hand_graded_points
+    awaiting = full - student.counted_max
+    return f"{student.score:g}/{full:g}" + (f" ({awaiting:g} awaiting)" if awaiting > 1e-9 else "")
 
 
 def _hand_graded(report: ClassReport) -> str:
@@ -193,7 +198,7 @@ def _roster(report: ClassReport) -> str:
         marks = [_OUTCOME_MARKS.get(s.outcomes.get(q), s.outcomes.get(q, "")) for q in ids]
         scores = "".join(f'<td class="{_e(s.outcomes.get(q, ""))}">{_e(m)} {_e(_fmt(s.scores.get(q)))}</td>'
                          for q, m in zip(ids, marks, strict=True))
-        rows.append(f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.status, _score(s)) + scores + "</tr>")
+        rows.append(f'<tr data-student="{_e(s.student)}">' + _cells(s.student, s.status, _score(s, report)) + scores + "</tr>")
     legend = ("<p>✔ passed, ◐ partial, ✘ wrong, ! error, – blank or missing; hand-graded: graded, awaiting, "
               "no response.</p>")
     columns = '<colgroup><col class="student"><col class="status"><col class="score">' + "<col>" * len(ids) + "</colgroup>"
