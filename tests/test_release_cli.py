@@ -210,9 +210,9 @@ def edit_check(course: Course, relative: str, old: str, new: str) -> None:
 def test_a_check_that_raises_on_wrong_answers_fails_the_release_naming_answer_and_line(fresh_course, capsys):
     """Does a check that raises AttributeError on every wrong value fail the release, though each
     wrong answer still loses its question, naming the answer, the check's line and the error?"""
-    edit_check(fresh_course, "checks/grad_at.py", "    assert_close(value, expected, call, hint=",
-               "    value.tensor if is_close(value.tensor, expected, value.dtype) else value.held_gradient\n"
-               "    assert_close(value, expected, call, hint=")
+    edit_check(fresh_course, "checks/grad_at.py", '    assert_close(value, expected, call, tolerance="float32", hint=',
+               "    value.tensor if is_close(value.tensor, expected, 'float32') else value.held_gradient\n"
+               '    assert_close(value, expected, call, tolerance="float32", hint=')
     code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
     out = capsys.readouterr().out
     assert code == 1, out
@@ -247,9 +247,9 @@ def test_the_audit_prints_what_each_misconception_reads_and_fails_a_vague_messag
     assert code == 0, out
     [hardcoded] = [line for line in out.splitlines() if "wrong answer grad_at_hardcoded_square" in line]
     assert "a student reads: grad_at: that is 2 * x0" in hardcoded and "expected" in hardcoded
-    edit_check(fresh_course, "checks/grad_at.py", "    assert_close(value, expected, call, hint=",
-               "    assert is_close(value.tensor, expected, value.dtype), 'not quite right'\n"
-               "    assert_close(value, expected, call, hint=")
+    edit_check(fresh_course, "checks/grad_at.py", '    assert_close(value, expected, call, tolerance="float32", hint=',
+               "    assert is_close(value.tensor, expected, 'float32'), 'not quite right'\n"
+               '    assert_close(value, expected, call, tolerance="float32", hint=')
     code = main(["--course", str(fresh_course.root), "release", "derivatives", "--question", "grad_at"])
     out = capsys.readouterr().out
     assert code == 1, out

@@ -2,7 +2,7 @@
 
 import torch
 
-from .SQ import fail_if_forward_name
+from .SQ import expect_tracked, fail_if_forward_name
 from .runtime import (
     FunctionResult,
     Hint,
@@ -46,6 +46,7 @@ def _check_output(result: FunctionResult, x: torch.Tensor, k: float, expected: t
     output = expect_float_tensor(result.output, f"{call}: forward")
     assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x, k))
     expect_inputs_untouched(result, call, ("x", "k"))
+    expect_tracked(output, call, "MulConstant", x)
 
 
 def _forward_hint(output: TensorValue, x: torch.Tensor, k: float) -> Hint:

@@ -154,5 +154,9 @@ def check_plot(subject: Subject, name: str, args: tuple, kwargs: dict, values, d
 
 
 def visible(subject: Subject) -> None:
-    """The case shown in the notebook: x**2 with the default range (derivative 2x)."""
+    """The cases shown in the notebook: x**2 with the default range (derivative 2x), and an f whose
+    derivative only autograd gives (value 3x, slope 1 through .detach(): slopes between
+    neighbouring points and hand formulas say 3) over another range and step count, start passed
+    by position, end and steps by keyword."""
     check_plot(subject, "square", (), {}, lambda x: x**2, lambda x: 2 * x)
+    check_plot(subject, "detach_trick", (-3.0,), {"end": 2.0, "steps": 26}, lambda x: 3 * x, torch.ones_like)

@@ -541,8 +541,6 @@ WRONG: tuple[Answer, ...] = (
         """),
         "Central differences in float64 are as accurate as autograd, and need no backward pass.",
         cause="holds difference quotients",
-        left_to_hidden="for x**2 the difference quotient agrees with autograd to float32 precision; only an f "
-                       "whose derivative autograd alone gives (through .detach()) shows it",
     ),
     Answer(
         "plot_returns_a_new_figure",
@@ -869,6 +867,26 @@ WRONG: tuple[Answer, ...] = (
         cause="backward cannot see",
     ),
     Answer(
+        "sq_marks_output_non_differentiable",
+        "SQ",
+        _cell("""
+            class SQ(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, i):
+                    ctx.save_for_backward(i)
+                    out = i ** 2
+                    ctx.mark_non_differentiable(out)  # backward computes the gradient by hand
+                    return out
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    (i,) = ctx.saved_tensors
+                    return grad_output * 2 * i
+        """),
+        "backward gives the gradient by hand, so autograd need not differentiate the output itself.",
+        cause="marked non-differentiable",
+    ),
+    Answer(
         "sq_returns_grad_output",
         "SQ",
         _cell("""
@@ -1038,6 +1056,25 @@ WRONG: tuple[Answer, ...] = (
         """),
         "k was passed to forward, so backward, in the same class, can use it.",
         cause="backward cannot see",
+    ),
+    Answer(
+        "mulconstant_marks_output_non_differentiable",
+        "MulConstant",
+        _cell("""
+            class MulConstant(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    out = k * x
+                    ctx.mark_non_differentiable(out)  # the gradient comes from backward
+                    return out
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output * ctx.k, None
+        """),
+        "The gradient comes from backward, so I told autograd not to differentiate the output.",
+        cause="marked non-differentiable",
     ),
     Answer(
         "mulconstant_ignores_k",

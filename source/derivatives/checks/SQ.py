@@ -25,7 +25,7 @@ from .runtime import (
     show,
 )
 
-__all__ = ["fail_if_forward_name", "PARTS", "forward", "chain_rule", "general", "require_function", "apply", "check_output",
+__all__ = ["expect_tracked", "fail_if_forward_name", "PARTS", "forward", "chain_rule", "general", "require_function", "apply", "check_output",
            "check_saved", "check_vjp", "check_second_order", "call_text"]
 
 PARTS = (
@@ -95,6 +95,16 @@ def check_output(result: FunctionResult, expected: torch.Tensor, call: str, x: t
     output = expect_float_tensor(result.output, f"{call}: forward")
     assert_close(output, expected, f"{call}: forward", hint=lambda: _forward_hint(output, x))
     expect_inputs_untouched(result, call, ("i",))
+    expect_tracked(output, call, "SQ", x)
+
+
+def expect_tracked(output: TensorValue, call: str, function: str, x: torch.Tensor | None) -> None:
+    """Given an input that requires grad, the Function's output must be one autograd differentiates."""
+    assert x is None or not x.requires_grad or output.requires_grad, failure(
+        f"{function}: the output is marked non-differentiable; backward never runs.",
+        f"{call}: the output does not require grad (it has no grad_fn), though its input does. "
+        "ctx.mark_non_differentiable is for outputs that have no derivative (indices, masks); this "
+        "output has one, so leave it unmarked and autograd will call backward for it.")
 
 
 def _forward_hint(output: TensorValue, x: torch.Tensor | None) -> Hint:

@@ -83,7 +83,7 @@ def check_answers_stay(subject: Subject, name: str, first: tuple[float, float], 
         if not (isinstance(was, TensorValue) and isinstance(is_now, TensorValue)):
             continue
         assert tuple(was.shape) != tuple(is_now.shape) or is_close(is_now.tensor, was.tensor, "float32"), failure(
-            "partial_derivatives returned a .grad that later calls change; return gradients of their own.",
+            "partial_derivatives returned a .grad that later calls change.",
             f"{call} returned {show(was.tensor)} as {which}, but once partial_derivatives had run again at "
             f"({number(then[0])}, {number(then[1])}), that tensor held {show(is_now.tensor)}. {SHARED_HINT}")
 
