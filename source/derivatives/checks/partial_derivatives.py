@@ -37,10 +37,12 @@ BY_AUTOGRAD = Hint("the partial derivative is not autograd's, at this f and this
 
 
 def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: torch.Tensor,
-                   want_dv: torch.Tensor) -> None:
-    """partial_derivatives(f, u0, v0) must be (want_du, want_dv)."""
+                   want_dv: torch.Tensor, *, keep: bool = False) -> int | None:
+    """partial_derivatives(f, u0, v0) must be (want_du, want_dv); with `keep`, the number to read
+    the pair it returned again by (`check_answers_stay`)."""
     call = f"partial_derivatives({f_text(name)}, {number(u0)}, {number(v0)})"
-    value = subject.call("partial_derivatives", Fn(name), u0, v0).result
+    reply = (subject.call_and_keep if keep else subject.call)("partial_derivatives", Fn(name), u0, v0)
+    value = reply.result
     fail_if_raised(value, call)
     assert isinstance(value, (tuple, list)) and len(value) == 2, failure(
         first_headline(f"partial_derivatives returned {kind_of(value)}; expected a pair (df/du, df/dv).",
@@ -62,6 +64,7 @@ def check_partials(subject: Subject, name: str, u0: float, v0: float, want_du: t
     assert_close(dv, want_dv, f"{call}[1] (df/dv)", tolerance="float32", hint=lambda: slip_hint(dv.tensor, want_dv)
                  or _other_leaf(dv, want_du, one_leaf) or BY_AUTOGRAD)
     note(f"{call} = ({show(du.tensor)}, {show(dv.tensor)})")
+    return reply.kept
 
 
 def _other_leaf(got, other: torch.Tensor, one_leaf: bool) -> Hint | None:
@@ -71,28 +74,28 @@ def _other_leaf(got, other: torch.Tensor, one_leaf: bool) -> Hint | None:
     return OWN_LEAF if one_leaf or holds_other else None
 
 
-def check_answers_stay(subject: Subject, name: str, first: tuple[float, float], then: tuple[float, float]) -> None:
-    """The pair returned at `first` must still hold its values once a call at `then` has run."""
-    call = f"partial_derivatives({f_text(name)}, {number(first[0])}, {number(first[1])})"
-    reply = subject.call_and_keep("partial_derivatives", Fn(name), *first)
-    subject.call("partial_derivatives", Fn(name), *then)
-    if reply.kept is None or not isinstance(reply.result, (tuple, list)):
-        return  # what came back is judged by check_partials
-    now = subject.kept(reply.kept)
-    for was, is_now, which in zip(reply.result, now if isinstance(now, (tuple, list)) else (), ("df/du", "df/dv")):
-        if not (isinstance(was, TensorValue) and isinstance(is_now, TensorValue)):
+def check_answers_stay(subject: Subject, kept: int | None, first: tuple[float, float], was: tuple,
+                       then: tuple[float, float]) -> None:
+    """The pair returned at `first` (`was`, kept under `kept`) must still hold its values once the
+    call at `then` has run."""
+    if kept is None:
+        return
+    now = subject.kept(kept)
+    call = f"partial_derivatives({f_text('uv_plus_u2')}, {number(first[0])}, {number(first[1])})"
+    for expected, is_now, which in zip(was, now if isinstance(now, (tuple, list)) else (), ("df/du", "df/dv")):
+        if not isinstance(is_now, TensorValue) or tuple(is_now.shape) != tuple(expected.shape):
             continue
-        assert tuple(was.shape) != tuple(is_now.shape) or is_close(is_now.tensor, was.tensor, "float32"), failure(
+        assert is_close(is_now.tensor, expected, "float32"), failure(
             "partial_derivatives returned a .grad that later calls change.",
-            f"{call} returned {show(was.tensor)} as {which}, but once partial_derivatives had run again at "
+            f"{call} returned {show(expected)} as {which}, but once partial_derivatives had run again at "
             f"({number(then[0])}, {number(then[1])}), that tensor held {show(is_now.tensor)}. {SHARED_HINT}")
 
 
 def visible(subject: Subject) -> None:
     """The case shown in the notebook: u*v + u**2 at (1, 2) gives (v + 2u, u) = (4, 1), and at
     the int point (2, -1), (3, 2); the first pair keeps its values once the second call ran."""
-    check_partials(subject, "uv_plus_u2", 1.0, 2.0, torch.tensor(4.0, dtype=torch.float64),
-                   torch.tensor(1.0, dtype=torch.float64))
+    first = (torch.tensor(4.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    kept = check_partials(subject, "uv_plus_u2", 1.0, 2.0, *first, keep=True)
     check_partials(subject, "uv_plus_u2", 2, -1, torch.tensor(3.0, dtype=torch.float64),
                    torch.tensor(2.0, dtype=torch.float64))
-    check_answers_stay(subject, "uv_plus_u2", (1.0, 2.0), (2, -1))
+    check_answers_stay(subject, kept, (1.0, 2.0), first, (2, -1))
