@@ -186,6 +186,22 @@ def test_outputs_keep_text_and_images_and_drop_what_acts():
     assert stream.text.endswith("[10,000 more characters not shown]")
 
 
+def test_a_test_cells_partial_credit_is_read_in_words_not_as_a_bare_number():
+    """A partly passed test cell holds its points as its value, for nbgrader's scoring; does the
+    page show the verdict it printed and leave out the bare `Out[ ]: 1`, while a student's own
+    cell keeps its value?"""
+    test = nbformat.v4.new_code_cell("check_question('SQ', globals())", metadata={
+        "nbgrader": {"grade": True, "solution": False, "grade_id": "test_SQ", "points": 3}})
+    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text="partly passed: SQ, 1 of 3\n"),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=None)]
+    own = nbformat.v4.new_code_cell("1 + 0")
+    own.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=3)]
+    nb, _ = _inert(nbformat.v4.new_notebook(cells=[test, own]))
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream"]
+    assert "1 of 3" in nb.cells[0].outputs[0].text
+    assert nb.cells[1].outputs[0].data["text/plain"] == "1"
+
+
 def test_raw_cells_metadata_and_formgraders_values_are_made_text():
     """Is a raw HTML cell shown as code, cell tags and unknown metadata dropped, a grade id escaped,
     and the student name formgrader's template prints escaped?"""

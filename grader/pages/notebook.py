@@ -72,6 +72,25 @@ def _graded(cell) -> bool:
     return isinstance(meta, dict) and any(meta.get(flag) is True for flag in ("grade", "solution", "task"))
 
 
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return isinstance(meta, dict) and meta.get("grade") is True and meta.get("solution") is not True
+
+
+def _points_value(output) -> bool:
+    """The bare number a test cell's value holds for nbgrader's partial credit (`Out[ ]: 1`),
+    which the cell's printed verdict already says in words."""
+    if not isinstance(output, dict) or output.get("output_type") != "execute_result":
+        return False
+    data = output.get("data")
+    text = data.get("text/plain") if isinstance(data, dict) else None
+    try:
+        float(text if isinstance(text, str) else "x")
+    except ValueError:
+        return False
+    return set(data) == {"text/plain"}
+
+
 def _inert_cell(cell, budget: _Budget) -> list:
     """The cell as a page may show it, and a note after it when its text was cut."""
     kind = cell.get("cell_type")
@@ -79,7 +98,10 @@ def _inert_cell(cell, budget: _Budget) -> list:
     shown = budget.take(source, MAX_CELL_CHARS)
     if kind == "code":
         count = cell.get("execution_count")
-        new = _node(cell_type="code", source=shown, metadata=_node(), outputs=_outputs(cell.get("outputs"), budget),
+        outputs = cell.get("outputs")
+        if _is_test_cell(cell) and isinstance(outputs, list):  # its partial credit is said in words above it
+            outputs = [o for o in outputs if not _points_value(o)]
+        new = _node(cell_type="code", source=shown, metadata=_node(), outputs=_outputs(outputs, budget),
                     execution_count=count if isinstance(count, int) and not isinstance(count, bool) else None)
         if len(shown) > MAX_HIGHLIGHT_CHARS or len(shown) > budget.highlight:
             new.metadata["grader"] = {PLAIN: True}
