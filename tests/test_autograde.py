@@ -330,3 +330,16 @@ def test_a_written_answer_is_kept_in_a_cell_of_another_type_and_with_its_images(
         for student in ("frank", "gina"):
             grade = gb.find_grade("explain_bug", course.notebook, course.assignment, student)
             assert grade.auto_score is None and grade.needs_manual_grade, student
+
+
+def test_a_written_answer_put_below_its_cell_is_pointed_out_to_the_ta(course, release_nb):
+    """An explanation written in a new markdown cell under the untouched answer cell: the
+    gradebook scores the released cell 0, so does the TA's note say where the answer may be?"""
+    nb = solved(release_nb)
+    place = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_bug")
+    nb.cells[place].source = next(c.source for c in release_nb.cells
+                                  if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_bug")
+    nb.cells.insert(place + 1, nbformat.v4.new_markdown_cell("backward ignores grad_output, so the chain rule is cut."))
+    write_submission(course.root, "hana", nb)
+    [hana] = grade_in_parallel(course, ["hana"], jobs=1)
+    assert any(note.startswith("explain_bug: the answer cell is as released") for note in hana.notes), hana.notes

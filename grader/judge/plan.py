@@ -24,6 +24,7 @@ class GradingPlan:
     secret: bytes
     released: datetime.datetime | None = None
     cell_timeout: float | None = None  # the course's limit for one cell (None: the kit's own)
+    texts: frozenset[str] = frozenset()  # every cell's text in the source and release notebooks
 
     @property
     def notebook(self) -> str:
@@ -39,7 +40,8 @@ class GradingPlan:
             released = released_at(notebooks[-1].get("metadata") or {})
         ids = tuple(q.id for q in assignment.questions)
         tests = {c.source for nb in notebooks for c in nb.cells if _is_test_cell(c)}
-        return cls(assignment, ids, frozenset(tests), course.secret(), released, course.cell_timeout)
+        texts = frozenset(c.source for nb in notebooks for c in nb.cells)
+        return cls(assignment, ids, frozenset(tests), course.secret(), released, course.cell_timeout, texts)
 
 
 def _is_test_cell(cell) -> bool:

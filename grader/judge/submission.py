@@ -254,6 +254,21 @@ def _structure_notes(intake: Intake, plan: GradingPlan) -> list[str]:
                      and c.grade_id in {f"test_{gid}" for gid in tested} and c.source not in plan.test_sources})
     if edited:
         notes.append(f"test cells edited: {', '.join(edited)} (the instructor's tests were used)")
+    return notes + _answers_written_below(intake, plan)
+
+
+def _answers_written_below(intake: Intake, plan: GradingPlan) -> list[str]:
+    """A hand-graded answer cell left as released with a markdown cell of the student's right
+    after it: the answer is likely there, and the gradebook scores the released cell 0."""
+    notes = []
+    for question in plan.assignment.manual:
+        cell = intake.cell_with_grade_id(question.id)
+        after = next((c for c in intake.cells if cell is not None and c.index == cell.index + 1), None)
+        if (cell is not None and cell.source in plan.texts and after is not None and after.cell_type == "markdown"
+                and after.grade_id is None and after.source.strip() and after.source not in plan.texts):
+            notes.append(f"{question.id}: the answer cell is as released, and the cell added after it holds "
+                         "text: the answer may be there (the gradebook scores the released cell 0; grade it by "
+                         "hand in formgrader)")
     return notes
 
 
