@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import nbformat
@@ -43,7 +44,7 @@ def test_release_generates_the_student_version_and_passes_the_audit(fresh_course
 
     def counted(pool, notebooks, questions=None):
         notebooks = list(notebooks)
-        graded.extend(json.dumps(json.loads(path.read_text()), sort_keys=True) for _, path in notebooks)
+        graded.extend(json.dumps(json.loads(item[1].read_text()), sort_keys=True) for item in notebooks)
         return real(pool, notebooks, questions)
 
     monkeypatch.setattr(JudgePool, "grade_notebooks", counted)
@@ -115,6 +116,27 @@ def test_only_wrong_answers_that_cannot_reach_another_question_are_packed():
     assert not packable("def plot_helper():\n    pass\ndef grad_at(f, x0):\n    pass\n")
     assert not packable("class C:\n    x = print('side effect')\n")
     assert not packable("def grad_at(f, x0):\n    return derivative_on_grid(f, torch.tensor([x0]))[0]\n")
+
+
+def test_a_predicted_value_is_packed_as_a_literal_beside_the_lines_the_release_gives():
+    """An answer that binds its own name to a literal (ATTRIBUTES = {...}) after the lines its
+    release cell gives every student is packed; one that computes it, or runs other code, is not."""
+    from grader.banks import Answer
+    from grader.release.audit import _packable
+
+    given = frozenset(ast.dump(node) for node in ast.parse("x = torch.tensor(2.0, requires_grad=True)\n"
+                                                             "y = x ** 2\ny.backward()\n").body)
+    others = {"grad_at": {"grad_at", "x", "y"}, "attributes": {"ATTRIBUTES", "x", "y"}}
+    answers = {"grad_at": {"grad_at"}, "attributes": {"ATTRIBUTES"}}
+
+    def packable(source: str) -> bool:
+        return _packable(Answer("a", "attributes", source, ""), others, answers=answers, given=given)
+
+    lines = "x = torch.tensor(2.0, requires_grad=True)\ny = x ** 2\ny.backward()\n"
+    assert packable(lines + 'ATTRIBUTES = {"x": {"data": 2.0, "grad": 4.0}}\n')
+    assert not packable(lines + 'ATTRIBUTES = {"x": {"data": x.item()}}\n')  # computed: it runs code
+    assert not packable(lines + "x = torch.tensor(3.0)\nATTRIBUTES = {}\n")  # rebinds what others read
+    assert not packable('OTHER = {"a": 1}\n')  # a literal, but not the question's answer name
 
 
 @pytest.mark.slow(8)

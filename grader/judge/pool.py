@@ -122,13 +122,18 @@ class JudgePool:
         """Results in completion order; a judge that dies costs its queued students a 'crashed' status."""
         return self._run(students)
 
-    def grade_notebooks(self, notebooks: Iterable[tuple[str, str]], questions: Iterable[str] | None = None,
+    def grade_notebooks(self, notebooks: Iterable[tuple], questions: Iterable[str] | None = None,
                         ) -> Iterator[SubmissionResult]:
         """Results for (student, notebook path) pairs outside submitted/ (the release audit's cases),
         in completion order; each student id must be unique in the call. `questions`: judge only
-        these autograded questions (the others are not in the results)."""
-        only = {"questions": sorted(questions)} if questions is not None else {}
-        return self._run({"student": student, "notebook": str(path), **only} for student, path in notebooks)
+        these autograded questions (the others are not in the results); a triple (student, path,
+        questions) says it for its own notebook (None: every question)."""
+        def request(student, path, *own) -> dict:
+            wanted = own[0] if own else questions
+            return {"student": student, "notebook": str(path),
+                    **({"questions": sorted(wanted)} if wanted is not None else {})}
+
+        return self._run(request(*item) for item in notebooks)
 
     def _run(self, requests: Iterable[str | dict]) -> Iterator[SubmissionResult]:
         self.ready()

@@ -88,7 +88,8 @@ def audit_assignment(course: Course, *, jobs: int | None = None, question: str |
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         alone = [case for case in cases if case.answer is None]
         only = {question} if question else None  # one question's audit judges that question alone
-        results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs], only)
+        judged = [only] * len(alone) + [pack.scope if pack.wrong else only for pack in packs]
+        results = _grade(judges, scratch, [case.notebook for case in alone] + [pack.notebook for pack in packs], judged)
         graded = {id(case): result for case, result in zip(alone, results, strict=False)}
         failed = []
         for pack, result in zip(packs, results[len(alone):], strict=True):
@@ -193,18 +194,21 @@ def _packs(cases: list[_Case]) -> list[_Case]:
             notebook = with_answers(members[0].notebook, {case.answer.question: case.answer.source for case in members})
             names = ", ".join(c.answer.name for c in members)
             lost = {c.answer.question for c in members}
+            # a pack of wrong answers is judged on their own questions: no packable answer reaches another's
             packs.append(_Case(f"wrong answers {names} each lose exactly their own question" if wrong else
                                f"correct answers {names} score full",
                                notebook, members[0].expected - lost if wrong else members[0].expected,
-                               members[0].scope, cases=members, wrong=wrong))
+                               members[0].scope & lost if wrong else members[0].scope, cases=members, wrong=wrong))
     return packs
 
 
 def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = frozenset(),
-              answers: dict[str, set[str]] | None = None) -> bool:
+              answers: dict[str, set[str]] | None = None, given: frozenset[str] = frozenset()) -> bool:
     """Whether a wrong answer can only change its own question's outcome: its cell defines
-    functions and classes (no decorators, class bodies of definitions only) and imports, and
-    nothing else; none of the names it binds is bound or read by another question's reference
+    functions and classes (no decorators, class bodies of definitions only), imports, and binds
+    its question's answer names to literals (`ATTRIBUTES = {...}`), and nothing else but the
+    statements the release's own answer cell gives (`given`, as `ast.dump`s: the reference runs
+    them too); none of the names it binds is bound or read by another question's reference
     cell. Its code then runs only when its own question's checks call it. Nor may it read
     another question's answer (`answers`: each question's answer names): in a pack that answer
     is another wrong one, and this one's outcome would be that one's (a grid made with grad_at)."""
@@ -213,8 +217,13 @@ def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = froz
     except SyntaxError:
         return False
     bound: set[str] = set()
+    own = (answers or {}).get(answer.question, set())
     for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if ast.dump(node) in given:
+            continue
+        if _literal_answer(node, own):
+            bound.add(node.targets[0].id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.decorator_list:
             if isinstance(node, ast.ClassDef) and not all(
@@ -227,6 +236,27 @@ def _packable(answer, others: dict[str, set[str]], shared: frozenset[str] = froz
     read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return all(not (bound & names) and not (read & (answers or {}).get(question, set()))
                for question, names in others.items() if question != answer.question)
+
+
+def _literal_answer(node: ast.stmt, names: set[str]) -> bool:
+    """`NAME = <a literal>` for one of the question's answer names: binding it runs nothing."""
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in names):
+        return False
+    try:
+        ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _given_statements(release, question: str) -> frozenset[str]:
+    """The statements of the release's answer cell for `question` (what every answer starts from)."""
+    cell = next((c for c in release.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == question), None)
+    try:
+        return frozenset(ast.dump(node) for node in ast.parse(cell.source).body) if cell is not None else frozenset()
+    except SyntaxError:
+        return frozenset()
 
 
 def _imported_names(setup: str) -> frozenset[str]:
@@ -256,13 +286,20 @@ def _reference_names(banks, questions) -> dict[str, set[str]]:
     return names
 
 
-def _grade(judges, scratch: Path, notebooks: list, questions: set[str] | None = None) -> list:
-    """The result of each notebook (judged on `questions` alone, if given); a notebook that recurs is graded once."""
+def _grade(judges, scratch: Path, notebooks: list, questions: set[str] | list | None = None) -> list:
+    """The result of each notebook (judged on `questions` alone, if given: one set for all, or a
+    list with each notebook's); a notebook that recurs is graded once (with every question it is
+    judged on)."""
+    each = questions if isinstance(questions, list) else [questions] * len(notebooks)
     graded_as, texts = _distinct(notebooks)
+    judged: dict[str, set[str] | None] = {}
+    for name, wanted in zip(graded_as, each, strict=True):
+        judged[name] = None if wanted is None or (name in judged and judged[name] is None) \
+            else set(wanted) | judged.get(name, set())
     for name, text in texts.items():
         (scratch / f"{name}.ipynb").write_text(text, encoding="utf-8")
-    results = {r.student: r for r in judges.grade_notebooks(((n, scratch / f"{n}.ipynb") for n in texts),
-                                                            questions)}
+    results = {r.student: r for r in judges.grade_notebooks(
+        [(n, scratch / f"{n}.ipynb", judged[n]) for n in texts])}
     return [results[name] for name in graded_as]
 
 
@@ -443,7 +480,8 @@ def _cases(course: Course, only: str | None, release=None, reference=None):
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
-                        scope, answer if _packable(answer, others, shared, answers) else None, wrong=True,
+                        scope, answer if _packable(answer, others, shared, answers,
+                                                   _given_statements(release, answer.question)) else None, wrong=True,
                         bank_answer=answer)
 
 
