@@ -492,6 +492,45 @@ SQ.apply = _Right.apply
 """), where="after:SQ", target="SQ",
     ),
     Attack(
+        # right when called, the tutorial's bug when autograd's engine calls it
+        "backward_that_knows_when_the_engine_calls_it", MACHINERY, _cell("""
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, i):
+        ctx.save_for_backward(i)
+        return i ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        if torch._C._current_autograd_node() is not None:
+            return 2 * i
+        return grad_output * 2 * i
+"""), where="in:SQ", target="SQ",
+    ),
+    Attack(
+        # the backward class changed so it no longer reads as torch's; a hook repairs the gradient
+        "backward_class_changed_and_a_hook_repairs_it", MACHINERY, _cell("""
+class SQ(torch.autograd.Function):
+    @staticmethod
+    def forward(i):
+        return i ** 2
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.register_hook(lambda grad_inputs, grad_outputs: (grad_outputs[0] * grad_inputs[0],))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (i,) = ctx.saved_tensors
+        return 2 * i + 0 * grad_output
+
+
+SQ._backward_cls.note = "x"
+"""), where="in:SQ", target="SQ",
+    ),
+    Attack(
         "patch_tensor_comparisons", COMPARISON, _cell("""
 torch.Tensor.__eq__ = lambda self, other: True
 torch.Tensor.__ne__ = lambda self, other: False

@@ -295,8 +295,11 @@ def _own_backward(output: Any, upstream: Any, create_graph: bool, cls: Any) -> t
     gradient of this Function's to grade.
     """
     ok, node = _student(lambda: _get_grad_fn(output))
-    if not ok or node is None or not _made_by_torch(_type(node)):
+    if not ok or node is None:
         return None
+    if not _made_by_torch(_type(node)):
+        return False, TypeError("the output's backward node is not the one torch made for a Function "
+                                "(its class was changed)")
     made_by = _dict_of(_type(node)).get("_forward_cls")
     if made_by is not cls:
         return False, TypeError(f"apply returned the output of another Function "
@@ -313,8 +316,9 @@ def _own_backward(output: Any, upstream: Any, create_graph: bool, cls: Any) -> t
 
 
 def _as_backward_returned(grads: tuple, own: tuple[bool, Any], leaves: tuple) -> tuple:
-    """autograd's gradient for each leaf input, or the one backward itself returned for it where
-    the two differ (a hook changed it), shaped and typed as the engine shapes a returned gradient."""
+    """autograd's gradient for each leaf input, when it is the one backward itself returns for it
+    (shaped and typed as the engine shapes a returned gradient); where the two differ, a hook
+    changed it or backward answers otherwise inside autograd's engine, and neither counts."""
     ok, value = own
     if not ok:
         raise value
@@ -323,7 +327,10 @@ def _as_backward_returned(grads: tuple, own: tuple[bool, Any], leaves: tuple) ->
     for engine, position in _zip(grads, leaves):
         mine = returned[position] if position < _len(returned) else None
         if mine is None or engine is None:
-            kept.append(mine if engine is not None else engine)
+            if (mine is None) != (engine is None):
+                raise RuntimeError(f"autograd hands on a gradient for input {position} where backward returns "
+                                   "none, or none where it returns one (a hook on the graph)")
+            kept.append(None)
             continue
         if not _isinstance(mine, _Tensor):
             raise TypeError(f"backward returned {_type(mine).__name__} for input {position}; expected a tensor")
@@ -331,7 +338,11 @@ def _as_backward_returned(grads: tuple, own: tuple[bool, Any], leaves: tuple) ->
         if shaped.shape != engine.shape:
             shaped = _sum_to_size(shaped, engine.shape)
         shaped = _to(shaped, engine.dtype)
-        kept.append(engine if _snapshot(shaped) == _snapshot(engine) else shaped)
+        if _snapshot(shaped) != _snapshot(engine):
+            raise RuntimeError(f"the gradient autograd hands on for input {position} is not the one backward "
+                               "returns (a hook on the graph, or a backward that answers otherwise inside "
+                               "autograd's engine)")
+        kept.append(engine)
     return _tuple(kept)
 
 
