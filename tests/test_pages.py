@@ -151,6 +151,17 @@ def test_pathological_markdown_renders_in_time_linear_in_its_length():
     assert max(slow.values()) < 60, slow
 
 
+def test_an_image_referenced_again_and_again_is_embedded_once():
+    """One attachment (or one data: reference) named a thousand times: is its data on the page
+    once, the other references saying so, so the page grows with the text and not with
+    a thousand copies of the image?"""
+    text = "![plot](attachment:a.png) " * 1000 + "\n\n" + "![again][d] " * 500 + "\n\n[d]: data:image/png;base64," + PNG
+    html = render_markdown(text, {"a.png": {"image/png": PNG}})
+    assert html.count(PNG) == 1  # the attachment and the data: reference hold the same picture
+    assert html.count("the same image as above") == 1499
+    assert len(html) < 200 * len(text.split("\n\n")[0]) // 1000 + 200_000
+
+
 def test_a_long_answer_is_cut_and_the_page_says_so():
     """Is a 1 MB answer shown up to the cap, with a note naming its length and what is shown?"""
     html = render_markdown("word " * 200_000)

@@ -56,11 +56,14 @@ def normalise_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
-def render_inline(text: str, refs: dict[str, str] | None = None, attachments: dict | None = None) -> str:
-    """`text` (markdown inline content) as safe HTML."""
+def render_inline(text: str, refs: dict[str, str] | None = None, attachments: dict | None = None,
+                  images: set[str] | None = None) -> str:
+    """`text` (markdown inline content) as safe HTML. Each image is embedded once per `images`
+    (the sources a text has shown so far): one attachment or data: reference repeated a
+    thousand times would otherwise copy its bytes a thousand times into the page."""
     if _SPECIAL.search(text) is None:
         return escape_text(text)
-    return _Inline(text, refs or {}, attachments).render()
+    return _Inline(text, refs or {}, attachments, images if images is not None else set()).render()
 
 
 class _Delimiter:
@@ -105,8 +108,8 @@ class _Opener:
 class _Inline:
     """One text's rendering: output pieces, and the delimiters and brackets still open."""
 
-    def __init__(self, text: str, refs: dict[str, str], attachments: dict | None):
-        self.text, self.refs, self.attachments = text, refs, attachments
+    def __init__(self, text: str, refs: dict[str, str], attachments: dict | None, images: set[str]):
+        self.text, self.refs, self.attachments, self.images = text, refs, attachments, images
         self.out: list = []
         self.delimiters: list[_Delimiter] = []
         self.openers: list[_Opener] = []
@@ -304,7 +307,10 @@ class _Inline:
             self.out.append(f'<span class="image-removed">{escape_text(alt)} (image at '
                             f"{escape_text(_shown(destination))} not loaded: pages show only images "
                             "attached to the notebook)</span>")
+        elif source in self.images:
+            self.out.append(f'<span class="image-removed">{escape_text(alt)} (the same image as above)</span>')
         else:
+            self.images.add(source)
             self.out.append(f'<img src="{escape_text(source)}" alt="{escape_text(alt)}">')
 
 

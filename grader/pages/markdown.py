@@ -66,7 +66,8 @@ def _render(text: str, attachments: dict | None, limit: int) -> str:
     lines = shown.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4).split("\n")
     parser = _Blocks()
     blocks = parser.parse(lines, 0)
-    body = "".join(_Renderer(parser.refs, attachments).block(b) for b in blocks)
+    renderer = _Renderer(parser.refs, attachments)
+    body = "".join(renderer.block(b) for b in blocks)
     return body + (cut_note(len(text), limit) if len(text) > limit else "")
 
 
@@ -309,9 +310,10 @@ def _align(cell: str) -> str:
 class _Renderer:
     def __init__(self, refs: dict[str, str], attachments: dict | None):
         self.refs, self.attachments = refs, attachments
+        self.images: set[str] = set()  # each image one text shows is embedded once (see render_inline)
 
     def inline(self, text: str) -> str:
-        return render_inline(text, self.refs, self.attachments)
+        return render_inline(text, self.refs, self.attachments, self.images)
 
     def block(self, block: _Block, tight: bool = False) -> str:
         return getattr(self, block.kind)(block, tight)
