@@ -329,3 +329,14 @@ def test_what_a_loop_reads_once_and_a_class_of_the_submissions_are_not_misread()
     assert function_uses(lambda name: definition_source([chain], name), "g", AUTOGRAD) is None
     method = "def g(x0):\n    x = torch.tensor(x0)\n    return x.double(), x.float()\n"
     assert function_uses(_lookup(method), "g", AUTOGRAD) is None
+
+
+def test_a_lambda_bound_to_a_name_reads_as_the_function_it_is():
+    """`d = lambda f, x: [...]`: does a loop in its body count as the function's loop?"""
+    from grader.runtime import loop_uses
+
+    per_point = {"d": "d = lambda f, x: torch.stack([g(f, p) for p in x])\n",
+                 "g": "def g(f, p):\n    p = p.detach().requires_grad_()\n    f(p).backward()\n    return p.grad\n"}
+    assert loop_uses(per_point.get, "d", ("backward", "autograd")) is True
+    one_pass = {"d": "d = lambda f, x: torch.autograd.grad(f(x).sum(), x)[0]\n"}
+    assert loop_uses(one_pass.get, "d", ("backward", "autograd")) is False

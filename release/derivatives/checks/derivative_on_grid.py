@@ -107,11 +107,13 @@ def whole_jacobian(source_of) -> bool:
     except SyntaxError:
         return True
     builds = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _name_of(n.func) in WHOLE_JACOBIAN]
+    per_point = {id(arg) for n in ast.walk(tree) if isinstance(n, ast.Call) and _name_of(n.func) == "vmap"
+                 for arg in n.args}  # vmap(jacrev(f)): each point's own derivative, in one vectorised pass
     defined = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
                for t in n.targets if isinstance(t, ast.Name)}
     defined |= {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    return not builds or not all(n.args and _sums(defined.get(getattr(n.args[0], "id", None), n.args[0]))
-                                 for n in builds)
+    return not builds or not all(id(n) in per_point or n.args and _sums(
+        defined.get(getattr(n.args[0], "id", None), n.args[0])) for n in builds)
 
 
 def _name_of(func: ast.expr) -> str | None:
@@ -119,15 +121,28 @@ def _name_of(func: ast.expr) -> str | None:
 
 
 def _sums(function: ast.AST) -> bool:
-    """`lambda t: <...>.sum()`, `lambda t: torch.sum(<...>)` or a def whose every return is such a
-    sum: a function with one output."""
+    """`lambda t: <...>.sum()`, `lambda t: torch.sum(<...>)`, or a def whose every return is such
+    a sum or a name it bound to one: a function with one output (a sum over a dimension keeps
+    the others, so it is not one)."""
     if isinstance(function, ast.Lambda):
-        returned = [function.body]
+        returned, bound = [function.body], {}
     elif isinstance(function, ast.FunctionDef):
         returned = [n.value for n in ast.walk(function) if isinstance(n, ast.Return)]
+        bound = {t.id: n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name)}
     else:
         return False
-    return bool(returned) and all(isinstance(r, ast.Call) and _name_of(r.func) == "sum" for r in returned)
+    returned = [bound.get(r.id, r) if isinstance(r, ast.Name) else r for r in returned]
+    return bool(returned) and all(_total(r) for r in returned)
+
+
+def _total(node: ast.AST) -> bool:
+    """`x.sum()` or `torch.sum(x)`: the sum of every element, no dimension named."""
+    if not (isinstance(node, ast.Call) and _name_of(node.func) == "sum") or node.keywords:
+        return False
+    method = isinstance(node.func, ast.Attribute) and not (isinstance(node.func.value, ast.Name)
+                                                           and node.func.value.id == "torch")
+    return not node.args if method else len(node.args) == 1
 
 
 def _check_x_untouched(args_after: tuple, x: torch.Tensor, call: str) -> None:

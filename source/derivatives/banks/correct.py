@@ -169,6 +169,16 @@ CORRECT: tuple[Answer, ...] = (
     ),
     # ----------------------------------------------------- derivative_on_grid
     Answer(
+        "grid_vmap_of_jacrev",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                # each point's own derivative, vectorised into one pass
+                return torch.func.vmap(torch.func.jacrev(f))(x.detach())
+        """),
+        "torch.func.vmap of jacrev: every point's derivative in one vectorised pass",
+    ),
+    Answer(
         "grid_jacobian_of_a_sum",
         "derivative_on_grid",
         _cell("""

@@ -364,6 +364,26 @@ WRONG: tuple[Answer, ...] = (
         cause="backward inside a loop",
     ),
     Answer(
+        "grid_lambda_per_point",
+        "derivative_on_grid",
+        _cell("""
+            derivative_on_grid = lambda f, x: torch.stack([grad_at(f, float(p)) for p in x])
+        """),
+        "A lambda is enough for a one-liner: grad_at at every point of the grid.",
+        cause="backward inside a loop",
+    ),
+    Answer(
+        "grid_jacobian_summed_over_a_dimension",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                jac = torch.autograd.functional.jacobian(lambda t: f(t)[None].sum(0), x.detach())
+                return jac.diagonal()
+        """),
+        "Summing over the new first dimension keeps f's values, so the Jacobian holds them all.",
+        cause="builds a whole Jacobian",
+    ),
+    Answer(
         "grid_jacobian_diagonal",
         "derivative_on_grid",
         _cell("""

@@ -273,13 +273,22 @@ def _binds(source_of, node: ast.ClassDef, method: str, depth: int) -> bool:
 
 
 def _unaliased(source_of, name: str) -> ast.stmt | None:
-    """The definition `name` stands for, through aliases (`SQ = Square`, `SQ: type = Square`)."""
+    """The definition `name` stands for, through aliases (`SQ = Square`, `SQ: type = Square`); a
+    lambda bound to it reads as the function it is (`f = lambda x: ...`: a def returning its body)."""
     node = _parse(source_of(name))
     for _ in range(_MAX_DEPTH):
         if not (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name)):
-            return node
+            return _lambda_as_def(node, name)
         node = _parse(source_of(node.value.id))
     return None
+
+
+def _lambda_as_def(node: ast.stmt | None, name: str) -> ast.stmt | None:
+    if not (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Lambda)):
+        return node
+    function = ast.FunctionDef(name=name, args=node.value.args, body=[ast.Return(node.value.body)],
+                               decorator_list=[], returns=None, type_comment=None)
+    return ast.fix_missing_locations(ast.copy_location(function, node))
 
 
 def _bound_names(item: ast.stmt) -> list[str]:
