@@ -169,6 +169,17 @@ CORRECT: tuple[Answer, ...] = (
     ),
     # ----------------------------------------------------- derivative_on_grid
     Answer(
+        "grid_sum_backward",
+        "derivative_on_grid",
+        _cell("""
+            def derivative_on_grid(f, x):
+                x = x.detach().clone().requires_grad_()
+                f(x).sum().backward()
+                return x.grad
+        """),
+        "reference: a detached copy, one backward through the sum",
+    ),
+    Answer(
         "grid_vmap_of_jacrev",
         "derivative_on_grid",
         _cell("""
@@ -197,17 +208,6 @@ CORRECT: tuple[Answer, ...] = (
                 return torch.func.jacrev(total)(x.detach())
         """),
         "torch.func.jacrev of the summed function, named first",
-    ),
-    Answer(
-        "grid_sum_backward",
-        "derivative_on_grid",
-        _cell("""
-            def derivative_on_grid(f, x):
-                x = x.detach().clone().requires_grad_()
-                f(x).sum().backward()
-                return x.grad
-        """),
-        "reference: a detached copy, one backward through the sum",
     ),
     Answer(
         "grid_ones_like",
@@ -300,18 +300,6 @@ CORRECT: tuple[Answer, ...] = (
     ),
     # ---------------------------------------------------- partial_derivatives
     Answer(
-        "partials_float32_returned_as_float64",
-        "partial_derivatives",
-        _cell("""
-            def partial_derivatives(f, u0, v0):
-                u = torch.tensor(float(u0), requires_grad=True)
-                v = torch.tensor(float(v0), requires_grad=True)
-                f(u, v).backward()
-                return u.grad.double(), v.grad.double()
-        """),
-        "computed in float32, handed back as float64",
-    ),
-    Answer(
         "partials_backward",
         "partial_derivatives",
         _cell("""
@@ -322,6 +310,18 @@ CORRECT: tuple[Answer, ...] = (
                 return u.grad, v.grad
         """),
         "reference: two fresh leaves, one backward",
+    ),
+    Answer(
+        "partials_float32_returned_as_float64",
+        "partial_derivatives",
+        _cell("""
+            def partial_derivatives(f, u0, v0):
+                u = torch.tensor(float(u0), requires_grad=True)
+                v = torch.tensor(float(v0), requires_grad=True)
+                f(u, v).backward()
+                return u.grad.double(), v.grad.double()
+        """),
+        "computed in float32, handed back as float64",
     ),
     Answer(
         "partials_autograd_grad_float64",
