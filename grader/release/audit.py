@@ -476,12 +476,13 @@ def _cases(course: Course, only: str | None, release=None, reference=None):
                         bank_answer=answer)
     others, shared = _reference_names(banks, course.autograded), _imported_names(course.spec.setup)
     answers = {q.id: set(q.answers) for q in course.autograded}
+    given = {q.id: _given_statements(release, q.id) for q in course.autograded}
     for answer in banks.wrong:
         if answer.question in scope:
             yield _Case(f"wrong answer {answer.name} loses exactly {answer.question}",
                         with_answers(reference, {answer.question: answer.source}), everything - {answer.question},
                         scope, answer if _packable(answer, others, shared, answers,
-                                                   _given_statements(release, answer.question)) else None, wrong=True,
+                                                   given.get(answer.question, frozenset())) else None, wrong=True,
                         bank_answer=answer)
 
 

@@ -74,14 +74,14 @@ def _other_leaf(got, other: torch.Tensor, one_leaf: bool) -> Hint | None:
     return OWN_LEAF if one_leaf or holds_other else None
 
 
-def check_answers_stay(subject: Subject, kept: int | None, first: tuple[float, float], was: tuple,
+def check_answers_stay(subject: Subject, name: str, kept: int | None, first: tuple[float, float], was: tuple,
                        then: tuple[float, float]) -> None:
-    """The pair returned at `first` (`was`, kept under `kept`) must still hold its values once the
-    call at `then` has run."""
+    """The pair returned for f `name` at `first` (`was`, kept under `kept`) must still hold its
+    values once the call at `then` has run."""
     if kept is None:
         return
     now = subject.kept(kept)
-    call = f"partial_derivatives({f_text('uv_plus_u2')}, {number(first[0])}, {number(first[1])})"
+    call = f"partial_derivatives({f_text(name)}, {number(first[0])}, {number(first[1])})"
     for expected, is_now, which in zip(was, now if isinstance(now, (tuple, list)) else (), ("df/du", "df/dv")):
         if not isinstance(is_now, TensorValue) or tuple(is_now.shape) != tuple(expected.shape):
             continue
@@ -98,4 +98,4 @@ def visible(subject: Subject) -> None:
     kept = check_partials(subject, "uv_plus_u2", 1.0, 2.0, *first, keep=True)
     check_partials(subject, "uv_plus_u2", 2, -1, torch.tensor(3.0, dtype=torch.float64),
                    torch.tensor(2.0, dtype=torch.float64))
-    check_answers_stay(subject, kept, (1.0, 2.0), first, (2, -1))
+    check_answers_stay(subject, "uv_plus_u2", kept, (1.0, 2.0), first, (2, -1))

@@ -270,7 +270,7 @@ def _gradients(output: Any, inputs: tuple, upstream: Any, second: Any, budget: B
     # backward may not change grad_output in place: autograd hands the same tensor to other nodes
     changed = _snapshot(upstream) != before
     if ok and own is not None:
-        ok, grads = _student(lambda: _as_backward_returned(grads, own, leaves))
+        ok, grads = _student(lambda: _agrees_with_backward(grads, own, leaves))
     if not ok:
         raised = encode_raised(grads)
         return _sealed({"grads": [raised] * _len(inputs), "second": None, "upstream_changed": changed})
@@ -315,35 +315,32 @@ def _own_backward(output: Any, upstream: Any, create_graph: bool, cls: Any) -> t
         return _student(lambda: _backward_apply(node, given))
 
 
-def _as_backward_returned(grads: tuple, own: tuple[bool, Any], leaves: tuple) -> tuple:
-    """autograd's gradient for each leaf input, when it is the one backward itself returns for it
-    (shaped and typed as the engine shapes a returned gradient); where the two differ, a hook
-    changed it or backward answers otherwise inside autograd's engine, and neither counts."""
+def _agrees_with_backward(grads: tuple, own: tuple[bool, Any], leaves: tuple) -> tuple:
+    """`grads`, autograd's gradient for each leaf input, when each is the one backward itself
+    returns for it (shaped and typed as the engine shapes a returned gradient); where the two
+    differ, a hook changed it or backward answers otherwise inside autograd's engine, and this
+    raises: neither counts."""
     ok, value = own
     if not ok:
         raise value
     returned = value if _type(value) is tuple else (value,)
-    kept = []
     for engine, position in _zip(grads, leaves):
         mine = returned[position] if position < _len(returned) else None
         if mine is None or engine is None:
             if (mine is None) != (engine is None):
                 raise RuntimeError(f"autograd hands on a gradient for input {position} where backward returns "
                                    "none, or none where it returns one (a hook on the graph)")
-            kept.append(None)
             continue
         if not _isinstance(mine, _Tensor):
             raise TypeError(f"backward returned {_type(mine).__name__} for input {position}; expected a tensor")
         shaped = _as_subclass(mine, _Tensor)
         if shaped.shape != engine.shape:
             shaped = _sum_to_size(shaped, engine.shape)
-        shaped = _to(shaped, engine.dtype)
-        if _snapshot(shaped) != _snapshot(engine):
+        if _snapshot(_to(shaped, engine.dtype)) != _snapshot(engine):
             raise RuntimeError(f"the gradient autograd hands on for input {position} is not the one backward "
                                "returns (a hook on the graph, or a backward that answers otherwise inside "
                                "autograd's engine)")
-        kept.append(engine)
-    return _tuple(kept)
+    return grads
 
 
 def _snapshot(tensor: Any) -> bytes | None:
