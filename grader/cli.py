@@ -286,6 +286,10 @@ def _export(args) -> int:
     for name, students in exported.left_out.items():
         print(f"grader export: left out of {name} {len(students)} of {exported.students} students (enter their "
               f"grades by hand): {listed(students, sep='; ')}", file=sys.stderr)
+    if exported.awaiting:
+        print(f"grader export: {len(exported.awaiting)} of {exported.students} students have hand-graded answers a TA "
+              f"has not scored or confirmed yet (their totals count them as they stand; formgrader lists them): "
+              f"{listed(exported.awaiting, sep='; ')}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -62,7 +62,7 @@ def graded_course(released_course: Course, tmp_path_factory) -> Course:
         for student in NOT_SUBMITTED:
             gb.add_student(student)
         grade = gb.find_grade("explain_bug", "derivatives", "derivatives", "alice")
-        grade.manual_score = 1.0
+        grade.manual_score, grade.needs_manual_grade = 1.0, False  # as formgrader records a TA's score
         gb.db.commit()
     return course
 
@@ -151,6 +151,21 @@ def test_the_hand_graded_answer_and_what_the_scores_count(graded_course):
     assert explain.graded == ["alice"] and explain.mean_manual == 1.0
     assert set(explain.awaiting) == {"bob", "carol", "grace"} and set(explain.no_response) == {"dave", "erin"}
     assert "plus the hand-graded answers (explain_bug) a TA has scored: 1 scored, 3 awaiting" in report.counts_note()
+
+
+def test_a_score_a_regrade_flagged_again_is_named_to_confirm(graded_course):
+    """After a regrade flags alice's scored explain_bug for review again (nbgrader's rule), does the
+    report say so rather than that no hand grading is left?"""
+    from grader.report.html import render_html
+
+    with _gradebook(graded_course) as gb:
+        gb.find_grade("explain_bug", "derivatives", "derivatives", "alice").needs_manual_grade = True
+        gb.db.commit()
+    report = gather_report(graded_course.root, "derivatives")
+    [explain] = report.hand_graded
+    assert explain.graded == ["alice"] and explain.to_confirm == ["alice"]
+    assert "1 of the scored ones flagged for a TA to confirm again since a regrade" in report.counts_note()
+    assert "to confirm again (regraded since)" in render_html(report, {})
 
 
 @pytest.mark.parametrize("message, same_as", [

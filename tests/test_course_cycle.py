@@ -75,7 +75,9 @@ def test_the_whole_course_cycle_through_the_exchange(course, release_nb, tmp_pat
     assert "explain_bug not graded yet (1 point)" in pages["bob"]  # a TA has not scored it: not a 0
     assert all("overflow-wrap: anywhere" in page for page in pages.values())
 
-    run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
+    exported = run([sys.executable, "-m", "grader", "export", "derivatives"], course.root)
+    assert "hand-graded answers a TA has not scored or confirmed yet" in exported.stderr
+    assert "bob (explain_bug)" in exported.stderr  # the LMS files alone would not say a point is still to come
     rows = list(csv.DictReader(open(course.root / "exports" / "derivatives" / "grades.csv")))
     assert [row["student"] for row in rows] == ["alice", "bob"]
     with Gradebook(course.db_url, course.course_id) as gb:

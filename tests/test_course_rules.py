@@ -353,6 +353,15 @@ def test_a_plugin_that_cannot_be_imported_is_one_line_naming_the_setting(course)
     assert _penalties(course) == {}  # autograde stopped before it graded bob, not after it recorded him
 
 
+def test_a_misspelt_class_in_a_module_that_imports_is_named_as_such(course):
+    """When the course's module imports but lacks the class, does the line say that (not "no module")?"""
+    (course.root / "late_rules.py").write_text(ONE_POINT_PER_ROUNDED_HOUR)
+    _set_rule(course, 'c.AssignLatePenalties.plugin_class = "late_rules.SubMarkz"')
+    done = _run_grader(course.root, "export", "derivatives", ok=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("cannot be used: module 'late_rules' imports but has no class 'SubMarkz'")
+
+
 def _run_grader(root: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "grader", *args], cwd=root, env=_env(), capture_output=True,
                           text=True, timeout=900)
@@ -504,7 +513,8 @@ def test_every_cell_of_every_export_is_inert(course, release_nb):
     assert files["canvas.csv"][2][:2] == ["'@SUM(1), =HYPERLINK(\"http://evil.example\",\"x\")", ""]
     assert _moodle_accepts(files["moodle.csv"], "Username") == {"alice": "15"}
     assert files["moodle.csv"][1][:2] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(1)"]
-    [canvas_line, moodle_line] = done.stderr.strip().splitlines()
+    [canvas_line, moodle_line, *awaiting] = done.stderr.strip().splitlines()
+    assert all("\r" not in line and "hand-graded answers a TA has not scored" in line for line in awaiting)
     assert canvas_line.startswith("grader export: left out of canvas.csv 6 of 7 students") and "\\x09=1" in canvas_line
     assert all(printable(s) in moodle_line for s in HOSTILE_IDS) and "\r" not in moodle_line
     by_email = _run_grader(course.root, "export", "derivatives", "--lms-id", "email")

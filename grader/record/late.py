@@ -139,14 +139,17 @@ def _assign_step(course: Course):
 
 def _import_problem(setting) -> str | None:
     """Why the plugin class named in the configuration does not import, in a few words."""
-    from traitlets.utils.importstring import import_item
+    import importlib
 
     if not isinstance(setting, str):
         return None
+    module_name, _, class_name = setting.rpartition(".")
     try:
-        import_item(setting)
+        module = importlib.import_module(module_name or class_name)
     except Exception as exc:  # noqa: BLE001 -- whatever the course's module raises on import
         return f"{type(exc).__name__}: {exc}"
+    if module_name and not hasattr(module, class_name):
+        return f"module {module_name!r} imports but has no class {class_name!r}"
     return "it is not a subclass of nbgrader's BasePlugin"
 
 

@@ -64,6 +64,7 @@ class HandGradedStats:
     max_score: float
     graded: list[str] = field(default_factory=list)  # a TA set a manual score
     awaiting: list[str] = field(default_factory=list)  # answered, no manual score yet
+    to_confirm: list[str] = field(default_factory=list)  # scored by a TA, flagged again by a regrade
     no_response: list[str] = field(default_factory=list)  # unchanged from the release: nbgrader scores 0
     total_manual: float = 0.0
 
@@ -97,6 +98,7 @@ class StudentRow:
     seconds_late: float = 0.0  # past the due date, the student's extension included
     late_penalty: float = 0.0  # deducted from `score`, as the gradebook records it
     timestamp_note: str | None = None  # why the submission time is not the student's timestamp.txt
+    to_confirm: list[str] = field(default_factory=list)  # hand-graded answers a regrade flagged for review again
 
     @property
     def fraction(self) -> float | None:
@@ -144,8 +146,11 @@ class ClassReport:
         if not graded:
             return (f"Scores count {auto} only: no hand-graded answer ({names}, "
                     f"{_points(self.hand_graded_points)}) has a TA's score yet; {awaiting} await a TA.")
+        to_confirm = sum(len(h.to_confirm) for h in self.hand_graded)
+        again = (f"; {to_confirm} of the scored ones flagged for a TA to confirm again since a regrade "
+                 "(their scores count as they stand)") if to_confirm else ""
         return (f"Scores count {auto} plus the hand-graded answers ({names}) a TA has scored: {graded} scored, "
-                f"{awaiting} awaiting a TA (counted as 0 until then).")
+                f"{awaiting} awaiting a TA (counted as 0 until then){again}.")
 
 
 def _points(value: float) -> str:
@@ -227,6 +232,8 @@ def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> Non
         blank = comment is not None and comment.auto_comment == NO_RESPONSE
         if cell.manual:
             row.outcomes[cell.question] = _hand_graded_state(grade, blank)
+            if grade.manual_score is not None and grade.needs_manual_grade:
+                row.to_confirm.append(cell.question)
         else:
             row.outcomes[cell.question] = _outcome(grade.score, cell.max_score, blank)
         awaiting = row.outcomes[cell.question] == "awaiting"
@@ -322,7 +329,7 @@ def _summarise(course_id, assignment, threshold, cells, rows, due=None) -> Class
 
 def _utc(moment) -> str | None:
     """A gradebook time (naive UTC) as the report shows it."""
-    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _count_student(row: StudentRow, questions: list[QuestionStats], hand: list[HandGradedStats]) -> None:
@@ -336,6 +343,8 @@ def _count_student(row: StudentRow, questions: list[QuestionStats], hand: list[H
         {"graded": answer.graded, "awaiting": answer.awaiting, "no response": answer.no_response}[state].append(row.student)
         if state == "graded":
             answer.total_manual += row.scores.get(answer.id) or 0.0
+        if answer.id in row.to_confirm:
+            answer.to_confirm.append(row.student)
 
 
 def _blank(row: StudentRow) -> bool:

@@ -39,6 +39,7 @@ class Exported:
     moodle: Path
     left_out: dict[str, list[str]] = field(default_factory=dict)  # file name -> "student: why"
     students: int = 0  # rows of grades.csv
+    awaiting: list[str] = field(default_factory=list)  # "student (cells)" with a grade a TA has not given or confirmed
 
     @property
     def paths(self) -> list[Path]:
@@ -72,7 +73,7 @@ def export_grades(course: Course, folder: Path | None = None, *, lms_id: str = "
     return Exported(folder, grades, write_csv(folder / CANVAS_CSV, canvas.header, canvas.rows),
                     write_csv(folder / MOODLE_CSV, moodle.header, moodle.rows),
                     {name: lms.left_out for name, lms in ((CANVAS_CSV, canvas), (MOODLE_CSV, moodle)) if lms.left_out},
-                    len(rows))
+                    len(rows), [f"{row['student']} ({row['needs_manual_grade']})" for row in rows if row["needs_manual_grade"]])
 
 
 def grade_columns(course: Course) -> dict[str, str]:

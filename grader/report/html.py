@@ -184,10 +184,10 @@ def _hand_graded(report: ClassReport) -> str:
     for h in report.hand_graded:
         mean = "–" if h.mean_manual is None else f"{h.mean_manual:.2f}"
         rows.append(f'<tr data-question="{_e(h.id)}">' + _cells(h.id, f"{h.max_score:g}", len(h.graded),
-                    len(h.awaiting), len(h.no_response), mean, numeric=(1, 2, 3, 4, 5))
-                    + f"<td>{_e(_listed(h.awaiting))}</td></tr>")
+                    len(h.awaiting), len(h.no_response), mean, len(h.to_confirm), numeric=(1, 2, 3, 4, 5, 6))
+                    + f"<td>{_e(_listed(h.awaiting))}</td><td>{_e(_listed(h.to_confirm))}</td></tr>")
     header = ["answer", "points", "graded by a TA", "awaiting a TA", "no response (nbgrader scored 0)",
-              "mean TA score", "awaiting"]
+              "mean TA score", "to confirm again (regraded since)", "awaiting", "to confirm"]
     return '<section id="hand-graded"><h2>Hand-graded answers</h2>' + _table(header, rows, "hand-graded-table") + "</section>"
 
 
