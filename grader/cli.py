@@ -240,7 +240,20 @@ def _autograde(args) -> int:
                         students=students)
     print(class_table(results))
     _print_late(course, [result.student for result in results])
+    _print_to_confirm(course, [result.student for result in results])
     return EXIT_OK
+
+
+def _print_to_confirm(course: Course, students: list[str]) -> None:
+    """The TA's scores this regrade flagged for review again (nbgrader's rule: the scores stay)."""
+    from grader.report.gradebook_rows import to_confirm
+    from grader.report.tables import listed
+
+    flagged = to_confirm(course, students)
+    if flagged:
+        many = "s" if len(flagged) > 1 else ""
+        print(f"hand-graded scores of {len(flagged)} student{many} kept and flagged for a TA to confirm again "
+              f"(formgrader lists them): {listed(flagged, sep='; ')}")
 
 
 def _print_late(course: Course, students: list[str]) -> None:

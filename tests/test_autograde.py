@@ -168,7 +168,7 @@ def test_recorded_results_keep_no_cell_texts(small_class):
 
 
 @pytest.mark.slow(12)
-def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class):
+def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class, capsys):
     """Does regrading keep a TA's manual score, flag it for review, and update the auto score?"""
     autograde(small_class, jobs=1, show_progress=False)
     with Gradebook(small_class.db_url, small_class.course_id) as gb:
@@ -182,6 +182,11 @@ def test_a_manual_grade_survives_regrading_and_is_flagged_for_review(small_class
         assert (bob.manual_score, bob.auto_score, bob.needs_manual_grade) == (2, pytest.approx(SQ_POINTS / 3), True)
         assert (alice.manual_score, alice.auto_score, alice.needs_manual_grade) == (None, SQ_POINTS, False)
         assert len(gb.assignment_submissions(small_class.assignment)) == 5, "regrading adds no submissions"
+    from grader.cli import _print_to_confirm
+
+    _print_to_confirm(small_class, sorted(small_class.students()))  # what `grader autograde` ends with
+    assert ("hand-graded scores of 1 student kept and flagged for a TA to confirm again (formgrader lists them): "
+            "bob (test_SQ)") in capsys.readouterr().out
 
 
 def test_a_regrade_that_fails_to_record_one_student_keeps_the_others_regraded(small_class):

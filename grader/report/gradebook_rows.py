@@ -79,6 +79,22 @@ def submission_rows(gb, assignment: str) -> list[SubmissionRow]:
     return list(rows.values())
 
 
+def to_confirm(course: Course, students: list[str]) -> list[str]:
+    """"student (cells)" for each of `students` with a TA's score that nbgrader flagged for review
+    again (a regrade keeps the score and sets needs_manual_grade)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    wanted = set(students)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        try:
+            rows = [row for row in submission_rows(gb, course.assignment) if row.student in wanted]
+        except MissingEntry:
+            return []
+    flagged = {row.student: sorted(g.name for g in row.grades.values() if g.manual_score is not None and g.needs_manual_grade)
+               for row in rows}
+    return [f"{student} ({' '.join(cells)})" for student, cells in sorted(flagged.items()) if cells]
+
+
 def _cells(gb, model, assignment_id: str, *columns):
     """(submission id, cell name, *columns) of every `model` row (Grade or Comment) of the assignment's submissions."""
     return (gb.db.query(SubmittedNotebook.assignment_id, BaseCell.name, *columns)
