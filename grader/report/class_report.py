@@ -232,7 +232,7 @@ def _fill_from_gradebook(row: StudentRow, submission, cells: list[_Cell]) -> Non
         blank = comment is not None and comment.auto_comment == NO_RESPONSE
         if cell.manual:
             row.outcomes[cell.question] = _hand_graded_state(grade, blank)
-            if grade.manual_score is not None and grade.needs_manual_grade:
+            if grade.to_confirm:
                 row.to_confirm.append(cell.question)
         else:
             row.outcomes[cell.question] = _outcome(grade.score, cell.max_score, blank)

@@ -35,6 +35,11 @@ class GradeRow:
     max_score: float
     needs_manual_grade: bool
 
+    @property
+    def to_confirm(self) -> bool:
+        """A TA's score that a regrade kept and flagged for review again (nbgrader's rule)."""
+        return self.manual_score is not None and self.needs_manual_grade
+
 
 @dataclass(frozen=True)
 class CommentRow:
@@ -90,7 +95,7 @@ def to_confirm(course: Course, students: list[str]) -> list[str]:
             rows = [row for row in submission_rows(gb, course.assignment) if row.student in wanted]
         except MissingEntry:
             return []
-    flagged = {row.student: sorted(g.name for g in row.grades.values() if g.manual_score is not None and g.needs_manual_grade)
+    flagged = {row.student: sorted(g.name for g in row.grades.values() if g.to_confirm)
                for row in rows}
     return [f"{student} ({' '.join(cells)})" for student, cells in sorted(flagged.items()) if cells]
 
